@@ -1,0 +1,197 @@
+//! `config.toml`: the site-wide settings, checked strictly so a typo is an error, not a
+//! silently ignored key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// The whole `config.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Absolute URL the site is published at; permalinks, sitemap and feeds use it.
+    pub base_url: String,
+    #[serde(default = "default_language")]
+    pub default_language: String,
+    /// Theme folder under `themes/`.
+    #[serde(default = "default_theme")]
+    pub theme: String,
+    #[serde(default)]
+    pub taxonomies: Vec<TaxonomyConfig>,
+    #[serde(default)]
+    pub markdown: MarkdownConfig,
+    #[serde(default)]
+    pub search: SearchConfig,
+    /// Generate Atom feeds for the site and each section.
+    #[serde(default = "yes")]
+    pub generate_feeds: bool,
+    /// Per-section options keyed by section folder (`venues`), overriding `_index.md` values.
+    #[serde(default)]
+    pub sections: BTreeMap<String, SectionOptions>,
+    /// Free-form values for templates.
+    #[serde(default)]
+    pub extra: toml::Table,
+}
+
+/// A taxonomy declared for the site (`[[taxonomies]] name = "tags"`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TaxonomyConfig {
+    pub name: String,
+    /// Human title of the taxonomy in listings; defaults to `name`.
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub paginate_by: Option<usize>,
+    #[serde(default = "yes")]
+    pub feed: bool,
+}
+
+/// Markdown rendering switches.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkdownConfig {
+    /// Highlight fenced code with syntect (CSS classes, stylesheet generated).
+    #[serde(default = "yes")]
+    pub highlight_code: bool,
+    /// Pass raw HTML in Markdown bodies through. Off by default: raw HTML is escaped, so an
+    /// editor cannot inject script into the public portal by accident.
+    #[serde(default)]
+    pub unsafe_html: bool,
+    /// Turn straight quotes and `--` into typographic ones.
+    #[serde(default)]
+    pub smart_punctuation: bool,
+}
+
+impl Default for MarkdownConfig {
+    fn default() -> Self {
+        MarkdownConfig { highlight_code: true, unsafe_html: false, smart_punctuation: false }
+    }
+}
+
+/// Search index settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { enabled: true }
+    }
+}
+
+/// Options a section can also set in its `_index.md`; values here win.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SectionOptions {
+    pub page_type: Option<String>,
+    pub paginate_by: Option<usize>,
+    pub sort_by: Option<String>,
+}
+
+fn default_language() -> String {
+    "zh".into()
+}
+fn default_theme() -> String {
+    "default".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// Why the config could not be read; turned into a [`Diagnostic`] at the boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl Config {
+    /// Read and check `root/config.toml`.
+    pub fn load(root: &Path) -> Result<Config, Diagnostics> {
+        let path = root.join("config.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Diagnostic::error(format!("cannot read config.toml: {e}"))
+                .file("config.toml")
+                .hint("run `kepu init DIR` to create a new site, or pass --root to point at one")
+        })?;
+        Config::parse(&text)
+    }
+
+    /// Parse config text; every error names the key and line.
+    pub fn parse(text: &str) -> Result<Config, Diagnostics> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let mut d = Diagnostic::error(format!("config.toml: {}", e.message().trim()))
+                .file("config.toml")
+                .hint("see the README's configuration section for the keys kepu knows");
+            if let Some(span) = e.span() {
+                d = d.at_offset(text, span.start);
+            }
+            d
+        })?;
+        let mut diags = Diagnostics::new();
+        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
+            diags.push(
+                Diagnostic::error(format!("base_url `{}` is not an absolute URL", config.base_url))
+                    .file("config.toml")
+                    .field("base_url")
+                    .hint("write it as https://example.org/ (or pass --base-url)")
+                    .at_offset(text, text.find("base_url").unwrap_or(0)),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &config.taxonomies {
+            if !seen.insert(&t.name) {
+                diags.push(
+                    Diagnostic::error(format!("taxonomy `{}` is declared twice", t.name))
+                        .file("config.toml")
+                        .field("taxonomies"),
+                );
+            }
+        }
+        if diags.has_errors() { Err(diags) } else { Ok(config) }
+    }
+
+    /// The base URL without a trailing slash, e.g. `https://kepu.example.org` or
+    /// `https://example.org/portal`.
+    pub fn base_url_trimmed(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
+    /// The path part of `base_url` (`/portal` or empty), prefixed to every site-relative link
+    /// so the site works under a sub-path.
+    pub fn path_prefix(&self) -> String {
+        let rest = self.base_url_trimmed().splitn(4, '/').nth(3).unwrap_or("");
+        if rest.is_empty() { String::new() } else { format!("/{rest}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = Config::parse("title = \"x\"\nbase_url = \"https://a.org\"\ntittle = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("tittle"), "{text}");
+        assert_eq!(err.0[0].line, Some(3));
+    }
+
+    #[test]
+    fn path_prefix_from_base_url() {
+        let mut c = Config::parse("title = \"x\"\nbase_url = \"https://a.org/\"\n").unwrap();
+        assert_eq!(c.path_prefix(), "");
+        c.base_url = "https://a.org/portal/".into();
+        assert_eq!(c.path_prefix(), "/portal");
+    }
+}

@@ -1,0 +1,12 @@
+//! kepu: a static site generator for public science-popularization portals.
+//!
+//! The build is one pipeline, one direction, one module per stage:
+//! [`load`] → [`model`] → [`render`] → [`index`] → [`write`]. [`build`] runs it;
+//! `serve`, `check` and `new` are front ends over the same stages. The library never prints
+//! and never exits: it returns values and [`diagnostics::Diagnostics`].
+
+pub mod config;
+pub mod diagnostics;
+pub mod load;
+pub mod model;
+pub mod output;

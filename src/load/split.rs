@@ -1,0 +1,93 @@
+//! Splitting `+++ TOML +++` or `--- YAML ---` front matter from the Markdown body.
+
+use std::ops::Range;
+
+/// Which language the front matter is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontMatterFormat {
+    Toml,
+    Yaml,
+}
+
+/// Where the parts of a content file are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub format: FrontMatterFormat,
+    pub front_matter: Range<usize>,
+    pub body_start: usize,
+}
+
+/// Why a file could not be split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitError {
+    pub message: String,
+    pub hint: String,
+    pub offset: usize,
+}
+
+/// Find the front matter. The opening delimiter must be the file's first line; the closing one
+/// a line of its own.
+pub fn split_front_matter(source: &str) -> Result<Split, SplitError> {
+    let first_line_end = source.find('\n').unwrap_or(source.len());
+    let first = source[..first_line_end].trim_end();
+    let (delim, format) = match first {
+        "+++" => ("+++", FrontMatterFormat::Toml),
+        "---" => ("---", FrontMatterFormat::Yaml),
+        _ => {
+            return Err(SplitError {
+                message: if source.trim().is_empty() {
+                    "file is empty: a page needs front matter with at least a title".into()
+                } else {
+                    "file does not start with front matter (`+++` or `---`)".into()
+                },
+                hint: "start the file with a line `+++`, then `title = \"…\"`, then `+++`".into(),
+                offset: 0,
+            });
+        }
+    };
+    let fm_start = (first_line_end + 1).min(source.len());
+    let mut pos = fm_start;
+    while pos < source.len() {
+        let end = source[pos..].find('\n').map_or(source.len(), |i| pos + i);
+        if source[pos..end].trim_end() == delim {
+            let body_start = (end + 1).min(source.len());
+            return Ok(Split { format, front_matter: fm_start..pos, body_start });
+        }
+        pos = end + 1;
+    }
+    Err(SplitError {
+        message: format!("front matter is not closed: no line `{delim}` after the opening one"),
+        hint: format!("add a line `{delim}` after the last front-matter field"),
+        offset: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_toml_and_yaml() {
+        let s = "+++\ntitle = \"a\"\n+++\n# body\n";
+        let sp = split_front_matter(s).unwrap();
+        assert_eq!(&s[sp.front_matter.clone()], "title = \"a\"\n");
+        assert_eq!(&s[sp.body_start..], "# body\n");
+        let y = "---\ntitle: a\n---\nbody";
+        let sp = split_front_matter(y).unwrap();
+        assert_eq!(sp.format, FrontMatterFormat::Yaml);
+        assert_eq!(&y[sp.body_start..], "body");
+    }
+
+    #[test]
+    fn empty_front_matter_and_no_body_are_fine() {
+        let sp = split_front_matter("+++\n+++").unwrap();
+        assert!(sp.front_matter.is_empty());
+    }
+
+    #[test]
+    fn unterminated_and_missing_are_errors() {
+        assert!(split_front_matter("+++\ntitle = 1\n").unwrap_err().message.contains("not closed"));
+        assert!(split_front_matter("").unwrap_err().message.contains("empty"));
+        assert!(split_front_matter("# hi").unwrap_err().message.contains("does not start"));
+    }
+}

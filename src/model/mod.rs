@@ -1,0 +1,563 @@
+//! Stage 2, **model**: turn loaded documents into a typed [`Site`] — sections, pages,
+//! taxonomies, the portal's typed content and the relations between pages — checking every
+//! field and reference on the way. All problems of a build come back together.
+//!
+//! Owns: front-matter fields, slugs and URLs, drafts, sorting, typed validation, cross
+//! references, internal-link checking. Knows nothing of HTML or templates.
+
+pub mod date;
+pub mod front_matter;
+pub mod portal;
+pub mod slug;
+pub mod text;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::load::{Document, DocumentKind};
+pub use front_matter::{PageFrontMatter, SectionFrontMatter, SortBy};
+pub use portal::{PageType, Typed};
+pub use text::BodyText;
+
+/// Options that change what the model contains.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// Keep pages and sections marked `draft = true`.
+    pub include_drafts: bool,
+}
+
+/// A section: a folder with an `_index.md` (the home page is the root section).
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// `venues/_index.md`; `_index.md` for the root.
+    pub rel_path: String,
+    pub display_path: PathBuf,
+    /// Folder relative to `content/` (`venues`, empty for the root).
+    pub dir: String,
+    pub meta: SectionFrontMatter,
+    pub title: String,
+    /// Site-relative URL path (`/venues/`), without the base URL's path prefix.
+    pub path: String,
+    pub page_type: Option<PageType>,
+    pub sort_by: SortBy,
+    pub paginate_by: Option<usize>,
+    pub body: String,
+    pub text: BodyText,
+    /// Pages directly in this section, sorted as the section asks.
+    pub pages: Vec<usize>,
+    pub subsections: Vec<usize>,
+    pub parent: Option<usize>,
+}
+
+/// A group of related pages shown on a page ("在此举办的活动").
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedGroup {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub pages: Vec<usize>,
+}
+
+/// A content page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rel_path: String,
+    pub display_path: PathBuf,
+    pub meta: PageFrontMatter,
+    pub title: String,
+    pub slug: String,
+    /// Site-relative URL path (`/venues/jiao-zuo-shi-ke-ji-guan/`).
+    pub path: String,
+    /// Index of the section the page belongs to.
+    pub section: usize,
+    pub typed: Option<Typed>,
+    pub body: String,
+    pub body_line: usize,
+    pub text: BodyText,
+    pub summary: String,
+    /// Bundle files, copied next to the page's `index.html`.
+    pub assets: Vec<PathBuf>,
+    pub related: Vec<RelatedGroup>,
+}
+
+impl Page {
+    pub fn page_type(&self) -> Option<PageType> {
+        self.typed.as_ref().map(Typed::page_type)
+    }
+}
+
+/// One term of a taxonomy with its pages.
+#[derive(Debug, Clone)]
+pub struct Term {
+    pub name: String,
+    pub slug: String,
+    pub pages: Vec<usize>,
+}
+
+/// A taxonomy declared in config with the terms pages used.
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    pub name: String,
+    pub title: String,
+    pub slug: String,
+    pub paginate_by: Option<usize>,
+    pub feed: bool,
+    pub terms: Vec<Term>,
+}
+
+/// Something an internal link can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocRef {
+    Page(usize),
+    Section(usize),
+}
+
+/// The whole site, typed and checked. Immutable once built; later stages only read it.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub config: Config,
+    pub sections: Vec<Section>,
+    pub pages: Vec<Page>,
+    pub taxonomies: Vec<Taxonomy>,
+    by_rel_path: HashMap<String, DocRef>,
+}
+
+impl Site {
+    /// Look a content file up by its path relative to `content/`.
+    pub fn get(&self, rel_path: &str) -> Option<DocRef> {
+        self.by_rel_path.get(rel_path.trim_start_matches("@/")).copied()
+    }
+
+    /// The root section (home page).
+    pub fn root(&self) -> &Section {
+        &self.sections[0]
+    }
+
+    /// Site-relative link for a URL path, with the base URL's path prefix.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.path_prefix(), path)
+    }
+
+    /// Absolute URL for a URL path.
+    pub fn permalink(&self, path: &str) -> String {
+        format!("{}{}", self.config.base_url_trimmed(), path)
+    }
+
+    /// Resolve `@/section/page.md#anchor` to a site-relative link; `None` if unknown (the
+    /// model has already reported it).
+    pub fn resolve_internal(&self, target: &str, anchor: Option<&str>) -> Option<String> {
+        let path = match self.get(target)? {
+            DocRef::Page(i) => &self.pages[i].path,
+            DocRef::Section(i) => &self.sections[i].path,
+        };
+        let mut url = self.url(path);
+        if let Some(a) = anchor {
+            url.push('#');
+            url.push_str(a);
+        }
+        Some(url)
+    }
+
+    /// The page of a city, by short name.
+    pub fn city_page(&self, name: &str) -> Option<usize> {
+        self.pages.iter().position(|p| matches!(&p.typed, Some(Typed::City(c)) if c.name == name))
+    }
+
+    /// Pages of one type, in site order.
+    pub fn pages_of(&self, t: PageType) -> impl Iterator<Item = (usize, &Page)> {
+        self.pages.iter().enumerate().filter(move |(_, p)| p.page_type() == Some(t))
+    }
+}
+
+/// Build the site model from the loaded documents.
+pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -> Result<Site, Diagnostics> {
+    let mut diags = Diagnostics::new();
+
+    let (section_docs, page_docs): (Vec<_>, Vec<_>) =
+        documents.into_iter().partition(|d| d.kind == DocumentKind::Section);
+
+    // Sections first: pages need to know their section's type.
+    let mut sections = Vec::new();
+    let mut section_sources = Vec::new();
+    for doc in section_docs {
+        match build_section(&config, &doc) {
+            Ok(s) if s.meta.draft && !options.include_drafts => {}
+            Ok(s) => {
+                sections.push(s);
+                section_sources.push(doc);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !sections.iter().any(|s| s.dir.is_empty()) {
+        sections.push(implicit_root(&config));
+        section_sources.push(Document {
+            rel_path: "_index.md".into(),
+            display_path: "content/_index.md".into(),
+            kind: DocumentKind::Section,
+            source: String::new(),
+            format: crate::load::FrontMatterFormat::Toml,
+            front_matter: 0..0,
+            body_start: 0,
+            assets: Vec::new(),
+        });
+    }
+    // Root first, then by folder: stable order for everything downstream.
+    let mut order: Vec<usize> = (0..sections.len()).collect();
+    order.sort_by(|&a, &b| sections[a].dir.cmp(&sections[b].dir));
+    let mut sections: Vec<Section> = order.iter().map(|&i| sections[i].clone()).collect();
+    let section_sources: Vec<Document> = order.iter().map(|&i| section_sources[i].clone()).collect();
+    link_sections(&mut sections);
+
+    let built: Vec<Result<Option<(Page, Document)>, Diagnostics>> = page_docs
+        .into_par_iter()
+        .map(|doc| build_page(&config, &sections, doc, options))
+        .collect();
+    let mut pages = Vec::new();
+    let mut page_sources = Vec::new();
+    for r in built {
+        match r {
+            Ok(Some((p, doc))) => {
+                pages.push(p);
+                page_sources.push(doc);
+            }
+            Ok(None) => {}
+            Err(d) => diags.extend(d),
+        }
+    }
+    // Stable page order: by content path.
+    let mut order: Vec<usize> = (0..pages.len()).collect();
+    order.sort_by(|&a, &b| pages[a].rel_path.cmp(&pages[b].rel_path));
+    let pages: Vec<Page> = order.iter().map(|&i| pages[i].clone()).collect();
+    let page_sources: Vec<Document> = order.iter().map(|&i| page_sources[i].clone()).collect();
+
+    let mut by_rel_path = HashMap::new();
+    for (i, s) in sections.iter().enumerate() {
+        by_rel_path.insert(s.rel_path.clone(), DocRef::Section(i));
+    }
+    for (i, p) in pages.iter().enumerate() {
+        by_rel_path.insert(p.rel_path.clone(), DocRef::Page(i));
+    }
+
+    let mut site = Site { config, sections, pages, taxonomies: Vec::new(), by_rel_path };
+    assign_pages_to_sections(&mut site);
+    diags.extend(validate::unique_urls(&site));
+    diags.extend(validate::internal_links(&site, &page_sources, &section_sources));
+    diags.extend(validate::typed_pages(&site, &page_sources));
+    match build_taxonomies(&site, &page_sources) {
+        Ok(t) => site.taxonomies = t,
+        Err(d) => diags.extend(d),
+    }
+    validate::relate(&mut site);
+
+    let diags = diags.sorted();
+    if diags.has_errors() { Err(diags) } else { Ok(site) }
+}
+
+fn implicit_root(config: &Config) -> Section {
+    Section {
+        rel_path: "_index.md".into(),
+        display_path: "content/_index.md".into(),
+        dir: String::new(),
+        meta: SectionFrontMatter::default(),
+        title: config.title.clone(),
+        path: "/".into(),
+        page_type: None,
+        sort_by: SortBy::Weight,
+        paginate_by: None,
+        body: String::new(),
+        text: BodyText::default(),
+        pages: Vec::new(),
+        subsections: Vec::new(),
+        parent: None,
+    }
+}
+
+fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics> {
+    let meta: SectionFrontMatter = front_matter::parse(doc)?;
+    let dir = doc.rel_path.trim_end_matches("_index.md").trim_end_matches('/').to_string();
+    let options = config.sections.get(&dir).cloned().unwrap_or_default();
+    let mut diags = Diagnostics::new();
+    let page_type = match options.page_type.as_ref().or(meta.page_type.as_ref()) {
+        None => None,
+        Some(t) => match PageType::parse(t) {
+            Some(t) => Some(t),
+            None => {
+                let allowed: Vec<_> = PageType::ALL.iter().map(|t| t.key()).collect();
+                diags.push(
+                    Diagnostic::error(format!("unknown page_type `{t}`"))
+                        .file(&doc.display_path)
+                        .field("page_type")
+                        .hint(format!("allowed values are: {}", allowed.join(", ")))
+                        .at_line(&doc.source, front_matter::locate(doc, None, "page_type")),
+                );
+                None
+            }
+        },
+    };
+    let sort_by = match options.sort_by.as_deref() {
+        Some("date") => SortBy::Date,
+        Some("title") => SortBy::Title,
+        _ => meta.sort_by.unwrap_or_default(),
+    };
+    let title = meta.title.clone().unwrap_or_else(|| {
+        if dir.is_empty() { config.title.clone() } else { dir.rsplit('/').next().unwrap_or(&dir).to_string() }
+    });
+    let path = if dir.is_empty() { "/".to_string() } else { url_dir(&dir) };
+    if let Err(d) = validate::safe_url_path(&path, doc, "path") {
+        diags.push(d);
+    }
+    let body = doc.body().to_string();
+    let text = text::analyse(&body);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(Section {
+        rel_path: doc.rel_path.clone(),
+        display_path: doc.display_path.clone(),
+        dir,
+        paginate_by: options.paginate_by.or(meta.paginate_by).filter(|&n| n > 0),
+        meta,
+        title,
+        path,
+        page_type,
+        sort_by,
+        body,
+        text,
+        pages: Vec::new(),
+        subsections: Vec::new(),
+        parent: None,
+    })
+}
+
+/// `/a/b/` for folder `a/b`, each folder name slugified.
+fn url_dir(dir: &str) -> String {
+    let mut out = String::from("/");
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        let s = if part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            part.to_ascii_lowercase()
+        } else {
+            slug::slugify(part)
+        };
+        out.push_str(&s);
+        out.push('/');
+    }
+    out
+}
+
+/// Parent/child links between sections (nearest ancestor folder with an `_index.md`).
+fn link_sections(sections: &mut [Section]) {
+    for i in 0..sections.len() {
+        if sections[i].dir.is_empty() {
+            continue;
+        }
+        let parent = nearest_section(sections, parent_dir(&sections[i].dir));
+        sections[i].parent = Some(parent);
+        sections[parent].subsections.push(i);
+    }
+}
+
+fn parent_dir(dir: &str) -> &str {
+    dir.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// Index of the section for folder `dir`, walking up until one exists (the root always does).
+fn nearest_section(sections: &[Section], mut dir: &str) -> usize {
+    loop {
+        if let Some(i) = sections.iter().position(|s| s.dir == dir) {
+            return i;
+        }
+        if dir.is_empty() {
+            return 0;
+        }
+        dir = parent_dir(dir);
+    }
+}
+
+fn build_page(
+    config: &Config,
+    sections: &[Section],
+    doc: Document,
+    options: &ModelOptions,
+) -> Result<Option<(Page, Document)>, Diagnostics> {
+    let mut meta: PageFrontMatter = front_matter::parse(&doc)?;
+    if meta.draft && !options.include_drafts {
+        return Ok(None);
+    }
+    let mut diags = Diagnostics::new();
+    let title = match meta.title.clone() {
+        Some(t) if !t.trim().is_empty() => t,
+        _ => {
+            diags.push(
+                Diagnostic::error("page has no title")
+                    .file(&doc.display_path)
+                    .field("title")
+                    .hint("add `title = \"…\"` to the front matter")
+                    .at_line(&doc.source, 1),
+            );
+            String::new()
+        }
+    };
+    // The folder the file's URL lives in: a bundle's parent folder, else the file's folder.
+    let (folder, stem) = match doc.bundle_dir() {
+        Some(b) => (parent_dir(b).to_string(), b.rsplit('/').next().unwrap_or(b).to_string()),
+        None => {
+            let (f, name) = doc.rel_path.rsplit_once('/').unwrap_or(("", &doc.rel_path));
+            (f.to_string(), name.trim_end_matches(".md").to_string())
+        }
+    };
+    let section = nearest_section(sections, &folder);
+    let slug = match &meta.slug {
+        Some(s) => {
+            if let Err(d) = validate::safe_slug(s, &doc) {
+                diags.push(d);
+            }
+            slug::slugify(s)
+        }
+        None => {
+            let s = slug::slugify(&stem);
+            if s.is_empty() { slug::slugify(&title) } else { s }
+        }
+    };
+    let path = match &meta.path {
+        Some(p) => {
+            let normal = format!("/{}/", p.trim_matches('/'));
+            if let Err(d) = validate::safe_url_path(p, &doc, "path") {
+                diags.push(d);
+            }
+            normal.replace("//", "/")
+        }
+        None => format!("{}{}/", url_dir(&folder), slug),
+    };
+    for alias in &meta.aliases {
+        if let Err(d) = validate::safe_url_path(alias, &doc, "aliases") {
+            diags.push(d);
+        }
+    }
+    let typed = validate::typed_table(&mut meta, sections[section].page_type, &doc, &mut diags);
+    let body = doc.body().to_string();
+    let text = text::analyse(&body);
+    let summary = match text.more_at {
+        Some(at) => text::analyse(&body[..at]).summary(400),
+        None => text.summary(120),
+    };
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let _ = config;
+    let page = Page {
+        rel_path: doc.rel_path.clone(),
+        display_path: doc.display_path.clone(),
+        title,
+        slug,
+        path,
+        section,
+        typed,
+        body,
+        body_line: doc.body_line(),
+        text,
+        summary,
+        assets: doc.assets.clone(),
+        related: Vec::new(),
+        meta,
+    };
+    Ok(Some((page, doc)))
+}
+
+/// Fill each section's page list and order it.
+fn assign_pages_to_sections(site: &mut Site) {
+    for (i, p) in site.pages.iter().enumerate() {
+        site.sections[p.section].pages.push(i);
+    }
+    let pages = &site.pages;
+    for s in &mut site.sections {
+        let by = s.sort_by;
+        s.pages.sort_by(|&a, &b| {
+            let (pa, pb) = (&pages[a], &pages[b]);
+            let ord = match by {
+                SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
+                SortBy::Date => sort_date(pb).cmp(&sort_date(pa)),
+                SortBy::Title => pinyin_key(&pa.title).cmp(&pinyin_key(&pb.title)),
+            };
+            ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
+        });
+    }
+    let sections_snapshot: Vec<(i64, String)> =
+        site.sections.iter().map(|s| (s.meta.weight.unwrap_or(i64::MAX), s.dir.clone())).collect();
+    for s in &mut site.sections {
+        s.subsections.sort_by(|&a, &b| sections_snapshot[a].cmp(&sections_snapshot[b]));
+    }
+}
+
+/// The date a page sorts by: its own date, else a campaign's start.
+fn sort_date(p: &Page) -> Option<date::Date> {
+    p.meta.date.or(match &p.typed {
+        Some(Typed::Campaign(c)) => c.start,
+        _ => None,
+    })
+}
+
+/// Titles sort by their pinyin, the order Chinese readers expect in an index.
+fn pinyin_key(title: &str) -> String {
+    slug::slugify(title)
+}
+
+fn build_taxonomies(site: &Site, sources: &[Document]) -> Result<Vec<Taxonomy>, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let mut terms: BTreeMap<String, BTreeMap<String, (String, Vec<usize>)>> = BTreeMap::new();
+    for t in &site.config.taxonomies {
+        terms.insert(t.name.clone(), BTreeMap::new());
+    }
+    for (i, p) in site.pages.iter().enumerate() {
+        for (name, values) in &p.meta.taxonomies {
+            let Some(map) = terms.get_mut(name) else {
+                let declared: Vec<_> = site.config.taxonomies.iter().map(|t| t.name.as_str()).collect();
+                diags.push(
+                    Diagnostic::error(format!("unknown taxonomy `{name}`"))
+                        .file(&p.display_path)
+                        .field(format!("taxonomies.{name}"))
+                        .hint(if declared.is_empty() {
+                            "declare it in config.toml: [[taxonomies]] name = \"…\"".to_string()
+                        } else {
+                            format!("declared taxonomies: {}; or add it to config.toml", declared.join(", "))
+                        })
+                        .at_line(&sources[i].source, front_matter::locate(&sources[i], Some("taxonomies"), name)),
+                );
+                continue;
+            };
+            for v in values {
+                let slug = slug::slugify(v);
+                let entry = map.entry(slug).or_insert_with(|| (v.clone(), Vec::new()));
+                if !entry.1.contains(&i) {
+                    entry.1.push(i);
+                }
+            }
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(site
+        .config
+        .taxonomies
+        .iter()
+        .map(|t| Taxonomy {
+            name: t.name.clone(),
+            title: t.title.clone().unwrap_or_else(|| t.name.clone()),
+            slug: slug::slugify(&t.name),
+            paginate_by: t.paginate_by,
+            feed: t.feed,
+            terms: terms
+                .remove(&t.name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(slug, (name, pages))| Term { name, slug, pages })
+                .collect(),
+        })
+        .collect())
+}

@@ -1,0 +1,235 @@
+//! What the model needs to know about a Markdown body without producing HTML: its headings
+//! (with the anchors every later stage uses), its plain text (for summaries, reading time and
+//! the search index), and its internal `@/` links (checked here, resolved by render).
+
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use serde::Serialize;
+
+use super::slug::{anchor_id, is_han};
+
+/// The Markdown extensions kepu enables everywhere (model and render must agree).
+pub fn markdown_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
+}
+
+/// The marker that ends a hand-picked summary.
+pub const MORE_MARKER: &str = "<!-- more -->";
+
+/// A heading of the body, with its final anchor id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Heading {
+    pub level: u8,
+    pub text: String,
+    pub id: String,
+}
+
+/// An `@/path.md#anchor` link found in a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalLink {
+    /// Path relative to `content/`.
+    pub target: String,
+    pub anchor: Option<String>,
+    /// Byte offset of the link in the body.
+    pub offset: usize,
+}
+
+/// A link that must not be published (`javascript:` and friends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsafeLink {
+    pub url: String,
+    pub offset: usize,
+}
+
+/// The text-only view of a body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BodyText {
+    pub headings: Vec<Heading>,
+    /// Paragraph text, one block per line, no markup.
+    pub plain: String,
+    pub internal_links: Vec<InternalLink>,
+    pub unsafe_links: Vec<UnsafeLink>,
+    /// Han characters plus Latin words, the basis of reading time.
+    pub han_chars: usize,
+    pub latin_words: usize,
+    /// Markdown before `<!-- more -->`, if the editor marked one.
+    pub more_at: Option<usize>,
+}
+
+impl BodyText {
+    /// Minutes to read: 300 Han characters or 200 Latin words a minute, at least one.
+    pub fn reading_minutes(&self) -> usize {
+        let minutes = self.han_chars as f64 / 300.0 + self.latin_words as f64 / 200.0;
+        (minutes.ceil() as usize).max(1)
+    }
+
+    /// A plain-text summary: the text before `<!-- more -->`, else the first sentences up to
+    /// about `max_chars` characters, cut at a sentence end (。！？.!?) when there is one.
+    pub fn summary(&self, max_chars: usize) -> String {
+        let text = self.plain.replace('\n', " ");
+        let text = text.trim();
+        if text.chars().count() <= max_chars {
+            return text.to_string();
+        }
+        let cut: String = text.chars().take(max_chars).collect();
+        let end = cut
+            .char_indices()
+            .filter(|(_, c)| matches!(c, '。' | '！' | '？' | '!' | '?' | '；'))
+            .map(|(i, c)| i + c.len_utf8())
+            .next_back();
+        match end {
+            Some(e) if e >= cut.len() / 3 => cut[..e].to_string(),
+            _ => format!("{}…", cut.trim_end()),
+        }
+    }
+}
+
+/// Read a Markdown body into its text view. `@/` links and headings are collected; anchors are
+/// de-duplicated in document order (`id`, `id-1`, `id-2`).
+pub fn analyse(markdown: &str) -> BodyText {
+    let mut out = BodyText { more_at: markdown.find(MORE_MARKER), ..Default::default() };
+    let mut heading: Option<(u8, Option<String>, String)> = None;
+    let mut in_code = false;
+    let mut used = std::collections::HashMap::<String, usize>::new();
+    let parser = Parser::new_ext(markdown, markdown_options()).into_offset_iter();
+    let mut block = String::new();
+    for (event, range) in parser {
+        match event {
+            Event::Start(Tag::Heading { level, id, .. }) => {
+                heading = Some((heading_level(level), id.map(|s| s.to_string()), String::new()));
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((level, explicit, text)) = heading.take() {
+                    let base = explicit.unwrap_or_else(|| anchor_id(&text));
+                    let id = unique_id(&mut used, base);
+                    push_block(&mut out.plain, &text);
+                    out.headings.push(Heading { level, text: text.trim().to_string(), id });
+                }
+            }
+            Event::Start(Tag::CodeBlock(_)) => in_code = true,
+            Event::End(TagEnd::CodeBlock) => {
+                in_code = false;
+                push_block(&mut out.plain, &std::mem::take(&mut block));
+            }
+            Event::Start(Tag::Link { dest_url, .. }) | Event::Start(Tag::Image { dest_url, .. }) => {
+                check_link(&dest_url, range.start, &mut out);
+            }
+            Event::Text(t) | Event::Code(t) => {
+                count_words(&t, &mut out);
+                match &mut heading {
+                    Some((_, _, h)) => h.push_str(&t),
+                    None => block.push_str(&t),
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if heading.is_none() {
+                    block.push(' ');
+                }
+            }
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_)) => {
+                if !in_code {
+                    push_block(&mut out.plain, &std::mem::take(&mut block));
+                }
+            }
+            _ => {}
+        }
+    }
+    push_block(&mut out.plain, &block);
+    out
+}
+
+fn push_block(plain: &mut String, block: &str) {
+    let block = block.trim();
+    if !block.is_empty() {
+        if !plain.is_empty() {
+            plain.push('\n');
+        }
+        plain.push_str(block);
+    }
+}
+
+fn unique_id(used: &mut std::collections::HashMap<String, usize>, base: String) -> String {
+    let n = used.entry(base.clone()).or_insert(0);
+    let id = if *n == 0 { base.clone() } else { format!("{base}-{n}") };
+    *n += 1;
+    id
+}
+
+fn heading_level(level: HeadingLevel) -> u8 {
+    level as u8
+}
+
+fn check_link(url: &str, offset: usize, out: &mut BodyText) {
+    if let Some(rest) = url.strip_prefix("@/") {
+        let (target, anchor) = match rest.split_once('#') {
+            Some((t, a)) => (t, Some(a.to_string())),
+            None => (rest, None),
+        };
+        out.internal_links.push(InternalLink { target: target.to_string(), anchor, offset });
+    } else if is_unsafe_url(url) {
+        out.unsafe_links.push(UnsafeLink { url: url.to_string(), offset });
+    }
+}
+
+/// URLs whose scheme runs code or smuggles content when clicked.
+pub fn is_unsafe_url(url: &str) -> bool {
+    let cleaned: String =
+        url.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
+    cleaned.starts_with("javascript:") || cleaned.starts_with("vbscript:") || cleaned.starts_with("data:text/html")
+}
+
+fn count_words(text: &str, out: &mut BodyText) {
+    let mut in_word = false;
+    for c in text.chars() {
+        if is_han(c) {
+            out.han_chars += 1;
+            in_word = false;
+        } else if c.is_alphanumeric() {
+            if !in_word {
+                out.latin_words += 1;
+            }
+            in_word = true;
+        } else {
+            in_word = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_get_unique_readable_ids() {
+        let t = analyse("## 开放时间\n\ntext\n\n## 开放时间\n\n### Hours {#hours}\n");
+        let ids: Vec<_> = t.headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["开放时间", "开放时间-1", "hours"]);
+    }
+
+    #[test]
+    fn collects_internal_and_unsafe_links() {
+        let t = analyse("[a](@/venues/x.md#开放) [b](javascript:alert(1)) [c](https://x.org)");
+        assert_eq!(t.internal_links.len(), 1);
+        assert_eq!(t.internal_links[0].target, "venues/x.md");
+        assert_eq!(t.internal_links[0].anchor.as_deref(), Some("开放"));
+        assert_eq!(t.unsafe_links.len(), 1);
+    }
+
+    #[test]
+    fn summary_cuts_at_a_chinese_sentence_end() {
+        let t = analyse("河南省科技馆新馆开放面积11万平方米。展厅有人工智能、智慧人类等。每天12000张门票。");
+        let s = t.summary(30);
+        assert!(s.ends_with('。'), "{s}");
+        assert!(s.chars().count() <= 30);
+    }
+
+    #[test]
+    fn reading_time_counts_han_characters() {
+        let body = "科".repeat(900);
+        assert_eq!(analyse(&body).reading_minutes(), 3);
+        assert_eq!(analyse("short").reading_minutes(), 1);
+    }
+}

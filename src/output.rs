@@ -1,0 +1,29 @@
+//! The unit every producing stage hands to `write`: a file of the finished site.
+
+use std::path::PathBuf;
+
+/// One file of the output site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Path inside the output folder, `/`-separated, no leading slash (`venues/x/index.html`).
+    pub path: String,
+    pub contents: Contents,
+}
+
+/// What goes into an output file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contents {
+    /// Bytes produced by the build.
+    Bytes(Vec<u8>),
+    /// A file copied as is (static files, bundle assets).
+    Copy(PathBuf),
+}
+
+impl OutputFile {
+    pub fn bytes(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        OutputFile { path: path.into(), contents: Contents::Bytes(bytes.into()) }
+    }
+    pub fn copy(path: impl Into<String>, from: PathBuf) -> Self {
+        OutputFile { path: path.into(), contents: Contents::Copy(from) }
+    }
+}
