@@ -5,6 +5,7 @@
 //! `file:line:col`. Knows nothing of front-matter *fields*, themes or HTML.
 
 mod split;
+pub mod theme;
 
 use std::path::{Path, PathBuf};
 
