@@ -62,12 +62,12 @@ pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnosti
     let mut extra = || -> Result<(), Diagnostic> {
         files.extend(renderer.taxonomies()?);
         if has("404.html") {
-            files.push(OutputFile::bytes("404.html", renderer.render("404.html", renderer.context())?));
+            files.push(OutputFile::bytes("404.html", renderer.render("404.html", &renderer.context())?));
         }
         if has_search {
             let mut ctx = renderer.context();
             ctx.insert("current_path", &site.url("/search/"));
-            files.push(OutputFile::bytes("search/index.html", renderer.render("search.html", ctx)?));
+            files.push(OutputFile::bytes("search/index.html", renderer.render("search.html", &ctx)?));
         }
         if has_calendar {
             files.push(renderer.calendar_page()?);
@@ -110,9 +110,9 @@ impl Renderer<'_> {
         ctx
     }
 
-    fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
+    fn render(&self, template: &str, ctx: &Context) -> Result<Vec<u8>, Diagnostic> {
         self.tera
-            .render(template, &ctx)
+            .render(template, ctx)
             .map(String::into_bytes)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }
@@ -150,7 +150,7 @@ impl Renderer<'_> {
         ctx.insert("page", &page_ctx(self.site, p, html));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
-        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
+        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, &ctx)?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
                 out.push(OutputFile::copy(format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy()), asset.clone()));
@@ -188,29 +188,43 @@ impl Renderer<'_> {
             if per == 0 || all.is_empty() { vec![all.clone()] } else { all.chunks(per).map(<[_]>::to_vec).collect() };
         let total = chunks.len();
         let pager_path = |k: usize| if k == 1 { s.path.clone() } else { format!("{}page/{k}/", s.path) };
-        let section = section_ctx(self.site, s, html, all);
-        let mut out = Vec::new();
-        for (k0, chunk) in chunks.into_iter().enumerate() {
-            let k = k0 + 1;
-            let mut ctx = self.context();
-            ctx.insert("section", &section);
-            ctx.insert("current_path", &self.site.url(&pager_path(k)));
-            ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
-            if per > 0 {
-                let paginator = Paginator {
-                    pages: chunk,
-                    current_index: k,
-                    number_pagers: total,
-                    paginate_by: per,
-                    total_pages: total,
-                    first: self.site.url(&pager_path(1)),
-                    last: self.site.url(&pager_path(total)),
-                    previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
-                    next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
-                };
-                ctx.insert("paginator", &paginator);
-            }
-            out.push(OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?));
+        // The section (with every page of it) goes into the context once; each pager only
+        // replaces its own keys. Re-serializing it per pager made big sections quadratic.
+        let mut base = self.context();
+        base.insert("section", &section_ctx(self.site, s, html, all));
+        let pagers: Vec<(usize, Vec<PageRef>)> = chunks.into_iter().enumerate().map(|(k0, c)| (k0 + 1, c)).collect();
+        let per_task = pagers.len().div_ceil(rayon::current_num_threads() * 2).max(1);
+        let rendered: Vec<Result<Vec<OutputFile>, Diagnostic>> = pagers
+            .par_chunks(per_task)
+            .map(|group| {
+                let mut ctx = base.clone();
+                let mut out = Vec::with_capacity(group.len());
+                for (k, chunk) in group {
+                    let k = *k;
+                    ctx.insert("current_path", &self.site.url(&pager_path(k)));
+                    ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
+                    if per > 0 {
+                        let paginator = Paginator {
+                            pages: chunk.clone(),
+                            current_index: k,
+                            number_pagers: total,
+                            paginate_by: per,
+                            total_pages: total,
+                            first: self.site.url(&pager_path(1)),
+                            last: self.site.url(&pager_path(total)),
+                            previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
+                            next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
+                        };
+                        ctx.insert("paginator", &paginator);
+                    }
+                    out.push(OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, &ctx)?));
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(total);
+        for r in rendered {
+            out.extend(r?);
         }
         Ok(out)
     }
@@ -232,7 +246,7 @@ impl Renderer<'_> {
                 let mut ctx = self.context();
                 ctx.insert("taxonomy", &tax);
                 ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
-                out.push(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?));
+                out.push(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", &ctx)?));
             }
             for term in &t.terms {
                 let path = format!("/{}/{}/", t.slug, term.slug);
@@ -242,7 +256,7 @@ impl Renderer<'_> {
                     ctx.insert("taxonomy", &tax);
                     ctx.insert("term", &serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path), "pages": pages}));
                     ctx.insert("current_path", &self.site.url(&path));
-                    out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?));
+                    out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", &ctx)?));
                 }
             }
         }
@@ -283,7 +297,7 @@ impl Renderer<'_> {
         ctx.insert("undated", &undated.iter().map(|p| entry(p)).collect::<Vec<_>>());
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
         ctx.insert("current_path", &self.site.url("/calendar/"));
-        Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
+        Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", &ctx)?))
     }
 
     /// Sitemap, robots.txt and Atom feeds.
