@@ -222,6 +222,10 @@ pub fn toc(headings: &[crate::model::text::Heading]) -> Vec<TocEntry> {
 }
 
 pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
+    page_ctx_inner(site, p, content, true)
+}
+
+fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) -> PageCtx {
     let section = &site.sections[p.section];
     let taxonomies = p
         .meta
@@ -267,6 +271,7 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         related: p
             .related
             .iter()
+            .filter(|_| with_related)
             .map(|g| RelatedCtx {
                 key: g.key,
                 label: g.label,
@@ -289,5 +294,62 @@ pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef
         subsections: s.subsections.iter().map(|&i| section_ref(site, &site.sections[i])).collect(),
         extra: s.meta.extra.clone(),
         sources: s.meta.sources.clone(),
+    }
+}
+
+/// Every page's [`PageRef`] as a template value, indexed like `site.pages`. Computed once per
+/// render, in parallel, and cloned wherever a page is listed: a page appears in its section's
+/// list, its terms' lists, related lists and the lookup functions, and serializing a
+/// `PageRef` costs several times more than cloning its value.
+pub fn page_ref_values(site: &Site) -> Vec<Value> {
+    use rayon::prelude::*;
+    site.pages.par_iter().map(|p| serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)).collect()
+}
+
+/// The listed pages' values, in order.
+pub fn listed(refs: &[Value], pages: &[usize]) -> Value {
+    Value::Array(pages.iter().map(|&i| refs[i].clone()).collect())
+}
+
+/// The value of [`page_ctx`] (identical), built from the precomputed page values; the HTML
+/// is moved in, not copied.
+pub fn page_value(site: &Site, p: &Page, content: String, refs: &[Value]) -> Value {
+    let mut v = serde_json::to_value(page_ctx_inner(site, p, String::new(), false)).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("content".into(), Value::String(content));
+        let related = p
+            .related
+            .iter()
+            .map(|g| {
+                let mut r = serde_json::Map::new();
+                r.insert("key".into(), Value::from(g.key));
+                r.insert("label".into(), Value::from(g.label));
+                r.insert("pages".into(), listed(refs, &g.pages));
+                Value::Object(r)
+            })
+            .collect();
+        m.insert("related".into(), Value::Array(related));
+    }
+    v
+}
+
+/// The value of [`section_ctx`] with the section's own pages (identical), built from the
+/// precomputed page values.
+pub fn section_value(site: &Site, s: &Section, content: String, refs: &[Value]) -> Value {
+    let mut v = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("content".into(), Value::String(content));
+        m.insert("pages".into(), listed(refs, &s.pages));
+    }
+    v
+}
+
+/// Put an already built value into a context without serializing it again (`insert` would
+/// deep-copy it).
+pub fn put(ctx: &mut tera::Context, key: &str, value: Value) {
+    let mut m = serde_json::Map::new();
+    m.insert(key.to_string(), value);
+    if let Ok(c) = tera::Context::from_value(Value::Object(m)) {
+        ctx.extend(c);
     }
 }

@@ -20,7 +20,7 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
 use crate::model::{Page, PageType, Section, Site, Typed};
 use crate::output::OutputFile;
-use context::{globals, page_ctx, page_ref, section_ctx, Globals, PageRef};
+use context::{globals, listed, page_ref_values, page_value, put, section_value, PageRef};
 
 /// Pagination state for a section page.
 #[derive(Debug, Clone, Serialize)]
@@ -39,12 +39,16 @@ pub struct Paginator {
 
 /// Render every output file of the site except search index files.
 pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
-    let tera = templates::build(site, &assets.templates)?;
+    let refs = std::sync::Arc::new(page_ref_values(site));
+    let tera = templates::build_with_refs(site, &assets.templates, refs.clone())?;
     let has = |name: &str| assets.templates.contains_key(name);
     let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
     let has_search = site.config.search.enabled && has("search.html");
     let globals = globals(site, has_search, has_calendar);
-    let renderer = Renderer { site, tera: &tera, assets, globals: &globals };
+    // Every template gets the globals: serialize them once, clone the context per page.
+    let mut base = Context::from_serialize(&globals).unwrap_or_default();
+    base.insert("current_path", "");
+    let renderer = Renderer { site, tera: &tera, assets, base, refs: &refs };
 
     let page_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
         site.pages.par_iter().map(|p| renderer.page(p)).collect();
@@ -94,7 +98,10 @@ struct Renderer<'a> {
     site: &'a Site,
     tera: &'a Tera,
     assets: &'a Assets,
-    globals: &'a Globals,
+    /// The globals and an empty `current_path`, what every template starts from.
+    base: Context,
+    /// Every page's `PageRef` value, indexed like `site.pages`.
+    refs: &'a [serde_json::Value],
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -105,9 +112,7 @@ pub fn output_path(url_path: &str) -> String {
 
 impl Renderer<'_> {
     fn context(&self) -> Context {
-        let mut ctx = Context::from_serialize(self.globals).unwrap_or_default();
-        ctx.insert("current_path", "");
-        ctx
+        self.base.clone()
     }
 
     fn render(&self, template: &str, ctx: &Context) -> Result<Vec<u8>, Diagnostic> {
@@ -147,7 +152,7 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let mut ctx = self.context();
-        ctx.insert("page", &page_ctx(self.site, p, html));
+        put(&mut ctx, "page", page_value(self.site, p, html, self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
         let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, &ctx)?)];
@@ -182,17 +187,16 @@ impl Renderer<'_> {
                 .field("template")
                 .hint("create it in templates/ or remove the `template` field"));
         }
-        let all: Vec<PageRef> = s.pages.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect();
         let per = s.paginate_by.unwrap_or(0);
-        let chunks: Vec<Vec<PageRef>> =
-            if per == 0 || all.is_empty() { vec![all.clone()] } else { all.chunks(per).map(<[_]>::to_vec).collect() };
+        let chunks: Vec<&[usize]> =
+            if per == 0 || s.pages.is_empty() { vec![&s.pages[..]] } else { s.pages.chunks(per).collect() };
         let total = chunks.len();
         let pager_path = |k: usize| if k == 1 { s.path.clone() } else { format!("{}page/{k}/", s.path) };
         // The section (with every page of it) goes into the context once; each pager only
         // replaces its own keys. Re-serializing it per pager made big sections quadratic.
         let mut base = self.context();
-        base.insert("section", &section_ctx(self.site, s, html, all));
-        let pagers: Vec<(usize, Vec<PageRef>)> = chunks.into_iter().enumerate().map(|(k0, c)| (k0 + 1, c)).collect();
+        put(&mut base, "section", section_value(self.site, s, html, self.refs));
+        let pagers: Vec<(usize, &[usize])> = chunks.into_iter().enumerate().map(|(k0, c)| (k0 + 1, c)).collect();
         let per_task = pagers.len().div_ceil(rayon::current_num_threads() * 2).max(1);
         let rendered: Vec<Result<Vec<OutputFile>, Diagnostic>> = pagers
             .par_chunks(per_task)
@@ -205,7 +209,7 @@ impl Renderer<'_> {
                     ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
                     if per > 0 {
                         let paginator = Paginator {
-                            pages: chunk.clone(),
+                            pages: Vec::new(),
                             current_index: k,
                             number_pagers: total,
                             paginate_by: per,
@@ -215,7 +219,9 @@ impl Renderer<'_> {
                             previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
                             next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
                         };
-                        ctx.insert("paginator", &paginator);
+                        let mut value = serde_json::to_value(&paginator).unwrap_or_default();
+                        value["pages"] = listed(self.refs, chunk);
+                        put(&mut ctx, "paginator", value);
                     }
                     out.push(OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, &ctx)?));
                 }
@@ -248,15 +254,30 @@ impl Renderer<'_> {
                 ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
                 out.push(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", &ctx)?));
             }
-            for term in &t.terms {
-                let path = format!("/{}/{}/", t.slug, term.slug);
-                let pages: Vec<PageRef> = term.pages.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect();
-                if self.exists("taxonomy_single.html") {
-                    let mut ctx = self.context();
-                    ctx.insert("taxonomy", &tax);
-                    ctx.insert("term", &serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path), "pages": pages}));
-                    ctx.insert("current_path", &self.site.url(&path));
-                    out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", &ctx)?));
+            if self.exists("taxonomy_single.html") {
+                // Term pages in parallel; each task starts from one context with the taxonomy.
+                let mut base = self.context();
+                put(&mut base, "taxonomy", tax);
+                let per_task = t.terms.len().div_ceil(rayon::current_num_threads() * 4).max(1);
+                let rendered: Vec<Result<Vec<OutputFile>, Diagnostic>> = t
+                    .terms
+                    .par_chunks(per_task)
+                    .map(|terms| {
+                        let mut ctx = base.clone();
+                        let mut out = Vec::with_capacity(terms.len());
+                        for term in terms {
+                            let path = format!("/{}/{}/", t.slug, term.slug);
+                            let mut v = serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path)});
+                            v["pages"] = listed(self.refs, &term.pages);
+                            put(&mut ctx, "term", v);
+                            ctx.insert("current_path", &self.site.url(&path));
+                            out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", &ctx)?));
+                        }
+                        Ok(out)
+                    })
+                    .collect();
+                for r in rendered {
+                    out.extend(r?);
                 }
             }
         }
@@ -265,19 +286,20 @@ impl Renderer<'_> {
 
     /// The campaign calendar: campaigns by date, grouped by year; undated ones last.
     fn calendar_page(&self) -> Result<OutputFile, Diagnostic> {
-        let mut dated: Vec<(&Page, crate::model::date::Date)> = Vec::new();
-        let mut undated: Vec<&Page> = Vec::new();
-        for (_, p) in self.site.pages_of(PageType::Campaign) {
+        let mut dated: Vec<(usize, crate::model::date::Date)> = Vec::new();
+        let mut undated: Vec<usize> = Vec::new();
+        for (i, p) in self.site.pages_of(PageType::Campaign) {
             match &p.typed {
-                Some(Typed::Campaign(c)) if c.start.is_some() => dated.push((p, c.start.unwrap())),
-                _ => undated.push(p),
+                Some(Typed::Campaign(c)) if c.start.is_some() => dated.push((i, c.start.unwrap())),
+                _ => undated.push(i),
             }
         }
-        dated.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.rel_path.cmp(&b.0.rel_path)));
-        let entry = |p: &Page| {
-            let Some(Typed::Campaign(c)) = &p.typed else { unreachable!() };
+        let pages = &self.site.pages;
+        dated.sort_by(|a, b| a.1.cmp(&b.1).then(pages[a.0].rel_path.cmp(&pages[b.0].rel_path)));
+        let entry = |i: usize| {
+            let Some(Typed::Campaign(c)) = &pages[i].typed else { unreachable!() };
             serde_json::json!({
-                "page": page_ref(self.site, p),
+                "page": self.refs[i].clone(),
                 "start": c.start.map(|d| d.to_string()),
                 "end": c.end.or(c.start).map(|d| d.to_string()),
                 "dates_label": calendar::dates_label(c),
@@ -285,16 +307,17 @@ impl Renderer<'_> {
             })
         };
         let mut years: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
-        for (p, d) in &dated {
+        for &(i, d) in &dated {
             let y = d.0.format("%Y").to_string();
             match years.last_mut() {
-                Some((yy, list)) if *yy == y => list.push(entry(p)),
-                _ => years.push((y, vec![entry(p)])),
+                Some((yy, list)) if *yy == y => list.push(entry(i)),
+                _ => years.push((y, vec![entry(i)])),
             }
         }
         let mut ctx = self.context();
-        ctx.insert("years", &years.iter().map(|(y, l)| serde_json::json!({"year": y, "campaigns": l})).collect::<Vec<_>>());
-        ctx.insert("undated", &undated.iter().map(|p| entry(p)).collect::<Vec<_>>());
+        let years = years.into_iter().map(|(y, l)| serde_json::json!({"year": y, "campaigns": l})).collect();
+        put(&mut ctx, "years", serde_json::Value::Array(years));
+        put(&mut ctx, "undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
         ctx.insert("current_path", &self.site.url("/calendar/"));
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", &ctx)?))

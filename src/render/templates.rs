@@ -2,25 +2,34 @@
 //! (`get_page`, `get_section`, `get_taxonomy`, `get_url`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use tera::Tera;
 
-use super::context::{page_ref, section_ctx, section_ref};
+use super::context::{listed, section_ctx, section_ref};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::TemplateSource;
 use crate::model::Site;
 
 /// Compile every template; errors name the template file and, for syntax errors, the line.
 pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
+    build_with_refs(site, templates, Arc::new(super::context::page_ref_values(site)))
+}
+
+/// [`build`], given every page's `PageRef` value (see [`super::context::page_ref_values`]).
+pub fn build_with_refs(
+    site: &Site,
+    templates: &BTreeMap<String, TemplateSource>,
+    refs: Arc<Vec<Value>>,
+) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
     let raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site);
+    register_functions(&mut tera, site, refs);
     Ok(tera)
 }
 
@@ -66,61 +75,102 @@ fn line_in_message(text: &str) -> Option<(usize, usize)> {
     Some((c[1].parse().ok()?, c[2].parse().ok()?))
 }
 
-/// Data behind the template functions, computed once and shared by all render threads.
+/// Data behind the template functions, shared by all render threads. Sections and taxonomies
+/// are assembled on first use only: most templates never call these functions, and the values
+/// hold every page of the site.
 struct Lookup {
-    pages: HashMap<String, Value>,
-    sections: HashMap<String, Value>,
-    taxonomies: HashMap<String, Value>,
+    refs: Arc<Vec<Value>>,
+    pages: HashMap<String, usize>,
+    sections: HashMap<String, Lazy>,
+    taxonomies: HashMap<String, LazyTaxonomy>,
 }
 
-fn register_functions(tera: &mut Tera, site: &Site) {
-    let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
-    for p in &site.pages {
-        lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
-    }
-    for s in &site.sections {
-        let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
-        let ctx = section_ctx(site, s, String::new(), pages);
-        lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
-    }
-    for t in &site.taxonomies {
-        let items: Vec<Value> = t
-            .terms
-            .iter()
-            .map(|term| {
-                serde_json::json!({
-                    "name": term.name,
-                    "slug": term.slug,
-                    "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
-                    "count": term.pages.len(),
-                    "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
-                })
+/// A value without its page lists, the lists, and the finished value once asked for.
+struct Lazy {
+    skeleton: Value,
+    pages: Vec<usize>,
+    value: OnceLock<Value>,
+}
+
+impl Lazy {
+    fn get(&self, refs: &[Value]) -> Value {
+        self.value
+            .get_or_init(|| {
+                let mut v = self.skeleton.clone();
+                v["pages"] = listed(refs, &self.pages);
+                v
             })
-            .collect();
-        lookup.taxonomies.insert(
-            t.name.clone(),
-            serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
-        );
+            .clone()
     }
-    let lookup = Arc::new(lookup);
+}
+
+struct LazyTaxonomy {
+    skeleton: Value,
+    items: Vec<Lazy>,
+    value: OnceLock<Value>,
+}
+
+fn register_functions(tera: &mut Tera, site: &Site, refs: Arc<Vec<Value>>) {
+    let pages = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+    let sections = site
+        .sections
+        .iter()
+        .map(|s| {
+            let skeleton = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
+            (s.rel_path.clone(), Lazy { skeleton, pages: s.pages.clone(), value: OnceLock::new() })
+        })
+        .collect();
+    let taxonomies = site
+        .taxonomies
+        .iter()
+        .map(|t| {
+            let items = t
+                .terms
+                .iter()
+                .map(|term| Lazy {
+                    skeleton: serde_json::json!({
+                        "name": term.name,
+                        "slug": term.slug,
+                        "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
+                        "count": term.pages.len(),
+                    }),
+                    pages: term.pages.clone(),
+                    value: OnceLock::new(),
+                })
+                .collect();
+            let skeleton = serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)) });
+            (t.name.clone(), LazyTaxonomy { skeleton, items, value: OnceLock::new() })
+        })
+        .collect();
+    let lookup = Arc::new(Lookup { refs, pages, sections, taxonomies });
 
     let l = lookup.clone();
     tera.register_function("get_page", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
-        l.pages.get(path.trim_start_matches("@/")).cloned().ok_or_else(|| format!("get_page: no page `{path}`").into())
+        l.pages
+            .get(path.trim_start_matches("@/"))
+            .map(|&i| l.refs[i].clone())
+            .ok_or_else(|| format!("get_page: no page `{path}`").into())
     });
     let l = lookup.clone();
     tera.register_function("get_section", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
         l.sections
             .get(path.trim_start_matches("@/"))
-            .cloned()
+            .map(|s| s.get(&l.refs))
             .ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
     });
     let l = lookup.clone();
     tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
         let kind = string_arg(args, "kind")?;
-        l.taxonomies.get(&kind).cloned().ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
+        let t = l.taxonomies.get(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`"))?;
+        Ok(t.value
+            .get_or_init(|| {
+                let mut v = t.skeleton.clone();
+                v["items"] = Value::Array(t.items.iter().map(|i| i.get(&l.refs)).collect());
+                v
+            })
+            .clone())
     });
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = site
