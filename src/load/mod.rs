@@ -130,7 +130,9 @@ pub fn load_content(root: &Path) -> Result<Vec<Document>, Diagnostics> {
                 continue;
             }
         }
-        if path.is_dir() {
+        // The walker knows the entry's type; only a (checked) symbolic link needs a stat.
+        let is_dir = if entry.path_is_symlink() { path.is_dir() } else { entry.file_type().is_dir() };
+        if is_dir {
             continue;
         }
         if path.extension().is_some_and(|e| e == "md") {
@@ -178,26 +180,42 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/");
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let no_metadata = |e: std::io::Error| {
         Diagnostic::error(format!("cannot read file: {e}"))
             .file(&display_path)
             .hint("check that the file exists and is readable (permissions)")
-    })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "file is {} MB, larger than the {} MB limit for one page",
-            meta.len() / (1024 * 1024),
-            MAX_FILE_BYTES / (1024 * 1024)
-        ))
-        .file(&display_path)
-        .hint("split it into several pages, or move data files to static/"));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
+    };
+    let unreadable = |e: std::io::Error| {
         Diagnostic::error(format!("cannot read file: {e}"))
             .file(&display_path)
             .hint("check the file permissions")
-    })?;
-    let source = decode_text(&bytes).map_err(|(offset, message)| {
+    };
+    let too_big = |len: u64| {
+        Diagnostic::error(format!(
+            "file is {} MB, larger than the {} MB limit for one page",
+            len / (1024 * 1024),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ))
+        .file(&display_path)
+        .hint("split it into several pages, or move data files to static/")
+    };
+    // Open once and ask the open file for its size (one path lookup instead of three). When
+    // opening fails, report exactly what a stat and then a read would have.
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(open_error) => {
+            let meta = std::fs::metadata(path).map_err(no_metadata)?;
+            return Err(if meta.len() > MAX_FILE_BYTES { too_big(meta.len()) } else { unreadable(open_error) });
+        }
+    };
+    let meta = file.metadata().map_err(no_metadata)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
+    drop(file);
+    let source = decode_text(bytes).map_err(|(offset, bytes, message)| {
         let valid = String::from_utf8_lossy(&bytes[..offset]).into_owned();
         Diagnostic::error(message)
             .file(&display_path)
@@ -227,16 +245,29 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
     })
 }
 
-/// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused.
-fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-        return Err((pos, "file contains NUL bytes: this is a binary file, not Markdown".into()));
+/// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused. The
+/// error gives the offset (after any BOM) and the file's bytes back as read. The common case
+/// — UTF-8 without BOM or CR — reuses the buffer instead of copying it.
+fn decode_text(mut bytes: Vec<u8>) -> Result<String, (usize, Vec<u8>, String)> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let had_bom = bytes.starts_with(BOM);
+    if had_bom {
+        bytes.drain(..BOM.len());
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        (e.valid_up_to(), format!("file is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
+    let as_read = |mut b: Vec<u8>| {
+        if had_bom {
+            b.splice(0..0, BOM.iter().copied());
+        }
+        b
+    };
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err((pos, as_read(bytes), "file contains NUL bytes: this is a binary file, not Markdown".into()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        (at, as_read(e.into_bytes()), format!("file is not valid UTF-8 (bad byte at offset {at})"))
     })?;
-    Ok(if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_string() })
+    Ok(if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text })
 }
 
 /// Give every bundle page (`x/index.md`) the non-Markdown files in its folder.
@@ -254,14 +285,15 @@ mod tests {
 
     #[test]
     fn decode_strips_bom_and_crlf() {
-        let t = decode_text(b"\xEF\xBB\xBF+++\r\ntitle = \"a\"\r\n+++\r\nbody").unwrap();
+        let t = decode_text(b"\xEF\xBB\xBF+++\r\ntitle = \"a\"\r\n+++\r\nbody".to_vec()).unwrap();
         assert_eq!(t, "+++\ntitle = \"a\"\n+++\nbody");
     }
 
     #[test]
     fn decode_refuses_binary_and_bad_utf8() {
-        assert!(decode_text(b"abc\0def").is_err());
-        let (off, msg) = decode_text(b"ab\xffcd").unwrap_err();
+        assert!(decode_text(b"abc\0def".to_vec()).is_err());
+        let (off, bytes, msg) = decode_text(b"\xEF\xBB\xBFab\xffcd".to_vec()).unwrap_err();
+        assert_eq!(bytes, b"\xEF\xBB\xBFab\xffcd", "the bytes as read, for the excerpt");
         assert_eq!(off, 2);
         assert!(msg.contains("UTF-8"));
     }

@@ -208,33 +208,26 @@ pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -
         });
     }
     // Root first, then by folder: stable order for everything downstream.
-    let mut order: Vec<usize> = (0..sections.len()).collect();
-    order.sort_by(|&a, &b| sections[a].dir.cmp(&sections[b].dir));
-    let mut sections: Vec<Section> = order.iter().map(|&i| sections[i].clone()).collect();
-    let section_sources: Vec<Document> = order.iter().map(|&i| section_sources[i].clone()).collect();
+    let mut paired: Vec<(Section, Document)> = sections.into_iter().zip(section_sources).collect();
+    paired.sort_by(|a, b| a.0.dir.cmp(&b.0.dir));
+    let (mut sections, section_sources): (Vec<Section>, Vec<Document>) = paired.into_iter().unzip();
     link_sections(&mut sections);
 
     let built: Vec<Result<Option<(Page, Document)>, Diagnostics>> = page_docs
         .into_par_iter()
         .map(|doc| build_page(&config, &sections, doc, options))
         .collect();
-    let mut pages = Vec::new();
-    let mut page_sources = Vec::new();
+    let mut paired = Vec::with_capacity(built.len());
     for r in built {
         match r {
-            Ok(Some((p, doc))) => {
-                pages.push(p);
-                page_sources.push(doc);
-            }
+            Ok(Some(pair)) => paired.push(pair),
             Ok(None) => {}
             Err(d) => diags.extend(d),
         }
     }
-    // Stable page order: by content path.
-    let mut order: Vec<usize> = (0..pages.len()).collect();
-    order.sort_by(|&a, &b| pages[a].rel_path.cmp(&pages[b].rel_path));
-    let pages: Vec<Page> = order.iter().map(|&i| pages[i].clone()).collect();
-    let page_sources: Vec<Document> = order.iter().map(|&i| page_sources[i].clone()).collect();
+    // Stable page order: by content path (unique, so an unstable sort is deterministic).
+    paired.sort_unstable_by(|a, b| a.0.rel_path.cmp(&b.0.rel_path));
+    let (pages, page_sources): (Vec<Page>, Vec<Document>) = paired.into_iter().unzip();
 
     let mut by_rel_path = HashMap::new();
     for (i, s) in sections.iter().enumerate() {
@@ -475,6 +468,12 @@ fn assign_pages_to_sections(site: &mut Site) {
         site.sections[p.section].pages.push(i);
     }
     let pages = &site.pages;
+    // Pinyin keys once per page, not once per comparison.
+    let title_keys: Vec<String> = if site.sections.iter().any(|s| s.sort_by == SortBy::Title) {
+        pages.par_iter().map(|p| pinyin_key(&p.title)).collect()
+    } else {
+        Vec::new()
+    };
     for s in &mut site.sections {
         let by = s.sort_by;
         s.pages.sort_by(|&a, &b| {
@@ -482,7 +481,7 @@ fn assign_pages_to_sections(site: &mut Site) {
             let ord = match by {
                 SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
                 SortBy::Date => sort_date(pb).cmp(&sort_date(pa)),
-                SortBy::Title => pinyin_key(&pa.title).cmp(&pinyin_key(&pb.title)),
+                SortBy::Title => title_keys[a].cmp(&title_keys[b]),
             };
             ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
         });
