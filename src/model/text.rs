@@ -181,11 +181,23 @@ pub fn is_unsafe_url(url: &str) -> bool {
     cleaned.starts_with("javascript:") || cleaned.starts_with("vbscript:") || cleaned.starts_with("data:text/html")
 }
 
+/// Punctuation (none of it alphanumeric) that makes up most of Chinese text's non-Han characters.
+fn is_common_cjk_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '，' | '。' | '、' | '；' | '：' | '！' | '？' | '（' | '）' | '《' | '》' | '“' | '”' | '‘' | '’' | '—' | '…' | '·' | '「' | '」' | '【' | '】'
+    )
+}
+
 fn count_words(text: &str, out: &mut BodyText) {
     let mut in_word = false;
     for c in text.chars() {
         if is_han(c) {
             out.han_chars += 1;
+            in_word = false;
+        } else if is_common_cjk_punctuation(c) {
+            // The usual marks of Chinese text, answered without the Unicode tables that
+            // `is_alphanumeric` consults for every non-ASCII character.
             in_word = false;
         } else if c.is_alphanumeric() {
             if !in_word {
@@ -224,6 +236,13 @@ mod tests {
         let s = t.summary(30);
         assert!(s.ends_with('。'), "{s}");
         assert!(s.chars().count() <= 30);
+    }
+
+    #[test]
+    fn common_cjk_punctuation_is_not_alphanumeric() {
+        for c in "，。、；：！？（）《》“”‘’—…·「」【】".chars() {
+            assert!(is_common_cjk_punctuation(c) && !c.is_alphanumeric(), "{c}");
+        }
     }
 
     #[test]

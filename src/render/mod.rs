@@ -116,9 +116,11 @@ impl Renderer<'_> {
     }
 
     fn render(&self, template: &str, ctx: &Context) -> Result<Vec<u8>, Diagnostic> {
+        // Into bytes directly: `Tera::render` would check the whole page is UTF-8 once more.
+        let mut out = Vec::with_capacity(16 * 1024);
         self.tera
-            .render(template, ctx)
-            .map(String::into_bytes)
+            .render_to(template, ctx, &mut out)
+            .map(|()| out)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }
 
