@@ -222,3 +222,26 @@ fn init_and_new_make_a_site_that_builds() {
     assert_eq!(kepu(&site, &["new", "museum", "x"]).code, 2);
     assert_eq!(kepu(&site, &["new", "venue", "新乡科技馆示例"]).code, 1, "refuses to overwrite");
 }
+
+#[test]
+fn template_functions_reach_the_whole_site() {
+    let (_t, site) = fixture("basic");
+    build_ok(&site, &["--base-url", "https://example.org/portal/"]);
+    let doc = Html::parse_document(&read(&site, "public/index.html"));
+    let text = |id: &str| select(&doc, &format!("#{id}"))[0].text().collect::<String>();
+    assert_eq!(text("get-page"), "郑州科技馆|/portal/venues/zheng-zhou-ke-ji-guan/|市级|40万");
+    assert_eq!(text("get-section"), "笔记|笔记 3,笔记 2,笔记 1,");
+    assert_eq!(text("get-taxonomy"), "科技馆=4;郑州=1;");
+    assert_eq!(text("get-url"), "/portal/venues/bundle-guan/|/portal/img/x.png");
+}
+
+#[test]
+fn yaml_front_matter_works_for_typed_pages_too() {
+    let (_t, site) = fixture("basic");
+    write(&site, "content/venues/yaml-guan.md", "---\ntitle: YAML 馆\nsources: [fixture]\nvenue:\n  kind: 县级\n  city: 修武\n---\n\n正文。\n");
+    let err = build_err(&site);
+    assert!(err.contains("content/venues/yaml-guan.md:6") && err.contains("`修武` is not one of the 18 cities"), "{err}");
+    write(&site, "content/venues/yaml-guan.md", "---\ntitle: YAML 馆\nsources: [fixture]\nvenue:\n  kind: 县级\n  city: 焦作\n  county: 修武县\n---\n\n正文。\n");
+    build_ok(&site, &[]);
+    assert!(read(&site, "public/venues/yaml-guan/index.html").contains("修武县"));
+}
