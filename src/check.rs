@@ -518,15 +518,17 @@ fn report(site: &Site, base: &Base, broken: Vec<Broken>) -> Diagnostics {
     let mut diags = Diagnostics::new();
     for ((problem, raw, asset), places) in groups {
         let kind = if asset { "missing asset" } else { "broken link" };
+        // Show links as the editor wrote them: `#简介`, not `#%E7%AE%80%E4%BB%8B`.
+        let shown = percent_decode(&raw);
         let pages: BTreeSet<&str> = places.iter().map(|b| b.from.as_str()).collect();
         let first = places[0].from.as_str();
         let what = describe(&problem, base);
-        let hint = hint(&problem);
+        let hint = hint(&problem, asset);
         if pages.len() > GROUP_AT {
             let examples: Vec<&str> = pages.iter().take(3).copied().collect();
             diags.push(
                 Diagnostic::error(format!(
-                    "{kind} `{raw}` on {} pages (e.g. {}): {what}",
+                    "{kind} `{shown}` on {} pages (e.g. {}): {what}",
                     pages.len(),
                     examples.join(", ")
                 ))
@@ -537,11 +539,11 @@ fn report(site: &Site, base: &Base, broken: Vec<Broken>) -> Diagnostics {
             continue;
         }
         for page in pages {
-            let mut d = Diagnostic::error(format!("{kind} `{raw}` on {}: {what}", url_of_output(page))).field(raw.clone()).hint(hint.clone());
+            let mut d = Diagnostic::error(format!("{kind} `{shown}` on {}: {what}", url_of_output(page))).field(raw.clone()).hint(hint.clone());
             d = match sources.get(page) {
                 Some(src) => {
                     let mut d = d.file(&src.display);
-                    if let Some((line, col)) = src.locate(&raw) {
+                    if let Some((line, col)) = src.locate(&raw).or_else(|| src.locate(&shown)) {
                         d = d.at(line, col);
                     }
                     d
@@ -566,8 +568,11 @@ fn describe(problem: &Problem, base: &Base) -> String {
     }
 }
 
-fn hint(problem: &Problem) -> String {
+fn hint(problem: &Problem, asset: bool) -> String {
     match problem {
+        Problem::Missing(_) if asset => {
+            "put the file next to the page (a page bundle: folder with index.md) or into static/, or fix the path".into()
+        }
         Problem::Missing(_) => {
             "link to content with `@/section/page.md` so the build checks it, or add the missing file to static/".into()
         }

@@ -93,9 +93,16 @@ fn js(text: &str, module: bool) -> Result<String, MinifyError> {
     }
     let mut program = parsed.program;
     // Top-level names stay (a module's exports, a script's globals); locals are shortened.
-    Minifier::new(MinifierOptions { mangle: Some(MangleOptions::default()), compress: Some(CompressOptions::safest()) })
-        .minify(&allocator, &mut program);
-    Ok(Codegen::new().with_options(CodegenOptions { minify: true, ..CodegenOptions::default() }).build(&program).code)
+    let minified =
+        Minifier::new(MinifierOptions { mangle: Some(MangleOptions::default()), compress: Some(CompressOptions::safest()) })
+            .minify(&allocator, &mut program);
+    // The mangled names live in the returned scoping; without it codegen prints the originals.
+    Ok(Codegen::new()
+        .with_options(CodegenOptions { minify: true, ..CodegenOptions::default() })
+        .with_scoping(minified.scoping)
+        .with_private_member_mappings(minified.class_private_mappings)
+        .build(&program)
+        .code)
 }
 
 #[cfg(test)]
