@@ -70,6 +70,20 @@ function pagesToAudit() {
 }
 
 describe('axe-core, WCAG 2.1 AA', () => {
+  test('axe is live: it flags planted violations (so a pass means something)', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.setContent('<!doctype html><html><head><title>x</title></head><body><img src="data:,"><p style="color:#bbb;background:#fff">浅灰色的字</p><button></button></body></html>');
+      await page.evaluate(AXE);
+      const r = await page.evaluate((values) => window.axe.run(document, { runOnly: { type: 'tag', values } }), WCAG);
+      const ids = r.violations.map((v) => v.id).sort();
+      for (const id of ['button-name', 'color-contrast', 'html-has-lang', 'image-alt']) assert.ok(ids.includes(id), `${id} in ${ids}`);
+    } finally {
+      await context.close();
+    }
+  });
+
   for (const [type, path] of pagesToAudit()) {
     for (const elder of [false, true]) {
       const name = `${type}${elder ? '-elder' : ''}`;

@@ -27,7 +27,16 @@ async function open(path, options = {}) {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('console', (m) => {
+    // Failed loads are reported below with their URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  page.on('response', (r) => {
+    // Chromium asks for /favicon.ico by itself when a page declares no icon; that is not a
+    // reference of the page (kepu check covers the page's own references).
+    if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico') errors.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => errors.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
   const res = await page.goto(server.url(path), { waitUntil: 'load' });
   return { context, page, res, errors };
 }
@@ -71,7 +80,7 @@ describe('key pages', () => {
   test('navigation: from the home page to a venue through the venues section', async () => {
     const { context, page } = await open('/');
     try {
-      await page.getByRole('navigation', { name: '主导航' }).getByRole('link', { name: /场馆/ }).first().click();
+      await page.getByRole('navigation', { name: '主导航' }).locator('a[href="/venues/"]').click();
       await page.waitForURL(/\/venues\/$/);
       const venueLink = page.locator(`main a[href="${pages.venue}"]`).first();
       await venueLink.click();
@@ -271,10 +280,11 @@ describe('without JavaScript', () => {
         const h1 = page.locator('main h1');
         assert.ok(await h1.isVisible(), `${type}: heading visible without JS`);
         const text = (await page.locator('main').innerText()).trim();
-        assert.ok(text.length > 20, `${type}: main has content without JS`);
+        // (The tag index may legitimately list nothing: the portal's pages have no tags yet.)
+        if (type !== 'tags') assert.ok(text.length > 20, `${type}: main has content without JS`);
       }
       await page.goto(server.url('/'));
-      await page.getByRole('navigation', { name: '主导航' }).getByRole('link', { name: /场馆/ }).first().click();
+      await page.getByRole('navigation', { name: '主导航' }).locator('a[href="/venues/"]').click();
       await page.waitForURL(/\/venues\/$/);
       await page.screenshot({ path: screenshotPath('venues-nojs'), fullPage: true });
     } finally {
