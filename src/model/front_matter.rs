@@ -104,7 +104,13 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
                 return Ok(T::default());
             }
             serde_yaml_ng::from_str(text).map_err(|e| {
-                let message = e.to_string();
+                // The parser's "at line 2 column 3" counts from the front matter's first line;
+                // the diagnostic's own location (from the whole file) replaces it.
+                let full = e.to_string();
+                let message = match (e.location(), full.rfind(" at line ")) {
+                    (Some(_), Some(i)) => full[..i].to_string(),
+                    _ => full,
+                };
                 let mut d = Diagnostic::error(format!("front matter (YAML): {}", improve(&message)))
                     .file(&doc.display_path)
                     .hint(hint_for(&message).unwrap_or(hint));
