@@ -17,20 +17,28 @@ pub fn safe_url_path(p: &str, doc: &Document, field: &str) -> Result<(), Diagnos
         || p.contains(':')
         || p.contains('\0')
         || p.contains("//")
+        || p.split('/').any(|segment| segment == ".")
         || p.chars().any(|c| c.is_control());
     if bad {
         Err(Diagnostic::error(format!("`{p}` is not allowed in {field}: it could leave the site's output folder"))
             .file(&doc.display_path)
             .field(field)
-            .hint("write a plain path such as /venues/new-name/ (no `..`, `\\`, `:` or drive letters)")
+            .hint("write a plain path such as /venues/new-name/ (no `.` or `..` segments, `\\`, `:` or drive letters)")
             .at_line(&doc.source, locate(doc, None, field)))
     } else {
         Ok(())
     }
 }
 
-/// A slug must be one path segment.
+/// A slug must be one path segment with something to put in a URL.
 pub fn safe_slug(s: &str, doc: &Document) -> Result<(), Diagnostic> {
+    if !s.contains(['/', '\\']) && !s.contains("..") && super::slug::slugify(s).is_empty() && !s.trim().is_empty() {
+        return Err(Diagnostic::error(format!("slug `{s}` has no letters or digits to make a URL from"))
+            .file(&doc.display_path)
+            .field("slug")
+            .hint("use letters, digits and hyphens, e.g. slug = \"zheng-zhou-ke-ji-guan\"")
+            .at_line(&doc.source, locate(doc, None, "slug")));
+    }
     if s.contains('/') || s.contains('\\') || s.contains("..") || s.trim().is_empty() {
         Err(Diagnostic::error(format!("slug `{s}` must be a single word without `/`, `\\` or `..`"))
             .file(&doc.display_path)
@@ -97,34 +105,44 @@ pub fn typed_table(
     typed
 }
 
-/// Two documents must not write the same output file.
-pub fn unique_urls(site: &Site) -> Diagnostics {
+/// Two documents must not write the same output file. `pages` and `sections` are the source
+/// documents of `site.pages` and `site.sections`, in the same order (for line numbers).
+pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let mut owners: HashMap<String, String> = HashMap::new();
-    let mut claim = |path: String, owner: &std::path::Path, what: &str, diags: &mut Diagnostics| {
+    let mut claim = |path: String, doc: &Document, field: &str, diags: &mut Diagnostics| {
+        let owner = &doc.display_path;
         let owner_s = owner.display().to_string();
         if let Some(first) = owners.get(&path) {
             if *first != owner_s {
-                diags.push(
-                    Diagnostic::error(format!("{what} {path} is also produced by {first}"))
-                        .file(owner)
-                        .field("path")
-                        .hint("give one of the two pages another file name, or set `slug`/`path` in its front matter"),
-                );
+                let what = if field == "aliases" { "alias" } else { "URL" };
+                let mut d = Diagnostic::error(format!("{what} {path} is also produced by {first}"))
+                    .file(owner)
+                    .field(field)
+                    .hint(if field == "aliases" {
+                        "remove the alias, or give the other page another URL"
+                    } else {
+                        "give one of the two pages another file name, or set `slug`/`path` in its front matter"
+                    });
+                if !doc.source.is_empty() {
+                    d = d.at_line(&doc.source, locate(doc, None, field));
+                }
+                diags.push(d);
             }
         } else {
             owners.insert(path, owner_s);
         }
     };
-    for s in &site.sections {
+    for (s, doc) in site.sections.iter().zip(sections) {
         if s.meta.render != Some(false) {
-            claim(s.path.clone(), &s.display_path, "URL", &mut diags);
+            claim(s.path.clone(), doc, "path", &mut diags);
         }
     }
-    for p in &site.pages {
-        claim(p.path.clone(), &p.display_path, "URL", &mut diags);
+    for (p, doc) in site.pages.iter().zip(pages) {
+        let field = if p.meta.slug.is_some() && p.meta.path.is_none() { "slug" } else { "path" };
+        claim(p.path.clone(), doc, field, &mut diags);
         for a in &p.meta.aliases {
-            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), &p.display_path, "alias", &mut diags);
+            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, "aliases", &mut diags);
         }
     }
     diags
@@ -177,6 +195,17 @@ pub fn internal_links(site: &Site, pages: &[Document], sections: &[Document]) ->
                     );
                 }
             }
+        }
+        if let Some(at) = text.too_deep {
+            diags.push(
+                Diagnostic::error(format!(
+                    "lists and block quotes are nested more than {} levels deep",
+                    super::text::MAX_NESTING
+                ))
+                .file(display)
+                .hint("flatten the structure: split it into headings and shorter lists")
+                .at_offset(&doc.source, doc.body_start + at),
+            );
         }
         for link in &text.unsafe_links {
             diags.push(
