@@ -125,7 +125,8 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
 
 /// serde's wording, made a little friendlier.
 fn improve(message: &str) -> String {
-    message.replace("unknown variant", "value not allowed:").replace("expected one of", "allowed values are")
+    let allowed = if message.contains("unknown field") { "allowed fields are" } else { "allowed values are" };
+    message.replace("unknown variant", "value not allowed:").replace("expected one of", allowed)
 }
 
 fn hint_for(message: &str) -> Option<&'static str> {

@@ -89,6 +89,14 @@ impl Page {
     pub fn page_type(&self) -> Option<PageType> {
         self.typed.as_ref().map(Typed::page_type)
     }
+
+    /// The day a page is about, for sorting and feeds: its `date`, else a campaign's start.
+    pub fn date(&self) -> Option<date::Date> {
+        self.meta.date.or(match &self.typed {
+            Some(Typed::Campaign(c)) => c.start,
+            _ => None,
+        })
+    }
 }
 
 /// One term of a taxonomy with its pages.
@@ -491,7 +499,7 @@ fn assign_pages_to_sections(site: &mut Site) {
             let (pa, pb) = (&pages[a], &pages[b]);
             let ord = match by {
                 SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
-                SortBy::Date => sort_date(pb).cmp(&sort_date(pa)),
+                SortBy::Date => pb.date().cmp(&pa.date()),
                 SortBy::Title => pinyin_key(&pa.title).cmp(&pinyin_key(&pb.title)),
             };
             ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
@@ -502,14 +510,6 @@ fn assign_pages_to_sections(site: &mut Site) {
     for s in &mut site.sections {
         s.subsections.sort_by(|&a, &b| sections_snapshot[a].cmp(&sections_snapshot[b]));
     }
-}
-
-/// The date a page sorts by: its own date, else a campaign's start.
-fn sort_date(p: &Page) -> Option<date::Date> {
-    p.meta.date.or(match &p.typed {
-        Some(Typed::Campaign(c)) => c.start,
-        _ => None,
-    })
 }
 
 /// Titles sort by their pinyin, the order Chinese readers expect in an index.
