@@ -110,21 +110,22 @@ pub fn typed_table(
 pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let mut owners: HashMap<String, String> = HashMap::new();
-    let mut claim = |path: String, doc: &Document, field: &str, diags: &mut Diagnostics| {
+    // `field` is the front-matter field that made the URL, or None when the file name did.
+    let mut claim = |path: String, doc: &Document, field: Option<&str>, diags: &mut Diagnostics| {
         let owner = &doc.display_path;
         let owner_s = owner.display().to_string();
         if let Some(first) = owners.get(&path) {
             if *first != owner_s {
-                let what = if field == "aliases" { "alias" } else { "URL" };
+                let what = if field == Some("aliases") { "alias" } else { "URL" };
                 let mut d = Diagnostic::error(format!("{what} {path} is also produced by {first}"))
                     .file(owner)
-                    .field(field)
-                    .hint(if field == "aliases" {
+                    .field(field.unwrap_or("path"))
+                    .hint(if field == Some("aliases") {
                         "remove the alias, or give the other page another URL"
                     } else {
                         "give one of the two pages another file name, or set `slug`/`path` in its front matter"
                     });
-                if !doc.source.is_empty() {
+                if let Some(field) = field.filter(|_| !doc.source.is_empty()) {
                     d = d.at_line(&doc.source, locate(doc, None, field));
                 }
                 diags.push(d);
@@ -135,14 +136,20 @@ pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Di
     };
     for (s, doc) in site.sections.iter().zip(sections) {
         if s.meta.render != Some(false) {
-            claim(s.path.clone(), doc, "path", &mut diags);
+            claim(s.path.clone(), doc, None, &mut diags);
         }
     }
     for (p, doc) in site.pages.iter().zip(pages) {
-        let field = if p.meta.slug.is_some() && p.meta.path.is_none() { "slug" } else { "path" };
+        let field = if p.meta.path.is_some() {
+            Some("path")
+        } else if p.meta.slug.is_some() {
+            Some("slug")
+        } else {
+            None
+        };
         claim(p.path.clone(), doc, field, &mut diags);
         for a in &p.meta.aliases {
-            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, "aliases", &mut diags);
+            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, Some("aliases"), &mut diags);
         }
     }
     diags
