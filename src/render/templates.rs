@@ -24,6 +24,7 @@ pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Resul
         return Err(error(&e, templates, None).into());
     }
     register_functions(&mut tera, site);
+    super::guard::install(&mut tera);
     Ok(tera)
 }
 
