@@ -109,34 +109,38 @@ pub fn typed_table(
 /// documents of `site.pages` and `site.sections`, in the same order (for line numbers).
 pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    let mut owners: HashMap<String, String> = HashMap::new();
-    // `field` is the front-matter field that made the URL, or None when the file name did.
-    let mut claim = |path: String, doc: &Document, field: Option<&str>, diags: &mut Diagnostics| {
-        let owner = &doc.display_path;
-        let owner_s = owner.display().to_string();
-        if let Some(first) = owners.get(&path) {
-            if *first != owner_s {
-                let what = if field == Some("aliases") { "alias" } else { "URL" };
-                let mut d = Diagnostic::error(format!("{what} {path} is also produced by {first}"))
-                    .file(owner)
-                    .field(field.unwrap_or("path"))
-                    .hint(if field == Some("aliases") {
-                        "remove the alias, or give the other page another URL"
-                    } else {
-                        "give one of the two pages another file name, or set `slug`/`path` in its front matter"
-                    });
-                if let Some(field) = field.filter(|_| !doc.source.is_empty()) {
-                    d = d.at_line(&doc.source, locate(doc, None, field));
-                }
-                diags.push(d);
-            }
-        } else {
-            owners.insert(path, owner_s);
+    // URL → the document that produced it first, and the field that made it (None: the file
+    // name did).
+    type Owners<'a> = HashMap<String, (&'a Document, Option<&'static str>)>;
+    let mut owners: Owners = HashMap::new();
+    fn claim<'a>(owners: &mut Owners<'a>, path: String, doc: &'a Document, field: Option<&'static str>, diags: &mut Diagnostics) {
+        let Some(&(first, first_field)) = owners.get(&path) else {
+            owners.insert(path, (doc, field));
+            return;
+        };
+        if first.display_path == doc.display_path {
+            return;
         }
-    };
+        // Report it where an editor chose the URL (a path, slug or alias line), if anywhere.
+        let ((at, at_field), other) =
+            if field.is_none() && first_field.is_some() { ((first, first_field), doc) } else { ((doc, field), first) };
+        let what = if at_field == Some("aliases") { "alias" } else { "URL" };
+        let mut d = Diagnostic::error(format!("{what} {path} is also produced by {}", other.display_path.display()))
+            .file(&at.display_path)
+            .field(at_field.unwrap_or("path"))
+            .hint(if at_field == Some("aliases") {
+                "remove the alias, or give the other page another URL"
+            } else {
+                "give one of the two pages another file name, or set `slug`/`path` in its front matter"
+            });
+        if let Some(f) = at_field.filter(|_| !at.source.is_empty()) {
+            d = d.at_line(&at.source, locate(at, None, f));
+        }
+        diags.push(d);
+    }
     for (s, doc) in site.sections.iter().zip(sections) {
         if s.meta.render != Some(false) {
-            claim(s.path.clone(), doc, None, &mut diags);
+            claim(&mut owners, s.path.clone(), doc, None, &mut diags);
         }
     }
     for (p, doc) in site.pages.iter().zip(pages) {
@@ -147,9 +151,9 @@ pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Di
         } else {
             None
         };
-        claim(p.path.clone(), doc, field, &mut diags);
+        claim(&mut owners, p.path.clone(), doc, field, &mut diags);
         for a in &p.meta.aliases {
-            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, Some("aliases"), &mut diags);
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, Some("aliases"), &mut diags);
         }
     }
     diags

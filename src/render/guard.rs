@@ -50,16 +50,23 @@ thread_local! {
 /// Register the guard functions and the bounded `range`, and add the guard calls to every
 /// parsed template. Call after all templates are added.
 pub fn install(tera: &mut Tera) {
-    tera.register_function(ENTER, |_: &HashMap<String, Value>| {
+    tera.register_function(ENTER, |args: &HashMap<String, Value>| {
         step()?;
         let depth = DEPTH.with(|d| {
             d.set(d.get() + 1);
             d.get()
         });
         if depth > MAX_DEPTH {
-            return Err(format!(
-                "macros and includes are nested more than {MAX_DEPTH} levels deep: a macro that calls itself without end, or a template that includes itself?"
-            )
+            let name = |key: &str| args.get(key).and_then(Value::as_str).map(str::to_string);
+            return Err(match (name("macro"), name("include")) {
+                (Some(m), _) => format!(
+                    "macro `{m}` is nested more than {MAX_DEPTH} levels deep: does it call itself without end?"
+                ),
+                (_, Some(t)) => format!(
+                    "include of `{t}` is nested more than {MAX_DEPTH} levels deep: does a template include itself?"
+                ),
+                _ => format!("macros and includes are nested more than {MAX_DEPTH} levels deep"),
+            }
             .into());
         }
         Ok(Value::String(String::new()))
@@ -78,8 +85,8 @@ pub fn install(tera: &mut Tera) {
         guard_body(&mut template.ast);
         for m in template.macros.values_mut() {
             guard_body(&mut m.body);
-            m.body.insert(0, call(ENTER));
-            m.body.push(call(LEAVE));
+            m.body.insert(0, call(ENTER, Some(("macro", &m.name))));
+            m.body.push(call(LEAVE, None));
         }
         for block in template.blocks.values_mut() {
             guard_body(&mut block.body);
@@ -113,11 +120,14 @@ fn step() -> tera::Result<()> {
     Ok(())
 }
 
-fn call(name: &str) -> Node {
-    Node::VariableBlock(
-        WS::default(),
-        Expr::new(ExprVal::FunctionCall(FunctionCall { name: name.to_string(), args: HashMap::new() })),
-    )
+/// `{{ name(key="value") }}`: the guard calls carry the macro's or included template's name
+/// for the error message.
+fn call(name: &str, arg: Option<(&str, &str)>) -> Node {
+    let args = arg
+        .map(|(k, v)| (k.to_string(), Expr::new(ExprVal::String(v.to_string()))))
+        .into_iter()
+        .collect();
+    Node::VariableBlock(WS::default(), Expr::new(ExprVal::FunctionCall(FunctionCall { name: name.to_string(), args })))
 }
 
 /// Add guard calls inside `body`: a step at the start of each loop body, enter/leave around
@@ -126,15 +136,16 @@ fn guard_body(body: &mut Vec<Node>) {
     let mut i = 0;
     while i < body.len() {
         match &mut body[i] {
-            Node::Include(..) => {
-                body.insert(i, call(ENTER));
-                body.insert(i + 2, call(LEAVE));
+            Node::Include(_, names, _) => {
+                let name = names.first().cloned().unwrap_or_default();
+                body.insert(i, call(ENTER, Some(("include", &name))));
+                body.insert(i + 2, call(LEAVE, None));
                 i += 3;
                 continue;
             }
             Node::Forloop(_, for_loop, _) => {
                 guard_body(&mut for_loop.body);
-                for_loop.body.insert(0, call(STEP));
+                for_loop.body.insert(0, call(STEP, None));
                 if let Some(empty) = &mut for_loop.empty_body {
                     guard_body(empty);
                 }
@@ -206,13 +217,14 @@ mod tests {
     fn endless_macro_recursion_is_an_error_not_a_crash() {
         let t = tera(&[("a.html", "{% macro r(n) %}{{ self::r(n=n+1) }}{% endmacro r %}{{ self::r(n=1) }}")]);
         let err = render(&t, "a.html", &Context::new()).unwrap_err();
-        assert!(error_text(&err).contains("nested more than 64 levels"), "{}", error_text(&err));
+        assert!(error_text(&err).contains("macro `r` is nested more than 64 levels"), "{}", error_text(&err));
     }
 
     #[test]
     fn self_include_is_an_error_not_a_crash() {
         let t = tera(&[("a.html", "x{% include \"b.html\" %}"), ("b.html", "{% include \"a.html\" %}")]);
         let err = render(&t, "a.html", &Context::new()).unwrap_err();
+        assert!(error_text(&err).contains("include of `"), "{}", error_text(&err));
         assert!(error_text(&err).contains("nested more than"), "{}", error_text(&err));
     }
 
