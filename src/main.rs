@@ -9,6 +9,21 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `eprintln!`/`println!` that ignore write errors: when a reader closes the pipe early
+/// (`kepu build 2>&1 | head`), the build's result and exit code must not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use kepu::build::{self, BuildOptions, Stage};
 use kepu::check::CheckOptions;
 use kepu::diagnostics::Diagnostics;
@@ -128,18 +143,18 @@ fn main() -> ExitCode {
         Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
             Ok(_) => {
-                println!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
+                out!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
         },
         Command::New { kind, name, root } => match kepu::scaffold::new_page(&root, &kind, &name) {
             Ok(p) => {
-                println!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
+                out!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
                 ExitCode::SUCCESS
             }
             Err(e @ kepu::scaffold::ScaffoldError::UnknownType(_)) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 ExitCode::from(2)
             }
             Err(e) => fail(&e.to_string()),
@@ -148,7 +163,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     ExitCode::from(1)
 }
 
@@ -182,14 +197,14 @@ impl Progress {
 fn print_diagnostics(d: &Diagnostics, format: Format) {
     match format {
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            out!("{}", serde_json::to_string_pretty(&serde_json::json!({
                 "errors": d.error_count(), "warnings": d.warning_count(), "diagnostics": d,
             })).unwrap_or_default());
         }
         Format::Human => {
             let styled = std::io::stderr().is_terminal();
             for diag in d.iter() {
-                eprintln!("{}", diag.render(styled));
+                say!("{}", diag.render(styled));
             }
         }
     }
@@ -210,14 +225,14 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
             }
             if timings {
                 for (stage, d) in &report.timings.stages {
-                    eprintln!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
+                    say!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
                 }
                 if let Some(rss) = peak_rss_mib() {
-                    eprintln!("  peak memory {rss:.1} MiB");
+                    say!("  peak memory {rss:.1} MiB");
                 }
             }
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "built {} pages, {} sections, {} files ({:.1} MB) into {} in {:.2} s",
                     report.pages,
                     report.sections,
@@ -227,14 +242,14 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
                     start.elapsed().as_secs_f64()
                 );
                 if report.bytes_before_minify != report.bytes {
-                    eprintln!(
+                    say!(
                         "  minified: {:.1} MB → {:.1} MB",
                         report.bytes_before_minify as f64 / 1e6,
                         report.bytes as f64 / 1e6
                     );
                 }
                 if report.compressed_files > 0 {
-                    eprintln!(
+                    say!(
                         "  precompressed: {} .gz/.br files ({:.1} MB)",
                         report.compressed_files,
                         report.compressed_bytes as f64 / 1e6
@@ -246,7 +261,7 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
         Err(diags) => {
             print_diagnostics(&diags, site.format);
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "build failed: {} error(s); {} was left unchanged",
                     diags.error_count(),
                     options.output.display()
@@ -267,7 +282,7 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
             progress.finish();
             print_check(&diags, None, site.format);
             if site.format == Format::Human {
-                eprintln!("check failed: {} error(s)", diags.error_count());
+                say!("check failed: {} error(s)", diags.error_count());
             }
             return ExitCode::from(1);
         }
@@ -299,9 +314,9 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
             s.anchors,
         );
         if all.has_errors() {
-            eprintln!("check failed: {} error(s); checked {summary}", all.error_count());
+            say!("check failed: {} error(s); checked {summary}", all.error_count());
         } else {
-            eprintln!("check passed: {summary}");
+            say!("check passed: {summary}");
         }
     }
     if all.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
@@ -311,7 +326,7 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
 fn print_check(d: &Diagnostics, stats: Option<&kepu::check::CheckStats>, format: Format) {
     match format {
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            out!("{}", serde_json::to_string_pretty(&serde_json::json!({
                 "ok": !d.has_errors(), "errors": d.error_count(), "warnings": d.warning_count(),
                 "checked": stats, "diagnostics": d,
             })).unwrap_or_default());
@@ -328,18 +343,18 @@ fn run_manifest_diff(old: &std::path::Path, new: &std::path::Path, format: Forma
     };
     let d = diff(&old, &new);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+        Format::Json => out!("{}", serde_json::to_string_pretty(&serde_json::json!({
             "upload": d.upload(), "delete": d.delete(),
             "added": d.added, "changed": d.changed, "removed": d.removed, "unchanged": d.unchanged,
         })).unwrap_or_default()),
         Format::Human => {
             for p in d.upload() {
-                println!("upload {p}");
+                out!("upload {p}");
             }
             for p in d.delete() {
-                println!("delete {p}");
+                out!("delete {p}");
             }
-            eprintln!(
+            say!(
                 "{} added, {} changed, {} removed, {} unchanged",
                 d.added.len(),
                 d.changed.len(),

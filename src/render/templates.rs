@@ -29,6 +29,7 @@ pub fn build(
         return Err(error(&e, templates, None).into());
     }
     register_functions(&mut tera, site, asset_hashes.clone());
+    super::guard::install(&mut tera);
     Ok(tera)
 }
 
@@ -111,7 +112,10 @@ pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rend
 
 /// The name in `Filter 'x' not found`, "Variable `x` not found", `Function 'x' not found`.
 fn quoted_identifier(reason: &str) -> Option<String> {
-    let re = regex::Regex::new(r"(?:Filter|Function|Test|Variable|Macro) [`'](\S+?)[`'] not found").ok()?;
+    let re = regex::Regex::new(
+        r"(?:Filter|Function|Test|Variable|Macro|macro|include of) [`'](\S+?)[`'] (?:not found|would make|is nested)",
+    )
+    .ok()?;
     Some(re.captures(reason)?[1].to_string())
 }
 
