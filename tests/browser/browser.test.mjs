@@ -93,16 +93,27 @@ describe('key pages', () => {
 });
 
 describe('search', () => {
-  /** Run a query on /search/ and wait for results with highlights. */
+  /** Run a query on /search/ and wait for the result list. */
   async function search(page, query) {
     const box = page.locator('main input[type="search"], main input[name="q"]').first();
     await box.waitFor({ state: 'visible', timeout: 10000 });
     await box.fill('');
     await box.pressSequentially(query, { delay: 20 });
     await box.press('Enter').catch(() => {});
-    const results = page.locator('main a[href^="/"]:has(mark), main li:has(mark) a[href^="/"], main article:has(mark) a[href^="/"]');
+    const results = page.locator('main :is(ol, ul) li a[href^="/"]');
     await results.first().waitFor({ state: 'visible', timeout: 15000 });
+    // Results update as one types: wait until the status names this query.
+    await page
+      .waitForFunction((q) => (document.querySelector('main [role="status"]')?.textContent ?? '').includes(q), query, { timeout: 5000 })
+      .catch(() => {});
     return results;
+  }
+
+  /** The number of results the page reports (“找到 N 个…”), else the number listed. */
+  async function total(page, results) {
+    const text = (await page.locator('main [role="status"]').first().textContent().catch(() => '')) ?? '';
+    const n = text.match(/\d+/);
+    return n ? Number(n[0]) : results.count();
   }
 
   async function openSearch() {
@@ -116,6 +127,7 @@ describe('search', () => {
     const { context, page, errors } = await openSearch();
     try {
       const results = await search(page, '科技馆');
+      await page.locator('main mark').first().waitFor({ timeout: 10000 });
       const marks = await page.locator('main mark').allInnerTexts();
       assert.ok(marks.some((m) => /科|技|馆/.test(m)), `highlights: ${marks.slice(0, 5)}`);
       assert.ok((await results.count()) >= 3, 'several venues match 科技馆');
@@ -153,22 +165,24 @@ describe('search', () => {
     const { context, page } = await openSearch();
     try {
       const results = await search(page, '科普');
-      const before = await results.count();
-      // Filters are chips, checkboxes or a select; pick the one for a city or a section.
-      const filter = page
-        .locator('main')
-        .getByRole('checkbox', { name: /郑州|场馆|基地/ })
-        .or(page.locator('main').getByRole('button', { name: /^(郑州|场馆|科普场馆|科普基地)/ }))
+      const before = await total(page, results);
+      // Filters are chips (buttons) or checkboxes; pick the one for a section or a city.
+      const main = page.locator('main');
+      const filter = main
+        .getByRole('button', { name: /^(科普基地|科技馆|场馆|郑州)/ })
+        .or(main.getByRole('checkbox', { name: /科普基地|科技馆|场馆|郑州/ }))
         .first();
       await filter.waitFor({ state: 'visible', timeout: 10000 });
+      const statusBefore = await main.locator('[role="status"]').first().textContent().catch(() => '');
       await filter.click();
-      await page.waitForFunction(
-        (n) => document.querySelectorAll('main mark').length > 0 && document.querySelectorAll('main a:has(mark), main li:has(mark)').length !== n,
-        before,
-        { timeout: 10000 },
-      ).catch(() => {});
-      const after = await results.count();
-      assert.ok(after > 0 && after < before, `filter: ${before} → ${after} results`);
+      await page
+        .waitForFunction((s) => document.querySelector('main [role="status"]')?.textContent !== s, statusBefore, { timeout: 10000 })
+        .catch(() => {});
+      await results.first().waitFor({ state: 'visible', timeout: 10000 });
+      const after = await total(page, results);
+      assert.ok(after > 0 && after < before, `filter ${await filter.textContent()}: ${before} → ${after} results`);
+      const pressed = await filter.getAttribute('aria-pressed');
+      if (pressed !== null) assert.equal(pressed, 'true', 'the chosen chip says it is on');
       await page.screenshot({ path: screenshotPath('search-filtered'), fullPage: true });
     } finally {
       await context.close();
@@ -183,7 +197,8 @@ describe('search', () => {
       await box.fill('郑州');
       await box.press('Enter');
       await page.waitForURL(/\/search\/\?q=/);
-      await page.locator('main mark').first().waitFor({ timeout: 15000 });
+      await page.locator('main :is(ol, ul) li a[href^="/"]').first().waitFor({ timeout: 15000 });
+      assert.equal(await page.locator('main input[type="search"], main input[name="q"]').first().inputValue(), '郑州');
     } finally {
       await context.close();
     }
