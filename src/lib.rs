@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod diagnostics;
+pub mod index;
 pub mod load;
 pub mod model;
 pub mod output;
