@@ -41,7 +41,7 @@ pub const FORMAT: u32 = 1;
 
 /// Target size of one shard before compression. Small enough that a cold query stays far
 /// under 100 kB; large enough that a site of 10,000 pages needs a few hundred files.
-pub const SHARD_BYTES: usize = 24 * 1024;
+pub const SHARD_BYTES: usize = 8 * 1024;
 
 /// Target size of one fragment group before compression.
 pub const FRAGMENT_BYTES: usize = 8 * 1024;
@@ -57,6 +57,10 @@ pub const K1: f64 = 1.2;
 
 /// Titles up to this many characters also get exact pinyin keys (`#kejiguan`, `#kjg`).
 const EXACT_PINYIN_CHARS: usize = 12;
+
+/// Reading combinations kept for exact pinyin keys: the common readings first, so 银行 keeps
+/// `yinhang` next to `yinxing` without the keys multiplying.
+const EXACT_PINYIN_WAYS: usize = 2;
 
 /// Why the index could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -358,7 +362,7 @@ fn analyse(src: &Source) -> Analysed {
     Analysed { terms, lens, exact: exact.into_iter().collect() }
 }
 
-/// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a few ways).
+/// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a couple of ways).
 fn exact_pinyin(key: &str) -> Vec<String> {
     let mut full = vec![String::new()];
     let mut initials = vec![String::new()];
@@ -371,8 +375,9 @@ fn exact_pinyin(key: &str) -> Vec<String> {
         if rs.is_empty() {
             return Vec::new();
         }
-        full = full.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{r}"))).take(8).collect();
-        initials = initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", &r[..1]))).take(8).collect();
+        full = full.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{r}"))).take(EXACT_PINYIN_WAYS).collect();
+        initials =
+            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", &r[..1]))).take(EXACT_PINYIN_WAYS).collect();
     }
     if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
         return Vec::new(); // a Latin title's key is already its exact key
