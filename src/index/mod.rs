@@ -44,10 +44,10 @@ pub const FORMAT: u32 = 1;
 pub const SHARD_BYTES: usize = 8 * 1024;
 
 /// Target size of one fragment group before compression.
-pub const FRAGMENT_BYTES: usize = 8 * 1024;
+pub const FRAGMENT_BYTES: usize = 6 * 1024;
 
 /// Characters of page text kept for excerpts (description first, then the body).
-pub const EXCERPT_CHARS: usize = 480;
+pub const EXCERPT_CHARS: usize = 320;
 
 /// Pairs per chunk of the traditional → simplified table.
 pub const T2S_CHUNK: usize = 64;
@@ -139,8 +139,11 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         return Err(IndexError::TooManyDocuments(sources.len()));
     }
 
+    let t = std::time::Instant::now();
     let analysed: Vec<Analysed> = sources.par_iter().map(analyse).collect();
+    eprintln!("TIMING analyse {:?}", t.elapsed());
     let postings = invert(&analysed);
+    eprintln!("TIMING invert {:?}", t.elapsed());
 
     let mut files = Vec::new();
     let shards = cut_shards(&postings);
@@ -155,13 +158,14 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         .collect();
     files.extend(shard_files);
 
-    let group = fragment_group_size(&sources);
-    let fragment_files: Vec<OutputFile> = sources
+    eprintln!("TIMING shards {:?}", t.elapsed());
+    let records: Vec<(&str, &str, &str, String)> =
+        sources.par_iter().map(|d| (d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d))).collect();
+    let group = fragment_group_size(&records);
+    let fragment_files: Vec<OutputFile> = records
         .par_chunks(group)
         .enumerate()
-        .map(|(i, docs)| {
-            let records: Vec<(&str, &str, &str, String)> =
-                docs.iter().map(|d| (d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d))).collect();
+        .map(|(i, records)| {
             let json = serde_json::to_vec(&records).expect("strings always serialize");
             OutputFile::bytes(format!("search/frag/{i}.json.gz"), encode::gzip(&json))
         })
@@ -169,6 +173,7 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
     let fragment_count = fragment_files.len();
     files.extend(fragment_files);
 
+    eprintln!("TIMING frags {:?}", t.elapsed());
     let (facets, facet_values) = facet_postings(&sources, &section_labels(site));
     files.push(OutputFile::bytes("search/facets.json.gz", encode::gzip(&serde_json::to_vec(&facets)?)));
 
@@ -200,7 +205,10 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         version,
         docs: sources.len(),
         k1: K1,
-        shards: shards.iter().map(|r| if r.start == 0 { "" } else { postings[r.start].0.as_str() }).collect(),
+        shards: front_code(shards.iter().map(|r| match r.start {
+            0 => "",
+            i => boundary(&postings[i - 1].0, &postings[i].0),
+        })),
         fragments: FragmentLayout { size: group, count: fragment_count },
         t2s: t2s_starts,
         syllables: syllables.into_iter().collect::<Vec<_>>().join(" "),
@@ -221,13 +229,14 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
 }
 
 #[derive(Serialize)]
-struct Manifest<'a> {
+struct Manifest {
     format: u32,
     version: String,
     docs: usize,
     k1: f64,
-    /// First term of each shard (the first is empty); shard `i` is `shards/i.bin.gz`.
-    shards: Vec<&'a str>,
+    /// Where each shard starts (a prefix of its first term; the first is empty); shard `i`
+    /// is `shards/i.bin.gz`. Front-coded, see [`front_code`].
+    shards: String,
     fragments: FragmentLayout,
     /// First traditional character of each chunk; chunk `i` is `t2s/i.txt.gz`.
     t2s: Vec<String>,
@@ -317,34 +326,64 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
     }
 }
 
-/// A document's terms with their quantized weights, sorted by term.
+/// A document's term frequencies per field. Han terms stay packed keys
+/// ([`tokenize::Token::Han`]); only words, pinyin and exact keys are strings.
 struct Analysed {
-    terms: Vec<(String, [u16; NF])>,
+    han: Vec<(u64, [u16; NF])>,
+    text: Vec<(String, [u16; NF])>,
     lens: [u32; NF],
     exact: Vec<String>,
 }
 
 fn analyse(src: &Source) -> Analysed {
-    let mut tf: HashMap<String, [u16; NF]> = HashMap::new();
+    let mut han_keys: Vec<u64> = Vec::new(); // key << 3 | field
+    let mut text: HashMap<String, [u16; NF]> = HashMap::new();
     let mut lens = [0u32; NF];
-    let mut add = |field: Field, terms: Vec<String>| {
-        lens[field as usize] += terms.len() as u32;
-        for t in terms {
-            let counts = tf.entry(t).or_insert([0; NF]);
-            counts[field as usize] = counts[field as usize].saturating_add(1);
+    let mut buf = String::new();
+    let mut add = |field: Field, value: &str| {
+        let f = field as usize;
+        tokenize::for_each_token(value, &mut buf, |t| {
+            lens[f] += 1;
+            match t {
+                tokenize::Token::Han(k) => han_keys.push(k << 3 | f as u64),
+                tokenize::Token::Word(w) => bump(&mut text, w, f),
+            }
+        });
+        let pinyin_field = match field {
+            Field::Title => Some(Field::TitlePinyin as usize),
+            Field::Names => Some(Field::NamesPinyin as usize),
+            _ => None,
+        };
+        if let Some(pf) = pinyin_field {
+            for term in pinyin::terms(value) {
+                lens[pf] += 1;
+                bump(&mut text, &term, pf);
+            }
         }
     };
-    add(Field::Title, tokenize::tokens(src.title));
-    add(Field::TitlePinyin, pinyin::terms(src.title));
+    add(Field::Title, src.title);
     for name in &src.names {
-        add(Field::Names, tokenize::tokens(name));
-        add(Field::NamesPinyin, pinyin::terms(name));
+        add(Field::Names, name);
     }
     for h in &src.headings {
-        add(Field::Headings, tokenize::tokens(h));
+        add(Field::Headings, h);
     }
-    add(Field::Description, tokenize::tokens(src.description));
-    add(Field::Body, tokenize::tokens(src.body));
+    add(Field::Description, src.description);
+    add(Field::Body, src.body);
+
+    han_keys.sort_unstable();
+    let mut han: Vec<(u64, [u16; NF])> = Vec::new();
+    for k in han_keys {
+        let (key, f) = (k >> 3, (k & 7) as usize);
+        match han.last_mut() {
+            Some((last, counts)) if *last == key => counts[f] = counts[f].saturating_add(1),
+            _ => {
+                let mut counts = [0; NF];
+                counts[f] = 1;
+                han.push((key, counts));
+            }
+        }
+    }
 
     let mut exact = BTreeSet::new();
     for name in &src.exact {
@@ -357,9 +396,20 @@ fn analyse(src: &Source) -> Analysed {
         }
         exact.insert(format!("{EXACT}{key}"));
     }
-    let mut terms: Vec<_> = tf.into_iter().collect();
-    terms.sort_by(|a, b| a.0.cmp(&b.0));
-    Analysed { terms, lens, exact: exact.into_iter().collect() }
+    let mut text: Vec<_> = text.into_iter().collect();
+    text.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Analysed { han, text, lens, exact: exact.into_iter().collect() }
+}
+
+fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
+    match map.get_mut(term) {
+        Some(c) => c[field] = c[field].saturating_add(1),
+        None => {
+            let mut c = [0; NF];
+            c[field] = 1;
+            map.insert(term.to_string(), c);
+        }
+    }
 }
 
 /// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a couple of ways).
@@ -400,48 +450,42 @@ fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-
-    let map = docs
+    // Weights in parallel; then one pass in document order, so every posting list comes out
+    // sorted by document without sorting.
+    let weighted: Vec<(Vec<(u64, u8)>, Vec<(&str, u8)>)> = docs
         .par_iter()
-        .enumerate()
-        .fold(HashMap::<&str, Vec<Posting>>::new, |mut map, (id, doc)| {
-            let id = id as u32;
-            for (term, counts) in &doc.terms {
-                map.entry(term.as_str()).or_default().push((id, quantize(counts, &doc.lens, &avg)));
-            }
-            for key in &doc.exact {
-                map.entry(key.as_str()).or_default().push((id, 255));
-            }
-            map
-        })
-        .reduce(HashMap::new, |mut a, b| {
-            if a.len() < b.len() {
-                return merge(b, a);
-            }
-            for (k, v) in b {
-                a.entry(k).or_default().extend(v);
-            }
-            a
-        });
-    let mut list: Vec<(String, Vec<Posting>)> = map
-        .into_par_iter()
-        .map(|(t, mut p)| {
-            p.sort_unstable_by_key(|x| x.0);
-            (t.to_string(), p)
+        .map(|d| {
+            let han = d.han.iter().map(|(k, c)| (*k, quantize(c, &d.lens, &avg))).collect();
+            let mut text: Vec<(&str, u8)> =
+                d.text.iter().map(|(t, c)| (t.as_str(), quantize(c, &d.lens, &avg))).collect();
+            text.extend(d.exact.iter().map(|k| (k.as_str(), 255)));
+            (han, text)
         })
         .collect();
+    let mut han: HashMap<u64, Vec<Posting>> = HashMap::new();
+    let mut text: HashMap<&str, Vec<Posting>> = HashMap::new();
+    for (id, (h, t)) in weighted.iter().enumerate() {
+        let id = id as u32;
+        for &(k, w) in h {
+            han.entry(k).or_default().push((id, w));
+        }
+        for &(k, w) in t {
+            text.entry(k).or_default().push((id, w));
+        }
+    }
+    let mut list: Vec<(String, Vec<Posting>)> =
+        han.into_iter().map(|(k, p)| (tokenize::han_text(k), p)).collect();
+    list.extend(text.into_iter().map(|(k, p)| (k.to_string(), p)));
     list.par_sort_unstable_by(|a, b| encode::cmp_js(&a.0, &b.0));
     list
 }
 
-fn merge<'a>(mut a: HashMap<&'a str, Vec<Posting>>, b: HashMap<&'a str, Vec<Posting>>) -> HashMap<&'a str, Vec<Posting>> {
-    for (k, v) in b {
-        a.entry(k).or_default().extend(v);
-    }
-    a
-}
+/// Levels a posting's weight is quantized to: 16 keep the ranking and compress far better
+/// than 256.
+const WEIGHT_LEVELS: f64 = 15.0;
 
-/// BM25F: fields' frequencies weighted and length-normalised, saturated, scaled to 1..=255.
+/// BM25F: fields' frequencies weighted and length-normalised, saturated, then quantized to
+/// one of [`WEIGHT_LEVELS`] steps stored as 17, 34, … 255 (the client reads `w / 255`).
 fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
     let mut tf = 0.0;
     for f in 0..NF {
@@ -452,7 +496,37 @@ fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
         }
     }
     let s = tf / (K1 + tf);
-    (s * 255.0).round().clamp(1.0, 255.0) as u8
+    let level = (s * WEIGHT_LEVELS).round().clamp(1.0, WEIGHT_LEVELS);
+    (level * (255.0 / WEIGHT_LEVELS)) as u8
+}
+
+/// Sorted strings as one string: per entry, the number of characters (code points, 0–9) it
+/// shares with the one before, then the rest, entries separated by newlines. Shard
+/// boundaries of a large site shrink to about a third.
+fn front_code<'a>(entries: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let mut prev: Vec<char> = Vec::new();
+    for (i, e) in entries.enumerate() {
+        let chars: Vec<char> = e.chars().collect();
+        let shared = prev.iter().zip(&chars).take_while(|(a, b)| a == b).count().min(9);
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push(char::from(b'0' + shared as u8));
+        out.extend(&chars[shared..]);
+        prev = chars;
+    }
+    out
+}
+
+/// The shortest prefix of `first` that still sorts after `prev`: what the manifest needs to
+/// route a term to its shard, in a third of the bytes.
+fn boundary<'a>(prev: &str, first: &'a str) -> &'a str {
+    first
+        .char_indices()
+        .map(|(i, c)| &first[..i + c.len_utf8()])
+        .find(|p| encode::cmp_js(p, prev) == std::cmp::Ordering::Greater)
+        .unwrap_or(first)
 }
 
 /// Cut the sorted term list into shards of about [`SHARD_BYTES`].
@@ -490,15 +564,12 @@ fn excerpt_text(src: &Source) -> String {
 }
 
 /// Documents per fragment file so that a file is about [`FRAGMENT_BYTES`].
-fn fragment_group_size(sources: &[Source]) -> usize {
-    if sources.is_empty() {
+fn fragment_group_size(records: &[(&str, &str, &str, String)]) -> usize {
+    if records.is_empty() {
         return 1;
     }
-    let total: usize = sources
-        .iter()
-        .map(|s| s.url.len() + s.title.len() + s.section.len() + excerpt_text(s).len() + 16)
-        .sum();
-    let avg = (total / sources.len()).max(1);
+    let total: usize = records.iter().map(|r| r.0.len() + r.1.len() + r.2.len() + r.3.len() + 16).sum();
+    let avg = (total / records.len()).max(1);
     (FRAGMENT_BYTES / avg).clamp(1, 64)
 }
 

@@ -23,9 +23,37 @@ pub const T2S_TABLE: &str = include_str!("t2s.txt");
 /// Longest word token, in characters; longer words are cut (the client cuts the same way).
 pub const MAX_WORD_CHARS: usize = 32;
 
-fn t2s_map() -> &'static HashMap<char, char> {
-    static MAP: OnceLock<HashMap<char, char>> = OnceLock::new();
-    MAP.get_or_init(|| t2s_pairs().collect())
+/// The table as a lookup: a dense array for the Basic Multilingual Plane (the indexer folds
+/// every character of the site), a map for the few astral pairs.
+struct T2s {
+    bmp: Vec<u32>,
+    astral: HashMap<char, char>,
+}
+
+impl T2s {
+    fn get(&self, c: char) -> char {
+        match self.bmp.get(c as usize) {
+            Some(&0) => c,
+            Some(&s) => char::from_u32(s).unwrap_or(c),
+            None => *self.astral.get(&c).unwrap_or(&c),
+        }
+    }
+}
+
+fn t2s_map() -> &'static T2s {
+    static MAP: OnceLock<T2s> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut t = T2s { bmp: vec![0; 0x10000], astral: HashMap::new() };
+        for (a, b) in t2s_pairs() {
+            match t.bmp.get_mut(a as usize) {
+                Some(slot) => *slot = b as u32,
+                None => {
+                    t.astral.insert(a, b);
+                }
+            }
+        }
+        t
+    })
 }
 
 /// The pairs of the table, in file order (sorted by traditional code point).
@@ -39,11 +67,25 @@ pub fn t2s_pairs() -> impl Iterator<Item = (char, char)> {
 /// Fold one code point into `out`: NFKC, lower case, traditional → simplified.
 pub fn fold_char(c: char, out: &mut String) {
     let map = t2s_map();
+    // Fast paths for what portal text is made of; both give what the general path would.
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    if is_han(c) && !is_compatibility_ideograph(c) {
+        out.push(map.get(c)); // unified ideographs are NFKC- and case-stable
+        return;
+    }
     for n in std::iter::once(c).nfkc() {
         for l in n.to_lowercase() {
-            out.push(*map.get(&l).unwrap_or(&l));
+            out.push(map.get(l));
         }
     }
+}
+
+/// CJK compatibility ideographs, which NFKC maps to unified ones.
+fn is_compatibility_ideograph(c: char) -> bool {
+    matches!(c as u32, 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
 }
 
 /// Fold a whole string (see [`fold_char`]).
@@ -108,31 +150,90 @@ pub fn runs(text: &str) -> Vec<Run> {
     out
 }
 
+/// A term as the indexer handles it: Han unigrams and bigrams packed into an integer (no
+/// allocation for the bulk of Chinese text), everything else as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    Han(u64),
+    Word(&'a str),
+}
+
+/// Flag bit of a bigram key; a unigram key is the character itself.
+const BIGRAM: u64 = 1 << 42;
+
+/// The key of a Han unigram.
+pub fn han_unigram(c: char) -> u64 {
+    c as u64
+}
+
+/// The key of a Han bigram.
+pub fn han_bigram(a: char, b: char) -> u64 {
+    BIGRAM | (a as u64) << 21 | b as u64
+}
+
+/// The text of a Han key.
+pub fn han_text(key: u64) -> String {
+    let ch = |v: u64| char::from_u32((v & 0x1F_FFFF) as u32).unwrap_or('\u{FFFD}');
+    if key & BIGRAM != 0 { [ch(key >> 21), ch(key)].iter().collect() } else { ch(key).to_string() }
+}
+
+/// Call `f` with every index term of `text`, in order (see [`tokens`]). `buf` is scratch
+/// space reused between calls.
+pub fn for_each_token(text: &str, buf: &mut String, mut f: impl FnMut(Token)) {
+    buf.clear();
+    for c in text.chars() {
+        fold_char(c, buf);
+    }
+    let mut prev_han: Option<char> = None;
+    let mut word_start: Option<usize> = None;
+    let mut word_chars = 0;
+    let mut word_end = 0;
+    for (i, c) in buf.char_indices() {
+        match class(c) {
+            Class::Han => {
+                if let Some(s) = word_start.take() {
+                    f(Token::Word(&buf[s..word_end]));
+                }
+                // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
+                if let Some(p) = prev_han {
+                    f(Token::Han(han_bigram(p, c)));
+                }
+                f(Token::Han(han_unigram(c)));
+                prev_han = Some(c);
+            }
+            Class::Word => {
+                prev_han = None;
+                if word_start.is_none() {
+                    word_start = Some(i);
+                    word_chars = 0;
+                }
+                if word_chars < MAX_WORD_CHARS {
+                    word_chars += 1;
+                    word_end = i + c.len_utf8();
+                }
+            }
+            Class::Separator => {
+                prev_han = None;
+                if let Some(s) = word_start.take() {
+                    f(Token::Word(&buf[s..word_end]));
+                }
+            }
+        }
+    }
+    if let Some(s) = word_start {
+        f(Token::Word(&buf[s..word_end]));
+    }
+}
+
 /// The index terms of `text`, in order: a word run as one term; a Han run `c1 c2 … cn` as
 /// `c1, c1c2, c2, c2c3, …, cn`.
 pub fn tokens(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for run in runs(text) {
-        push_run_tokens(&run, &mut out);
-    }
+    for_each_token(text, &mut String::new(), |t| match t {
+        Token::Han(k) => out.push(han_text(k)),
+        Token::Word(w) => out.push(w.to_string()),
+    });
     out
-}
-
-fn push_run_tokens(run: &Run, out: &mut Vec<String>) {
-    if !run.han {
-        out.push(run.text.clone());
-        return;
-    }
-    let chars: Vec<char> = run.text.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        out.push(c.to_string());
-        if let Some(next) = chars.get(i + 1) {
-            let mut bigram = String::with_capacity(8);
-            bigram.push(*c);
-            bigram.push(*next);
-            out.push(bigram);
-        }
-    }
 }
 
 /// The key that says "this text, whole": folded runs joined without separators. A query whose

@@ -167,8 +167,10 @@ function latinAlternatives(group, syllables) {
     pairs[pairs.length - 1].prefix = typing;
     alts.push(dedupe(pairs));
   }
+  // Initials (kjg) when the letters are short or are no pinyin at all.
   const letters = group.map((r) => r.text).join("");
-  if (group.length === 1 && letters.length >= 2 && letters.length <= 12) {
+  const complete = ways.some((w) => w.length && syllables.has(w[w.length - 1]));
+  if (group.length === 1 && letters.length >= 2 && (letters.length <= 3 || (!complete && letters.length <= 12))) {
     const ini = [];
     for (let k = 1; k < letters.length; k++) ini.push({ term: MARKS.initials + letters[k - 1] + letters[k], prefix: false });
     alts.push(dedupe(ini));
@@ -267,6 +269,19 @@ function floorIndex(arr, key) {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/** Undo the manifest's front coding (src/index/mod.rs: front_code). */
+export function frontDecode(text) {
+  const out = [];
+  let prev = [];
+  for (const line of text.split("\n")) {
+    const cs = [...line];
+    const entry = [...prev.slice(0, Number(cs[0])), ...cs.slice(1)];
+    out.push(entry.join(""));
+    prev = entry;
+  }
+  return out;
 }
 
 function decodeRuns(runs, n) {
@@ -412,6 +427,7 @@ export function createSearch(base) {
         const m = json(b);
         if (m.format !== FORMAT) throw new Error(`search: index format ${m.format}, client expects ${FORMAT}`);
         m.syllableSet = new Set(m.syllables ? m.syllables.split(" ") : []);
+        m.shards = frontDecode(m.shards);
         return m;
       });
       manifestPromise.catch(() => (manifestPromise = null));
@@ -451,8 +467,9 @@ export function createSearch(base) {
     const first = floorIndex(m.shards, term);
     let expansions = 0;
     for (let si = first; si < m.shards.length; si++) {
-      // A later shard can hold more of a prefix's terms only if it starts with the prefix.
-      if (si > first && !(prefix && m.shards[si].startsWith(term))) break;
+      // A later shard can hold more of a prefix's terms only if its boundary (a shortened
+      // first term) and the prefix agree as far as both go.
+      if (si > first && !(prefix && (m.shards[si].startsWith(term) || term.startsWith(m.shards[si])))) break;
       const s = await shard(si);
       let i = lowerBound(s.terms, term);
       for (; i < s.terms.length; i++) {
