@@ -5,9 +5,13 @@
 //! `serve`, `check` and `new` are front ends over the same stages. The library never prints
 //! and never exits: it returns values and [`diagnostics::Diagnostics`].
 
+pub mod build;
 pub mod config;
 pub mod diagnostics;
 pub mod index;
 pub mod load;
 pub mod model;
 pub mod output;
+pub mod render;
+pub mod scaffold;
+pub mod write;

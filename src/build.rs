@@ -1,0 +1,169 @@
+//! The pipeline, run end to end: load → model → render → index → write. `kepu build`,
+//! `kepu check` and `kepu serve` all go through [`generate`]; only [`build`] touches the
+//! output folder.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::{ModelOptions, Site};
+use crate::output::OutputFile;
+use crate::{load, model, render, write};
+
+/// What to build and how.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Site root (holds config.toml and content/).
+    pub root: PathBuf,
+    /// Output folder; `public/` under the root by default.
+    pub output: PathBuf,
+    /// Overrides `base_url` from config.toml.
+    pub base_url: Option<String>,
+    pub include_drafts: bool,
+}
+
+impl BuildOptions {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        BuildOptions { output: root.join("public"), root, base_url: None, include_drafts: false }
+    }
+}
+
+/// The pipeline's stages, reported as they start (for progress displays).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Load,
+    Model,
+    Render,
+    Index,
+    Write,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Load => "load",
+            Stage::Model => "model",
+            Stage::Render => "render",
+            Stage::Index => "index",
+            Stage::Write => "write",
+        }
+    }
+}
+
+/// Wall time of each stage.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    pub stages: Vec<(Stage, Duration)>,
+}
+
+impl Timings {
+    pub fn total(&self) -> Duration {
+        self.stages.iter().map(|(_, d)| *d).sum()
+    }
+}
+
+/// The site and its files, ready to write or serve.
+#[derive(Debug)]
+pub struct Generated {
+    pub site: Site,
+    pub files: Vec<OutputFile>,
+    pub timings: Timings,
+    pub warnings: Diagnostics,
+}
+
+/// What a successful build did.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub pages: usize,
+    pub sections: usize,
+    pub files: usize,
+    pub bytes: u64,
+    pub timings: Timings,
+    pub warnings: Diagnostics,
+}
+
+/// Run load → model → render → index, without touching the disk's output.
+pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Generated, Diagnostics> {
+    let mut timings = Timings::default();
+    let timed = |stage: Stage, on_stage: &mut dyn FnMut(Stage), _: &mut Timings| {
+        on_stage(stage);
+        let start = Instant::now();
+        move |timings: &mut Timings| timings.stages.push((stage, start.elapsed()))
+    };
+
+    let done = timed(Stage::Load, on_stage, &mut timings);
+    let mut config = Config::load(&options.root)?;
+    if let Some(url) = &options.base_url {
+        config.base_url = url.clone();
+    }
+    let (documents, assets) = {
+        let docs = load::load_content(&options.root);
+        let assets = load::theme::load_assets(&options.root, &config.theme);
+        match (docs, assets) {
+            (Ok(d), Ok(a)) => (d, a),
+            (d, a) => {
+                let mut all = Diagnostics::new();
+                if let Err(e) = d {
+                    all.extend(e);
+                }
+                if let Err(e) = a {
+                    all.extend(e);
+                }
+                return Err(all.sorted());
+            }
+        }
+    };
+    done(&mut timings);
+
+    let done = timed(Stage::Model, on_stage, &mut timings);
+    let site = model::build(config, documents, &ModelOptions { include_drafts: options.include_drafts })?;
+    done(&mut timings);
+
+    let done = timed(Stage::Render, on_stage, &mut timings);
+    let mut files = render::render(&site, &assets)?;
+    done(&mut timings);
+
+    let done = timed(Stage::Index, on_stage, &mut timings);
+    files.extend(search_index(&site)?);
+    done(&mut timings);
+
+    files.extend(assets.static_files.into_values());
+    Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
+}
+
+fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
+    if !site.config.search.enabled {
+        return Ok(Vec::new());
+    }
+    Ok(Vec::new())
+}
+
+/// Generate and write the site atomically. On any error the output folder is untouched.
+pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<BuildReport, Diagnostics> {
+    let generated = generate(options, on_stage)?;
+    let mut timings = generated.timings;
+    on_stage(Stage::Write);
+    let start = Instant::now();
+    let report = write::write_site(&options.output, &options.root, generated.files).map_err(|e| {
+        Diagnostics::from(
+            Diagnostic::error(format!("writing the site failed: {e}"))
+                .file(display(&options.root, &options.output))
+                .hint("the previous output folder was left as it was; fix the cause and build again"),
+        )
+    })?;
+    timings.stages.push((Stage::Write, start.elapsed()));
+    Ok(BuildReport {
+        pages: generated.site.pages.len(),
+        sections: generated.site.sections.len(),
+        files: report.files,
+        bytes: report.bytes,
+        timings,
+        warnings: generated.warnings,
+    })
+}
+
+fn display(root: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(root).unwrap_or(p).to_path_buf()
+}

@@ -1,0 +1,293 @@
+//! What templates see. These structs are the documented template API (see the README): keep
+//! field names stable, since site templates depend on them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::portal::{city_full_name, Figure, CITIES};
+use crate::model::{Page, Section, Site, Typed};
+
+use super::charts::{self, RenderedChart};
+
+/// A page as listed elsewhere (section lists, related pages, `get_page`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PageRef {
+    pub title: String,
+    pub description: Option<String>,
+    pub summary: String,
+    /// Site-relative link (with the base URL's path prefix).
+    pub path: String,
+    pub permalink: String,
+    pub date: Option<String>,
+    pub weight: Option<i64>,
+    /// `venue`, `base`, … or null.
+    pub page_type: Option<&'static str>,
+    /// The typed table (`page.typed.kind`, `page.typed.city`, …) or null.
+    pub typed: Value,
+    /// Full city name when the page has exactly one city.
+    pub city: Option<String>,
+    pub example: bool,
+    pub reading_time: usize,
+    /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
+    pub figures: Vec<Figure>,
+    /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
+    pub dates_label: Option<String>,
+}
+
+/// A heading in the table of contents, nested.
+#[derive(Debug, Clone, Serialize)]
+pub struct TocEntry {
+    pub level: u8,
+    pub id: String,
+    pub title: String,
+    pub children: Vec<TocEntry>,
+}
+
+/// A group of related pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedCtx {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub pages: Vec<PageRef>,
+}
+
+/// The current page, for `page.html` and the type templates.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageCtx {
+    #[serde(flatten)]
+    pub reference: PageRef,
+    pub slug: String,
+    pub updated: Option<String>,
+    pub content: String,
+    pub toc: Vec<TocEntry>,
+    pub char_count: usize,
+    pub sources: Vec<String>,
+    pub taxonomies: std::collections::BTreeMap<String, Vec<TermRef>>,
+    pub extra: serde_json::Map<String, Value>,
+    pub related: Vec<RelatedCtx>,
+    pub section: SectionRef,
+    pub assets: Vec<String>,
+    pub charts: Vec<RenderedChart>,
+}
+
+/// A taxonomy term as linked from a page.
+#[derive(Debug, Clone, Serialize)]
+pub struct TermRef {
+    pub name: String,
+    pub path: String,
+}
+
+/// A section as linked from elsewhere.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionRef {
+    pub title: String,
+    pub description: Option<String>,
+    pub path: String,
+    pub permalink: String,
+    pub page_count: usize,
+    pub page_type: Option<&'static str>,
+}
+
+/// The current section, for `index.html` and `section.html`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectionCtx {
+    #[serde(flatten)]
+    pub reference: SectionRef,
+    pub content: String,
+    pub toc: Vec<TocEntry>,
+    pub pages: Vec<PageRef>,
+    pub subsections: Vec<SectionRef>,
+    pub extra: serde_json::Map<String, Value>,
+    pub sources: Vec<String>,
+}
+
+/// One entry of the header navigation.
+#[derive(Debug, Clone, Serialize)]
+pub struct NavItem {
+    pub title: String,
+    pub path: String,
+}
+
+/// A city for pickers and the home page.
+#[derive(Debug, Clone, Serialize)]
+pub struct CityRef {
+    pub name: &'static str,
+    pub full_name: &'static str,
+    pub path: Option<String>,
+}
+
+/// Values every template gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct Globals {
+    pub config: ConfigCtx,
+    pub nav: Vec<NavItem>,
+    pub cities: Vec<CityRef>,
+    pub search_url: Option<String>,
+    pub feed_url: Option<String>,
+    pub calendar_url: Option<String>,
+    pub stylesheets: Vec<String>,
+}
+
+/// The parts of `config.toml` templates need.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigCtx {
+    pub title: String,
+    pub description: String,
+    pub base_url: String,
+    pub default_language: String,
+    pub extra: toml::Table,
+}
+
+pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
+    let c = &site.config;
+    let root = site.root();
+    Globals {
+        config: ConfigCtx {
+            title: c.title.clone(),
+            description: c.description.clone(),
+            base_url: c.base_url.clone(),
+            default_language: c.default_language.clone(),
+            extra: c.extra.clone(),
+        },
+        nav: root
+            .subsections
+            .iter()
+            .map(|&i| &site.sections[i])
+            .filter(|s| s.meta.render != Some(false))
+            .map(|s| NavItem { title: s.title.clone(), path: site.url(&s.path) })
+            .collect(),
+        cities: CITIES
+            .iter()
+            .map(|(short, full)| CityRef {
+                name: short,
+                full_name: full,
+                path: site.city_page(short).map(|i| site.url(&site.pages[i].path)),
+            })
+            .collect(),
+        search_url: has_search.then(|| site.url("/search/")),
+        feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
+        calendar_url: has_calendar.then(|| site.url("/calendar/")),
+        stylesheets: vec![site.url("/css/site.css"), site.url("/css/syntax.css")],
+    }
+}
+
+pub fn page_ref(site: &Site, p: &Page) -> PageRef {
+    let cities = p.typed.as_ref().map(Typed::cities).unwrap_or_default();
+    PageRef {
+        title: p.title.clone(),
+        description: p.meta.description.clone(),
+        summary: p.summary.clone(),
+        path: site.url(&p.path),
+        permalink: site.permalink(&p.path),
+        date: p.date().map(|d| d.to_string()),
+        weight: p.meta.weight,
+        page_type: p.page_type().map(|t| t.key()),
+        typed: typed_value(p.typed.as_ref()),
+        city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
+        example: p.meta.example,
+        reading_time: p.text.reading_minutes(),
+        figures: p.meta.figures.clone(),
+        dates_label: match &p.typed {
+            Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
+            _ => None,
+        },
+    }
+}
+
+fn typed_value(t: Option<&Typed>) -> Value {
+    match t {
+        None => Value::Null,
+        Some(t) => serde_json::to_value(t).ok().and_then(|v| v.get("data").cloned()).unwrap_or(Value::Null),
+    }
+}
+
+pub fn section_ref(site: &Site, s: &Section) -> SectionRef {
+    SectionRef {
+        title: s.title.clone(),
+        description: s.meta.description.clone(),
+        path: site.url(&s.path),
+        permalink: site.permalink(&s.path),
+        page_count: s.pages.len(),
+        page_type: s.page_type.map(|t| t.key()),
+    }
+}
+
+/// Nest flat headings into a tree for the table of contents.
+pub fn toc(headings: &[crate::model::text::Heading]) -> Vec<TocEntry> {
+    fn insert(list: &mut Vec<TocEntry>, e: TocEntry) {
+        match list.last_mut() {
+            Some(last) if e.level > last.level => insert(&mut last.children, e),
+            _ => list.push(e),
+        }
+    }
+    let mut out = Vec::new();
+    for h in headings {
+        insert(&mut out, TocEntry { level: h.level, id: h.id.clone(), title: h.text.clone(), children: vec![] });
+    }
+    out
+}
+
+pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
+    let section = &site.sections[p.section];
+    let taxonomies = p
+        .meta
+        .taxonomies
+        .iter()
+        .map(|(name, terms)| {
+            let tax_slug = crate::model::slug::slugify(name);
+            let refs = terms
+                .iter()
+                .map(|t| TermRef {
+                    name: t.clone(),
+                    path: site.url(&format!("/{}/{}/", tax_slug, crate::model::slug::slugify(t))),
+                })
+                .collect();
+            (name.clone(), refs)
+        })
+        .collect();
+    let assets = p
+        .assets
+        .iter()
+        .filter_map(|a| a.file_name())
+        .map(|n| site.url(&format!("{}{}", p.path, n.to_string_lossy())))
+        .collect();
+    let charts = match &p.typed {
+        Some(Typed::Overview(o)) => o.charts.iter().enumerate().map(|(i, c)| charts::render(c, i)).collect(),
+        _ => Vec::new(),
+    };
+    PageCtx {
+        reference: page_ref(site, p),
+        slug: p.slug.clone(),
+        updated: p.meta.updated.map(|d| d.to_string()),
+        content,
+        toc: toc(&p.text.headings),
+        char_count: p.text.han_chars + p.text.latin_words,
+        sources: p.meta.sources.clone(),
+        taxonomies,
+        extra: p.meta.extra.clone(),
+        related: p
+            .related
+            .iter()
+            .map(|g| RelatedCtx {
+                key: g.key,
+                label: g.label,
+                pages: g.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect(),
+            })
+            .collect(),
+        section: section_ref(site, section),
+        assets,
+        charts,
+    }
+}
+
+pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef>) -> SectionCtx {
+    SectionCtx {
+        reference: section_ref(site, s),
+        content,
+        toc: toc(&s.text.headings),
+        pages,
+        subsections: s.subsections.iter().map(|&i| section_ref(site, &site.sections[i])).collect(),
+        extra: s.meta.extra.clone(),
+        sources: s.meta.sources.clone(),
+    }
+}

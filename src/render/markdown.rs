@@ -1,0 +1,122 @@
+//! Markdown → HTML for one body, using what the model already knows: heading anchors (so
+//! every stage agrees on them), resolved `@/` links, and the site's HTML policy.
+
+use std::sync::OnceLock;
+
+use pulldown_cmark::{html, CodeBlockKind, CowStr, Event, Parser, Tag, TagEnd};
+use syntect::html::{ClassStyle, ClassedHTMLGenerator};
+use syntect::parsing::SyntaxSet;
+use syntect::util::LinesWithEndings;
+
+use crate::config::MarkdownConfig;
+use crate::model::text::{is_unsafe_url, markdown_options, Heading, MORE_MARKER};
+use crate::model::Site;
+
+/// Class prefix for highlighted code, matching the generated `syntax.css`.
+pub const CODE_CLASS_STYLE: ClassStyle = ClassStyle::SpacedPrefixed { prefix: "hl-" };
+
+fn syntaxes() -> &'static SyntaxSet {
+    static SET: OnceLock<SyntaxSet> = OnceLock::new();
+    SET.get_or_init(SyntaxSet::load_defaults_newlines)
+}
+
+/// Render a body. `headings` are the model's headings of this body, in order.
+pub fn to_html(site: &Site, markdown: &str, headings: &[Heading], options: &MarkdownConfig) -> String {
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    let mut heading_index = 0;
+    let mut code: Option<(String, String)> = None; // (language, text)
+    let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
+        Event::Start(Tag::Heading { level, classes, attrs, .. }) => {
+            let id = headings.get(heading_index).map(|h| CowStr::from(h.id.clone()));
+            heading_index += 1;
+            Some(Event::Start(Tag::Heading { level, id, classes, attrs }))
+        }
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            let dest_url = rewrite_url(site, dest_url);
+            Some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
+        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            let dest_url = rewrite_url(site, dest_url);
+            Some(Event::Start(Tag::Image { link_type, dest_url, title, id }))
+        }
+        Event::Start(Tag::CodeBlock(kind)) if options.highlight_code => {
+            let lang = match kind {
+                CodeBlockKind::Fenced(l) => l.split([' ', ',']).next().unwrap_or("").to_string(),
+                CodeBlockKind::Indented => String::new(),
+            };
+            code = Some((lang, String::new()));
+            None
+        }
+        Event::Text(t) if code.is_some() => {
+            code.as_mut().unwrap().1.push_str(&t);
+            None
+        }
+        Event::End(TagEnd::CodeBlock) if code.is_some() => {
+            let (lang, text) = code.take().unwrap();
+            Some(Event::Html(highlight(&lang, &text).into()))
+        }
+        Event::Html(h) | Event::InlineHtml(h) if h.trim() == MORE_MARKER => {
+            Some(Event::Html(r#"<span id="continue-reading"></span>"#.into()))
+        }
+        Event::Html(h) | Event::InlineHtml(h) if !options.unsafe_html => Some(Event::Text(h)),
+        other => Some(other),
+    });
+    html::push_html(&mut out, events);
+    out
+}
+
+fn rewrite_url<'a>(site: &Site, url: CowStr<'a>) -> CowStr<'a> {
+    if let Some(rest) = url.strip_prefix("@/") {
+        let (target, anchor) = match rest.split_once('#') {
+            Some((t, a)) => (t, Some(a)),
+            None => (rest, None),
+        };
+        // The model has checked every internal link, so a miss here cannot happen on a valid
+        // site; keep the text visible rather than panic.
+        return site.resolve_internal(target, anchor).map(CowStr::from).unwrap_or(url);
+    }
+    if is_unsafe_url(&url) {
+        return CowStr::from("#");
+    }
+    url
+}
+
+/// Highlight a code block with CSS classes (the stylesheet comes from [`syntax_css`]).
+fn highlight(lang: &str, code: &str) -> String {
+    let set = syntaxes();
+    let syntax = (!lang.is_empty())
+        .then(|| set.find_syntax_by_token(lang))
+        .flatten()
+        .unwrap_or_else(|| set.find_syntax_plain_text());
+    let mut generator = ClassedHTMLGenerator::new_with_class_style(syntax, set, CODE_CLASS_STYLE);
+    for line in LinesWithEndings::from(code) {
+        if generator.parse_html_for_line_which_includes_newline(line).is_err() {
+            return format!("<pre><code>{}</code></pre>\n", escape_html(code));
+        }
+    }
+    let lang_attr = if lang.is_empty() { String::new() } else { format!(r#" data-lang="{}""#, escape_html(lang)) };
+    format!("<pre class=\"code\"{lang_attr}><code>{}</code></pre>\n", generator.finalize())
+}
+
+/// The stylesheet for highlighted code.
+pub fn syntax_css() -> String {
+    let themes = syntect::highlighting::ThemeSet::load_defaults();
+    let theme = &themes.themes["InspiredGitHub"];
+    syntect::html::css_for_theme_with_class_style(theme, CODE_CLASS_STYLE).unwrap_or_default()
+}
+
+/// Escape text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,214 @@
+//! Tera set-up: the theme's and site's templates, and the functions templates call
+//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tera::Tera;
+
+use super::context::{page_ref, section_ctx, section_ref};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::load::theme::TemplateSource;
+use crate::model::Site;
+
+/// Compile every template; errors name the template file and, for syntax errors, the line.
+pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
+    tera.set_escape_fn(|s| super::markdown::escape_html(s));
+    tera.register_filter("cn_number", cn_number_filter);
+    let raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
+    if let Err(e) = tera.add_raw_templates(raw) {
+        return Err(error(&e, templates, None).into());
+    }
+    register_functions(&mut tera, site);
+    super::guard::install(&mut tera);
+    Ok(tera)
+}
+
+/// Turn a Tera error into a diagnostic naming the template file and, where it can be found,
+/// the line: from Tera's parse position, or by finding the unknown filter/variable/function in
+/// the templates of the render (errors in a parent template are reported on the parent).
+pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rendering: Option<&str>) -> Diagnostic {
+    let mut chain = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    let text = chain.join("\n");
+    let root_cause = chain.last().cloned().unwrap_or_default();
+    // Tera's parse errors carry an ASCII-art excerpt; keep only the reason after `= `.
+    let reason = match root_cause.rsplit_once("= ") {
+        Some((_, r)) if root_cause.contains("-->") => r.trim().to_string(),
+        _ => root_cause.trim().to_string(),
+    };
+    let named: Vec<&String> = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).collect();
+    let mut location: Option<(String, usize, usize)> = None;
+    if let Some((line, col)) = line_in_message(&text) {
+        // A parse error: Tera names the file it was parsing.
+        if let Some(name) = named.iter().find(|n| chain.iter().any(|m| m.contains(&format!("parse '{n}'")))).or(named.first()) {
+            location = Some(((*name).clone(), line, col));
+        }
+    } else if let Some(ident) = quoted_identifier(&reason) {
+        // A render error: find the template (rendered one first, then the rest) using it.
+        let mut order: Vec<&String> = rendering.and_then(|r| templates.get_key_value(r)).map(|(k, _)| k).into_iter().collect();
+        order.extend(named.iter().copied());
+        order.extend(templates.keys());
+        for name in order {
+            if let Some(offset) = find_offset(&templates[name].text, &ident) {
+                let (line, col) = crate::diagnostics::line_col(&templates[name].text, offset);
+                location = Some((name.clone(), line, col));
+                break;
+            }
+        }
+    }
+    let template = location.as_ref().map(|(n, _, _)| n.clone()).or_else(|| rendering.map(str::to_string));
+    let mut d = Diagnostic::error(format!("template error: {reason}"))
+        .hint("fix the template; Tera syntax: https://keats.github.io/tera/docs/");
+    if let Some(name) = template {
+        d = d.field(name.clone());
+        match templates.get(&name) {
+            Some(src) => {
+                d = d.file(&src.display_path);
+                if let Some((_, line, col)) = location {
+                    let offset = crate::diagnostics::line_start_offset(&src.text, line)
+                        + src.text.lines().nth(line - 1).map_or(0, |l| l.chars().take(col - 1).map(char::len_utf8).sum());
+                    d = d.at_offset(&src.text, offset);
+                }
+            }
+            None => d = d.file(format!("templates/{name}")),
+        }
+    }
+    d
+}
+
+/// The name in `Filter 'x' not found`, "Variable `x` not found", `Function 'x' not found`.
+fn quoted_identifier(reason: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"(?:Filter|Function|Test|Variable|Macro|macro|include of) [`'](\S+?)[`'] (?:not found|would make|is nested)",
+    )
+    .ok()?;
+    Some(re.captures(reason)?[1].to_string())
+}
+
+/// Byte offset of the first occurrence of `needle` on a line with a `{{ }}`/`{% %}` tag.
+fn find_offset(text: &str, needle: &str) -> Option<usize> {
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        if let Some(pos) = l.find(needle).filter(|_| l.contains("{{") || l.contains("{%")) {
+            return Some(start + pos);
+        }
+        start += l.len();
+    }
+    None
+}
+
+fn line_in_message(text: &str) -> Option<(usize, usize)> {
+    let re = regex::Regex::new(r"--> (\d+):(\d+)").ok()?;
+    let c = re.captures(text)?;
+    Some((c[1].parse().ok()?, c[2].parse().ok()?))
+}
+
+/// Data behind the template functions, computed once and shared by all render threads.
+struct Lookup {
+    pages: HashMap<String, Value>,
+    sections: HashMap<String, Value>,
+    taxonomies: HashMap<String, Value>,
+}
+
+fn register_functions(tera: &mut Tera, site: &Site) {
+    let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
+    for p in &site.pages {
+        lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
+    }
+    for s in &site.sections {
+        let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
+        let ctx = section_ctx(site, s, String::new(), pages);
+        lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
+    }
+    for t in &site.taxonomies {
+        let items: Vec<Value> = t
+            .terms
+            .iter()
+            .map(|term| {
+                serde_json::json!({
+                    "name": term.name,
+                    "slug": term.slug,
+                    "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
+                    "count": term.pages.len(),
+                    "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        lookup.taxonomies.insert(
+            t.name.clone(),
+            serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
+        );
+    }
+    let lookup = Arc::new(lookup);
+
+    let l = lookup.clone();
+    tera.register_function("get_page", move |args: &HashMap<String, Value>| {
+        let path = string_arg(args, "path")?;
+        l.pages.get(path.trim_start_matches("@/")).cloned().ok_or_else(|| format!("get_page: no page `{path}`").into())
+    });
+    let l = lookup.clone();
+    tera.register_function("get_section", move |args: &HashMap<String, Value>| {
+        let path = string_arg(args, "path")?;
+        l.sections
+            .get(path.trim_start_matches("@/"))
+            .cloned()
+            .ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
+    });
+    let l = lookup.clone();
+    tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
+        let kind = string_arg(args, "kind")?;
+        l.taxonomies.get(&kind).cloned().ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
+    });
+    let prefix = site.config.path_prefix();
+    let links: HashMap<String, String> = site
+        .pages
+        .iter()
+        .map(|p| (p.rel_path.clone(), site.url(&p.path)))
+        .chain(site.sections.iter().map(|s| (s.rel_path.clone(), site.url(&s.path))))
+        .collect();
+    let _ = section_ref;
+    tera.register_function("get_url", move |args: &HashMap<String, Value>| {
+        let path = string_arg(args, "path")?;
+        if let Some(rest) = path.strip_prefix("@/") {
+            let (target, anchor) = rest.split_once('#').map_or((rest, None), |(t, a)| (t, Some(a)));
+            let url = links.get(target).ok_or_else(|| format!("get_url: no content file `{path}`"))?;
+            return Ok(Value::String(match anchor {
+                Some(a) => format!("{url}#{a}"),
+                None => url.clone(),
+            }));
+        }
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return Ok(Value::String(path));
+        }
+        Ok(Value::String(format!("{prefix}/{}", path.trim_start_matches('/'))))
+    });
+}
+
+/// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
+/// read large figures.
+fn cn_number_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(n) = value.as_f64() else { return Ok(value.clone()) };
+    Ok(Value::String(cn_number(n)))
+}
+
+/// Format a number the Chinese way (万, 亿), at most two decimals.
+pub fn cn_number(n: f64) -> String {
+    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
+    format!("{}{unit}", super::charts::number(v))
+}
+
+fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String> {
+    match args.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(format!("missing string argument `{name}`").into()),
+    }
+}
