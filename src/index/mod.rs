@@ -139,11 +139,8 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         return Err(IndexError::TooManyDocuments(sources.len()));
     }
 
-    let t = std::time::Instant::now();
     let analysed: Vec<Analysed> = sources.par_iter().map(analyse).collect();
-    eprintln!("TIMING analyse {:?}", t.elapsed());
     let postings = invert(&analysed);
-    eprintln!("TIMING invert {:?}", t.elapsed());
 
     let mut files = Vec::new();
     let shards = cut_shards(&postings);
@@ -158,7 +155,6 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         .collect();
     files.extend(shard_files);
 
-    eprintln!("TIMING shards {:?}", t.elapsed());
     let records: Vec<(&str, &str, &str, String)> =
         sources.par_iter().map(|d| (d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d))).collect();
     let group = fragment_group_size(&records);
@@ -173,7 +169,6 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
     let fragment_count = fragment_files.len();
     files.extend(fragment_files);
 
-    eprintln!("TIMING frags {:?}", t.elapsed());
     let (facets, facet_values) = facet_postings(&sources, &section_labels(site));
     files.push(OutputFile::bytes("search/facets.json.gz", encode::gzip(&serde_json::to_vec(&facets)?)));
 
