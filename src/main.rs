@@ -9,6 +9,21 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `eprintln!`/`println!` that ignore write errors: when a reader closes the pipe early
+/// (`kepu build 2>&1 | head`), the build's result and exit code must not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use kepu::build::{self, BuildOptions, Stage};
 use kepu::diagnostics::Diagnostics;
 
@@ -99,18 +114,18 @@ fn main() -> ExitCode {
         Command::Check { site } => run_check(&site),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
             Ok(_) => {
-                println!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
+                out!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
         },
         Command::New { kind, name, root } => match kepu::scaffold::new_page(&root, &kind, &name) {
             Ok(p) => {
-                println!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
+                out!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
                 ExitCode::SUCCESS
             }
             Err(e @ kepu::scaffold::ScaffoldError::UnknownType(_)) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 ExitCode::from(2)
             }
             Err(e) => fail(&e.to_string()),
@@ -119,7 +134,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     ExitCode::from(1)
 }
 
@@ -153,14 +168,14 @@ impl Progress {
 fn print_diagnostics(d: &Diagnostics, format: Format) {
     match format {
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            out!("{}", serde_json::to_string_pretty(&serde_json::json!({
                 "errors": d.error_count(), "warnings": d.warning_count(), "diagnostics": d,
             })).unwrap_or_default());
         }
         Format::Human => {
             let styled = std::io::stderr().is_terminal();
             for diag in d.iter() {
-                eprintln!("{}", diag.render(styled));
+                say!("{}", diag.render(styled));
             }
         }
     }
@@ -179,14 +194,14 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCod
             }
             if timings {
                 for (stage, d) in &report.timings.stages {
-                    eprintln!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
+                    say!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
                 }
                 if let Some(rss) = peak_rss_mib() {
-                    eprintln!("  peak memory {rss:.1} MiB");
+                    say!("  peak memory {rss:.1} MiB");
                 }
             }
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "built {} pages, {} sections, {} files ({:.1} MB) into {} in {:.2} s",
                     report.pages,
                     report.sections,
@@ -201,7 +216,7 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCod
         Err(diags) => {
             print_diagnostics(&diags, site.format);
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "build failed: {} error(s); {} was left unchanged",
                     diags.error_count(),
                     options.output.display()
@@ -220,14 +235,14 @@ fn run_check(site: &SiteArgs) -> ExitCode {
                 print_diagnostics(&g.warnings, site.format);
             } else {
                 print_diagnostics(&g.warnings, site.format);
-                eprintln!("check passed: {} pages, {} sections, no errors", g.site.pages.len(), g.site.sections.len());
+                say!("check passed: {} pages, {} sections, no errors", g.site.pages.len(), g.site.sections.len());
             }
             ExitCode::SUCCESS
         }
         Err(diags) => {
             print_diagnostics(&diags, site.format);
             if site.format == Format::Human {
-                eprintln!("check failed: {} error(s)", diags.error_count());
+                say!("check failed: {} error(s)", diags.error_count());
             }
             ExitCode::from(1)
         }

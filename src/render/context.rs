@@ -165,7 +165,7 @@ pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
             })
             .collect(),
         search_url: has_search.then(|| site.url("/search/")),
-        feed_url: c.generate_feeds.then(|| site.url("/atom.xml")),
+        feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
         calendar_url: has_calendar.then(|| site.url("/calendar/")),
         stylesheets: vec![site.url("/css/site.css"), site.url("/css/syntax.css")],
     }
@@ -179,7 +179,7 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         summary: p.summary.clone(),
         path: site.url(&p.path),
         permalink: site.permalink(&p.path),
-        date: p.meta.date.map(|d| d.to_string()),
+        date: p.date().map(|d| d.to_string()),
         weight: p.meta.weight,
         page_type: p.page_type().map(|t| t.key()),
         typed: typed_value(p.typed.as_ref()),

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charts;
 pub mod context;
 pub mod feeds;
+pub mod guard;
 pub mod markdown;
 pub mod templates;
 
@@ -111,8 +112,7 @@ impl Renderer<'_> {
     }
 
     fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
-        self.tera
-            .render(template, &ctx)
+        guard::render(self.tera, template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }

@@ -30,6 +30,8 @@ pub enum WriteError {
     DangerousOutput(PathBuf),
     #[error("{0} exists and is not a folder")]
     NotADirectory(PathBuf),
+    #[error("the output folder {0} is a symbolic link; kepu replaces the output folder as a whole and never follows a link there (it could point anywhere)")]
+    SymlinkOutput(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -67,6 +69,11 @@ pub fn write_site(output: &Path, site_root: &Path, files: Vec<OutputFile>) -> Re
             return Err(WriteError::Conflict(f.path));
         }
         by_path.insert(f.path.clone(), f);
+    }
+    // Checked before resolving links: swapping a linked output folder would replace (and then
+    // delete) whatever folder the link points at.
+    if output.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(WriteError::SymlinkOutput(output.to_path_buf()));
     }
     let output = absolute(output);
     let root = absolute(site_root);
@@ -246,6 +253,21 @@ mod tests {
         let err = write_site(&out, dir.path().join("s").as_path(), vec![OutputFile::bytes("a.txt", "2"), OutputFile::bytes("a.txt", "3")]);
         assert!(matches!(err, Err(WriteError::Conflict(_))));
         assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "1");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_output_folder_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(elsewhere.join("keep.txt"), "mine").unwrap();
+        let out = dir.path().join("public");
+        std::os::unix::fs::symlink(&elsewhere, &out).unwrap();
+        let err = write_site(&out, &dir.path().join("site"), vec![OutputFile::bytes("a.txt", "1")]);
+        assert!(matches!(err, Err(WriteError::SymlinkOutput(_))), "{err:?}");
+        assert_eq!(fs::read_to_string(elsewhere.join("keep.txt")).unwrap(), "mine");
+        assert!(!elsewhere.join("a.txt").exists());
     }
 
     #[test]
