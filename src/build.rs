@@ -137,7 +137,12 @@ fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
     if !site.config.search.enabled {
         return Ok(Vec::new());
     }
-    Ok(Vec::new())
+    crate::index::build(site).map_err(|e| {
+        Diagnostics::from(
+            Diagnostic::error(format!("building the search index failed: {e}"))
+                .hint("set `[search] enabled = false` in config.toml to build without search"),
+        )
+    })
 }
 
 /// Generate and write the site atomically. On any error the output folder is untouched.
