@@ -28,6 +28,10 @@ pub struct PageRef {
     pub city: Option<String>,
     pub example: bool,
     pub reading_time: usize,
+    /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
+    pub figures: Vec<Figure>,
+    /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
+    pub dates_label: Option<String>,
 }
 
 /// A heading in the table of contents, nested.
@@ -58,15 +62,12 @@ pub struct PageCtx {
     pub toc: Vec<TocEntry>,
     pub char_count: usize,
     pub sources: Vec<String>,
-    pub figures: Vec<Figure>,
     pub taxonomies: std::collections::BTreeMap<String, Vec<TermRef>>,
     pub extra: serde_json::Map<String, Value>,
     pub related: Vec<RelatedCtx>,
     pub section: SectionRef,
     pub assets: Vec<String>,
     pub charts: Vec<RenderedChart>,
-    /// For campaigns: start/end as `2024年9月15日`.
-    pub dates_label: Option<String>,
 }
 
 /// A taxonomy term as linked from a page.
@@ -185,6 +186,11 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
         example: p.meta.example,
         reading_time: p.text.reading_minutes(),
+        figures: p.meta.figures.clone(),
+        dates_label: match &p.typed {
+            Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
+            _ => None,
+        },
     }
 }
 
@@ -249,10 +255,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         Some(Typed::Overview(o)) => o.charts.iter().enumerate().map(|(i, c)| charts::render(c, i)).collect(),
         _ => Vec::new(),
     };
-    let dates_label = match &p.typed {
-        Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
-        _ => None,
-    };
     PageCtx {
         reference: page_ref(site, p),
         slug: p.slug.clone(),
@@ -261,7 +263,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         toc: toc(&p.text.headings),
         char_count: p.text.han_chars + p.text.latin_words,
         sources: p.meta.sources.clone(),
-        figures: p.meta.figures.clone(),
         taxonomies,
         extra: p.meta.extra.clone(),
         related: p
@@ -276,7 +277,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         section: section_ref(site, section),
         assets,
         charts,
-        dates_label,
     }
 }
 
