@@ -7,7 +7,7 @@
 //! varint term_count
 //! term_count × { varint shared_prefix_bytes, varint suffix_bytes, suffix (UTF-8), varint df }
 //! term_count × { df × varint doc_id_delta }      (first delta from 0)
-//! term_count × { df × u8 weight }                (1..=255, see `mod.rs`)
+//! term_count × { df × u8 weight level }          (1..=15, see `mod.rs`: quantize)
 //! ```
 //!
 //! Terms are front-coded; like fields are stored together because that is what gzip

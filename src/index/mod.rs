@@ -58,9 +58,10 @@ pub const K1: f64 = 1.2;
 /// Titles up to this many characters also get exact pinyin keys (`#kejiguan`, `#kjg`).
 const EXACT_PINYIN_CHARS: usize = 12;
 
-/// Reading combinations kept for exact pinyin keys: the common readings first, so 银行 keeps
-/// `yinhang` next to `yinxing` without the keys multiplying.
-const EXACT_PINYIN_WAYS: usize = 2;
+/// Reading combinations kept for exact pinyin keys: only the common readings. Exact keys
+/// decide rank tiers, so a rare reading (科技活动周 as `kejiguo…`) must not put a page
+/// ahead of 科技馆 for `kejig`; heteronym names are still found through the pair terms.
+const EXACT_PINYIN_WAYS: usize = 1;
 
 /// Why the index could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -453,7 +454,7 @@ fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
             let han = d.han.iter().map(|(k, c)| (*k, quantize(c, &d.lens, &avg))).collect();
             let mut text: Vec<(&str, u8)> =
                 d.text.iter().map(|(t, c)| (t.as_str(), quantize(c, &d.lens, &avg))).collect();
-            text.extend(d.exact.iter().map(|k| (k.as_str(), 255)));
+            text.extend(d.exact.iter().map(|k| (k.as_str(), MAX_LEVEL)));
             (han, text)
         })
         .collect();
@@ -475,12 +476,14 @@ fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
     list
 }
 
-/// Levels a posting's weight is quantized to: 16 keep the ranking and compress far better
-/// than 256.
-const WEIGHT_LEVELS: f64 = 15.0;
+/// Highest weight level; a posting's weight is one byte, 1..=[`MAX_LEVEL`].
+pub const MAX_LEVEL: u8 = 15;
 
-/// BM25F: fields' frequencies weighted and length-normalised, saturated, then quantized to
-/// one of [`WEIGHT_LEVELS`] steps stored as 17, 34, … 255 (the client reads `w / 255`).
+/// BM25F: the fields' frequencies weighted and length-normalised into one pseudo term
+/// frequency `tf`, stored as the level `round(4 · ln(1 + tf))`. A log scale keeps apart what
+/// matters for ranking (a short title against a long one) in 4 bits, which compress far
+/// better than 8; the client turns a level back into `tf = e^(level/4) − 1` and saturates
+/// it with [`K1`].
 fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
     let mut tf = 0.0;
     for f in 0..NF {
@@ -490,9 +493,7 @@ fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
             tf += spec.weight * f64::from(counts[f]) / norm;
         }
     }
-    let s = tf / (K1 + tf);
-    let level = (s * WEIGHT_LEVELS).round().clamp(1.0, WEIGHT_LEVELS);
-    (level * (255.0 / WEIGHT_LEVELS)) as u8
+    (4.0 * tf.ln_1p()).round().clamp(1.0, f64::from(MAX_LEVEL)) as u8
 }
 
 /// Sorted strings as one string: per entry, the number of characters (code points, 0–9) it
