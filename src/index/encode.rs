@@ -142,3 +142,16 @@ mod tests {
         assert_eq!(&gzip(b"abc")[..2], &[0x1f, 0x8b]);
     }
 }
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    /// The same bytes `tests/node/client.test.mjs` decodes: the two sides share the format.
+    #[test]
+    fn shard_bytes_match_the_client_test() {
+        let ab: &[Posting] = &[(1, 3), (5, 15)];
+        let ac: &[Posting] = &[(2, 1)];
+        assert_eq!(shard(&[("ab", ab), ("ac", ac)]), [2, 0, 2, 0x61, 0x62, 2, 1, 1, 0x63, 1, 1, 4, 2, 3, 15, 1]);
+    }
+}
