@@ -185,9 +185,12 @@ function dedupe(terms) {
   return terms.filter((t) => !seen.has(t.term + t.prefix) && seen.add(t.term + t.prefix));
 }
 
-/** How many of an alternative's terms a document must have: all of up to two, else 60%. */
+/** How many of an alternative's terms a document must have: all of up to two, 60% of a
+ * short name, and for sentence-long input a third (it is rarely all in one page). */
 function needed(n) {
-  return n <= 2 ? n : Math.ceil(n * 0.6);
+  if (n <= 2) return n;
+  if (n <= 8) return Math.ceil(n * 0.6);
+  return Math.max(5, Math.ceil(n * 0.35));
 }
 
 // ---------------------------------------------------------------- file formats
@@ -545,6 +548,11 @@ export function createSearch(base) {
     const exactTerm = MARKS.exact + key;
     wanted.set("=" + exactTerm, { term: exactTerm, prefix: false });
     if ([...key].length >= 2) wanted.set("*" + exactTerm, { term: exactTerm, prefix: true });
+    // A very long query keeps the terms that fit the budget; coverage counts only those.
+    for (const p of parts) {
+      p.alts = p.alts.map((alt) => alt.filter((t) => wanted.has((t.prefix ? "*" : "=") + t.term))).filter((a) => a.length);
+    }
+    parts.splice(0, parts.length, ...parts.filter((p) => p.alts.length));
     const found = new Map();
     await Promise.all(
       [...wanted].map(async ([key, t]) => found.set(key, await lookup(m, t.term, t.prefix)))
@@ -580,10 +588,10 @@ export function createSearch(base) {
         satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
       }
     }
-    // Every part must match; a long query with nothing matching all of it falls back to
-    // documents matching most of its parts.
+    // One or two parts must all match. Longer input (a sentence, a list of words) matches
+    // pages that have most of its parts, ranked by how many.
     let candidates = [...scores.keys()].filter((d) => satisfied.get(d) === parts.length);
-    if (candidates.length === 0 && parts.length > 2) {
+    if (parts.length > 2) {
       const need = Math.ceil(parts.length / 2);
       candidates = [...scores.keys()].filter((d) => satisfied.get(d) >= need);
       for (const d of candidates) {
