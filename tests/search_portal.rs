@@ -78,10 +78,10 @@ fn portal_queries_find_the_right_page_first() {
         let urls: Vec<&str> = results.iter().map(|x| x["url"].as_str().unwrap()).collect();
         let total = r["total"].as_u64().unwrap();
         let mut fail = |why: String| failures.push(format!("{q:?} {}: {why}; got {urls:?}", case["filters"]));
-        if let Some(top) = case["top"].as_str() {
-            if urls.first() != Some(&top) {
-                fail(format!("expected {top} first"));
-            }
+        if let Some(top) = case["top"].as_str()
+            && urls.first() != Some(&top)
+        {
+            fail(format!("expected {top} first"));
         }
         if let Some(among) = case["among"].as_array() {
             let within = case["within"].as_u64().unwrap_or(10) as usize;
@@ -91,20 +91,20 @@ fn portal_queries_find_the_right_page_first() {
                 }
             }
         }
-        if let Some(t) = case["total"].as_u64() {
-            if total != t {
-                fail(format!("expected total {t}, got {total}"));
-            }
+        if let Some(t) = case["total"].as_u64()
+            && total != t
+        {
+            fail(format!("expected total {t}, got {total}"));
         }
-        if let Some(t) = case["min_total"].as_u64() {
-            if total < t {
-                fail(format!("expected at least {t} results, got {total}"));
-            }
+        if let Some(t) = case["min_total"].as_u64()
+            && total < t
+        {
+            fail(format!("expected at least {t} results, got {total}"));
         }
-        if let Some(s) = case["all_sections"].as_str() {
-            if results.iter().any(|x| x["section"] != s) {
-                fail(format!("expected only section {s}"));
-            }
+        if let Some(s) = case["all_sections"].as_str()
+            && results.iter().any(|x| x["section"] != s)
+        {
+            fail(format!("expected only section {s}"));
         }
         if let Some(sel) = case["facet_selected"].as_array() {
             let (key, value) = (sel[0].as_str().unwrap(), sel[1].as_str().unwrap());
