@@ -6,6 +6,7 @@
 //! and never exits: it returns values and [`diagnostics::Diagnostics`].
 
 pub mod build;
+pub mod check;
 pub mod config;
 pub mod diagnostics;
 pub mod index;

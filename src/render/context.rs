@@ -138,7 +138,18 @@ pub struct ConfigCtx {
     pub extra: toml::Table,
 }
 
-pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
+/// `asset_hashes` (output path → short content hash) makes stylesheet links change whenever
+/// the file does (`/css/site.css?h=…`), so servers may cache them for good.
+pub fn globals(
+    site: &Site,
+    has_search: bool,
+    has_calendar: bool,
+    asset_hashes: &std::collections::HashMap<String, String>,
+) -> Globals {
+    let busted = |path: &str| match asset_hashes.get(path.trim_start_matches('/')) {
+        Some(h) => format!("{}?h={h}", site.url(path)),
+        None => site.url(path),
+    };
     let c = &site.config;
     let root = site.root();
     Globals {
@@ -167,7 +178,7 @@ pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
         search_url: has_search.then(|| site.url("/search/")),
         feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
         calendar_url: has_calendar.then(|| site.url("/calendar/")),
-        stylesheets: vec![site.url("/css/site.css"), site.url("/css/syntax.css")],
+        stylesheets: vec![busted("/css/site.css"), busted("/css/syntax.css")],
     }
 }
 

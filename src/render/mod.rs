@@ -40,11 +40,13 @@ pub struct Paginator {
 
 /// Render every output file of the site except search index files.
 pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
-    let tera = templates::build(site, &assets.templates)?;
+    let syntax_css = markdown::syntax_css();
+    let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
+    let tera = templates::build(site, &assets.templates, &hashes)?;
     let has = |name: &str| assets.templates.contains_key(name);
     let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
     let has_search = site.config.search.enabled && has("search.html");
-    let globals = globals(site, has_search, has_calendar);
+    let globals = globals(site, has_search, has_calendar, &hashes);
     let renderer = Renderer { site, tera: &tera, assets, globals: &globals };
 
     let page_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
@@ -87,7 +89,7 @@ pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnosti
     }
 
     files.extend(renderer.companions());
-    files.push(OutputFile::bytes("css/syntax.css", markdown::syntax_css()));
+    files.push(OutputFile::bytes("css/syntax.css", syntax_css));
     Ok(files)
 }
 

@@ -1,5 +1,6 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
-//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`).
+//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
+//! appends `?h=` and a hash of the static file's content).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -13,7 +14,11 @@ use crate::load::theme::TemplateSource;
 use crate::model::Site;
 
 /// Compile every template; errors name the template file and, for syntax errors, the line.
-pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
+pub fn build(
+    site: &Site,
+    templates: &BTreeMap<String, TemplateSource>,
+    asset_hashes: &HashMap<String, String>,
+) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
     // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
@@ -23,9 +28,29 @@ pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Resul
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site);
+    register_functions(&mut tera, site, asset_hashes.clone());
     super::guard::install(&mut tera);
     Ok(tera)
+}
+
+/// Short content hashes (12 hex digits of SHA-256) of the static files and of `generated`
+/// files, by output path, for cache-busting links.
+pub fn asset_hashes(assets: &crate::load::theme::Assets, generated: &[(&str, &[u8])]) -> HashMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let short = |bytes: &[u8]| hex::encode(&Sha256::digest(bytes)[..6]);
+    let mut out: HashMap<String, String> = assets
+        .static_files
+        .iter()
+        .filter_map(|(path, f)| {
+            let hash = match &f.contents {
+                crate::output::Contents::Bytes(b) => short(b),
+                crate::output::Contents::Copy(p) => short(&std::fs::read(p).ok()?),
+            };
+            Some((path.clone(), hash))
+        })
+        .collect();
+    out.extend(generated.iter().map(|(path, bytes)| (path.to_string(), short(bytes))));
+    out
 }
 
 /// Turn a Tera error into a diagnostic naming the template file and, where it can be found,
@@ -119,7 +144,7 @@ struct Lookup {
     taxonomies: HashMap<String, Value>,
 }
 
-fn register_functions(tera: &mut Tera, site: &Site) {
+fn register_functions(tera: &mut Tera, site: &Site, asset_hashes: HashMap<String, String>) {
     let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
     for p in &site.pages {
         lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
@@ -189,7 +214,14 @@ fn register_functions(tera: &mut Tera, site: &Site) {
         if path.starts_with("http://") || path.starts_with("https://") {
             return Ok(Value::String(path));
         }
-        Ok(Value::String(format!("{prefix}/{}", path.trim_start_matches('/'))))
+        let rel = path.trim_start_matches('/');
+        if matches!(args.get("cachebust"), Some(Value::Bool(true))) {
+            let hash = asset_hashes.get(rel).ok_or_else(|| {
+                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
+            })?;
+            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
+        }
+        Ok(Value::String(format!("{prefix}/{rel}")))
     });
 }
 
