@@ -131,12 +131,12 @@ pub fn unique_urls(site: &Site) -> Diagnostics {
 }
 
 /// Every `@/` link must name an existing file, and its `#anchor` an existing heading.
-pub fn internal_links(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
+pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let texts = site
         .pages
         .iter()
-        .map(|p| (&p.text, &p.display_path))
+        .map(|p| (&*p.text, &p.display_path))
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
@@ -203,7 +203,7 @@ fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<S
 }
 
 /// Field checks of typed pages and their references, all reported.
-pub fn typed_pages(site: &Site, sources: &[Document]) -> Diagnostics {
+pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let titles: HashMap<(PageType, &str), usize> = site
         .pages
