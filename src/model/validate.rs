@@ -100,31 +100,31 @@ pub fn typed_table(
 /// Two documents must not write the same output file.
 pub fn unique_urls(site: &Site) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    let mut owners: HashMap<String, String> = HashMap::new();
-    let mut claim = |path: String, owner: &std::path::Path, what: &str, diags: &mut Diagnostics| {
-        let owner_s = owner.display().to_string();
+    type Owners<'a> = HashMap<std::borrow::Cow<'a, str>, &'a std::path::Path>;
+    let mut owners: Owners = HashMap::with_capacity(site.pages.len() + site.sections.len());
+    fn claim<'a>(owners: &mut Owners<'a>, path: std::borrow::Cow<'a, str>, owner: &'a std::path::Path, what: &str, diags: &mut Diagnostics) {
         if let Some(first) = owners.get(&path) {
-            if *first != owner_s {
+            if *first != owner {
                 diags.push(
-                    Diagnostic::error(format!("{what} {path} is also produced by {first}"))
+                    Diagnostic::error(format!("{what} {path} is also produced by {}", first.display()))
                         .file(owner)
                         .field("path")
                         .hint("give one of the two pages another file name, or set `slug`/`path` in its front matter"),
                 );
             }
         } else {
-            owners.insert(path, owner_s);
+            owners.insert(path, owner);
         }
-    };
+    }
     for s in &site.sections {
         if s.meta.render != Some(false) {
-            claim(s.path.clone(), &s.display_path, "URL", &mut diags);
+            claim(&mut owners, s.path.as_str().into(), &s.display_path, "URL", &mut diags);
         }
     }
     for p in &site.pages {
-        claim(p.path.clone(), &p.display_path, "URL", &mut diags);
+        claim(&mut owners, p.path.as_str().into(), &p.display_path, "URL", &mut diags);
         for a in &p.meta.aliases {
-            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), &p.display_path, "alias", &mut diags);
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/").into(), &p.display_path, "alias", &mut diags);
         }
     }
     diags
@@ -329,18 +329,18 @@ pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
 pub fn relate(site: &mut Site) {
     let n = site.pages.len();
     let mut related: Vec<Vec<RelatedGroup>> = vec![Vec::new(); n];
-    let title_index: HashMap<(PageType, String), usize> = site
+    let title_index: HashMap<(PageType, &str), usize> = site
         .pages
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.clone()), i)))
+        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.as_str()), i)))
         .collect();
-    let city_pages: HashMap<String, usize> = site
+    let city_pages: HashMap<&str, usize> = site
         .pages
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match &p.typed {
-            Some(Typed::City(c)) => Some((c.name.clone(), i)),
+            Some(Typed::City(c)) => Some((c.name.as_str(), i)),
             _ => None,
         })
         .collect();
@@ -383,7 +383,7 @@ pub fn relate(site: &mut Site) {
                 (&c.experts, PageType::Expert, "experts", "参与专家"),
             ] {
                 for name in names {
-                    if let Some(&target) = title_index.get(&(pt, name.clone())) {
+                    if let Some(&target) = title_index.get(&(pt, name.as_str())) {
                         push(&mut related, i, key, label, target);
                         push(&mut related, target, "campaigns", "相关活动", i);
                     }

@@ -57,8 +57,10 @@ pub enum Target {
     Search,
     /// `calendar/index.html` and `campaigns.ics`.
     Calendar,
-    /// `sitemap.xml`, `robots.txt` and the Atom feeds.
-    Companions,
+    /// `sitemap.xml` and `robots.txt`.
+    Sitemap,
+    /// The Atom feeds (the site's and each section's).
+    Feeds,
     /// `css/syntax.css`.
     SyntaxCss,
 }
@@ -87,7 +89,8 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
         out.push(Target::Calendar);
     }
-    out.push(Target::Companions);
+    out.push(Target::Sitemap);
+    out.push(Target::Feeds);
     out.push(Target::SyntaxCss);
     out
 }
@@ -186,7 +189,11 @@ impl<'a> Renderer<'a> {
             Target::Calendar => {
                 Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
             }
-            Target::Companions => Ok(self.companions()),
+            Target::Sitemap => Ok(vec![
+                OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
+                OutputFile::bytes("robots.txt", feeds::robots(site)),
+            ]),
+            Target::Feeds => Ok(self.feeds()),
             Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
         }
     }
@@ -371,13 +378,10 @@ impl Renderer<'_> {
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }
 
-    /// Sitemap, robots.txt and Atom feeds.
-    fn companions(&self) -> Vec<OutputFile> {
+    /// The Atom feeds.
+    fn feeds(&self) -> Vec<OutputFile> {
         let site = self.site;
-        let mut out = vec![
-            OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
-            OutputFile::bytes("robots.txt", feeds::robots(site)),
-        ];
+        let mut out = Vec::new();
         if site.config.generate_feeds {
             let all: Vec<&Page> = site.pages.iter().collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {

@@ -246,6 +246,12 @@ impl Live {
         // The new output as a difference from what is served. Removals first: a path can
         // move from one target to another.
         let mut good = self.good.take();
+        let old_site_gone = |good: Option<Good>| {
+            // Freeing a large site takes a while; not on the way to the reload.
+            if let Some(old) = good {
+                std::thread::spawn(move || drop(old));
+            }
+        };
         let mut owned = good.as_mut().map(|g| std::mem::take(&mut g.owned)).unwrap_or_default();
         let mut update = Update::default();
         let mut produced: HashSet<String> = HashSet::new();
@@ -310,6 +316,7 @@ impl Live {
             warnings: Diagnostics::new(),
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
+        old_site_gone(good);
         self.good = Some(Good { site, globals, owned, static_paths, index_paths });
         self.pending.clear();
         self.pending_full = false;
@@ -551,6 +558,7 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
     let mut moved = false;
     let mut changed_sections: Vec<&str> = Vec::new();
     let mut campaigns = false;
+    let mut dates_changed = false;
     for rel in changed {
         let (o, n) = (old.get(rel), new.get(rel));
         match (o, n) {
@@ -573,6 +581,7 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
                         if a.path != b.path {
                             moved = true;
                         }
+                        dates_changed |= (a.meta.date, a.meta.updated) != (b.meta.date, b.meta.updated);
                         if page_ref(old, a) != page_ref(new, b) {
                             listed.insert(rel);
                         }
@@ -641,24 +650,24 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
     // Taxonomy terms list their pages; the taxonomy lists its terms with counts.
     for t in &new.taxonomies {
         let Some(ot) = old.taxonomies.iter().find(|x| x.name == t.name) else { return None };
-        let members = |site: &Site, tax: &model::Taxonomy| -> BTreeMap<String, Vec<String>> {
+        fn members<'a>(site: &'a Site, tax: &'a model::Taxonomy) -> BTreeMap<&'a str, Vec<&'a str>> {
             tax.terms
                 .iter()
-                .map(|term| (term.slug.clone(), term.pages.iter().map(|&i| site.pages[i].rel_path.clone()).collect()))
+                .map(|term| (term.slug.as_str(), term.pages.iter().map(|&i| site.pages[i].rel_path.as_str()).collect()))
                 .collect()
-        };
+        }
         let (om, nm) = (members(old, ot), members(new, t));
         let mut list_changed = om.len() != nm.len();
         for (slug, pages) in &nm {
             match om.get(slug) {
                 Some(before) if before == pages => {
-                    if pages.iter().any(|p| listed.contains(p.as_str())) {
-                        dirty.insert(Target::Term(t.name.clone(), slug.clone()));
+                    if pages.iter().any(|p| listed.contains(p)) {
+                        dirty.insert(Target::Term(t.name.clone(), slug.to_string()));
                     }
                 }
                 _ => {
                     list_changed = true;
-                    dirty.insert(Target::Term(t.name.clone(), slug.clone()));
+                    dirty.insert(Target::Term(t.name.clone(), slug.to_string()));
                 }
             }
         }
@@ -701,7 +710,10 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
         dirty.insert(Target::Calendar);
     }
     if !listed.is_empty() || !changed_sections.is_empty() {
-        dirty.insert(Target::Companions);
+        dirty.insert(Target::Feeds);
+    }
+    if moved || dates_changed || !changed_sections.is_empty() {
+        dirty.insert(Target::Sitemap);
     }
     Some(dirty)
 }
