@@ -199,3 +199,24 @@ fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String>
         _ => Err(format!("missing string argument `{name}`").into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(text: &str) -> TemplateDependencies {
+        let mut t = BTreeMap::new();
+        t.insert("x.html".to_string(), TemplateSource { name: "x.html".into(), text: text.into(), display_path: "x.html".into() });
+        TemplateDependencies::of(&t)
+    }
+
+    #[test]
+    fn template_dependencies_are_read_from_the_text() {
+        let d = deps(r#"<a href="{{ get_url(path='/') }}">{{ get_url(path="/css/site.css") }}</a>"#);
+        assert!(d.get_url && !d.content_links && !d.content_lookups);
+        assert!(deps(r#"{{ get_url(path="@/venues/x.md") }}"#).content_links);
+        assert!(deps(r#"{{ get_url(path=p.path) }}"#).content_links);
+        let d = deps(r#"{% set s = get_section(path="venues/_index.md") %}"#);
+        assert!(d.content_lookups && d.get_section && !d.get_page);
+    }
+}
