@@ -6,8 +6,10 @@
 //! and never exits: it returns values and [`diagnostics::Diagnostics`].
 
 pub mod build;
+pub mod check;
 pub mod config;
 pub mod diagnostics;
+pub mod index;
 pub mod load;
 pub mod model;
 pub mod output;

@@ -77,6 +77,9 @@ pub fn load_content(root: &Path) -> Result<Vec<Document>, Diagnostics> {
             .into());
     }
     let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if let Some(d) = link_out_of_site(root, &content) {
+        return Err(d.into());
+    }
     let mut markdown = Vec::new();
     let mut others = Vec::new();
     let walker = WalkDir::new(&content).follow_links(false).sort_by_file_name();
@@ -112,9 +115,14 @@ pub fn load_content(root: &Path) -> Result<Vec<Document>, Diagnostics> {
                     );
                     continue;
                 }
-                Err(_) => {
+                Err(e) => {
+                    let message = if e.kind() == std::io::ErrorKind::NotFound {
+                        "symbolic link points to nothing".to_string()
+                    } else {
+                        format!("symbolic link cannot be followed: {e}")
+                    };
                     diags.push(
-                        Diagnostic::error("symbolic link points to nothing")
+                        Diagnostic::error(message)
                             .file(display(root, path))
                             .hint("remove the link or restore its target"),
                     );
@@ -168,6 +176,24 @@ fn display(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
 
+/// An error if `path` (a folder kepu reads: `content/`, `static/`, a theme) is a symbolic link
+/// that resolves outside the site root. Links inside the site are fine.
+pub fn link_out_of_site(root: &Path, path: &Path) -> Option<Diagnostic> {
+    if !path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let (message, hint) = match path.canonicalize() {
+        Ok(target) if target.starts_with(&root_canon) => return None,
+        Ok(target) => (
+            format!("symbolic link points outside the site (to {})", target.display()),
+            "copy the folder into the site instead of linking to it",
+        ),
+        Err(e) => (format!("symbolic link cannot be followed: {e}"), "remove the link or restore its target"),
+    };
+    Some(Diagnostic::error(message).file(display(root, path)).hint(hint))
+}
+
 /// Read one Markdown file and split its front matter.
 pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Document, Diagnostic> {
     let display_path = display(root, path);
@@ -183,20 +209,37 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
             .file(&display_path)
             .hint("check that the file exists and is readable (permissions)")
     })?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(format!(
-            "file is {} MB, larger than the {} MB limit for one page",
-            meta.len() / (1024 * 1024),
+    // A named pipe, socket or device would block the build or never end; refuse it unopened.
+    if !meta.is_file() {
+        return Err(Diagnostic::error("not a regular file (a named pipe, socket or device file)")
+            .file(&display_path)
+            .hint("replace it with an ordinary text file, or remove it"));
+    }
+    let too_big = |len: u64| {
+        Diagnostic::error(format!(
+            "file is {:.1} MB, larger than the {} MB limit for one page",
+            len as f64 / (1024.0 * 1024.0),
             MAX_FILE_BYTES / (1024 * 1024)
         ))
         .file(&display_path)
-        .hint("split it into several pages, or move data files to static/"));
+        .hint("split it into several pages, or move data files to static/")
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         Diagnostic::error(format!("cannot read file: {e}"))
             .file(&display_path)
-            .hint("check the file permissions")
-    })?;
+            .hint("check the file permissions (kepu must be able to read every file in content/)")
+    };
+    // Read at most one byte past the limit, in case the file grew since `metadata`.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes))
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
     let source = decode_text(&bytes).map_err(|(offset, message)| {
         let valid = String::from_utf8_lossy(&bytes[..offset]).into_owned();
         Diagnostic::error(message)

@@ -91,6 +91,14 @@ impl Page {
     pub fn page_type(&self) -> Option<PageType> {
         self.typed.as_ref().map(Typed::page_type)
     }
+
+    /// The day a page is about, for sorting and feeds: its `date`, else a campaign's start.
+    pub fn date(&self) -> Option<date::Date> {
+        self.meta.date.or(match &self.typed {
+            Some(Typed::Campaign(c)) => c.start,
+            _ => None,
+        })
+    }
 }
 
 /// One term of a taxonomy with its pages.
@@ -303,7 +311,7 @@ pub fn build_cached(
 
     let mut site = Site { config, sections, pages, taxonomies: Vec::new(), by_rel_path };
     assign_pages_to_sections(&mut site);
-    diags.extend(validate::unique_urls(&site));
+    diags.extend(validate::unique_urls(&site, &page_sources, &section_sources));
     diags.extend(validate::internal_links(&site, &page_sources, &section_sources));
     diags.extend(validate::typed_pages(&site, &page_sources));
     match build_taxonomies(&site, &page_sources) {
@@ -495,7 +503,17 @@ fn build_page(
         }
         None => {
             let s = slug::slugify(&stem);
-            if s.is_empty() { slug::slugify(&title) } else { s }
+            let s = if s.is_empty() { slug::slugify(&title) } else { s };
+            if s.is_empty() && meta.path.is_none() && !title.is_empty() {
+                diags.push(
+                    Diagnostic::error("neither the file name nor the title has letters or digits to make a URL from")
+                        .file(&doc.display_path)
+                        .field("slug")
+                        .hint("rename the file (pinyin, e.g. ke-pu-ri.md) or set slug = \"…\"")
+                        .at_line(&doc.source, 1),
+                );
+            }
+            s
         }
     };
     let path = match &meta.path {
@@ -555,7 +573,7 @@ fn assign_pages_to_sections(site: &mut Site) {
             let (pa, pb) = (&pages[a], &pages[b]);
             let ord = match by {
                 SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
-                SortBy::Date => sort_date(pb).cmp(&sort_date(pa)),
+                SortBy::Date => pb.date().cmp(&pa.date()),
                 SortBy::Title => pinyin_key(&pa.title).cmp(&pinyin_key(&pb.title)),
             };
             ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
@@ -566,14 +584,6 @@ fn assign_pages_to_sections(site: &mut Site) {
     for s in &mut site.sections {
         s.subsections.sort_by(|&a, &b| sections_snapshot[a].cmp(&sections_snapshot[b]));
     }
-}
-
-/// The date a page sorts by: its own date, else a campaign's start.
-fn sort_date(p: &Page) -> Option<date::Date> {
-    p.meta.date.or(match &p.typed {
-        Some(Typed::Campaign(c)) => c.start,
-        _ => None,
-    })
 }
 
 /// Titles sort by their pinyin, the order Chinese readers expect in an index.
@@ -606,6 +616,16 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
             };
             for v in values {
                 let slug = slug::slugify(v);
+                if slug.is_empty() {
+                    diags.push(
+                        Diagnostic::error(format!("{name} term `{v}` has no letters or digits to make a URL from"))
+                            .file(&p.display_path)
+                            .field(format!("taxonomies.{name}"))
+                            .hint("use a word, e.g. tags = [\"科普日\"]")
+                            .at_line(&sources[i].source, front_matter::locate(&sources[i], Some("taxonomies"), name)),
+                    );
+                    continue;
+                }
                 let entry = map.entry(slug).or_insert_with(|| (v.clone(), Vec::new()));
                 if !entry.1.contains(&i) {
                     entry.1.push(i);

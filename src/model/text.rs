@@ -16,6 +16,11 @@ pub fn markdown_options() -> Options {
         | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
+/// Deepest nesting of lists and block quotes a body may use. Real pages stay below ten;
+/// browsers stop nesting elements at a few hundred levels, so deeper input is a mistake (or
+/// an attack) that would render wrongly anyway.
+pub const MAX_NESTING: usize = 100;
+
 /// The marker that ends a hand-picked summary.
 pub const MORE_MARKER: &str = "<!-- more -->";
 
@@ -57,6 +62,8 @@ pub struct BodyText {
     pub latin_words: usize,
     /// Markdown before `<!-- more -->`, if the editor marked one.
     pub more_at: Option<usize>,
+    /// Byte offset where lists and block quotes first nest deeper than [`MAX_NESTING`].
+    pub too_deep: Option<usize>,
 }
 
 impl BodyText {
@@ -96,7 +103,18 @@ pub fn analyse(markdown: &str) -> BodyText {
     let mut used = std::collections::HashMap::<String, usize>::new();
     let parser = Parser::new_ext(markdown, markdown_options()).into_offset_iter();
     let mut block = String::new();
+    let mut depth = 0usize;
     for (event, range) in parser {
+        match event {
+            Event::Start(Tag::List(_) | Tag::BlockQuote(_)) => {
+                depth += 1;
+                if depth > MAX_NESTING && out.too_deep.is_none() {
+                    out.too_deep = Some(range.start);
+                }
+            }
+            Event::End(TagEnd::List(_)) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
         match event {
             Event::Start(Tag::Heading { level, id, .. }) => {
                 heading = Some((heading_level(level), id.map(|s| s.to_string()), String::new()));
@@ -130,6 +148,9 @@ pub fn analyse(markdown: &str) -> BodyText {
                 }
             }
             Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_)) => {
+                if matches!(event, Event::End(TagEnd::BlockQuote(_))) {
+                    depth = depth.saturating_sub(1);
+                }
                 if !in_code {
                     push_block(&mut out.plain, &std::mem::take(&mut block));
                 }
@@ -216,6 +237,18 @@ mod tests {
         assert_eq!(t.internal_links[0].target, "venues/x.md");
         assert_eq!(t.internal_links[0].anchor.as_deref(), Some("开放"));
         assert_eq!(t.unsafe_links.len(), 1);
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_located() {
+        let ok = format!("{}x", "> ".repeat(MAX_NESTING));
+        assert_eq!(analyse(&ok).too_deep, None);
+        let body = format!("text\n\n{}x", "- > ".repeat(MAX_NESTING));
+        let at = analyse(&body).too_deep.expect("too deep");
+        assert_eq!(at, 6 + 2 * MAX_NESTING, "the (MAX_NESTING + 1)th container starts here");
+        // Siblings do not add up: many lists one after another are fine.
+        let flat = "- a\n\n> b\n\n".repeat(3 * MAX_NESTING);
+        assert_eq!(analyse(&flat).too_deep, None);
     }
 
     #[test]

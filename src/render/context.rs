@@ -28,6 +28,10 @@ pub struct PageRef {
     pub city: Option<String>,
     pub example: bool,
     pub reading_time: usize,
+    /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
+    pub figures: Vec<Figure>,
+    /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
+    pub dates_label: Option<String>,
 }
 
 /// A heading in the table of contents, nested.
@@ -58,15 +62,12 @@ pub struct PageCtx {
     pub toc: Vec<TocEntry>,
     pub char_count: usize,
     pub sources: Vec<String>,
-    pub figures: Vec<Figure>,
     pub taxonomies: std::collections::BTreeMap<String, Vec<TermRef>>,
     pub extra: serde_json::Map<String, Value>,
     pub related: Vec<RelatedCtx>,
     pub section: SectionRef,
     pub assets: Vec<String>,
     pub charts: Vec<RenderedChart>,
-    /// For campaigns: start/end as `2024年9月15日`.
-    pub dates_label: Option<String>,
 }
 
 /// A taxonomy term as linked from a page.
@@ -137,7 +138,18 @@ pub struct ConfigCtx {
     pub extra: toml::Table,
 }
 
-pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
+/// `asset_hashes` (output path → short content hash) makes stylesheet links change whenever
+/// the file does (`/css/site.css?h=…`), so servers may cache them for good.
+pub fn globals(
+    site: &Site,
+    has_search: bool,
+    has_calendar: bool,
+    asset_hashes: &std::collections::HashMap<String, String>,
+) -> Globals {
+    let busted = |path: &str| match asset_hashes.get(path.trim_start_matches('/')) {
+        Some(h) => format!("{}?h={h}", site.url(path)),
+        None => site.url(path),
+    };
     let c = &site.config;
     let root = site.root();
     Globals {
@@ -164,9 +176,9 @@ pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
             })
             .collect(),
         search_url: has_search.then(|| site.url("/search/")),
-        feed_url: c.generate_feeds.then(|| site.url("/atom.xml")),
+        feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
         calendar_url: has_calendar.then(|| site.url("/calendar/")),
-        stylesheets: vec![site.url("/css/site.css"), site.url("/css/syntax.css")],
+        stylesheets: vec![busted("/css/site.css"), busted("/css/syntax.css")],
     }
 }
 
@@ -178,13 +190,18 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         summary: p.summary.clone(),
         path: site.url(&p.path),
         permalink: site.permalink(&p.path),
-        date: p.meta.date.map(|d| d.to_string()),
+        date: p.date().map(|d| d.to_string()),
         weight: p.meta.weight,
         page_type: p.page_type().map(|t| t.key()),
         typed: typed_value(p.typed.as_ref()),
         city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
         example: p.meta.example,
         reading_time: p.text.reading_minutes(),
+        figures: p.meta.figures.clone(),
+        dates_label: match &p.typed {
+            Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
+            _ => None,
+        },
     }
 }
 
@@ -249,10 +266,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         Some(Typed::Overview(o)) => o.charts.iter().enumerate().map(|(i, c)| charts::render(c, i)).collect(),
         _ => Vec::new(),
     };
-    let dates_label = match &p.typed {
-        Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
-        _ => None,
-    };
     PageCtx {
         reference: page_ref(site, p),
         slug: p.slug.clone(),
@@ -261,7 +274,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         toc: toc(&p.text.headings),
         char_count: p.text.han_chars + p.text.latin_words,
         sources: p.meta.sources.clone(),
-        figures: p.meta.figures.clone(),
         taxonomies,
         extra: p.meta.extra.clone(),
         related: p
@@ -276,7 +288,6 @@ pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
         section: section_ref(site, section),
         assets,
         charts,
-        dates_label,
     }
 }
 

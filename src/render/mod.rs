@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charts;
 pub mod context;
 pub mod feeds;
+pub mod guard;
 pub mod markdown;
 pub mod templates;
 
@@ -119,17 +120,20 @@ pub struct Renderer<'a> {
     tera: Tera,
     assets: &'a Assets,
     globals: Globals,
+    syntax_css: String,
 }
 
 impl<'a> Renderer<'a> {
     /// Compile the templates for `site`.
     pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
-        let tera = templates::build(site, &assets.templates)?;
+        let syntax_css = markdown::syntax_css();
+        let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
+        let tera = templates::build(site, &assets.templates, &hashes)?;
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
-        let globals = globals(site, has_search, has_calendar);
-        Ok(Renderer { site, tera, assets, globals })
+        let globals = globals(site, has_search, has_calendar, &hashes);
+        Ok(Renderer { site, tera, assets, globals, syntax_css })
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -194,7 +198,7 @@ impl<'a> Renderer<'a> {
                 OutputFile::bytes("robots.txt", feeds::robots(site)),
             ]),
             Target::Feeds => Ok(self.feeds()),
-            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
+            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css.clone())]),
         }
     }
 }
@@ -213,8 +217,7 @@ impl Renderer<'_> {
     }
 
     fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
-        self.tera
-            .render(template, &ctx)
+        guard::render(&self.tera, template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }

@@ -1,5 +1,6 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
-//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`).
+//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
+//! appends `?h=` and a hash of the static file's content).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -13,14 +14,22 @@ use crate::load::theme::TemplateSource;
 use crate::model::Site;
 
 /// Compile every template; errors name the template file and, for syntax errors, the line.
-pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
+pub fn build(
+    site: &Site,
+    templates: &BTreeMap<String, TemplateSource>,
+    asset_hashes: &HashMap<String, String>,
+) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
+    tera.set_escape_fn(|s| super::markdown::escape_html(s));
+    tera.register_filter("cn_number", cn_number_filter);
     let raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site, &TemplateDependencies::of(templates));
+    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone());
+    super::guard::install(&mut tera);
     Ok(tera)
 }
 
@@ -60,7 +69,29 @@ impl TemplateDependencies {
     }
 }
 
-/// Turn a Tera error into a diagnostic naming the template (and line when Tera gives one).
+/// Short content hashes (12 hex digits of SHA-256) of the static files and of `generated`
+/// files, by output path, for cache-busting links.
+pub fn asset_hashes(assets: &crate::load::theme::Assets, generated: &[(&str, &[u8])]) -> HashMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let short = |bytes: &[u8]| hex::encode(&Sha256::digest(bytes)[..6]);
+    let mut out: HashMap<String, String> = assets
+        .static_files
+        .iter()
+        .filter_map(|(path, f)| {
+            let hash = match &f.contents {
+                crate::output::Contents::Bytes(b) => short(b),
+                crate::output::Contents::Copy(p) => short(&std::fs::read(p).ok()?),
+            };
+            Some((path.clone(), hash))
+        })
+        .collect();
+    out.extend(generated.iter().map(|(path, bytes)| (path.to_string(), short(bytes))));
+    out
+}
+
+/// Turn a Tera error into a diagnostic naming the template file and, where it can be found,
+/// the line: from Tera's parse position, or by finding the unknown filter/variable/function in
+/// the templates of the render (errors in a parent template are reported on the parent).
 pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rendering: Option<&str>) -> Diagnostic {
     let mut chain = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
@@ -69,31 +100,71 @@ pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rend
         source = s.source();
     }
     let text = chain.join("\n");
-    // Which template? Prefer one named in the message, else the one being rendered.
-    let named = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).max_by_key(|n| n.len()).cloned();
-    let template = named.or_else(|| rendering.map(str::to_string));
-    let message = chain
-        .iter()
-        .map(|m| m.trim())
-        .filter(|m| !m.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ");
-    let mut d = Diagnostic::error(format!("template error: {message}"))
+    let root_cause = chain.last().cloned().unwrap_or_default();
+    // Tera's parse errors carry an ASCII-art excerpt; keep only the reason after `= `.
+    let reason = match root_cause.rsplit_once("= ") {
+        Some((_, r)) if root_cause.contains("-->") => r.trim().to_string(),
+        _ => root_cause.trim().to_string(),
+    };
+    let named: Vec<&String> = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).collect();
+    let mut location: Option<(String, usize, usize)> = None;
+    if let Some((line, col)) = line_in_message(&text) {
+        // A parse error: Tera names the file it was parsing.
+        if let Some(name) = named.iter().find(|n| chain.iter().any(|m| m.contains(&format!("parse '{n}'")))).or(named.first()) {
+            location = Some(((*name).clone(), line, col));
+        }
+    } else if let Some(ident) = quoted_identifier(&reason) {
+        // A render error: find the template (rendered one first, then the rest) using it.
+        let mut order: Vec<&String> = rendering.and_then(|r| templates.get_key_value(r)).map(|(k, _)| k).into_iter().collect();
+        order.extend(named.iter().copied());
+        order.extend(templates.keys());
+        for name in order {
+            if let Some(offset) = find_offset(&templates[name].text, &ident) {
+                let (line, col) = crate::diagnostics::line_col(&templates[name].text, offset);
+                location = Some((name.clone(), line, col));
+                break;
+            }
+        }
+    }
+    let template = location.as_ref().map(|(n, _, _)| n.clone()).or_else(|| rendering.map(str::to_string));
+    let mut d = Diagnostic::error(format!("template error: {reason}"))
         .hint("fix the template; Tera syntax: https://keats.github.io/tera/docs/");
     if let Some(name) = template {
         d = d.field(name.clone());
-        if let Some(src) = templates.get(&name) {
-            d = d.file(&src.display_path);
-            if let Some((line, col)) = line_in_message(&text) {
-                d = d.at_line(&src.text, line);
-                d.column = Some(col);
+        match templates.get(&name) {
+            Some(src) => {
+                d = d.file(&src.display_path);
+                if let Some((_, line, col)) = location {
+                    let offset = crate::diagnostics::line_start_offset(&src.text, line)
+                        + src.text.lines().nth(line - 1).map_or(0, |l| l.chars().take(col - 1).map(char::len_utf8).sum());
+                    d = d.at_offset(&src.text, offset);
+                }
             }
-        } else {
-            d = d.file(format!("templates/{name}"));
+            None => d = d.file(format!("templates/{name}")),
         }
     }
     d
+}
+
+/// The name in `Filter 'x' not found`, "Variable `x` not found", `Function 'x' not found`.
+fn quoted_identifier(reason: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"(?:Filter|Function|Test|Variable|Macro|macro|include of) [`'](\S+?)[`'] (?:not found|would make|is nested)",
+    )
+    .ok()?;
+    Some(re.captures(reason)?[1].to_string())
+}
+
+/// Byte offset of the first occurrence of `needle` on a line with a `{{ }}`/`{% %}` tag.
+fn find_offset(text: &str, needle: &str) -> Option<usize> {
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        if let Some(pos) = l.find(needle).filter(|_| l.contains("{{") || l.contains("{%")) {
+            return Some(start + pos);
+        }
+        start += l.len();
+    }
+    None
 }
 
 fn line_in_message(text: &str) -> Option<(usize, usize)> {
@@ -109,7 +180,7 @@ struct Lookup {
     taxonomies: HashMap<String, Value>,
 }
 
-fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies) {
+fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies, asset_hashes: HashMap<String, String>) {
     // Only the lookup tables some template can reach are built: on a large site they cost
     // more than rendering a page.
     let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
@@ -189,8 +260,28 @@ fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies)
         if path.starts_with("http://") || path.starts_with("https://") {
             return Ok(Value::String(path));
         }
-        Ok(Value::String(format!("{prefix}/{}", path.trim_start_matches('/'))))
+        let rel = path.trim_start_matches('/');
+        if matches!(args.get("cachebust"), Some(Value::Bool(true))) {
+            let hash = asset_hashes.get(rel).ok_or_else(|| {
+                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
+            })?;
+            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
+        }
+        Ok(Value::String(format!("{prefix}/{rel}")))
     });
+}
+
+/// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
+/// read large figures.
+fn cn_number_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(n) = value.as_f64() else { return Ok(value.clone()) };
+    Ok(Value::String(cn_number(n)))
+}
+
+/// Format a number the Chinese way (万, 亿), at most two decimals.
+pub fn cn_number(n: f64) -> String {
+    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
+    format!("{}{unit}", super::charts::number(v))
 }
 
 fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String> {

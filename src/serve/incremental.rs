@@ -409,13 +409,9 @@ impl Live {
                     return Err(e);
                 }
             };
-            let same_templates = self.assets.as_ref().is_some_and(|old| {
-                old.templates.len() == assets.templates.len()
-                    && old.templates.iter().zip(&assets.templates).all(|((a, x), (b, y))| a == b && x.text == y.text)
-            });
-            if !same_templates {
-                self.pending_full = true;
-            }
+            // Templates can show anything, and links to static files carry their content hash
+            // (`?h=…`): any change here renders everything.
+            self.pending_full = true;
             self.pending_static = true;
             self.template_deps = TemplateDependencies::of(&assets.templates);
             self.assets = Some(assets);
@@ -581,7 +577,7 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
                         if a.path != b.path {
                             moved = true;
                         }
-                        dates_changed |= (a.meta.date, a.meta.updated) != (b.meta.date, b.meta.updated);
+                        dates_changed |= (a.date(), a.meta.date, a.meta.updated) != (b.date(), b.meta.date, b.meta.updated);
                         if page_ref(old, a) != page_ref(new, b) {
                             listed.insert(rel);
                         }
