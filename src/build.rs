@@ -148,7 +148,9 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
 }
 
-fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
+/// The index stage's files for `site` (empty while search is disabled). The seam `kepu serve`
+/// uses too: it regenerates the index after each rebuild.
+pub fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
     if !site.config.search.enabled {
         return Ok(Vec::new());
     }

@@ -80,6 +80,26 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Serve the site locally with live reload: rebuilds what an edit touched and shows build
+    /// errors in the browser. Nothing is written to the output folder.
+    Serve {
+        /// Site root (the folder with config.toml).
+        #[arg(long, short, default_value = ".")]
+        root: PathBuf,
+        /// Port to listen on (0: any free port).
+        #[arg(long, short, default_value_t = kepu::serve::DEFAULT_PORT)]
+        port: u16,
+        /// Address to listen on. Only loopback by default; 0.0.0.0 exposes the preview to the
+        /// network.
+        #[arg(long, short, default_value = "127.0.0.1")]
+        interface: std::net::IpAddr,
+        /// Open the site in the browser once it is served.
+        #[arg(long)]
+        open: bool,
+        /// Include pages marked draft = true.
+        #[arg(long)]
+        drafts: bool,
+    },
     /// Create a new, minimal site in DIR.
     Init {
         dir: PathBuf,
@@ -141,6 +161,7 @@ fn main() -> ExitCode {
         }
         Command::Check { site, external, timeout } => run_check(&site, external, timeout),
         Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
+        Command::Serve { root, port, interface, open, drafts } => run_serve(root, port, interface, open, drafts),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
             Ok(_) => {
                 out!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
@@ -364,6 +385,56 @@ fn run_manifest_diff(old: &std::path::Path, new: &std::path::Path, format: Forma
         }
     }
     ExitCode::SUCCESS
+}
+
+fn run_serve(root: PathBuf, port: u16, interface: std::net::IpAddr, open: bool, drafts: bool) -> ExitCode {
+    use kepu::serve::{RebuildKind, ServeEvent};
+    let mut options = kepu::serve::ServeOptions::new(root);
+    options.port = port;
+    options.interface = interface;
+    options.build.include_drafts = drafts;
+    let styled = std::io::stderr().is_terminal();
+    let result = kepu::serve::serve(options, move |event| match event {
+        ServeEvent::Listening { url } => {
+            println!("serving at {url} (Ctrl-C to stop)");
+            if open {
+                if let Err(e) = kepu::serve::open_browser(&url) {
+                    eprintln!("warning: could not open a browser: {e}");
+                }
+            }
+        }
+        ServeEvent::Built(r) => {
+            for d in r.warnings.iter() {
+                eprintln!("{}", d.render(styled));
+            }
+            let ms = r.elapsed.as_secs_f64() * 1000.0;
+            match r.kind {
+                RebuildKind::Initial => eprintln!("built {} pages in {ms:.0} ms", r.pages),
+                RebuildKind::Index => eprintln!("search index updated in {ms:.0} ms"),
+                RebuildKind::Full => eprintln!("rebuilt everything ({} outputs, {} files changed) in {ms:.0} ms", r.rendered, r.changed_files),
+                RebuildKind::Incremental => eprintln!(
+                    "rebuilt {} of {} outputs for {} changed file(s), {} files changed, in {ms:.0} ms",
+                    r.rendered, r.targets, r.sources, r.changed_files
+                ),
+            }
+        }
+        ServeEvent::Failed { diagnostics, .. } => {
+            for d in diagnostics.iter() {
+                eprintln!("{}", d.render(styled));
+            }
+            eprintln!("build failed: {} error(s); the browser shows them, the last good site is still served", diagnostics.error_count());
+        }
+        ServeEvent::WatchError(e) => eprintln!("warning: watching files: {e}"),
+        ServeEvent::Stopping => eprintln!("stopping"),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ kepu::serve::ServeError::PortInUse { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => fail(&e.to_string()),
+    }
 }
 
 /// Peak resident memory of this process (Linux), for `--timings`.

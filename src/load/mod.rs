@@ -270,6 +270,52 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
     })
 }
 
+/// Read one file of `content/` the way [`load_content`] would, bundle assets included: for
+/// `kepu serve`, which re-reads only what changed. `Ok(None)` when the path is not a content
+/// document (not Markdown, an editor's temporary file, a folder).
+pub fn read_content_file(root: &Path, path: &Path) -> Result<Option<Document>, Diagnostic> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if is_ignored(&name) || path.extension().is_none_or(|e| e != "md") || path.is_dir() {
+        return Ok(None);
+    }
+    let content = root.join("content");
+    if path.is_symlink() {
+        let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        match path.canonicalize() {
+            Ok(target) if target.starts_with(&root_canon) => {}
+            Ok(target) => {
+                return Err(Diagnostic::error(format!("symbolic link points outside the site (to {})", target.display()))
+                    .file(display(root, path))
+                    .hint("copy the file into the site instead of linking to it"));
+            }
+            Err(_) => {
+                return Err(Diagnostic::error("symbolic link points to nothing")
+                    .file(display(root, path))
+                    .hint("remove the link or restore its target"));
+            }
+        }
+    }
+    let mut doc = read_document(root, &content, path)?;
+    if let Some(dir) = doc.bundle_dir() {
+        let dir = content.join(dir);
+        let mut assets: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        !is_ignored(&n) && p.extension().is_none_or(|e| e != "md") && !p.is_dir()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assets.sort();
+        doc.assets = assets;
+    }
+    Ok(Some(doc))
+}
+
 /// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused.
 pub fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);

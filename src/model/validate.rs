@@ -107,13 +107,13 @@ pub fn typed_table(
 
 /// Two documents must not write the same output file. `pages` and `sections` are the source
 /// documents of `site.pages` and `site.sections`, in the same order (for line numbers).
-pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
+pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     // URL → the document that produced it first, and the field that made it (None: the file
     // name did).
-    type Owners<'a> = HashMap<String, (&'a Document, Option<&'static str>)>;
-    let mut owners: Owners = HashMap::new();
-    fn claim<'a>(owners: &mut Owners<'a>, path: String, doc: &'a Document, field: Option<&'static str>, diags: &mut Diagnostics) {
+    type Owners<'a> = HashMap<std::borrow::Cow<'a, str>, (&'a Document, Option<&'static str>)>;
+    let mut owners: Owners = HashMap::with_capacity(site.pages.len() + site.sections.len());
+    fn claim<'a>(owners: &mut Owners<'a>, path: std::borrow::Cow<'a, str>, doc: &'a Document, field: Option<&'static str>, diags: &mut Diagnostics) {
         let Some(&(first, first_field)) = owners.get(&path) else {
             owners.insert(path, (doc, field));
             return;
@@ -140,7 +140,7 @@ pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Di
     }
     for (s, doc) in site.sections.iter().zip(sections) {
         if s.meta.render != Some(false) {
-            claim(&mut owners, s.path.clone(), doc, None, &mut diags);
+            claim(&mut owners, s.path.as_str().into(), doc, None, &mut diags);
         }
     }
     for (p, doc) in site.pages.iter().zip(pages) {
@@ -151,21 +151,21 @@ pub fn unique_urls(site: &Site, pages: &[Document], sections: &[Document]) -> Di
         } else {
             None
         };
-        claim(&mut owners, p.path.clone(), doc, field, &mut diags);
+        claim(&mut owners, p.path.as_str().into(), doc, field, &mut diags);
         for a in &p.meta.aliases {
-            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/"), doc, Some("aliases"), &mut diags);
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/").into(), doc, Some("aliases"), &mut diags);
         }
     }
     diags
 }
 
 /// Every `@/` link must name an existing file, and its `#anchor` an existing heading.
-pub fn internal_links(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
+pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let texts = site
         .pages
         .iter()
-        .map(|p| (&p.text, &p.display_path))
+        .map(|p| (&*p.text, &p.display_path))
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
@@ -254,7 +254,7 @@ fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<S
 }
 
 /// Field checks of typed pages and their references, all reported.
-pub fn typed_pages(site: &Site, sources: &[Document]) -> Diagnostics {
+pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let titles: HashMap<(PageType, &str), usize> = site
         .pages
@@ -380,18 +380,18 @@ pub fn typed_pages(site: &Site, sources: &[Document]) -> Diagnostics {
 pub fn relate(site: &mut Site) {
     let n = site.pages.len();
     let mut related: Vec<Vec<RelatedGroup>> = vec![Vec::new(); n];
-    let title_index: HashMap<(PageType, String), usize> = site
+    let title_index: HashMap<(PageType, &str), usize> = site
         .pages
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.clone()), i)))
+        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.as_str()), i)))
         .collect();
-    let city_pages: HashMap<String, usize> = site
+    let city_pages: HashMap<&str, usize> = site
         .pages
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match &p.typed {
-            Some(Typed::City(c)) => Some((c.name.clone(), i)),
+            Some(Typed::City(c)) => Some((c.name.as_str(), i)),
             _ => None,
         })
         .collect();
@@ -434,7 +434,7 @@ pub fn relate(site: &mut Site) {
                 (&c.experts, PageType::Expert, "experts", "参与专家"),
             ] {
                 for name in names {
-                    if let Some(&target) = title_index.get(&(pt, name.clone())) {
+                    if let Some(&target) = title_index.get(&(pt, name.as_str())) {
                         push(&mut related, i, key, label, target);
                         push(&mut related, target, "campaigns", "相关活动", i);
                     }

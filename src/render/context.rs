@@ -10,7 +10,7 @@ use crate::model::{Page, Section, Site, Typed};
 use super::charts::{self, RenderedChart};
 
 /// A page as listed elsewhere (section lists, related pages, `get_page`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PageRef {
     pub title: String,
     pub description: Option<String>,
@@ -78,7 +78,7 @@ pub struct TermRef {
 }
 
 /// A section as linked from elsewhere.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SectionRef {
     pub title: String,
     pub description: Option<String>,
@@ -102,14 +102,14 @@ pub struct SectionCtx {
 }
 
 /// One entry of the header navigation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NavItem {
     pub title: String,
     pub path: String,
 }
 
 /// A city for pickers and the home page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CityRef {
     pub name: &'static str,
     pub full_name: &'static str,
@@ -117,7 +117,7 @@ pub struct CityRef {
 }
 
 /// Values every template gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Globals {
     pub config: ConfigCtx,
     pub nav: Vec<NavItem>,
@@ -129,7 +129,7 @@ pub struct Globals {
 }
 
 /// The parts of `config.toml` templates need.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigCtx {
     pub title: String,
     pub description: String,

@@ -19,9 +19,10 @@ use tera::{Context, Tera};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
-use crate::model::{Page, PageType, Section, Site, Typed};
+use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
-use context::{globals, page_ctx, page_ref, section_ctx, Globals, PageRef};
+use context::{globals, page_ctx, page_ref, section_ctx, PageRef};
+pub use context::Globals;
 
 /// Pagination state for a section page.
 #[derive(Debug, Clone, Serialize)]
@@ -38,66 +39,168 @@ pub struct Paginator {
     pub next: Option<String>,
 }
 
-/// Render every output file of the site except search index files.
-pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
-    let syntax_css = markdown::syntax_css();
-    let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-    let tera = templates::build(site, &assets.templates, &hashes)?;
-    let has = |name: &str| assets.templates.contains_key(name);
-    let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
-    let has_search = site.config.search.enabled && has("search.html");
-    let globals = globals(site, has_search, has_calendar, &hashes);
-    let renderer = Renderer { site, tera: &tera, assets, globals: &globals };
-
-    let page_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
-        site.pages.par_iter().map(|p| renderer.page(p)).collect();
-    let section_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
-        site.sections.par_iter().map(|s| renderer.section(s)).collect();
-
-    let mut diags = Diagnostics::new();
-    let mut files = Vec::new();
-    for r in page_results.into_iter().chain(section_results) {
-        match r {
-            Ok(f) => files.extend(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    let mut extra = || -> Result<(), Diagnostic> {
-        files.extend(renderer.taxonomies()?);
-        if has("404.html") {
-            files.push(OutputFile::bytes("404.html", renderer.render("404.html", renderer.context())?));
-        }
-        if has_search {
-            let mut ctx = renderer.context();
-            ctx.insert("current_path", &site.url("/search/"));
-            files.push(OutputFile::bytes("search/index.html", renderer.render("search.html", ctx)?));
-        }
-        if has_calendar {
-            files.push(renderer.calendar_page()?);
-            files.push(OutputFile::bytes("campaigns.ics", calendar::ics(site)));
-        }
-        Ok(())
-    };
-    if let Err(d) = extra() {
-        diags.push(d);
-    }
-    if diags.has_errors() {
-        // A broken template usually fails every page the same way: report it once.
-        let mut seen = std::collections::HashSet::new();
-        diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
-        return Err(diags.sorted());
-    }
-
-    files.extend(renderer.companions());
-    files.push(OutputFile::bytes("css/syntax.css", syntax_css));
-    Ok(files)
+/// One unit of render output, named by what it is rather than by an index, so that the same
+/// target means the same output files across builds. `kepu serve` re-renders only the
+/// targets an edit touched; [`render`] renders all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A page (by content path): its HTML, bundle assets and alias redirects.
+    Page(String),
+    /// One pager of a section (by content path), 1-based; unpaginated sections have one.
+    SectionPager(String, usize),
+    /// A taxonomy's list of terms (by taxonomy name).
+    TaxonomyList(String),
+    /// One term's page (taxonomy name, term slug).
+    Term(String, String),
+    /// `404.html`.
+    NotFound,
+    /// `search/index.html`.
+    Search,
+    /// `calendar/index.html` and `campaigns.ics`.
+    Calendar,
+    /// `sitemap.xml` and `robots.txt`.
+    Sitemap,
+    /// The Atom feeds (the site's and each section's).
+    Feeds,
+    /// `css/syntax.css`.
+    SyntaxCss,
 }
 
-struct Renderer<'a> {
+/// Every target a full render of `site` produces, in a stable order.
+pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
+    let has = |name: &str| assets.templates.contains_key(name);
+    let mut out: Vec<Target> = site.pages.iter().map(|p| Target::Page(p.rel_path.clone())).collect();
+    for s in &site.sections {
+        out.extend((1..=pager_count(s)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
+    }
+    for t in &site.taxonomies {
+        if has("taxonomy_list.html") {
+            out.push(Target::TaxonomyList(t.name.clone()));
+        }
+        if has("taxonomy_single.html") {
+            out.extend(t.terms.iter().map(|term| Target::Term(t.name.clone(), term.slug.clone())));
+        }
+    }
+    if has("404.html") {
+        out.push(Target::NotFound);
+    }
+    if site.config.search.enabled && has("search.html") {
+        out.push(Target::Search);
+    }
+    if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
+        out.push(Target::Calendar);
+    }
+    out.push(Target::Sitemap);
+    out.push(Target::Feeds);
+    out.push(Target::SyntaxCss);
+    out
+}
+
+/// How many pagers a section renders (0 when it is not rendered at all).
+pub fn pager_count(s: &Section) -> usize {
+    if s.meta.render == Some(false) {
+        return 0;
+    }
+    match s.paginate_by.unwrap_or(0) {
+        0 => 1,
+        per => s.pages.len().div_ceil(per).max(1),
+    }
+}
+
+/// Render every output file of the site except search index files.
+pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
+    let renderer = Renderer::new(site, assets)?;
+    let rendered = renderer.render_targets(&targets(site, assets))?;
+    Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
+}
+
+/// Templates compiled for one `Site`, ready to render any of its targets.
+pub struct Renderer<'a> {
     site: &'a Site,
-    tera: &'a Tera,
+    tera: Tera,
     assets: &'a Assets,
-    globals: &'a Globals,
+    globals: Globals,
+    syntax_css: String,
+}
+
+impl<'a> Renderer<'a> {
+    /// Compile the templates for `site`.
+    pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
+        let syntax_css = markdown::syntax_css();
+        let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
+        let tera = templates::build(site, &assets.templates, &hashes)?;
+        let has = |name: &str| assets.templates.contains_key(name);
+        let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
+        let has_search = site.config.search.enabled && has("search.html");
+        let globals = globals(site, has_search, has_calendar, &hashes);
+        Ok(Renderer { site, tera, assets, globals, syntax_css })
+    }
+
+    /// The values every template gets (navigation, cities, …): when these change, every
+    /// target changes.
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// Render the given targets in parallel; all errors are reported together.
+    pub fn render_targets(&self, targets: &[Target]) -> Result<Vec<(Target, Vec<OutputFile>)>, Diagnostics> {
+        let results: Vec<Result<(Target, Vec<OutputFile>), Diagnostic>> =
+            targets.par_iter().map(|t| self.target(t).map(|files| (t.clone(), files))).collect();
+        let mut diags = Diagnostics::new();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(x) => out.push(x),
+                Err(d) => diags.push(d),
+            }
+        }
+        if diags.has_errors() {
+            // A broken template usually fails every page the same way: report it once.
+            let mut seen = std::collections::HashSet::new();
+            diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
+            return Err(diags.sorted());
+        }
+        Ok(out)
+    }
+
+    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+        let site = self.site;
+        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        match target {
+            Target::Page(rel) => match site.get(rel) {
+                Some(DocRef::Page(i)) => self.page(&site.pages[i]),
+                _ => Err(gone()),
+            },
+            Target::SectionPager(rel, k) => match site.get(rel) {
+                Some(DocRef::Section(i)) => self.section_pager(&site.sections[i], *k),
+                _ => Err(gone()),
+            },
+            Target::TaxonomyList(name) => {
+                let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
+                self.taxonomy_list(t).map(|f| vec![f])
+            }
+            Target::Term(name, slug) => {
+                let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
+                let term = t.terms.iter().find(|term| &term.slug == slug).ok_or_else(gone)?;
+                self.term(t, term).map(|f| vec![f])
+            }
+            Target::NotFound => Ok(vec![OutputFile::bytes("404.html", self.render("404.html", self.context())?)]),
+            Target::Search => {
+                let mut ctx = self.context();
+                ctx.insert("current_path", &site.url("/search/"));
+                Ok(vec![OutputFile::bytes("search/index.html", self.render("search.html", ctx)?)])
+            }
+            Target::Calendar => {
+                Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
+            }
+            Target::Sitemap => Ok(vec![
+                OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
+                OutputFile::bytes("robots.txt", feeds::robots(site)),
+            ]),
+            Target::Feeds => Ok(self.feeds()),
+            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css.clone())]),
+        }
+    }
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -108,13 +211,13 @@ pub fn output_path(url_path: &str) -> String {
 
 impl Renderer<'_> {
     fn context(&self) -> Context {
-        let mut ctx = Context::from_serialize(self.globals).unwrap_or_default();
+        let mut ctx = Context::from_serialize(&self.globals).unwrap_or_default();
         ctx.insert("current_path", "");
         ctx
     }
 
     fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
-        guard::render(self.tera, template, &ctx)
+        guard::render(&self.tera, template, &ctx)
             .map(String::into_bytes)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }
@@ -170,9 +273,12 @@ impl Renderer<'_> {
         Ok(out)
     }
 
-    fn section(&self, s: &Section) -> Result<Vec<OutputFile>, Diagnostic> {
-        if s.meta.render == Some(false) {
-            return Ok(Vec::new());
+    /// Pager `k` (1-based) of a section. As in Zola, a paginated section's `section.pages` is
+    /// empty: its pages are in `paginator.pages` (so each pager costs its own pages only).
+    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+        let total = pager_count(s);
+        if k == 0 || k > total {
+            return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
         }
         let html = markdown::to_html(self.site, &s.body, &s.text.headings, &self.site.config.markdown);
         let template = s.meta.template.clone().unwrap_or_else(|| {
@@ -184,71 +290,58 @@ impl Renderer<'_> {
                 .field("template")
                 .hint("create it in templates/ or remove the `template` field"));
         }
-        let all: Vec<PageRef> = s.pages.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect();
+        let refs = |ids: &[usize]| -> Vec<PageRef> { ids.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect() };
         let per = s.paginate_by.unwrap_or(0);
-        let chunks: Vec<Vec<PageRef>> =
-            if per == 0 || all.is_empty() { vec![all.clone()] } else { all.chunks(per).map(<[_]>::to_vec).collect() };
-        let total = chunks.len();
         let pager_path = |k: usize| if k == 1 { s.path.clone() } else { format!("{}page/{k}/", s.path) };
-        let section = section_ctx(self.site, s, html, all);
-        let mut out = Vec::new();
-        for (k0, chunk) in chunks.into_iter().enumerate() {
-            let k = k0 + 1;
-            let mut ctx = self.context();
-            ctx.insert("section", &section);
-            ctx.insert("current_path", &self.site.url(&pager_path(k)));
-            ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
-            if per > 0 {
-                let paginator = Paginator {
-                    pages: chunk,
-                    current_index: k,
-                    number_pagers: total,
-                    paginate_by: per,
-                    total_pages: total,
-                    first: self.site.url(&pager_path(1)),
-                    last: self.site.url(&pager_path(total)),
-                    previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
-                    next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
-                };
-                ctx.insert("paginator", &paginator);
-            }
-            out.push(OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?));
+        let mut ctx = self.context();
+        ctx.insert("current_path", &self.site.url(&pager_path(k)));
+        ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
+        if per == 0 {
+            ctx.insert("section", &section_ctx(self.site, s, html, refs(&s.pages)));
+        } else {
+            ctx.insert("section", &section_ctx(self.site, s, html, Vec::new()));
+            let chunk = s.pages.chunks(per).nth(k - 1).unwrap_or(&[]);
+            let paginator = Paginator {
+                pages: refs(chunk),
+                current_index: k,
+                number_pagers: total,
+                paginate_by: per,
+                total_pages: total,
+                first: self.site.url(&pager_path(1)),
+                last: self.site.url(&pager_path(total)),
+                previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
+                next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
+            };
+            ctx.insert("paginator", &paginator);
         }
-        Ok(out)
+        Ok(vec![OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?)])
     }
 
-    fn taxonomies(&self) -> Result<Vec<OutputFile>, Diagnostic> {
-        let mut out = Vec::new();
-        if self.site.taxonomies.is_empty() {
-            return Ok(out);
-        }
-        for t in &self.site.taxonomies {
-            let tax = serde_json::json!({
-                "name": t.name, "title": t.title, "path": self.site.url(&format!("/{}/", t.slug)),
-                "items": t.terms.iter().map(|term| serde_json::json!({
-                    "name": term.name, "slug": term.slug, "count": term.pages.len(),
-                    "path": self.site.url(&format!("/{}/{}/", t.slug, term.slug)),
-                })).collect::<Vec<_>>(),
-            });
-            if self.exists("taxonomy_list.html") {
-                let mut ctx = self.context();
-                ctx.insert("taxonomy", &tax);
-                ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
-                out.push(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?));
-            }
-            for term in &t.terms {
-                let path = format!("/{}/{}/", t.slug, term.slug);
-                let pages: Vec<PageRef> = term.pages.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect();
-                if self.exists("taxonomy_single.html") {
-                    let mut ctx = self.context();
-                    ctx.insert("taxonomy", &tax);
-                    ctx.insert("term", &serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path), "pages": pages}));
-                    ctx.insert("current_path", &self.site.url(&path));
-                    out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?));
-                }
-            }
-        }
-        Ok(out)
+    fn taxonomy_value(&self, t: &Taxonomy) -> serde_json::Value {
+        serde_json::json!({
+            "name": t.name, "title": t.title, "path": self.site.url(&format!("/{}/", t.slug)),
+            "items": t.terms.iter().map(|term| serde_json::json!({
+                "name": term.name, "slug": term.slug, "count": term.pages.len(),
+                "path": self.site.url(&format!("/{}/{}/", t.slug, term.slug)),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn taxonomy_list(&self, t: &Taxonomy) -> Result<OutputFile, Diagnostic> {
+        let mut ctx = self.context();
+        ctx.insert("taxonomy", &self.taxonomy_value(t));
+        ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
+        Ok(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?))
+    }
+
+    fn term(&self, t: &Taxonomy, term: &Term) -> Result<OutputFile, Diagnostic> {
+        let path = format!("/{}/{}/", t.slug, term.slug);
+        let pages: Vec<PageRef> = term.pages.iter().map(|&i| page_ref(self.site, &self.site.pages[i])).collect();
+        let mut ctx = self.context();
+        ctx.insert("taxonomy", &self.taxonomy_value(t));
+        ctx.insert("term", &serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path), "pages": pages}));
+        ctx.insert("current_path", &self.site.url(&path));
+        Ok(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?))
     }
 
     /// The campaign calendar: campaigns by date, grouped by year; undated ones last.
@@ -288,13 +381,10 @@ impl Renderer<'_> {
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }
 
-    /// Sitemap, robots.txt and Atom feeds.
-    fn companions(&self) -> Vec<OutputFile> {
+    /// The Atom feeds.
+    fn feeds(&self) -> Vec<OutputFile> {
         let site = self.site;
-        let mut out = vec![
-            OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
-            OutputFile::bytes("robots.txt", feeds::robots(site)),
-        ];
+        let mut out = Vec::new();
         if site.config.generate_feeds {
             let all: Vec<&Page> = site.pages.iter().collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {

@@ -28,9 +28,45 @@ pub fn build(
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site, asset_hashes.clone());
+    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone());
     super::guard::install(&mut tera);
     Ok(tera)
+}
+
+/// What the templates read from the site besides their own context, found by reading their
+/// text. A template can only call a function whose name it contains, so this is safe to use
+/// both for skipping unused lookup tables and for deciding what an edit can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TemplateDependencies {
+    /// `get_page`, `get_section` or `get_taxonomy` is called somewhere: any page's listing data
+    /// can appear on any output.
+    pub content_lookups: bool,
+    pub get_page: bool,
+    pub get_section: bool,
+    pub get_taxonomy: bool,
+    /// `get_url` is called with an `@/` content path or a computed argument: any page's URL can
+    /// appear on any output.
+    pub content_links: bool,
+    pub get_url: bool,
+}
+
+impl TemplateDependencies {
+    pub fn of(templates: &BTreeMap<String, TemplateSource>) -> Self {
+        let literal = regex::Regex::new(r#"get_url\s*\(\s*path\s*=\s*(?:"(?:[^"@][^"]*)?"|'(?:[^'@][^']*)?')\s*[,)]"#)
+            .expect("valid regex");
+        let mut d = TemplateDependencies::default();
+        for t in templates.values() {
+            let text = t.text.as_str();
+            d.get_page |= text.contains("get_page");
+            d.get_section |= text.contains("get_section");
+            d.get_taxonomy |= text.contains("get_taxonomy");
+            let calls = text.matches("get_url").count();
+            d.get_url |= calls > 0;
+            d.content_links |= calls > literal.find_iter(text).count();
+        }
+        d.content_lookups = d.get_page || d.get_section || d.get_taxonomy;
+        d
+    }
 }
 
 /// Short content hashes (12 hex digits of SHA-256) of the static files and of `generated`
@@ -144,37 +180,44 @@ struct Lookup {
     taxonomies: HashMap<String, Value>,
 }
 
-fn register_functions(tera: &mut Tera, site: &Site, asset_hashes: HashMap<String, String>) {
+fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies, asset_hashes: HashMap<String, String>) {
+    // Only the lookup tables some template can reach are built: on a large site they cost
+    // more than rendering a page.
     let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
-    for p in &site.pages {
-        lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
+    if used.get_page {
+        for p in &site.pages {
+            lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
+        }
     }
-    for s in &site.sections {
-        let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
-        let ctx = section_ctx(site, s, String::new(), pages);
-        lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
+    if used.get_section {
+        for s in &site.sections {
+            let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
+            let ctx = section_ctx(site, s, String::new(), pages);
+            lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
+        }
     }
-    for t in &site.taxonomies {
-        let items: Vec<Value> = t
-            .terms
-            .iter()
-            .map(|term| {
-                serde_json::json!({
-                    "name": term.name,
-                    "slug": term.slug,
-                    "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
-                    "count": term.pages.len(),
-                    "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
+    if used.get_taxonomy {
+        for t in &site.taxonomies {
+            let items: Vec<Value> = t
+                .terms
+                .iter()
+                .map(|term| {
+                    serde_json::json!({
+                        "name": term.name,
+                        "slug": term.slug,
+                        "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
+                        "count": term.pages.len(),
+                        "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
+                    })
                 })
-            })
-            .collect();
-        lookup.taxonomies.insert(
-            t.name.clone(),
-            serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
-        );
+                .collect();
+            lookup.taxonomies.insert(
+                t.name.clone(),
+                serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
+            );
+        }
     }
     let lookup = Arc::new(lookup);
-
     let l = lookup.clone();
     tera.register_function("get_page", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
@@ -194,12 +237,15 @@ fn register_functions(tera: &mut Tera, site: &Site, asset_hashes: HashMap<String
         l.taxonomies.get(&kind).cloned().ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
     let prefix = site.config.path_prefix();
-    let links: HashMap<String, String> = site
-        .pages
-        .iter()
-        .map(|p| (p.rel_path.clone(), site.url(&p.path)))
-        .chain(site.sections.iter().map(|s| (s.rel_path.clone(), site.url(&s.path))))
-        .collect();
+    let links: HashMap<String, String> = if used.content_links {
+        site.pages
+            .iter()
+            .map(|p| (p.rel_path.clone(), site.url(&p.path)))
+            .chain(site.sections.iter().map(|s| (s.rel_path.clone(), site.url(&s.path))))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let _ = section_ref;
     tera.register_function("get_url", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
@@ -241,5 +287,26 @@ fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String>
     match args.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(format!("missing string argument `{name}`").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(text: &str) -> TemplateDependencies {
+        let mut t = BTreeMap::new();
+        t.insert("x.html".to_string(), TemplateSource { name: "x.html".into(), text: text.into(), display_path: "x.html".into() });
+        TemplateDependencies::of(&t)
+    }
+
+    #[test]
+    fn template_dependencies_are_read_from_the_text() {
+        let d = deps(r#"<a href="{{ get_url(path='/') }}">{{ get_url(path="/css/site.css") }}</a>"#);
+        assert!(d.get_url && !d.content_links && !d.content_lookups);
+        assert!(deps(r#"{{ get_url(path="@/venues/x.md") }}"#).content_links);
+        assert!(deps(r#"{{ get_url(path=p.path) }}"#).content_links);
+        let d = deps(r#"{% set s = get_section(path="venues/_index.md") %}"#);
+        assert!(d.content_lookups && d.get_section && !d.get_page);
     }
 }
