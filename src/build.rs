@@ -21,12 +21,23 @@ pub struct BuildOptions {
     /// Overrides `base_url` from config.toml.
     pub base_url: Option<String>,
     pub include_drafts: bool,
+    /// Minify HTML/CSS/JS (also on when config.toml's `[output] minify` is).
+    pub minify: bool,
+    /// Write `.gz`/`.br` siblings (also on when `[output] precompress` is).
+    pub precompress: bool,
 }
 
 impl BuildOptions {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        BuildOptions { output: root.join("public"), root, base_url: None, include_drafts: false }
+        BuildOptions {
+            output: root.join("public"),
+            root,
+            base_url: None,
+            include_drafts: false,
+            minify: false,
+            precompress: false,
+        }
     }
 }
 
@@ -80,6 +91,10 @@ pub struct BuildReport {
     pub sections: usize,
     pub files: usize,
     pub bytes: u64,
+    /// What minifying and precompressing did (zeros when they were off).
+    pub bytes_before_minify: u64,
+    pub compressed_files: usize,
+    pub compressed_bytes: u64,
     pub timings: Timings,
     pub warnings: Diagnostics,
 }
@@ -133,20 +148,31 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
 }
 
-fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
+/// The index stage's files for `site` (empty while search is disabled). The seam `kepu serve`
+/// uses too: it regenerates the index after each rebuild.
+pub fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
     if !site.config.search.enabled {
         return Ok(Vec::new());
     }
-    Ok(Vec::new())
+    crate::index::build(site).map_err(|e| {
+        Diagnostics::from(
+            Diagnostic::error(format!("building the search index failed: {e}"))
+                .hint("set `[search] enabled = false` in config.toml to build without search"),
+        )
+    })
 }
 
 /// Generate and write the site atomically. On any error the output folder is untouched.
 pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<BuildReport, Diagnostics> {
     let generated = generate(options, on_stage)?;
     let mut timings = generated.timings;
+    let mut warnings = generated.warnings;
     on_stage(Stage::Write);
     let start = Instant::now();
-    let report = write::write_site(&options.output, &options.root, generated.files).map_err(|e| {
+    let out = &generated.site.config.output;
+    let write_options =
+        write::WriteOptions { minify: options.minify || out.minify, precompress: options.precompress || out.precompress };
+    let report = write::write_site_with(&options.output, &options.root, generated.files, write_options).map_err(|e| {
         Diagnostics::from(
             Diagnostic::error(format!("writing the site failed: {e}"))
                 .file(display(&options.root, &options.output))
@@ -154,13 +180,23 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
         )
     })?;
     timings.stages.push((Stage::Write, start.elapsed()));
+    for (path, why) in &report.not_minified {
+        warnings.push(
+            Diagnostic::warning(format!("{path} was written unminified: {why}"))
+                .file(display(&options.root, &options.output.join(path)))
+                .hint("the file is served as it is; fix its syntax to have it minified"),
+        );
+    }
     Ok(BuildReport {
         pages: generated.site.pages.len(),
         sections: generated.site.sections.len(),
         files: report.files,
         bytes: report.bytes,
+        bytes_before_minify: report.bytes_before_minify,
+        compressed_files: report.compressed_files,
+        compressed_bytes: report.compressed_bytes,
         timings,
-        warnings: generated.warnings,
+        warnings,
     })
 }
 

@@ -28,6 +28,9 @@ pub struct Config {
     pub markdown: MarkdownConfig,
     #[serde(default)]
     pub search: SearchConfig,
+    /// How `kepu build` writes the output (minify, precompress).
+    #[serde(default)]
+    pub output: OutputConfig,
     /// Generate Atom feeds for the site and each section.
     #[serde(default = "yes")]
     pub generate_feeds: bool,
@@ -87,6 +90,19 @@ impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig { enabled: true }
     }
+}
+
+/// `[output]`: deploy-oriented transformations of the written files. `kepu build --minify`
+/// and `--precompress` switch them on for one build whatever these say.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Minify HTML, CSS and JavaScript.
+    #[serde(default)]
+    pub minify: bool,
+    /// Write `.gz` and `.br` siblings of text files for servers that send them as they are.
+    #[serde(default)]
+    pub precompress: bool,
 }
 
 /// Options a section can also set in its `_index.md`; values here win.

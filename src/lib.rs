@@ -6,11 +6,14 @@
 //! and never exits: it returns values and [`diagnostics::Diagnostics`].
 
 pub mod build;
+pub mod check;
 pub mod config;
 pub mod diagnostics;
+pub mod index;
 pub mod load;
 pub mod model;
 pub mod output;
 pub mod render;
 pub mod scaffold;
+pub mod serve;
 pub mod write;

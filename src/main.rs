@@ -9,7 +9,23 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// `eprintln!`/`println!` that ignore write errors: when a reader closes the pipe early
+/// (`kepu build 2>&1 | head`), the build's result and exit code must not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use kepu::build::{self, BuildOptions, Stage};
+use kepu::check::CheckOptions;
 use kepu::diagnostics::Diagnostics;
 
 /// kepu (科普) builds fast static portals for public science popularization: venues,
@@ -33,11 +49,56 @@ enum Command {
         /// Print the time of each stage.
         #[arg(long)]
         timings: bool,
+        /// Minify HTML, CSS and JavaScript (config: [output] minify = true).
+        #[arg(long)]
+        minify: bool,
+        /// Also write .gz and .br siblings of text files, for nginx gzip_static/brotli_static
+        /// or a CDN (config: [output] precompress = true).
+        #[arg(long)]
+        precompress: bool,
     },
-    /// Check the site (content, links, templates) without writing anything.
+    /// Check the site without writing anything: content, templates, and every link, image,
+    /// asset and #anchor of the generated pages. Exits 1 when anything is broken.
     Check {
         #[command(flatten)]
         site: SiteArgs,
+        /// Also fetch links to other sites (off by default: remote servers are slow and flaky).
+        #[arg(long)]
+        external: bool,
+        /// Seconds allowed per external URL.
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Compare two builds' manifests (.kepu-manifest.json): what a deploy uploads and deletes.
+    /// Prints `upload PATH` lines (assets before pages) then `delete PATH` lines.
+    ManifestDiff {
+        /// Manifest of what is deployed now (kept from the last deploy).
+        old: PathBuf,
+        /// Manifest of the new build.
+        #[arg(default_value = "public/.kepu-manifest.json")]
+        new: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Serve the site locally with live reload: rebuilds what an edit touched and shows build
+    /// errors in the browser. Nothing is written to the output folder.
+    Serve {
+        /// Site root (the folder with config.toml).
+        #[arg(long, short, default_value = ".")]
+        root: PathBuf,
+        /// Port to listen on (0: any free port).
+        #[arg(long, short, default_value_t = kepu::serve::DEFAULT_PORT)]
+        port: u16,
+        /// Address to listen on. Only loopback by default; 0.0.0.0 exposes the preview to the
+        /// network.
+        #[arg(long, short, default_value = "127.0.0.1")]
+        interface: std::net::IpAddr,
+        /// Open the site in the browser once it is served.
+        #[arg(long)]
+        open: bool,
+        /// Include pages marked draft = true.
+        #[arg(long)]
+        drafts: bool,
     },
     /// Create a new, minimal site in DIR.
     Init {
@@ -95,22 +156,26 @@ impl SiteArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Build { site, output, timings } => run_build(&site, output, timings),
-        Command::Check { site } => run_check(&site),
+        Command::Build { site, output, timings, minify, precompress } => {
+            run_build(&site, output, timings, minify, precompress)
+        }
+        Command::Check { site, external, timeout } => run_check(&site, external, timeout),
+        Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
+        Command::Serve { root, port, interface, open, drafts } => run_serve(root, port, interface, open, drafts),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
             Ok(_) => {
-                println!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
+                out!("created a new site in {}; build it with: kepu build --root {}", dir.display(), dir.display());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e.to_string()),
         },
         Command::New { kind, name, root } => match kepu::scaffold::new_page(&root, &kind, &name) {
             Ok(p) => {
-                println!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
+                out!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
                 ExitCode::SUCCESS
             }
             Err(e @ kepu::scaffold::ScaffoldError::UnknownType(_)) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 ExitCode::from(2)
             }
             Err(e) => fail(&e.to_string()),
@@ -119,7 +184,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    say!("error: {message}");
     ExitCode::from(1)
 }
 
@@ -153,21 +218,23 @@ impl Progress {
 fn print_diagnostics(d: &Diagnostics, format: Format) {
     match format {
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            out!("{}", serde_json::to_string_pretty(&serde_json::json!({
                 "errors": d.error_count(), "warnings": d.warning_count(), "diagnostics": d,
             })).unwrap_or_default());
         }
         Format::Human => {
             let styled = std::io::stderr().is_terminal();
             for diag in d.iter() {
-                eprintln!("{}", diag.render(styled));
+                say!("{}", diag.render(styled));
             }
         }
     }
 }
 
-fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCode {
-    let options = site.options(output);
+fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bool, precompress: bool) -> ExitCode {
+    let mut options = site.options(output);
+    options.minify = minify;
+    options.precompress = precompress;
     let progress = Progress::new(site.format == Format::Json);
     let start = Instant::now();
     let result = build::build(&options, &mut |s| progress.stage(s));
@@ -179,14 +246,14 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCod
             }
             if timings {
                 for (stage, d) in &report.timings.stages {
-                    eprintln!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
+                    say!("  {:<7} {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0);
                 }
                 if let Some(rss) = peak_rss_mib() {
-                    eprintln!("  peak memory {rss:.1} MiB");
+                    say!("  peak memory {rss:.1} MiB");
                 }
             }
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "built {} pages, {} sections, {} files ({:.1} MB) into {} in {:.2} s",
                     report.pages,
                     report.sections,
@@ -195,13 +262,27 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCod
                     options.output.display(),
                     start.elapsed().as_secs_f64()
                 );
+                if report.bytes_before_minify != report.bytes {
+                    say!(
+                        "  minified: {:.1} MB → {:.1} MB",
+                        report.bytes_before_minify as f64 / 1e6,
+                        report.bytes as f64 / 1e6
+                    );
+                }
+                if report.compressed_files > 0 {
+                    say!(
+                        "  precompressed: {} .gz/.br files ({:.1} MB)",
+                        report.compressed_files,
+                        report.compressed_bytes as f64 / 1e6
+                    );
+                }
             }
             ExitCode::SUCCESS
         }
         Err(diags) => {
             print_diagnostics(&diags, site.format);
             if site.format == Format::Human {
-                eprintln!(
+                say!(
                     "build failed: {} error(s); {} was left unchanged",
                     diags.error_count(),
                     options.output.display()
@@ -212,25 +293,147 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool) -> ExitCod
     }
 }
 
-fn run_check(site: &SiteArgs) -> ExitCode {
+fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
     let options = site.options(None);
-    match build::generate(&options, &mut |_| {}) {
-        Ok(g) => {
-            if site.format == Format::Json {
-                print_diagnostics(&g.warnings, site.format);
-            } else {
-                print_diagnostics(&g.warnings, site.format);
-                eprintln!("check passed: {} pages, {} sections, no errors", g.site.pages.len(), g.site.sections.len());
-            }
-            ExitCode::SUCCESS
-        }
+    let progress = Progress::new(site.format == Format::Json);
+    let generated = build::generate(&options, &mut |s| progress.stage(s));
+    let g = match generated {
+        Ok(g) => g,
         Err(diags) => {
-            print_diagnostics(&diags, site.format);
+            progress.finish();
+            print_check(&diags, None, site.format);
             if site.format == Format::Human {
-                eprintln!("check failed: {} error(s)", diags.error_count());
+                say!("check failed: {} error(s)", diags.error_count());
             }
-            ExitCode::from(1)
+            return ExitCode::from(1);
         }
+    };
+    if let Some(b) = &progress.bar {
+        b.set_message(if external { "links (with external)…" } else { "links…" });
+    }
+    let check_options = CheckOptions { external, timeout: Duration::from_secs(timeout.max(1)), ..CheckOptions::default() };
+    let report = kepu::check::check(&g.site, &g.files, &check_options);
+    progress.finish();
+    let mut all = g.warnings;
+    all.extend(report.diagnostics);
+    let all = all.sorted();
+    print_check(&all, Some(&report.stats), site.format);
+    let s = &report.stats;
+    if site.format == Format::Human {
+        let external_note = if external {
+            format!("{} external URLs fetched", s.external_checked)
+        } else {
+            format!("{} external URLs not fetched (use --external)", s.external_urls)
+        };
+        let summary = format!(
+            "{} pages, {} sections; {} HTML files and {} stylesheets, {} links and assets, {} anchors; {external_note}",
+            g.site.pages.len(),
+            g.site.sections.len(),
+            s.html_files,
+            s.css_files,
+            s.internal_links,
+            s.anchors,
+        );
+        if all.has_errors() {
+            say!("check failed: {} error(s); checked {summary}", all.error_count());
+        } else {
+            say!("check passed: {summary}");
+        }
+    }
+    if all.has_errors() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// The check's report: diagnostics, plus what was checked in JSON.
+fn print_check(d: &Diagnostics, stats: Option<&kepu::check::CheckStats>, format: Format) {
+    match format {
+        Format::Json => {
+            out!("{}", serde_json::to_string_pretty(&serde_json::json!({
+                "ok": !d.has_errors(), "errors": d.error_count(), "warnings": d.warning_count(),
+                "checked": stats, "diagnostics": d,
+            })).unwrap_or_default());
+        }
+        Format::Human => print_diagnostics(d, format),
+    }
+}
+
+fn run_manifest_diff(old: &std::path::Path, new: &std::path::Path, format: Format) -> ExitCode {
+    use kepu::write::manifest::{diff, Manifest};
+    let (old, new) = match (Manifest::load(old), Manifest::load(new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => return fail(&e.to_string()),
+    };
+    let d = diff(&old, &new);
+    match format {
+        Format::Json => out!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            "upload": d.upload(), "delete": d.delete(),
+            "added": d.added, "changed": d.changed, "removed": d.removed, "unchanged": d.unchanged,
+        })).unwrap_or_default()),
+        Format::Human => {
+            for p in d.upload() {
+                out!("upload {p}");
+            }
+            for p in d.delete() {
+                out!("delete {p}");
+            }
+            say!(
+                "{} added, {} changed, {} removed, {} unchanged",
+                d.added.len(),
+                d.changed.len(),
+                d.removed.len(),
+                d.unchanged
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_serve(root: PathBuf, port: u16, interface: std::net::IpAddr, open: bool, drafts: bool) -> ExitCode {
+    use kepu::serve::{RebuildKind, ServeEvent};
+    let mut options = kepu::serve::ServeOptions::new(root);
+    options.port = port;
+    options.interface = interface;
+    options.build.include_drafts = drafts;
+    let styled = std::io::stderr().is_terminal();
+    let result = kepu::serve::serve(options, move |event| match event {
+        ServeEvent::Listening { url } => {
+            println!("serving at {url} (Ctrl-C to stop)");
+            if open {
+                if let Err(e) = kepu::serve::open_browser(&url) {
+                    eprintln!("warning: could not open a browser: {e}");
+                }
+            }
+        }
+        ServeEvent::Built(r) => {
+            for d in r.warnings.iter() {
+                eprintln!("{}", d.render(styled));
+            }
+            let ms = r.elapsed.as_secs_f64() * 1000.0;
+            match r.kind {
+                RebuildKind::Initial => eprintln!("built {} pages in {ms:.0} ms", r.pages),
+                RebuildKind::Index => eprintln!("search index updated in {ms:.0} ms"),
+                RebuildKind::Full => eprintln!("rebuilt everything ({} outputs, {} files changed) in {ms:.0} ms", r.rendered, r.changed_files),
+                RebuildKind::Incremental => eprintln!(
+                    "rebuilt {} of {} outputs for {} changed file(s), {} files changed, in {ms:.0} ms",
+                    r.rendered, r.targets, r.sources, r.changed_files
+                ),
+            }
+        }
+        ServeEvent::Failed { diagnostics, .. } => {
+            for d in diagnostics.iter() {
+                eprintln!("{}", d.render(styled));
+            }
+            eprintln!("build failed: {} error(s); the browser shows them, the last good site is still served", diagnostics.error_count());
+        }
+        ServeEvent::WatchError(e) => eprintln!("warning: watching files: {e}"),
+        ServeEvent::Stopping => eprintln!("stopping"),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ kepu::serve::ServeError::PortInUse { .. }) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => fail(&e.to_string()),
     }
 }
 

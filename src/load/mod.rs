@@ -77,6 +77,9 @@ pub fn load_content(root: &Path) -> Result<Vec<Document>, Diagnostics> {
             .into());
     }
     let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if let Some(d) = link_out_of_site(root, &content) {
+        return Err(d.into());
+    }
     let mut markdown = Vec::new();
     let mut others = Vec::new();
     let walker = WalkDir::new(&content).follow_links(false).sort_by_file_name();
@@ -112,9 +115,14 @@ pub fn load_content(root: &Path) -> Result<Vec<Document>, Diagnostics> {
                     );
                     continue;
                 }
-                Err(_) => {
+                Err(e) => {
+                    let message = if e.kind() == std::io::ErrorKind::NotFound {
+                        "symbolic link points to nothing".to_string()
+                    } else {
+                        format!("symbolic link cannot be followed: {e}")
+                    };
                     diags.push(
-                        Diagnostic::error("symbolic link points to nothing")
+                        Diagnostic::error(message)
                             .file(display(root, path))
                             .hint("remove the link or restore its target"),
                     );
@@ -170,6 +178,24 @@ fn display(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).unwrap_or(path).to_path_buf()
 }
 
+/// An error if `path` (a folder kepu reads: `content/`, `static/`, a theme) is a symbolic link
+/// that resolves outside the site root. Links inside the site are fine.
+pub fn link_out_of_site(root: &Path, path: &Path) -> Option<Diagnostic> {
+    if !path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let (message, hint) = match path.canonicalize() {
+        Ok(target) if target.starts_with(&root_canon) => return None,
+        Ok(target) => (
+            format!("symbolic link points outside the site (to {})", target.display()),
+            "copy the folder into the site instead of linking to it",
+        ),
+        Err(e) => (format!("symbolic link cannot be followed: {e}"), "remove the link or restore its target"),
+    };
+    Some(Diagnostic::error(message).file(display(root, path)).hint(hint))
+}
+
 /// Read one Markdown file and split its front matter.
 pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Document, Diagnostic> {
     let display_path = display(root, path);
@@ -180,42 +206,43 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/");
-    let no_metadata = |e: std::io::Error| {
+    let meta = std::fs::metadata(path).map_err(|e| {
         Diagnostic::error(format!("cannot read file: {e}"))
             .file(&display_path)
             .hint("check that the file exists and is readable (permissions)")
-    };
-    let unreadable = |e: std::io::Error| {
-        Diagnostic::error(format!("cannot read file: {e}"))
+    })?;
+    // A named pipe, socket or device would block the build or never end; refuse it unopened.
+    if !meta.is_file() {
+        return Err(Diagnostic::error("not a regular file (a named pipe, socket or device file)")
             .file(&display_path)
-            .hint("check the file permissions")
-    };
+            .hint("replace it with an ordinary text file, or remove it"));
+    }
     let too_big = |len: u64| {
         Diagnostic::error(format!(
-            "file is {} MB, larger than the {} MB limit for one page",
-            len / (1024 * 1024),
+            "file is {:.1} MB, larger than the {} MB limit for one page",
+            len as f64 / (1024.0 * 1024.0),
             MAX_FILE_BYTES / (1024 * 1024)
         ))
         .file(&display_path)
         .hint("split it into several pages, or move data files to static/")
     };
-    // Open once and ask the open file for its size (one path lookup instead of three). When
-    // opening fails, report exactly what a stat and then a read would have.
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(open_error) => {
-            let meta = std::fs::metadata(path).map_err(no_metadata)?;
-            return Err(if meta.len() > MAX_FILE_BYTES { too_big(meta.len()) } else { unreadable(open_error) });
-        }
-    };
-    let meta = file.metadata().map_err(no_metadata)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_big(meta.len()));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
-    drop(file);
-    let source = decode_text(bytes).map_err(|(offset, bytes, message)| {
+    let cannot_read = |e: std::io::Error| {
+        Diagnostic::error(format!("cannot read file: {e}"))
+            .file(&display_path)
+            .hint("check the file permissions (kepu must be able to read every file in content/)")
+    };
+    // Read at most one byte past the limit, in case the file grew since `metadata`.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes))
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let source = decode_text(&bytes).map_err(|(offset, message)| {
         let valid = String::from_utf8_lossy(&bytes[..offset]).into_owned();
         Diagnostic::error(message)
             .file(&display_path)
@@ -245,29 +272,62 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
     })
 }
 
-/// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused. The
-/// error gives the offset (after any BOM) and the file's bytes back as read. The common case
-/// — UTF-8 without BOM or CR — reuses the buffer instead of copying it.
-fn decode_text(mut bytes: Vec<u8>) -> Result<String, (usize, Vec<u8>, String)> {
-    const BOM: &[u8] = b"\xEF\xBB\xBF";
-    let had_bom = bytes.starts_with(BOM);
-    if had_bom {
-        bytes.drain(..BOM.len());
+/// Read one file of `content/` the way [`load_content`] would, bundle assets included: for
+/// `kepu serve`, which re-reads only what changed. `Ok(None)` when the path is not a content
+/// document (not Markdown, an editor's temporary file, a folder).
+pub fn read_content_file(root: &Path, path: &Path) -> Result<Option<Document>, Diagnostic> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if is_ignored(&name) || path.extension().is_none_or(|e| e != "md") || path.is_dir() {
+        return Ok(None);
     }
-    let as_read = |mut b: Vec<u8>| {
-        if had_bom {
-            b.splice(0..0, BOM.iter().copied());
+    let content = root.join("content");
+    if path.is_symlink() {
+        let root_canon = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        match path.canonicalize() {
+            Ok(target) if target.starts_with(&root_canon) => {}
+            Ok(target) => {
+                return Err(Diagnostic::error(format!("symbolic link points outside the site (to {})", target.display()))
+                    .file(display(root, path))
+                    .hint("copy the file into the site instead of linking to it"));
+            }
+            Err(_) => {
+                return Err(Diagnostic::error("symbolic link points to nothing")
+                    .file(display(root, path))
+                    .hint("remove the link or restore its target"));
+            }
         }
-        b
-    };
-    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
-        return Err((pos, as_read(bytes), "file contains NUL bytes: this is a binary file, not Markdown".into()));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        (at, as_read(e.into_bytes()), format!("file is not valid UTF-8 (bad byte at offset {at})"))
+    let mut doc = read_document(root, &content, path)?;
+    if let Some(dir) = doc.bundle_dir() {
+        let dir = content.join(dir);
+        let mut assets: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        !is_ignored(&n) && p.extension().is_none_or(|e| e != "md") && !p.is_dir()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assets.sort();
+        doc.assets = assets;
+    }
+    Ok(Some(doc))
+}
+
+/// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused.
+pub fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Some(pos) = bytes.iter().position(|&b| b == 0) {
+        return Err((pos, "file contains NUL bytes: this is a binary file, not Markdown".into()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        (e.valid_up_to(), format!("file is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
     })?;
-    Ok(if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text })
+    Ok(if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_string() })
 }
 
 /// Give every bundle page (`x/index.md`) the non-Markdown files in its folder.
@@ -285,15 +345,14 @@ mod tests {
 
     #[test]
     fn decode_strips_bom_and_crlf() {
-        let t = decode_text(b"\xEF\xBB\xBF+++\r\ntitle = \"a\"\r\n+++\r\nbody".to_vec()).unwrap();
+        let t = decode_text(b"\xEF\xBB\xBF+++\r\ntitle = \"a\"\r\n+++\r\nbody").unwrap();
         assert_eq!(t, "+++\ntitle = \"a\"\n+++\nbody");
     }
 
     #[test]
     fn decode_refuses_binary_and_bad_utf8() {
-        assert!(decode_text(b"abc\0def".to_vec()).is_err());
-        let (off, bytes, msg) = decode_text(b"\xEF\xBB\xBFab\xffcd".to_vec()).unwrap_err();
-        assert_eq!(bytes, b"\xEF\xBB\xBFab\xffcd", "the bytes as read, for the excerpt");
+        assert!(decode_text(b"abc\0def").is_err());
+        let (off, msg) = decode_text(b"ab\xffcd").unwrap_err();
         assert_eq!(off, 2);
         assert!(msg.contains("UTF-8"));
     }

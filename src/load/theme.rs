@@ -34,7 +34,25 @@ pub struct Assets {
 pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
     let mut assets = Assets::default();
     let mut diags = Diagnostics::new();
+    if theme.is_empty() || theme.contains(['/', '\\', ':', '\0']) || theme.starts_with('.') {
+        return Err(at_theme_key(
+            root,
+            Diagnostic::error(format!("theme `{theme}` is not a folder name"))
+                .file("config.toml")
+                .field("theme")
+                .hint("name a folder directly inside themes/, e.g. theme = \"default\""),
+        )
+        .into());
+    }
     let theme_dir = root.join("themes").join(theme);
+    for dir in [theme_dir.clone(), root.join("templates"), root.join("static")] {
+        if let Some(d) = crate::load::link_out_of_site(root, &dir) {
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
     if theme_dir.is_dir() {
         read_dir(root, &theme_dir.join("templates"), &theme_dir.join("static"), &mut assets, &mut diags);
     } else if theme == "default" {
@@ -54,14 +72,27 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
             }
         }
     } else {
-        return Err(Diagnostic::error(format!("theme `{theme}` not found (looked for themes/{theme}/)"))
-            .file("config.toml")
-            .field("theme")
-            .hint("install the theme into themes/, or set theme = \"default\"")
-            .into());
+        return Err(at_theme_key(
+            root,
+            Diagnostic::error(format!("theme `{theme}` not found (looked for themes/{theme}/)"))
+                .file("config.toml")
+                .field("theme")
+                .hint("install the theme into themes/, or set theme = \"default\""),
+        )
+        .into());
     }
     read_dir(root, &root.join("templates"), &root.join("static"), &mut assets, &mut diags);
     if diags.has_errors() { Err(diags) } else { Ok(assets) }
+}
+
+/// Point a diagnostic about the theme at the `theme = …` line of config.toml.
+fn at_theme_key(root: &Path, d: Diagnostic) -> Diagnostic {
+    let Ok(text) = std::fs::read_to_string(root.join("config.toml")) else { return d };
+    let line = text.lines().position(|l| l.trim_start().starts_with("theme") && l.contains('='));
+    match line {
+        Some(i) => d.at_line(&text, i + 1),
+        None => d,
+    }
 }
 
 fn all_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {

@@ -104,7 +104,7 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
                 return Ok(T::default());
             }
             serde_yaml_ng::from_str(text).map_err(|e| {
-                let message = e.to_string();
+                let message = file_lines(&e.to_string(), e.location().map(|l| (l.line(), l.column())), doc);
                 let mut d = Diagnostic::error(format!("front matter (YAML): {}", improve(&message)))
                     .file(&doc.display_path)
                     .hint(hint_for(&message).unwrap_or(hint));
@@ -117,9 +117,23 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
     }
 }
 
+/// The YAML parser counts "at line 2 column 3" from the front matter's first line; editors
+/// need the file's line. The error's own position is where the diagnostic points, so it goes;
+/// others ("while scanning a quoted scalar at line …") become file lines.
+fn file_lines(message: &str, at: Option<(usize, usize)>, doc: &Document) -> String {
+    let first = doc.source[..doc.front_matter.start].matches('\n').count();
+    let re = regex::Regex::new(r" at line (\d+) column (\d+)").expect("valid regex");
+    re.replace_all(message, |c: &regex::Captures| {
+        let pos = (c[1].parse::<usize>().unwrap_or(0), c[2].parse::<usize>().unwrap_or(0));
+        if Some(pos) == at { String::new() } else { format!(" on line {}", pos.0 + first) }
+    })
+    .into_owned()
+}
+
 /// serde's wording, made a little friendlier.
 fn improve(message: &str) -> String {
-    message.replace("unknown variant", "value not allowed:").replace("expected one of", "allowed values are")
+    let allowed = if message.contains("unknown field") { "allowed fields are" } else { "allowed values are" };
+    message.replace("unknown variant", "value not allowed:").replace("expected one of", allowed)
 }
 
 fn hint_for(message: &str) -> Option<&'static str> {

@@ -14,6 +14,7 @@ mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -68,7 +69,8 @@ pub struct RelatedGroup {
 pub struct Page {
     pub rel_path: String,
     pub display_path: PathBuf,
-    pub meta: PageFrontMatter,
+    /// Shared (`Arc`) so that a rebuild reuses unchanged pages without copying them.
+    pub meta: Arc<PageFrontMatter>,
     pub title: String,
     pub slug: String,
     /// Site-relative URL path (`/venues/jiao-zuo-shi-ke-ji-guan/`).
@@ -76,9 +78,9 @@ pub struct Page {
     /// Index of the section the page belongs to.
     pub section: usize,
     pub typed: Option<Typed>,
-    pub body: String,
+    pub body: Arc<str>,
     pub body_line: usize,
-    pub text: BodyText,
+    pub text: Arc<BodyText>,
     pub summary: String,
     /// Bundle files, copied next to the page's `index.html`.
     pub assets: Vec<PathBuf>,
@@ -88,6 +90,14 @@ pub struct Page {
 impl Page {
     pub fn page_type(&self) -> Option<PageType> {
         self.typed.as_ref().map(Typed::page_type)
+    }
+
+    /// The day a page is about, for sorting and feeds: its `date`, else a campaign's start.
+    pub fn date(&self) -> Option<date::Date> {
+        self.meta.date.or(match &self.typed {
+            Some(Typed::Campaign(c)) => c.start,
+            _ => None,
+        })
     }
 }
 
@@ -176,16 +186,55 @@ impl Site {
 
 /// Build the site model from the loaded documents.
 pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -> Result<Site, Diagnostics> {
+    let documents: Vec<Arc<Document>> = documents.into_iter().map(Arc::new).collect();
+    build_cached(config, &documents, options, &mut ModelCache::default())
+}
+
+/// What the model keeps between builds for `kepu serve`: the result of each page document's
+/// own work (front matter, typed table, body analysis), reused while the document and
+/// everything else that work depends on (config, the sections and their types, options) is
+/// unchanged. Cross-page work (URLs, links, references, taxonomies, relations) is always
+/// redone, so a cached build is exactly the build from scratch.
+#[derive(Debug, Default)]
+pub struct ModelCache {
+    context: u64,
+    pages: HashMap<String, CachedPage>,
+}
+
+#[derive(Debug)]
+struct CachedPage {
+    doc: Arc<Document>,
+    built: Result<Option<Page>, Diagnostics>,
+}
+
+impl ModelCache {
+    /// How many page documents the last build had to (re)build rather than reuse.
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+}
+
+/// [`build`], reusing the per-document results in `cache` for documents that did not change
+/// (same `Arc`, or same text and assets) and updating the cache.
+pub fn build_cached(
+    config: Config,
+    documents: &[Arc<Document>],
+    options: &ModelOptions,
+    cache: &mut ModelCache,
+) -> Result<Site, Diagnostics> {
     let mut diags = Diagnostics::new();
 
-    let (section_docs, page_docs): (Vec<_>, Vec<_>) =
-        documents.into_iter().partition(|d| d.kind == DocumentKind::Section);
+    let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) =
+        documents.iter().partition(|d| d.kind == DocumentKind::Section);
 
     // Sections first: pages need to know their section's type.
     let mut sections = Vec::new();
-    let mut section_sources = Vec::new();
+    let mut section_sources: Vec<&Document> = Vec::new();
     for doc in section_docs {
-        match build_section(&config, &doc) {
+        match build_section(&config, doc) {
             Ok(s) if s.meta.draft && !options.include_drafts => {}
             Ok(s) => {
                 sections.push(s);
@@ -194,40 +243,63 @@ pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -
             Err(d) => diags.extend(d),
         }
     }
+    let implicit_root_doc = Document {
+        rel_path: "_index.md".into(),
+        display_path: "content/_index.md".into(),
+        kind: DocumentKind::Section,
+        source: String::new(),
+        format: crate::load::FrontMatterFormat::Toml,
+        front_matter: 0..0,
+        body_start: 0,
+        assets: Vec::new(),
+    };
     if !sections.iter().any(|s| s.dir.is_empty()) {
         sections.push(implicit_root(&config));
-        section_sources.push(Document {
-            rel_path: "_index.md".into(),
-            display_path: "content/_index.md".into(),
-            kind: DocumentKind::Section,
-            source: String::new(),
-            format: crate::load::FrontMatterFormat::Toml,
-            front_matter: 0..0,
-            body_start: 0,
-            assets: Vec::new(),
-        });
+        section_sources.push(&implicit_root_doc);
     }
     // Root first, then by folder: stable order for everything downstream.
-    let mut paired: Vec<(Section, Document)> = sections.into_iter().zip(section_sources).collect();
+    let mut paired: Vec<(Section, &Document)> = sections.into_iter().zip(section_sources).collect();
     paired.sort_by(|a, b| a.0.dir.cmp(&b.0.dir));
-    let (mut sections, section_sources): (Vec<Section>, Vec<Document>) = paired.into_iter().unzip();
+    let (mut sections, section_sources): (Vec<Section>, Vec<&Document>) = paired.into_iter().unzip();
     link_sections(&mut sections);
 
-    let built: Vec<Result<Option<(Page, Document)>, Diagnostics>> = page_docs
-        .into_par_iter()
-        .map(|doc| build_page(&config, &sections, doc, options))
+    // Per-page work, from the cache where nothing it depends on changed.
+    let context = page_context_key(&config, &sections, options);
+    if cache.context != context {
+        cache.pages.clear();
+        cache.context = context;
+    }
+    let wanted: std::collections::HashSet<&str> = page_docs.iter().map(|d| d.rel_path.as_str()).collect();
+    cache.pages.retain(|k, _| wanted.contains(k.as_str()));
+    let stale: Vec<&Arc<Document>> = page_docs
+        .iter()
+        .copied()
+        .filter(|d| match cache.pages.get(&d.rel_path) {
+            Some(c) => !same_document(&c.doc, d),
+            None => true,
+        })
         .collect();
-    let mut paired = Vec::with_capacity(built.len());
-    for r in built {
-        match r {
-            Ok(Some(pair)) => paired.push(pair),
+    let fresh: Vec<(String, CachedPage)> = stale
+        .into_par_iter()
+        .map(|doc| {
+            let built = build_page(&config, &sections, doc, options);
+            (doc.rel_path.clone(), CachedPage { doc: doc.clone(), built })
+        })
+        .collect();
+    cache.pages.extend(fresh);
+
+    let mut paired: Vec<(Page, &Document)> = Vec::with_capacity(page_docs.len());
+    for doc in &page_docs {
+        let Some(c) = cache.pages.get(&doc.rel_path) else { continue };
+        match &c.built {
+            Ok(Some(p)) => paired.push((p.clone(), &c.doc)),
             Ok(None) => {}
-            Err(d) => diags.extend(d),
+            Err(d) => diags.extend(d.clone()),
         }
     }
-    // Stable page order: by content path (unique, so an unstable sort is deterministic).
-    paired.sort_unstable_by(|a, b| a.0.rel_path.cmp(&b.0.rel_path));
-    let (pages, page_sources): (Vec<Page>, Vec<Document>) = paired.into_iter().unzip();
+    // Stable page order: by content path.
+    paired.sort_by(|a, b| a.0.rel_path.cmp(&b.0.rel_path));
+    let (pages, page_sources): (Vec<Page>, Vec<&Document>) = paired.into_iter().unzip();
 
     let mut by_rel_path = HashMap::new();
     for (i, s) in sections.iter().enumerate() {
@@ -239,7 +311,7 @@ pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -
 
     let mut site = Site { config, sections, pages, taxonomies: Vec::new(), by_rel_path };
     assign_pages_to_sections(&mut site);
-    diags.extend(validate::unique_urls(&site));
+    diags.extend(validate::unique_urls(&site, &page_sources, &section_sources));
     diags.extend(validate::internal_links(&site, &page_sources, &section_sources));
     diags.extend(validate::typed_pages(&site, &page_sources));
     match build_taxonomies(&site, &page_sources) {
@@ -250,6 +322,23 @@ pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -
 
     let diags = diags.sorted();
     if diags.has_errors() { Err(diags) } else { Ok(site) }
+}
+
+/// Everything besides its own document that building one page reads.
+fn page_context_key(config: &Config, sections: &[Section], options: &ModelOptions) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(config).unwrap_or_default().hash(&mut h);
+    options.include_drafts.hash(&mut h);
+    for s in sections {
+        (&s.dir, s.page_type).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn same_document(a: &Arc<Document>, b: &Arc<Document>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.source == b.source && a.assets == b.assets && a.display_path == b.display_path && a.rel_path == b.rel_path)
 }
 
 fn implicit_root(config: &Config) -> Section {
@@ -375,10 +464,10 @@ fn nearest_section(sections: &[Section], mut dir: &str) -> usize {
 fn build_page(
     config: &Config,
     sections: &[Section],
-    doc: Document,
+    doc: &Document,
     options: &ModelOptions,
-) -> Result<Option<(Page, Document)>, Diagnostics> {
-    let mut meta: PageFrontMatter = front_matter::parse(&doc)?;
+) -> Result<Option<Page>, Diagnostics> {
+    let mut meta: PageFrontMatter = front_matter::parse(doc)?;
     if meta.draft && !options.include_drafts {
         return Ok(None);
     }
@@ -407,20 +496,30 @@ fn build_page(
     let section = nearest_section(sections, &folder);
     let slug = match &meta.slug {
         Some(s) => {
-            if let Err(d) = validate::safe_slug(s, &doc) {
+            if let Err(d) = validate::safe_slug(s, doc) {
                 diags.push(d);
             }
             slug::slugify(s)
         }
         None => {
             let s = slug::slugify(&stem);
-            if s.is_empty() { slug::slugify(&title) } else { s }
+            let s = if s.is_empty() { slug::slugify(&title) } else { s };
+            if s.is_empty() && meta.path.is_none() && !title.is_empty() {
+                diags.push(
+                    Diagnostic::error("neither the file name nor the title has letters or digits to make a URL from")
+                        .file(&doc.display_path)
+                        .field("slug")
+                        .hint("rename the file (pinyin, e.g. ke-pu-ri.md) or set slug = \"…\"")
+                        .at_line(&doc.source, 1),
+                );
+            }
+            s
         }
     };
     let path = match &meta.path {
         Some(p) => {
             let normal = format!("/{}/", p.trim_matches('/'));
-            if let Err(d) = validate::safe_url_path(p, &doc, "path") {
+            if let Err(d) = validate::safe_url_path(p, doc, "path") {
                 diags.push(d);
             }
             normal.replace("//", "/")
@@ -428,11 +527,11 @@ fn build_page(
         None => format!("{}{}/", url_dir(&folder), slug),
     };
     for alias in &meta.aliases {
-        if let Err(d) = validate::safe_url_path(alias, &doc, "aliases") {
+        if let Err(d) = validate::safe_url_path(alias, doc, "aliases") {
             diags.push(d);
         }
     }
-    let typed = validate::typed_table(&mut meta, sections[section].page_type, &doc, &mut diags);
+    let typed = validate::typed_table(&mut meta, sections[section].page_type, doc, &mut diags);
     let body = doc.body().to_string();
     let text = text::analyse(&body);
     let summary = match text.more_at {
@@ -451,15 +550,15 @@ fn build_page(
         path,
         section,
         typed,
-        body,
+        body: body.into(),
         body_line: doc.body_line(),
-        text,
+        text: Arc::new(text),
         summary,
         assets: doc.assets.clone(),
         related: Vec::new(),
-        meta,
+        meta: Arc::new(meta),
     };
-    Ok(Some((page, doc)))
+    Ok(Some(page))
 }
 
 /// Fill each section's page list and order it.
@@ -480,7 +579,7 @@ fn assign_pages_to_sections(site: &mut Site) {
             let (pa, pb) = (&pages[a], &pages[b]);
             let ord = match by {
                 SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
-                SortBy::Date => sort_date(pb).cmp(&sort_date(pa)),
+                SortBy::Date => pb.date().cmp(&pa.date()),
                 SortBy::Title => title_keys[a].cmp(&title_keys[b]),
             };
             ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
@@ -493,20 +592,12 @@ fn assign_pages_to_sections(site: &mut Site) {
     }
 }
 
-/// The date a page sorts by: its own date, else a campaign's start.
-fn sort_date(p: &Page) -> Option<date::Date> {
-    p.meta.date.or(match &p.typed {
-        Some(Typed::Campaign(c)) => c.start,
-        _ => None,
-    })
-}
-
 /// Titles sort by their pinyin, the order Chinese readers expect in an index.
 fn pinyin_key(title: &str) -> String {
     slug::slugify(title)
 }
 
-fn build_taxonomies(site: &Site, sources: &[Document]) -> Result<Vec<Taxonomy>, Diagnostics> {
+fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut terms: BTreeMap<String, BTreeMap<String, (String, Vec<usize>)>> = BTreeMap::new();
     for t in &site.config.taxonomies {
@@ -531,6 +622,16 @@ fn build_taxonomies(site: &Site, sources: &[Document]) -> Result<Vec<Taxonomy>, 
             };
             for v in values {
                 let slug = slug::slugify(v);
+                if slug.is_empty() {
+                    diags.push(
+                        Diagnostic::error(format!("{name} term `{v}` has no letters or digits to make a URL from"))
+                            .file(&p.display_path)
+                            .field(format!("taxonomies.{name}"))
+                            .hint("use a word, e.g. tags = [\"科普日\"]")
+                            .at_line(&sources[i].source, front_matter::locate(&sources[i], Some("taxonomies"), name)),
+                    );
+                    continue;
+                }
                 let entry = map.entry(slug).or_insert_with(|| (v.clone(), Vec::new()));
                 if !entry.1.contains(&i) {
                     entry.1.push(i);

@@ -250,7 +250,7 @@ pub struct ChartPoint {
 }
 
 /// A figure a page reports (`[[figures]]`), shown in a table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
     pub label: String,

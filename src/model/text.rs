@@ -16,6 +16,11 @@ pub fn markdown_options() -> Options {
         | Options::ENABLE_HEADING_ATTRIBUTES
 }
 
+/// Deepest nesting of lists and block quotes a body may use. Real pages stay below ten;
+/// browsers stop nesting elements at a few hundred levels, so deeper input is a mistake (or
+/// an attack) that would render wrongly anyway.
+pub const MAX_NESTING: usize = 100;
+
 /// The marker that ends a hand-picked summary.
 pub const MORE_MARKER: &str = "<!-- more -->";
 
@@ -44,6 +49,25 @@ pub struct UnsafeLink {
     pub offset: usize,
 }
 
+/// A `{key=value}` heading attribute (`## 标题 {data-x=1}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadingAttribute {
+    pub name: String,
+    /// Byte offset of the heading in the body.
+    pub offset: usize,
+}
+
+/// Heading attributes editors may set without `markdown.unsafe_html`: data, language and
+/// accessibility attributes. Everything else is refused — `onclick` and friends run code, and
+/// `style` can disguise a page.
+pub fn is_safe_attribute(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "lang" | "dir" | "title" | "role")
+        || ["data-", "aria-"].iter().any(|p| {
+            name.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        })
+}
+
 /// The text-only view of a body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BodyText {
@@ -52,11 +76,15 @@ pub struct BodyText {
     pub plain: String,
     pub internal_links: Vec<InternalLink>,
     pub unsafe_links: Vec<UnsafeLink>,
+    /// Every custom heading attribute (checked against [`is_safe_attribute`] by the model).
+    pub heading_attributes: Vec<HeadingAttribute>,
     /// Han characters plus Latin words, the basis of reading time.
     pub han_chars: usize,
     pub latin_words: usize,
     /// Markdown before `<!-- more -->`, if the editor marked one.
     pub more_at: Option<usize>,
+    /// Byte offset where lists and block quotes first nest deeper than [`MAX_NESTING`].
+    pub too_deep: Option<usize>,
 }
 
 impl BodyText {
@@ -96,9 +124,23 @@ pub fn analyse(markdown: &str) -> BodyText {
     let mut used = std::collections::HashMap::<String, usize>::new();
     let parser = Parser::new_ext(markdown, markdown_options()).into_offset_iter();
     let mut block = String::new();
+    let mut depth = 0usize;
     for (event, range) in parser {
         match event {
-            Event::Start(Tag::Heading { level, id, .. }) => {
+            Event::Start(Tag::List(_) | Tag::BlockQuote(_)) => {
+                depth += 1;
+                if depth > MAX_NESTING && out.too_deep.is_none() {
+                    out.too_deep = Some(range.start);
+                }
+            }
+            Event::End(TagEnd::List(_)) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match event {
+            Event::Start(Tag::Heading { level, id, ref attrs, .. }) => {
+                out.heading_attributes.extend(
+                    attrs.iter().map(|(k, _)| HeadingAttribute { name: k.to_string(), offset: range.start }),
+                );
                 heading = Some((heading_level(level), id.map(|s| s.to_string()), String::new()));
             }
             Event::End(TagEnd::Heading(_)) => {
@@ -130,6 +172,9 @@ pub fn analyse(markdown: &str) -> BodyText {
                 }
             }
             Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableCell | TagEnd::BlockQuote(_)) => {
+                if matches!(event, Event::End(TagEnd::BlockQuote(_))) {
+                    depth = depth.saturating_sub(1);
+                }
                 if !in_code {
                     push_block(&mut out.plain, &std::mem::take(&mut block));
                 }
@@ -228,6 +273,32 @@ mod tests {
         assert_eq!(t.internal_links[0].target, "venues/x.md");
         assert_eq!(t.internal_links[0].anchor.as_deref(), Some("开放"));
         assert_eq!(t.unsafe_links.len(), 1);
+    }
+
+    #[test]
+    fn heading_attributes_are_collected_and_judged() {
+        let t = analyse("text\n\n## 标题 {#id .cls data-x=1 onclick=alert(1)}\n");
+        let names: Vec<_> = t.heading_attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["data-x", "onclick"]);
+        assert_eq!(t.heading_attributes[1].offset, 6);
+        for ok in ["data-x", "aria-label", "lang", "dir", "title", "role"] {
+            assert!(is_safe_attribute(ok), "{ok}");
+        }
+        for bad in ["onclick", "ONLOAD", "style", "href", "data-", "data-x\"y", "formaction", "srcdoc"] {
+            assert!(!is_safe_attribute(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_limit_is_located() {
+        let ok = format!("{}x", "> ".repeat(MAX_NESTING));
+        assert_eq!(analyse(&ok).too_deep, None);
+        let body = format!("text\n\n{}x", "- > ".repeat(MAX_NESTING));
+        let at = analyse(&body).too_deep.expect("too deep");
+        assert_eq!(at, 6 + 2 * MAX_NESTING, "the (MAX_NESTING + 1)th container starts here");
+        // Siblings do not add up: many lists one after another are fine.
+        let flat = "- a\n\n> b\n\n".repeat(3 * MAX_NESTING);
+        assert_eq!(analyse(&flat).too_deep, None);
     }
 
     #[test]

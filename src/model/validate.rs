@@ -17,20 +17,28 @@ pub fn safe_url_path(p: &str, doc: &Document, field: &str) -> Result<(), Diagnos
         || p.contains(':')
         || p.contains('\0')
         || p.contains("//")
+        || p.split('/').any(|segment| segment == ".")
         || p.chars().any(|c| c.is_control());
     if bad {
         Err(Diagnostic::error(format!("`{p}` is not allowed in {field}: it could leave the site's output folder"))
             .file(&doc.display_path)
             .field(field)
-            .hint("write a plain path such as /venues/new-name/ (no `..`, `\\`, `:` or drive letters)")
+            .hint("write a plain path such as /venues/new-name/ (no `.` or `..` segments, `\\`, `:` or drive letters)")
             .at_line(&doc.source, locate(doc, None, field)))
     } else {
         Ok(())
     }
 }
 
-/// A slug must be one path segment.
+/// A slug must be one path segment with something to put in a URL.
 pub fn safe_slug(s: &str, doc: &Document) -> Result<(), Diagnostic> {
+    if !s.contains(['/', '\\']) && !s.contains("..") && super::slug::slugify(s).is_empty() && !s.trim().is_empty() {
+        return Err(Diagnostic::error(format!("slug `{s}` has no letters or digits to make a URL from"))
+            .file(&doc.display_path)
+            .field("slug")
+            .hint("use letters, digits and hyphens, e.g. slug = \"zheng-zhou-ke-ji-guan\"")
+            .at_line(&doc.source, locate(doc, None, "slug")));
+    }
     if s.contains('/') || s.contains('\\') || s.contains("..") || s.trim().is_empty() {
         Err(Diagnostic::error(format!("slug `{s}` must be a single word without `/`, `\\` or `..`"))
             .file(&doc.display_path)
@@ -97,46 +105,67 @@ pub fn typed_table(
     typed
 }
 
-/// Two documents must not write the same output file.
-pub fn unique_urls(site: &Site) -> Diagnostics {
+/// Two documents must not write the same output file. `pages` and `sections` are the source
+/// documents of `site.pages` and `site.sections`, in the same order (for line numbers).
+pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    let mut owners: HashMap<String, String> = HashMap::new();
-    let mut claim = |path: String, owner: &std::path::Path, what: &str, diags: &mut Diagnostics| {
-        let owner_s = owner.display().to_string();
-        if let Some(first) = owners.get(&path) {
-            if *first != owner_s {
-                diags.push(
-                    Diagnostic::error(format!("{what} {path} is also produced by {first}"))
-                        .file(owner)
-                        .field("path")
-                        .hint("give one of the two pages another file name, or set `slug`/`path` in its front matter"),
-                );
-            }
-        } else {
-            owners.insert(path, owner_s);
+    // URL → the document that produced it first, and the field that made it (None: the file
+    // name did).
+    type Owners<'a> = HashMap<std::borrow::Cow<'a, str>, (&'a Document, Option<&'static str>)>;
+    let mut owners: Owners = HashMap::with_capacity(site.pages.len() + site.sections.len());
+    fn claim<'a>(owners: &mut Owners<'a>, path: std::borrow::Cow<'a, str>, doc: &'a Document, field: Option<&'static str>, diags: &mut Diagnostics) {
+        let Some(&(first, first_field)) = owners.get(&path) else {
+            owners.insert(path, (doc, field));
+            return;
+        };
+        if first.display_path == doc.display_path {
+            return;
         }
-    };
-    for s in &site.sections {
+        // Report it where an editor chose the URL (a path, slug or alias line), if anywhere.
+        let ((at, at_field), other) =
+            if field.is_none() && first_field.is_some() { ((first, first_field), doc) } else { ((doc, field), first) };
+        let what = if at_field == Some("aliases") { "alias" } else { "URL" };
+        let mut d = Diagnostic::error(format!("{what} {path} is also produced by {}", other.display_path.display()))
+            .file(&at.display_path)
+            .field(at_field.unwrap_or("path"))
+            .hint(if at_field == Some("aliases") {
+                "remove the alias, or give the other page another URL"
+            } else {
+                "give one of the two pages another file name, or set `slug`/`path` in its front matter"
+            });
+        if let Some(f) = at_field.filter(|_| !at.source.is_empty()) {
+            d = d.at_line(&at.source, locate(at, None, f));
+        }
+        diags.push(d);
+    }
+    for (s, doc) in site.sections.iter().zip(sections) {
         if s.meta.render != Some(false) {
-            claim(s.path.clone(), &s.display_path, "URL", &mut diags);
+            claim(&mut owners, s.path.as_str().into(), doc, None, &mut diags);
         }
     }
-    for p in &site.pages {
-        claim(p.path.clone(), &p.display_path, "URL", &mut diags);
+    for (p, doc) in site.pages.iter().zip(pages) {
+        let field = if p.meta.path.is_some() {
+            Some("path")
+        } else if p.meta.slug.is_some() {
+            Some("slug")
+        } else {
+            None
+        };
+        claim(&mut owners, p.path.as_str().into(), doc, field, &mut diags);
         for a in &p.meta.aliases {
-            claim(format!("/{}/", a.trim_matches('/')).replace("//", "/"), &p.display_path, "alias", &mut diags);
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/").into(), doc, Some("aliases"), &mut diags);
         }
     }
     diags
 }
 
 /// Every `@/` link must name an existing file, and its `#anchor` an existing heading.
-pub fn internal_links(site: &Site, pages: &[Document], sections: &[Document]) -> Diagnostics {
+pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let texts = site
         .pages
         .iter()
-        .map(|p| (&p.text, &p.display_path))
+        .map(|p| (&*p.text, &p.display_path))
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
@@ -178,6 +207,28 @@ pub fn internal_links(site: &Site, pages: &[Document], sections: &[Document]) ->
                 }
             }
         }
+        if let Some(at) = text.too_deep {
+            diags.push(
+                Diagnostic::error(format!(
+                    "lists and block quotes are nested more than {} levels deep",
+                    super::text::MAX_NESTING
+                ))
+                .file(display)
+                .hint("flatten the structure: split it into headings and shorter lists")
+                .at_offset(&doc.source, doc.body_start + at),
+            );
+        }
+        if !site.config.markdown.unsafe_html {
+            for attr in text.heading_attributes.iter().filter(|a| !super::text::is_safe_attribute(&a.name)) {
+                diags.push(
+                    Diagnostic::error(format!("heading attribute `{}` is not allowed", attr.name))
+                        .file(display)
+                        .field("heading")
+                        .hint("headings may carry an #id, .classes, data-*, aria-*, lang, dir, title and role; event handlers such as onclick would run code in the visitor's browser")
+                        .at_offset(&doc.source, doc.body_start + attr.offset),
+                );
+            }
+        }
         for link in &text.unsafe_links {
             diags.push(
                 Diagnostic::error(format!("link `{}` would run code in the visitor's browser", link.url))
@@ -203,7 +254,7 @@ fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<S
 }
 
 /// Field checks of typed pages and their references, all reported.
-pub fn typed_pages(site: &Site, sources: &[Document]) -> Diagnostics {
+pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let titles: HashMap<(PageType, &str), usize> = site
         .pages
@@ -329,18 +380,18 @@ pub fn typed_pages(site: &Site, sources: &[Document]) -> Diagnostics {
 pub fn relate(site: &mut Site) {
     let n = site.pages.len();
     let mut related: Vec<Vec<RelatedGroup>> = vec![Vec::new(); n];
-    let title_index: HashMap<(PageType, String), usize> = site
+    let title_index: HashMap<(PageType, &str), usize> = site
         .pages
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.clone()), i)))
+        .filter_map(|(i, p)| Some(((p.page_type()?, p.title.as_str()), i)))
         .collect();
-    let city_pages: HashMap<String, usize> = site
+    let city_pages: HashMap<&str, usize> = site
         .pages
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match &p.typed {
-            Some(Typed::City(c)) => Some((c.name.clone(), i)),
+            Some(Typed::City(c)) => Some((c.name.as_str(), i)),
             _ => None,
         })
         .collect();
@@ -383,7 +434,7 @@ pub fn relate(site: &mut Site) {
                 (&c.experts, PageType::Expert, "experts", "参与专家"),
             ] {
                 for name in names {
-                    if let Some(&target) = title_index.get(&(pt, name.clone())) {
+                    if let Some(&target) = title_index.get(&(pt, name.as_str())) {
                         push(&mut related, i, key, label, target);
                         push(&mut related, target, "campaigns", "相关活动", i);
                     }

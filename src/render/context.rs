@@ -10,7 +10,7 @@ use crate::model::{Page, Section, Site, Typed};
 use super::charts::{self, RenderedChart};
 
 /// A page as listed elsewhere (section lists, related pages, `get_page`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PageRef {
     pub title: String,
     pub description: Option<String>,
@@ -28,6 +28,10 @@ pub struct PageRef {
     pub city: Option<String>,
     pub example: bool,
     pub reading_time: usize,
+    /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
+    pub figures: Vec<Figure>,
+    /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
+    pub dates_label: Option<String>,
 }
 
 /// A heading in the table of contents, nested.
@@ -58,15 +62,12 @@ pub struct PageCtx {
     pub toc: Vec<TocEntry>,
     pub char_count: usize,
     pub sources: Vec<String>,
-    pub figures: Vec<Figure>,
     pub taxonomies: std::collections::BTreeMap<String, Vec<TermRef>>,
     pub extra: serde_json::Map<String, Value>,
     pub related: Vec<RelatedCtx>,
     pub section: SectionRef,
     pub assets: Vec<String>,
     pub charts: Vec<RenderedChart>,
-    /// For campaigns: start/end as `2024年9月15日`.
-    pub dates_label: Option<String>,
 }
 
 /// A taxonomy term as linked from a page.
@@ -77,7 +78,7 @@ pub struct TermRef {
 }
 
 /// A section as linked from elsewhere.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SectionRef {
     pub title: String,
     pub description: Option<String>,
@@ -101,14 +102,14 @@ pub struct SectionCtx {
 }
 
 /// One entry of the header navigation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NavItem {
     pub title: String,
     pub path: String,
 }
 
 /// A city for pickers and the home page.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CityRef {
     pub name: &'static str,
     pub full_name: &'static str,
@@ -116,7 +117,7 @@ pub struct CityRef {
 }
 
 /// Values every template gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Globals {
     pub config: ConfigCtx,
     pub nav: Vec<NavItem>,
@@ -128,7 +129,7 @@ pub struct Globals {
 }
 
 /// The parts of `config.toml` templates need.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigCtx {
     pub title: String,
     pub description: String,
@@ -137,7 +138,18 @@ pub struct ConfigCtx {
     pub extra: toml::Table,
 }
 
-pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
+/// `asset_hashes` (output path → short content hash) makes stylesheet links change whenever
+/// the file does (`/css/site.css?h=…`), so servers may cache them for good.
+pub fn globals(
+    site: &Site,
+    has_search: bool,
+    has_calendar: bool,
+    asset_hashes: &std::collections::HashMap<String, String>,
+) -> Globals {
+    let busted = |path: &str| match asset_hashes.get(path.trim_start_matches('/')) {
+        Some(h) => format!("{}?h={h}", site.url(path)),
+        None => site.url(path),
+    };
     let c = &site.config;
     let root = site.root();
     Globals {
@@ -164,9 +176,9 @@ pub fn globals(site: &Site, has_search: bool, has_calendar: bool) -> Globals {
             })
             .collect(),
         search_url: has_search.then(|| site.url("/search/")),
-        feed_url: c.generate_feeds.then(|| site.url("/atom.xml")),
+        feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
         calendar_url: has_calendar.then(|| site.url("/calendar/")),
-        stylesheets: vec![site.url("/css/site.css"), site.url("/css/syntax.css")],
+        stylesheets: vec![busted("/css/site.css"), busted("/css/syntax.css")],
     }
 }
 
@@ -178,13 +190,18 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         summary: p.summary.clone(),
         path: site.url(&p.path),
         permalink: site.permalink(&p.path),
-        date: p.meta.date.map(|d| d.to_string()),
+        date: p.date().map(|d| d.to_string()),
         weight: p.meta.weight,
         page_type: p.page_type().map(|t| t.key()),
         typed: typed_value(p.typed.as_ref()),
         city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
         example: p.meta.example,
         reading_time: p.text.reading_minutes(),
+        figures: p.meta.figures.clone(),
+        dates_label: match &p.typed {
+            Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
+            _ => None,
+        },
     }
 }
 
@@ -253,10 +270,6 @@ fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) ->
         Some(Typed::Overview(o)) => o.charts.iter().enumerate().map(|(i, c)| charts::render(c, i)).collect(),
         _ => Vec::new(),
     };
-    let dates_label = match &p.typed {
-        Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
-        _ => None,
-    };
     PageCtx {
         reference: page_ref(site, p),
         slug: p.slug.clone(),
@@ -265,7 +278,6 @@ fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) ->
         toc: toc(&p.text.headings),
         char_count: p.text.han_chars + p.text.latin_words,
         sources: p.meta.sources.clone(),
-        figures: p.meta.figures.clone(),
         taxonomies,
         extra: p.meta.extra.clone(),
         related: p
@@ -281,7 +293,6 @@ fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) ->
         section: section_ref(site, section),
         assets,
         charts,
-        dates_label,
     }
 }
 
@@ -297,23 +308,36 @@ pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef
     }
 }
 
-/// Every page's [`PageRef`] as a template value, indexed like `site.pages`. Computed once per
-/// render, in parallel, and cloned wherever a page is listed: a page appears in its section's
-/// list, its terms' lists, related lists and the lookup functions, and serializing a
-/// `PageRef` costs several times more than cloning its value.
-pub fn page_ref_values(site: &Site) -> Vec<Value> {
-    use rayon::prelude::*;
-    site.pages.par_iter().map(|p| serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)).collect()
+/// Every page's [`PageRef`] as a template value, each made on first use and then cloned
+/// wherever the page is listed: a page appears in its section's pagers, its terms' pages,
+/// related lists and the calendar, and serializing a `PageRef` costs several times more than
+/// cloning its value. Made lazily so that `kepu serve`, re-rendering a few targets, pays only
+/// for the pages those list.
+pub struct PageRefs<'a> {
+    site: &'a Site,
+    values: Vec<std::sync::OnceLock<Value>>,
 }
 
-/// The listed pages' values, in order.
-pub fn listed(refs: &[Value], pages: &[usize]) -> Value {
-    Value::Array(pages.iter().map(|&i| refs[i].clone()).collect())
+impl<'a> PageRefs<'a> {
+    pub fn new(site: &'a Site) -> Self {
+        PageRefs { site, values: (0..site.pages.len()).map(|_| std::sync::OnceLock::new()).collect() }
+    }
+
+    /// The value of `page_ref` for page `i`.
+    pub fn get(&self, i: usize) -> &Value {
+        self.values[i]
+            .get_or_init(|| serde_json::to_value(page_ref(self.site, &self.site.pages[i])).unwrap_or(Value::Null))
+    }
+
+    /// The listed pages' values, in order.
+    pub fn listed(&self, pages: &[usize]) -> Value {
+        Value::Array(pages.iter().map(|&i| self.get(i).clone()).collect())
+    }
 }
 
-/// The value of [`page_ctx`] (identical), built from the precomputed page values; the HTML
-/// is moved in, not copied.
-pub fn page_value(site: &Site, p: &Page, content: String, refs: &[Value]) -> Value {
+/// The value of [`page_ctx`] (identical), with related pages from `refs`; the HTML is moved
+/// in, not copied.
+pub fn page_value(site: &Site, p: &Page, content: String, refs: &PageRefs) -> Value {
     let mut v = serde_json::to_value(page_ctx_inner(site, p, String::new(), false)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("content".into(), Value::String(content));
@@ -324,7 +348,7 @@ pub fn page_value(site: &Site, p: &Page, content: String, refs: &[Value]) -> Val
                 let mut r = serde_json::Map::new();
                 r.insert("key".into(), Value::from(g.key));
                 r.insert("label".into(), Value::from(g.label));
-                r.insert("pages".into(), listed(refs, &g.pages));
+                r.insert("pages".into(), refs.listed(&g.pages));
                 Value::Object(r)
             })
             .collect();
@@ -333,13 +357,12 @@ pub fn page_value(site: &Site, p: &Page, content: String, refs: &[Value]) -> Val
     v
 }
 
-/// The value of [`section_ctx`] with the section's own pages (identical), built from the
-/// precomputed page values.
-pub fn section_value(site: &Site, s: &Section, content: String, refs: &[Value]) -> Value {
+/// The value of [`section_ctx`] (identical) listing `pages` from `refs`.
+pub fn section_value(site: &Site, s: &Section, content: String, pages: &[usize], refs: &PageRefs) -> Value {
     let mut v = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("content".into(), Value::String(content));
-        m.insert("pages".into(), listed(refs, &s.pages));
+        m.insert("pages".into(), refs.listed(pages));
     }
     v
 }

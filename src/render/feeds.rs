@@ -39,10 +39,16 @@ pub fn robots(site: &Site) -> String {
 /// An Atom feed of the given pages (newest first, at most 30). `None` when no page has a
 /// date: a feed without dates would need the clock.
 pub fn atom(site: &Site, title: &str, feed_path: &str, html_path: &str, pages: &[&Page]) -> Option<String> {
-    let mut dated: Vec<&&Page> = pages.iter().filter(|p| p.meta.date.is_some()).collect();
-    dated.sort_by(|a, b| b.meta.date.cmp(&a.meta.date).then(a.rel_path.cmp(&b.rel_path)));
-    dated.truncate(30);
-    let newest = dated.iter().filter_map(|p| p.meta.updated.or(p.meta.date)).max()?;
+    let mut dated: Vec<&&Page> = pages.iter().filter(|p| p.date().is_some()).collect();
+    // Newest first; content paths are unique, so this order is total and picking the first 30
+    // before sorting them gives the same feed as sorting everything.
+    let order = |a: &&&Page, b: &&&Page| b.date().cmp(&a.date()).then(a.rel_path.cmp(&b.rel_path));
+    if dated.len() > 30 {
+        dated.select_nth_unstable_by(29, order);
+        dated.truncate(30);
+    }
+    dated.sort_by(order);
+    let newest = dated.iter().filter_map(|p| p.meta.updated.or(p.date())).max()?;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-CN\">\n");
     let _ = writeln!(out, "  <title>{}</title>", xml(title));
     let _ = writeln!(out, "  <link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>", xml(&site.permalink(feed_path)));
@@ -52,7 +58,7 @@ pub fn atom(site: &Site, title: &str, feed_path: &str, html_path: &str, pages: &
     let _ = writeln!(out, "  <generator uri=\"https://kepu.invalid/\">kepu</generator>");
     for p in dated {
         let link = site.permalink(&p.path);
-        let date = p.meta.date.unwrap();
+        let date = p.date()?;
         let _ = writeln!(out, "  <entry>");
         let _ = writeln!(out, "    <title>{}</title>", xml(&p.title));
         let _ = writeln!(out, "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>", xml(&link));

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charts;
 pub mod context;
 pub mod feeds;
+pub mod guard;
 pub mod markdown;
 pub mod templates;
 
@@ -18,9 +19,10 @@ use tera::{Context, Tera};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
-use crate::model::{Page, PageType, Section, Site, Typed};
+use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
-use context::{globals, listed, page_ref_values, page_value, put, section_value, PageRef};
+use context::{globals, page_value, put, section_value, PageRef, PageRefs};
+pub use context::Globals;
 
 /// Pagination state for a section page.
 #[derive(Debug, Clone, Serialize)]
@@ -37,71 +39,179 @@ pub struct Paginator {
     pub next: Option<String>,
 }
 
-/// Render every output file of the site except search index files.
-pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
-    let refs = std::sync::Arc::new(page_ref_values(site));
-    let tera = templates::build_with_refs(site, &assets.templates, refs.clone())?;
-    let has = |name: &str| assets.templates.contains_key(name);
-    let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
-    let has_search = site.config.search.enabled && has("search.html");
-    let globals = globals(site, has_search, has_calendar);
-    // Every template gets the globals: serialize them once, clone the context per page.
-    let mut base = Context::from_serialize(&globals).unwrap_or_default();
-    base.insert("current_path", "");
-    let renderer = Renderer { site, tera: &tera, assets, base, refs: &refs };
-
-    let page_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
-        site.pages.par_iter().map(|p| renderer.page(p)).collect();
-    let section_results: Vec<Result<Vec<OutputFile>, Diagnostic>> =
-        site.sections.par_iter().map(|s| renderer.section(s)).collect();
-
-    let mut diags = Diagnostics::new();
-    let mut files = Vec::new();
-    for r in page_results.into_iter().chain(section_results) {
-        match r {
-            Ok(f) => files.extend(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    let mut extra = || -> Result<(), Diagnostic> {
-        files.extend(renderer.taxonomies()?);
-        if has("404.html") {
-            files.push(OutputFile::bytes("404.html", renderer.render("404.html", &renderer.context())?));
-        }
-        if has_search {
-            let mut ctx = renderer.context();
-            ctx.insert("current_path", &site.url("/search/"));
-            files.push(OutputFile::bytes("search/index.html", renderer.render("search.html", &ctx)?));
-        }
-        if has_calendar {
-            files.push(renderer.calendar_page()?);
-            files.push(OutputFile::bytes("campaigns.ics", calendar::ics(site)));
-        }
-        Ok(())
-    };
-    if let Err(d) = extra() {
-        diags.push(d);
-    }
-    if diags.has_errors() {
-        // A broken template usually fails every page the same way: report it once.
-        let mut seen = std::collections::HashSet::new();
-        diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
-        return Err(diags.sorted());
-    }
-
-    files.extend(renderer.companions());
-    files.push(OutputFile::bytes("css/syntax.css", markdown::syntax_css()));
-    Ok(files)
+/// One unit of render output, named by what it is rather than by an index, so that the same
+/// target means the same output files across builds. `kepu serve` re-renders only the
+/// targets an edit touched; [`render`] renders all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A page (by content path): its HTML, bundle assets and alias redirects.
+    Page(String),
+    /// One pager of a section (by content path), 1-based; unpaginated sections have one.
+    SectionPager(String, usize),
+    /// A taxonomy's list of terms (by taxonomy name).
+    TaxonomyList(String),
+    /// One term's page (taxonomy name, term slug).
+    Term(String, String),
+    /// `404.html`.
+    NotFound,
+    /// `search/index.html`.
+    Search,
+    /// `calendar/index.html` and `campaigns.ics`.
+    Calendar,
+    /// `sitemap.xml` and `robots.txt`.
+    Sitemap,
+    /// The Atom feeds (the site's and each section's).
+    Feeds,
+    /// `css/syntax.css`.
+    SyntaxCss,
 }
 
-struct Renderer<'a> {
+/// Every target a full render of `site` produces, in a stable order.
+pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
+    let has = |name: &str| assets.templates.contains_key(name);
+    let mut out: Vec<Target> = site.pages.iter().map(|p| Target::Page(p.rel_path.clone())).collect();
+    for s in &site.sections {
+        out.extend((1..=pager_count(s)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
+    }
+    for t in &site.taxonomies {
+        if has("taxonomy_list.html") {
+            out.push(Target::TaxonomyList(t.name.clone()));
+        }
+        if has("taxonomy_single.html") {
+            out.extend(t.terms.iter().map(|term| Target::Term(t.name.clone(), term.slug.clone())));
+        }
+    }
+    if has("404.html") {
+        out.push(Target::NotFound);
+    }
+    if site.config.search.enabled && has("search.html") {
+        out.push(Target::Search);
+    }
+    if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
+        out.push(Target::Calendar);
+    }
+    out.push(Target::Sitemap);
+    out.push(Target::Feeds);
+    out.push(Target::SyntaxCss);
+    out
+}
+
+/// How many pagers a section renders (0 when it is not rendered at all).
+pub fn pager_count(s: &Section) -> usize {
+    if s.meta.render == Some(false) {
+        return 0;
+    }
+    match s.paginate_by.unwrap_or(0) {
+        0 => 1,
+        per => s.pages.len().div_ceil(per).max(1),
+    }
+}
+
+/// Render every output file of the site except search index files.
+pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
+    let renderer = Renderer::new(site, assets)?;
+    let rendered = renderer.render_targets(&targets(site, assets))?;
+    Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
+}
+
+/// Templates compiled for one `Site`, ready to render any of its targets.
+pub struct Renderer<'a> {
     site: &'a Site,
-    tera: &'a Tera,
+    tera: Tera,
     assets: &'a Assets,
-    /// The globals and an empty `current_path`, what every template starts from.
+    globals: Globals,
+    /// The globals and an empty `current_path`: what every template's context starts from,
+    /// serialized once.
     base: Context,
-    /// Every page's `PageRef` value, indexed like `site.pages`.
-    refs: &'a [serde_json::Value],
+    /// Page values for lists, made once each.
+    refs: PageRefs<'a>,
+    /// Each taxonomy's value (its terms, without their pages), made once.
+    taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
+    syntax_css: String,
+}
+
+impl<'a> Renderer<'a> {
+    /// Compile the templates for `site`.
+    pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
+        let syntax_css = markdown::syntax_css();
+        let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
+        let tera = templates::build(site, &assets.templates, &hashes)?;
+        let has = |name: &str| assets.templates.contains_key(name);
+        let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
+        let has_search = site.config.search.enabled && has("search.html");
+        let globals = globals(site, has_search, has_calendar, &hashes);
+        let mut base = Context::from_serialize(&globals).unwrap_or_default();
+        base.insert("current_path", "");
+        let refs = PageRefs::new(site);
+        let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
+        Ok(Renderer { site, tera, assets, globals, base, refs, taxonomy_values, syntax_css })
+    }
+
+    /// The values every template gets (navigation, cities, …): when these change, every
+    /// target changes.
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// Render the given targets in parallel; all errors are reported together.
+    pub fn render_targets(&self, targets: &[Target]) -> Result<Vec<(Target, Vec<OutputFile>)>, Diagnostics> {
+        let results: Vec<Result<(Target, Vec<OutputFile>), Diagnostic>> =
+            targets.par_iter().map(|t| self.target(t).map(|files| (t.clone(), files))).collect();
+        let mut diags = Diagnostics::new();
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            match r {
+                Ok(x) => out.push(x),
+                Err(d) => diags.push(d),
+            }
+        }
+        if diags.has_errors() {
+            // A broken template usually fails every page the same way: report it once.
+            let mut seen = std::collections::HashSet::new();
+            diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
+            return Err(diags.sorted());
+        }
+        Ok(out)
+    }
+
+    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+        let site = self.site;
+        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        match target {
+            Target::Page(rel) => match site.get(rel) {
+                Some(DocRef::Page(i)) => self.page(&site.pages[i]),
+                _ => Err(gone()),
+            },
+            Target::SectionPager(rel, k) => match site.get(rel) {
+                Some(DocRef::Section(i)) => self.section_pager(&site.sections[i], *k),
+                _ => Err(gone()),
+            },
+            Target::TaxonomyList(name) => {
+                let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
+                self.taxonomy_list(t).map(|f| vec![f])
+            }
+            Target::Term(name, slug) => {
+                let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
+                let term = t.terms.iter().find(|term| &term.slug == slug).ok_or_else(gone)?;
+                self.term(t, term).map(|f| vec![f])
+            }
+            Target::NotFound => Ok(vec![OutputFile::bytes("404.html", self.render("404.html", self.context())?)]),
+            Target::Search => {
+                let mut ctx = self.context();
+                ctx.insert("current_path", &site.url("/search/"));
+                Ok(vec![OutputFile::bytes("search/index.html", self.render("search.html", ctx)?)])
+            }
+            Target::Calendar => {
+                Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
+            }
+            Target::Sitemap => Ok(vec![
+                OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
+                OutputFile::bytes("robots.txt", feeds::robots(site)),
+            ]),
+            Target::Feeds => Ok(self.feeds()),
+            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css.clone())]),
+        }
+    }
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -115,12 +225,8 @@ impl Renderer<'_> {
         self.base.clone()
     }
 
-    fn render(&self, template: &str, ctx: &Context) -> Result<Vec<u8>, Diagnostic> {
-        // Into bytes directly: `Tera::render` would check the whole page is UTF-8 once more.
-        let mut out = Vec::with_capacity(16 * 1024);
-        self.tera
-            .render_to(template, ctx, &mut out)
-            .map(|()| out)
+    fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
+        guard::render_bytes(&self.tera, template, &ctx)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }
 
@@ -154,10 +260,10 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let mut ctx = self.context();
-        put(&mut ctx, "page", page_value(self.site, p, html, self.refs));
+        put(&mut ctx, "page", page_value(self.site, p, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
-        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, &ctx)?)];
+        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
                 out.push(OutputFile::copy(format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy()), asset.clone()));
@@ -175,9 +281,12 @@ impl Renderer<'_> {
         Ok(out)
     }
 
-    fn section(&self, s: &Section) -> Result<Vec<OutputFile>, Diagnostic> {
-        if s.meta.render == Some(false) {
-            return Ok(Vec::new());
+    /// Pager `k` (1-based) of a section. As in Zola, a paginated section's `section.pages` is
+    /// empty: its pages are in `paginator.pages` (so each pager costs its own pages only).
+    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+        let total = pager_count(s);
+        if k == 0 || k > total {
+            return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
         }
         let html = markdown::to_html(self.site, &s.body, &s.text.headings, &self.site.config.markdown);
         let template = s.meta.template.clone().unwrap_or_else(|| {
@@ -190,100 +299,68 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let per = s.paginate_by.unwrap_or(0);
-        let chunks: Vec<&[usize]> =
-            if per == 0 || s.pages.is_empty() { vec![&s.pages[..]] } else { s.pages.chunks(per).collect() };
-        let total = chunks.len();
         let pager_path = |k: usize| if k == 1 { s.path.clone() } else { format!("{}page/{k}/", s.path) };
-        // The section (with every page of it) goes into the context once; each pager only
-        // replaces its own keys. Re-serializing it per pager made big sections quadratic.
-        let mut base = self.context();
-        put(&mut base, "section", section_value(self.site, s, html, self.refs));
-        let pagers: Vec<(usize, &[usize])> = chunks.into_iter().enumerate().map(|(k0, c)| (k0 + 1, c)).collect();
-        let per_task = pagers.len().div_ceil(rayon::current_num_threads() * 2).max(1);
-        let rendered: Vec<Result<Vec<OutputFile>, Diagnostic>> = pagers
-            .par_chunks(per_task)
-            .map(|group| {
-                let mut ctx = base.clone();
-                let mut out = Vec::with_capacity(group.len());
-                for (k, chunk) in group {
-                    let k = *k;
-                    ctx.insert("current_path", &self.site.url(&pager_path(k)));
-                    ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
-                    if per > 0 {
-                        let paginator = Paginator {
-                            pages: Vec::new(),
-                            current_index: k,
-                            number_pagers: total,
-                            paginate_by: per,
-                            total_pages: total,
-                            first: self.site.url(&pager_path(1)),
-                            last: self.site.url(&pager_path(total)),
-                            previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
-                            next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
-                        };
-                        let mut value = serde_json::to_value(&paginator).unwrap_or_default();
-                        value["pages"] = listed(self.refs, chunk);
-                        put(&mut ctx, "paginator", value);
-                    }
-                    out.push(OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, &ctx)?));
-                }
-                Ok(out)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(total);
-        for r in rendered {
-            out.extend(r?);
+        let mut ctx = self.context();
+        ctx.insert("current_path", &self.site.url(&pager_path(k)));
+        ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
+        if per == 0 {
+            put(&mut ctx, "section", section_value(self.site, s, html, &s.pages, &self.refs));
+        } else {
+            put(&mut ctx, "section", section_value(self.site, s, html, &[], &self.refs));
+            let chunk = s.pages.chunks(per).nth(k - 1).unwrap_or(&[]);
+            let paginator = Paginator {
+                pages: Vec::new(),
+                current_index: k,
+                number_pagers: total,
+                paginate_by: per,
+                total_pages: total,
+                first: self.site.url(&pager_path(1)),
+                last: self.site.url(&pager_path(total)),
+                previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
+                next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
+            };
+            let mut value = serde_json::to_value(&paginator).unwrap_or_default();
+            value["pages"] = self.refs.listed(chunk);
+            put(&mut ctx, "paginator", value);
         }
-        Ok(out)
+        Ok(vec![OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?)])
     }
 
-    fn taxonomies(&self) -> Result<Vec<OutputFile>, Diagnostic> {
-        let mut out = Vec::new();
-        if self.site.taxonomies.is_empty() {
-            return Ok(out);
+    /// A taxonomy's value, made once: every term page of it carries it.
+    fn taxonomy_value(&self, t: &Taxonomy) -> serde_json::Value {
+        let i = self.site.taxonomies.iter().position(|x| std::ptr::eq(x, t));
+        match i {
+            Some(i) => self.taxonomy_values[i].get_or_init(|| self.make_taxonomy_value(t)).clone(),
+            None => self.make_taxonomy_value(t),
         }
-        for t in &self.site.taxonomies {
-            let tax = serde_json::json!({
-                "name": t.name, "title": t.title, "path": self.site.url(&format!("/{}/", t.slug)),
-                "items": t.terms.iter().map(|term| serde_json::json!({
-                    "name": term.name, "slug": term.slug, "count": term.pages.len(),
-                    "path": self.site.url(&format!("/{}/{}/", t.slug, term.slug)),
-                })).collect::<Vec<_>>(),
-            });
-            if self.exists("taxonomy_list.html") {
-                let mut ctx = self.context();
-                ctx.insert("taxonomy", &tax);
-                ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
-                out.push(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", &ctx)?));
-            }
-            if self.exists("taxonomy_single.html") {
-                // Term pages in parallel; each task starts from one context with the taxonomy.
-                let mut base = self.context();
-                put(&mut base, "taxonomy", tax);
-                let per_task = t.terms.len().div_ceil(rayon::current_num_threads() * 4).max(1);
-                let rendered: Vec<Result<Vec<OutputFile>, Diagnostic>> = t
-                    .terms
-                    .par_chunks(per_task)
-                    .map(|terms| {
-                        let mut ctx = base.clone();
-                        let mut out = Vec::with_capacity(terms.len());
-                        for term in terms {
-                            let path = format!("/{}/{}/", t.slug, term.slug);
-                            let mut v = serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path)});
-                            v["pages"] = listed(self.refs, &term.pages);
-                            put(&mut ctx, "term", v);
-                            ctx.insert("current_path", &self.site.url(&path));
-                            out.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", &ctx)?));
-                        }
-                        Ok(out)
-                    })
-                    .collect();
-                for r in rendered {
-                    out.extend(r?);
-                }
-            }
-        }
-        Ok(out)
+    }
+
+    fn make_taxonomy_value(&self, t: &Taxonomy) -> serde_json::Value {
+        serde_json::json!({
+            "name": t.name, "title": t.title, "path": self.site.url(&format!("/{}/", t.slug)),
+            "items": t.terms.iter().map(|term| serde_json::json!({
+                "name": term.name, "slug": term.slug, "count": term.pages.len(),
+                "path": self.site.url(&format!("/{}/{}/", t.slug, term.slug)),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn taxonomy_list(&self, t: &Taxonomy) -> Result<OutputFile, Diagnostic> {
+        let mut ctx = self.context();
+        put(&mut ctx, "taxonomy", self.taxonomy_value(t));
+        ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
+        Ok(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?))
+    }
+
+    fn term(&self, t: &Taxonomy, term: &Term) -> Result<OutputFile, Diagnostic> {
+        let path = format!("/{}/{}/", t.slug, term.slug);
+        let mut ctx = self.context();
+        put(&mut ctx, "taxonomy", self.taxonomy_value(t));
+        let mut value = serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path)});
+        value["pages"] = self.refs.listed(&term.pages);
+        put(&mut ctx, "term", value);
+        ctx.insert("current_path", &self.site.url(&path));
+        Ok(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?))
     }
 
     /// The campaign calendar: campaigns by date, grouped by year; undated ones last.
@@ -301,7 +378,7 @@ impl Renderer<'_> {
         let entry = |i: usize| {
             let Some(Typed::Campaign(c)) = &pages[i].typed else { unreachable!() };
             serde_json::json!({
-                "page": self.refs[i].clone(),
+                "page": self.refs.get(i).clone(),
                 "start": c.start.map(|d| d.to_string()),
                 "end": c.end.or(c.start).map(|d| d.to_string()),
                 "dates_label": calendar::dates_label(c),
@@ -322,16 +399,13 @@ impl Renderer<'_> {
         put(&mut ctx, "undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
         ctx.insert("current_path", &self.site.url("/calendar/"));
-        Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", &ctx)?))
+        Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }
 
-    /// Sitemap, robots.txt and Atom feeds.
-    fn companions(&self) -> Vec<OutputFile> {
+    /// The Atom feeds.
+    fn feeds(&self) -> Vec<OutputFile> {
         let site = self.site;
-        let mut out = vec![
-            OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
-            OutputFile::bytes("robots.txt", feeds::robots(site)),
-        ];
+        let mut out = Vec::new();
         if site.config.generate_feeds {
             let all: Vec<&Page> = site.pages.iter().collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {

@@ -1,39 +1,97 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
-//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`).
+//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
+//! appends `?h=` and a hash of the static file's content).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tera::Tera;
 
-use super::context::{listed, section_ctx, section_ref};
+use super::context::{page_ref, section_ctx, section_ref};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::TemplateSource;
 use crate::model::Site;
 
 /// Compile every template; errors name the template file and, for syntax errors, the line.
-pub fn build(site: &Site, templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
-    build_with_refs(site, templates, Arc::new(super::context::page_ref_values(site)))
-}
-
-/// [`build`], given every page's `PageRef` value (see [`super::context::page_ref_values`]).
-pub fn build_with_refs(
+pub fn build(
     site: &Site,
     templates: &BTreeMap<String, TemplateSource>,
-    refs: Arc<Vec<Value>>,
+    asset_hashes: &HashMap<String, String>,
 ) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
+    // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
+    tera.set_escape_fn(|s| super::markdown::escape_html(s));
+    tera.register_filter("cn_number", cn_number_filter);
     let raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site, refs);
+    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone());
+    super::guard::install(&mut tera);
     Ok(tera)
 }
 
-/// Turn a Tera error into a diagnostic naming the template (and line when Tera gives one).
+/// What the templates read from the site besides their own context, found by reading their
+/// text. A template can only call a function whose name it contains, so this is safe to use
+/// both for skipping unused lookup tables and for deciding what an edit can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TemplateDependencies {
+    /// `get_page`, `get_section` or `get_taxonomy` is called somewhere: any page's listing data
+    /// can appear on any output.
+    pub content_lookups: bool,
+    pub get_page: bool,
+    pub get_section: bool,
+    pub get_taxonomy: bool,
+    /// `get_url` is called with an `@/` content path or a computed argument: any page's URL can
+    /// appear on any output.
+    pub content_links: bool,
+    pub get_url: bool,
+}
+
+impl TemplateDependencies {
+    pub fn of(templates: &BTreeMap<String, TemplateSource>) -> Self {
+        let literal = regex::Regex::new(r#"get_url\s*\(\s*path\s*=\s*(?:"(?:[^"@][^"]*)?"|'(?:[^'@][^']*)?')\s*[,)]"#)
+            .expect("valid regex");
+        let mut d = TemplateDependencies::default();
+        for t in templates.values() {
+            let text = t.text.as_str();
+            d.get_page |= text.contains("get_page");
+            d.get_section |= text.contains("get_section");
+            d.get_taxonomy |= text.contains("get_taxonomy");
+            let calls = text.matches("get_url").count();
+            d.get_url |= calls > 0;
+            d.content_links |= calls > literal.find_iter(text).count();
+        }
+        d.content_lookups = d.get_page || d.get_section || d.get_taxonomy;
+        d
+    }
+}
+
+/// Short content hashes (12 hex digits of SHA-256) of the static files and of `generated`
+/// files, by output path, for cache-busting links.
+pub fn asset_hashes(assets: &crate::load::theme::Assets, generated: &[(&str, &[u8])]) -> HashMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let short = |bytes: &[u8]| hex::encode(&Sha256::digest(bytes)[..6]);
+    let mut out: HashMap<String, String> = assets
+        .static_files
+        .iter()
+        .filter_map(|(path, f)| {
+            let hash = match &f.contents {
+                crate::output::Contents::Bytes(b) => short(b),
+                crate::output::Contents::Copy(p) => short(&std::fs::read(p).ok()?),
+            };
+            Some((path.clone(), hash))
+        })
+        .collect();
+    out.extend(generated.iter().map(|(path, bytes)| (path.to_string(), short(bytes))));
+    out
+}
+
+/// Turn a Tera error into a diagnostic naming the template file and, where it can be found,
+/// the line: from Tera's parse position, or by finding the unknown filter/variable/function in
+/// the templates of the render (errors in a parent template are reported on the parent).
 pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rendering: Option<&str>) -> Diagnostic {
     let mut chain = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
@@ -42,31 +100,71 @@ pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rend
         source = s.source();
     }
     let text = chain.join("\n");
-    // Which template? Prefer one named in the message, else the one being rendered.
-    let named = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).max_by_key(|n| n.len()).cloned();
-    let template = named.or_else(|| rendering.map(str::to_string));
-    let message = chain
-        .iter()
-        .map(|m| m.trim())
-        .filter(|m| !m.is_empty())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ");
-    let mut d = Diagnostic::error(format!("template error: {message}"))
+    let root_cause = chain.last().cloned().unwrap_or_default();
+    // Tera's parse errors carry an ASCII-art excerpt; keep only the reason after `= `.
+    let reason = match root_cause.rsplit_once("= ") {
+        Some((_, r)) if root_cause.contains("-->") => r.trim().to_string(),
+        _ => root_cause.trim().to_string(),
+    };
+    let named: Vec<&String> = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).collect();
+    let mut location: Option<(String, usize, usize)> = None;
+    if let Some((line, col)) = line_in_message(&text) {
+        // A parse error: Tera names the file it was parsing.
+        if let Some(name) = named.iter().find(|n| chain.iter().any(|m| m.contains(&format!("parse '{n}'")))).or(named.first()) {
+            location = Some(((*name).clone(), line, col));
+        }
+    } else if let Some(ident) = quoted_identifier(&reason) {
+        // A render error: find the template (rendered one first, then the rest) using it.
+        let mut order: Vec<&String> = rendering.and_then(|r| templates.get_key_value(r)).map(|(k, _)| k).into_iter().collect();
+        order.extend(named.iter().copied());
+        order.extend(templates.keys());
+        for name in order {
+            if let Some(offset) = find_offset(&templates[name].text, &ident) {
+                let (line, col) = crate::diagnostics::line_col(&templates[name].text, offset);
+                location = Some((name.clone(), line, col));
+                break;
+            }
+        }
+    }
+    let template = location.as_ref().map(|(n, _, _)| n.clone()).or_else(|| rendering.map(str::to_string));
+    let mut d = Diagnostic::error(format!("template error: {reason}"))
         .hint("fix the template; Tera syntax: https://keats.github.io/tera/docs/");
     if let Some(name) = template {
         d = d.field(name.clone());
-        if let Some(src) = templates.get(&name) {
-            d = d.file(&src.display_path);
-            if let Some((line, col)) = line_in_message(&text) {
-                d = d.at_line(&src.text, line);
-                d.column = Some(col);
+        match templates.get(&name) {
+            Some(src) => {
+                d = d.file(&src.display_path);
+                if let Some((_, line, col)) = location {
+                    let offset = crate::diagnostics::line_start_offset(&src.text, line)
+                        + src.text.lines().nth(line - 1).map_or(0, |l| l.chars().take(col - 1).map(char::len_utf8).sum());
+                    d = d.at_offset(&src.text, offset);
+                }
             }
-        } else {
-            d = d.file(format!("templates/{name}"));
+            None => d = d.file(format!("templates/{name}")),
         }
     }
     d
+}
+
+/// The name in `Filter 'x' not found`, "Variable `x` not found", `Function 'x' not found`.
+fn quoted_identifier(reason: &str) -> Option<String> {
+    let re = regex::Regex::new(
+        r"(?:Filter|Function|Test|Variable|Macro|macro|include of) [`'](\S+?)[`'] (?:not found|would make|is nested)",
+    )
+    .ok()?;
+    Some(re.captures(reason)?[1].to_string())
+}
+
+/// Byte offset of the first occurrence of `needle` on a line with a `{{ }}`/`{% %}` tag.
+fn find_offset(text: &str, needle: &str) -> Option<usize> {
+    let mut start = 0;
+    for l in text.split_inclusive('\n') {
+        if let Some(pos) = l.find(needle).filter(|_| l.contains("{{") || l.contains("{%")) {
+            return Some(start + pos);
+        }
+        start += l.len();
+    }
+    None
 }
 
 fn line_in_message(text: &str) -> Option<(usize, usize)> {
@@ -75,110 +173,79 @@ fn line_in_message(text: &str) -> Option<(usize, usize)> {
     Some((c[1].parse().ok()?, c[2].parse().ok()?))
 }
 
-/// Data behind the template functions, shared by all render threads. Sections and taxonomies
-/// are assembled on first use only: most templates never call these functions, and the values
-/// hold every page of the site.
+/// Data behind the template functions, computed once and shared by all render threads.
 struct Lookup {
-    refs: Arc<Vec<Value>>,
-    pages: HashMap<String, usize>,
-    sections: HashMap<String, Lazy>,
-    taxonomies: HashMap<String, LazyTaxonomy>,
+    pages: HashMap<String, Value>,
+    sections: HashMap<String, Value>,
+    taxonomies: HashMap<String, Value>,
 }
 
-/// A value without its page lists, the lists, and the finished value once asked for.
-struct Lazy {
-    skeleton: Value,
-    pages: Vec<usize>,
-    value: OnceLock<Value>,
-}
-
-impl Lazy {
-    fn get(&self, refs: &[Value]) -> Value {
-        self.value
-            .get_or_init(|| {
-                let mut v = self.skeleton.clone();
-                v["pages"] = listed(refs, &self.pages);
-                v
-            })
-            .clone()
+fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies, asset_hashes: HashMap<String, String>) {
+    // Only the lookup tables some template can reach are built: on a large site they cost
+    // more than rendering a page.
+    let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
+    if used.get_page {
+        for p in &site.pages {
+            lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
+        }
     }
-}
-
-struct LazyTaxonomy {
-    skeleton: Value,
-    items: Vec<Lazy>,
-    value: OnceLock<Value>,
-}
-
-fn register_functions(tera: &mut Tera, site: &Site, refs: Arc<Vec<Value>>) {
-    let pages = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
-    let sections = site
-        .sections
-        .iter()
-        .map(|s| {
-            let skeleton = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
-            (s.rel_path.clone(), Lazy { skeleton, pages: s.pages.clone(), value: OnceLock::new() })
-        })
-        .collect();
-    let taxonomies = site
-        .taxonomies
-        .iter()
-        .map(|t| {
-            let items = t
+    if used.get_section {
+        for s in &site.sections {
+            let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
+            let ctx = section_ctx(site, s, String::new(), pages);
+            lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
+        }
+    }
+    if used.get_taxonomy {
+        for t in &site.taxonomies {
+            let items: Vec<Value> = t
                 .terms
                 .iter()
-                .map(|term| Lazy {
-                    skeleton: serde_json::json!({
+                .map(|term| {
+                    serde_json::json!({
                         "name": term.name,
                         "slug": term.slug,
                         "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
                         "count": term.pages.len(),
-                    }),
-                    pages: term.pages.clone(),
-                    value: OnceLock::new(),
+                        "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
+                    })
                 })
                 .collect();
-            let skeleton = serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)) });
-            (t.name.clone(), LazyTaxonomy { skeleton, items, value: OnceLock::new() })
-        })
-        .collect();
-    let lookup = Arc::new(Lookup { refs, pages, sections, taxonomies });
-
+            lookup.taxonomies.insert(
+                t.name.clone(),
+                serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
+            );
+        }
+    }
+    let lookup = Arc::new(lookup);
     let l = lookup.clone();
     tera.register_function("get_page", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
-        l.pages
-            .get(path.trim_start_matches("@/"))
-            .map(|&i| l.refs[i].clone())
-            .ok_or_else(|| format!("get_page: no page `{path}`").into())
+        l.pages.get(path.trim_start_matches("@/")).cloned().ok_or_else(|| format!("get_page: no page `{path}`").into())
     });
     let l = lookup.clone();
     tera.register_function("get_section", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
         l.sections
             .get(path.trim_start_matches("@/"))
-            .map(|s| s.get(&l.refs))
+            .cloned()
             .ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
     });
     let l = lookup.clone();
     tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
         let kind = string_arg(args, "kind")?;
-        let t = l.taxonomies.get(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`"))?;
-        Ok(t.value
-            .get_or_init(|| {
-                let mut v = t.skeleton.clone();
-                v["items"] = Value::Array(t.items.iter().map(|i| i.get(&l.refs)).collect());
-                v
-            })
-            .clone())
+        l.taxonomies.get(&kind).cloned().ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
     let prefix = site.config.path_prefix();
-    let links: HashMap<String, String> = site
-        .pages
-        .iter()
-        .map(|p| (p.rel_path.clone(), site.url(&p.path)))
-        .chain(site.sections.iter().map(|s| (s.rel_path.clone(), site.url(&s.path))))
-        .collect();
+    let links: HashMap<String, String> = if used.content_links {
+        site.pages
+            .iter()
+            .map(|p| (p.rel_path.clone(), site.url(&p.path)))
+            .chain(site.sections.iter().map(|s| (s.rel_path.clone(), site.url(&s.path))))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let _ = section_ref;
     tera.register_function("get_url", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
@@ -193,13 +260,53 @@ fn register_functions(tera: &mut Tera, site: &Site, refs: Arc<Vec<Value>>) {
         if path.starts_with("http://") || path.starts_with("https://") {
             return Ok(Value::String(path));
         }
-        Ok(Value::String(format!("{prefix}/{}", path.trim_start_matches('/'))))
+        let rel = path.trim_start_matches('/');
+        if matches!(args.get("cachebust"), Some(Value::Bool(true))) {
+            let hash = asset_hashes.get(rel).ok_or_else(|| {
+                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
+            })?;
+            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
+        }
+        Ok(Value::String(format!("{prefix}/{rel}")))
     });
+}
+
+/// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
+/// read large figures.
+fn cn_number_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
+    let Some(n) = value.as_f64() else { return Ok(value.clone()) };
+    Ok(Value::String(cn_number(n)))
+}
+
+/// Format a number the Chinese way (万, 亿), at most two decimals.
+pub fn cn_number(n: f64) -> String {
+    super::charts::compact(n)
 }
 
 fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String> {
     match args.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
         _ => Err(format!("missing string argument `{name}`").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(text: &str) -> TemplateDependencies {
+        let mut t = BTreeMap::new();
+        t.insert("x.html".to_string(), TemplateSource { name: "x.html".into(), text: text.into(), display_path: "x.html".into() });
+        TemplateDependencies::of(&t)
+    }
+
+    #[test]
+    fn template_dependencies_are_read_from_the_text() {
+        let d = deps(r#"<a href="{{ get_url(path='/') }}">{{ get_url(path="/css/site.css") }}</a>"#);
+        assert!(d.get_url && !d.content_links && !d.content_lookups);
+        assert!(deps(r#"{{ get_url(path="@/venues/x.md") }}"#).content_links);
+        assert!(deps(r#"{{ get_url(path=p.path) }}"#).content_links);
+        let d = deps(r#"{% set s = get_section(path="venues/_index.md") %}"#);
+        assert!(d.content_lookups && d.get_section && !d.get_page);
     }
 }

@@ -3,8 +3,15 @@
 //! The site is written into a staging folder next to the output folder and swapped in with
 //! one atomic `renameat2(RENAME_EXCHANGE)` (two renames where that is unavailable). A failed
 //! or killed build therefore never leaves a mixed output folder; leftovers of a killed build
-//! are removed by the next one. Also writes `.kepu-manifest.json` (every file's SHA-256) so a
-//! deploy can upload only what changed.
+//! are removed by the next one. Also writes `.kepu-manifest.json` (every file's SHA-256,
+//! [`manifest`]) so a deploy can upload only what changed.
+//!
+//! On request ([`WriteOptions`]) files are [`minify`]-ed on the way out and text files get
+//! precompressed `.gz`/`.br` siblings ([`compress`]); both run in parallel with the writing.
+
+pub mod compress;
+pub mod manifest;
+pub mod minify;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -30,6 +37,8 @@ pub enum WriteError {
     DangerousOutput(PathBuf),
     #[error("{0} exists and is not a folder")]
     NotADirectory(PathBuf),
+    #[error("the output folder {0} is a symbolic link; kepu replaces the output folder as a whole and never follows a link there (it could point anywhere)")]
+    SymlinkOutput(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -38,11 +47,29 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     move |source| WriteError::Io { path: path.to_path_buf(), source }
 }
 
+/// How to write: the deploy-oriented transformations, all off by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Minify HTML, CSS and JavaScript.
+    pub minify: bool,
+    /// Add `.gz` and `.br` siblings to text files of at least [`compress::MIN_BYTES`].
+    pub precompress: bool,
+}
+
 /// What was written.
 #[derive(Debug, Clone, Default)]
 pub struct WriteReport {
+    /// Files of the site (compressed siblings and the manifest not counted).
     pub files: usize,
+    /// Their bytes, after minifying.
     pub bytes: u64,
+    /// Bytes before minifying (equal to `bytes` without `--minify`).
+    pub bytes_before_minify: u64,
+    /// Compressed siblings written, and their bytes.
+    pub compressed_files: usize,
+    pub compressed_bytes: u64,
+    /// Files left unminified because they did not parse, with the reason.
+    pub not_minified: Vec<(String, minify::MinifyError)>,
 }
 
 /// Check that a relative output path stays inside the output folder.
@@ -58,6 +85,16 @@ pub fn is_safe_relative(path: &str) -> bool {
 /// Write `files` as the complete new content of `output`, atomically. `site_root` guards
 /// against an output folder that would swallow the site.
 pub fn write_site(output: &Path, site_root: &Path, files: Vec<OutputFile>) -> Result<WriteReport, WriteError> {
+    write_site_with(output, site_root, files, WriteOptions::default())
+}
+
+/// [`write_site`], minifying and precompressing as `options` say.
+pub fn write_site_with(
+    output: &Path,
+    site_root: &Path,
+    files: Vec<OutputFile>,
+    options: WriteOptions,
+) -> Result<WriteReport, WriteError> {
     let mut by_path: BTreeMap<String, OutputFile> = BTreeMap::new();
     for f in files {
         if !is_safe_relative(&f.path) {
@@ -67,6 +104,20 @@ pub fn write_site(output: &Path, site_root: &Path, files: Vec<OutputFile>) -> Re
             return Err(WriteError::Conflict(f.path));
         }
         by_path.insert(f.path.clone(), f);
+    }
+    if options.precompress {
+        // `x.css.gz` from the site would be overwritten by the compressed `x.css`.
+        for path in by_path.keys() {
+            let stem = path.strip_suffix(".gz").or_else(|| path.strip_suffix(".br"));
+            if stem.is_some_and(|s| by_path.contains_key(s) && compress::eligible(s, usize::MAX)) {
+                return Err(WriteError::Conflict(path.clone()));
+            }
+        }
+    }
+    // Checked before resolving links: swapping a linked output folder would replace (and then
+    // delete) whatever folder the link points at.
+    if output.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(WriteError::SymlinkOutput(output.to_path_buf()));
     }
     let output = absolute(output);
     let root = absolute(site_root);
@@ -81,7 +132,7 @@ pub fn write_site(output: &Path, site_root: &Path, files: Vec<OutputFile>) -> Re
     clean_leftovers(&output);
 
     let staging = sibling(&output, "staging");
-    let result = fill(&staging, &by_path).and_then(|report| {
+    let result = fill(&staging, &by_path, options).and_then(|report| {
         swap_in(&staging, &output)?;
         Ok(report)
     });
@@ -131,7 +182,14 @@ fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-fn fill(staging: &Path, files: &BTreeMap<String, OutputFile>) -> Result<WriteReport, WriteError> {
+/// One written file: its manifest entry, and what happened on the way.
+struct Written {
+    entries: Vec<(String, manifest::Entry)>,
+    bytes_before_minify: u64,
+    not_minified: Option<minify::MinifyError>,
+}
+
+fn fill(staging: &Path, files: &BTreeMap<String, OutputFile>, options: WriteOptions) -> Result<WriteReport, WriteError> {
     if staging.exists() {
         fs::remove_dir_all(staging).map_err(io_err(staging))?;
     }
@@ -142,37 +200,65 @@ fn fill(staging: &Path, files: &BTreeMap<String, OutputFile>) -> Result<WriteRep
         let full = staging.join(d);
         fs::create_dir_all(&full).map_err(io_err(&full))?;
     }
-    let hashes: Vec<Result<(String, String, u64), WriteError>> = files
-        .par_iter()
-        .map(|(path, f)| {
-            let target = staging.join(path);
-            let bytes = match &f.contents {
-                Contents::Bytes(b) => {
-                    fs::write(&target, b).map_err(io_err(&target))?;
-                    std::borrow::Cow::Borrowed(b.as_slice())
-                }
-                Contents::Copy(src) => {
-                    let data = fs::read(src).map_err(io_err(src))?;
-                    fs::write(&target, &data).map_err(io_err(&target))?;
-                    std::borrow::Cow::Owned(data)
-                }
-            };
-            let hash = hex::encode(Sha256::digest(&bytes));
-            Ok((path.clone(), hash, bytes.len() as u64))
-        })
-        .collect();
-    let mut manifest = BTreeMap::new();
+    let written: Vec<Result<Written, WriteError>> =
+        files.par_iter().map(|(path, f)| write_one(staging, path, f, options)).collect();
+    let mut entries = BTreeMap::new();
     let mut report = WriteReport::default();
-    for h in hashes {
-        let (path, hash, len) = h?;
-        report.files += 1;
-        report.bytes += len;
-        manifest.insert(path, serde_json::json!({ "sha256": hash, "bytes": len }));
+    for w in written {
+        let w = w?;
+        report.bytes_before_minify += w.bytes_before_minify;
+        for (i, (path, entry)) in w.entries.into_iter().enumerate() {
+            if i == 0 {
+                report.files += 1;
+                report.bytes += entry.bytes;
+                if let Some(e) = &w.not_minified {
+                    report.not_minified.push((path.clone(), e.clone()));
+                }
+            } else {
+                report.compressed_files += 1;
+                report.compressed_bytes += entry.bytes;
+            }
+            entries.insert(path, entry);
+        }
     }
     let manifest_path = staging.join(MANIFEST);
-    let text = serde_json::to_string_pretty(&serde_json::json!({ "files": manifest })).unwrap_or_default();
-    fs::write(&manifest_path, text + "\n").map_err(io_err(&manifest_path))?;
+    fs::write(&manifest_path, manifest::Manifest::new(entries).to_json()).map_err(io_err(&manifest_path))?;
     Ok(report)
+}
+
+/// Write one file (minified if asked) and its compressed siblings (if asked and worth it).
+fn write_one(staging: &Path, path: &str, f: &OutputFile, options: WriteOptions) -> Result<Written, WriteError> {
+    let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
+        Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+        Contents::Copy(src) => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
+    };
+    let bytes_before_minify = original.len() as u64;
+    let mut not_minified = None;
+    let data = match minify::Kind::of(path).filter(|_| options.minify) {
+        Some(kind) => match minify::minify(kind, &original) {
+            Ok(small) => std::borrow::Cow::Owned(small),
+            Err(e) => {
+                not_minified = Some(e);
+                original
+            }
+        },
+        None => original,
+    };
+    let mut entries = Vec::with_capacity(3);
+    let mut put = |path: String, bytes: &[u8]| -> Result<(), WriteError> {
+        let target = staging.join(&path);
+        fs::write(&target, bytes).map_err(io_err(&target))?;
+        let entry = manifest::Entry { sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 };
+        entries.push((path, entry));
+        Ok(())
+    };
+    put(path.to_string(), &data)?;
+    if options.precompress && compress::eligible(path, data.len()) {
+        for (suffix, bytes) in compress::siblings(&data) {
+            put(format!("{path}.{suffix}"), &bytes)?;
+        }
+    }
+    Ok(Written { entries, bytes_before_minify, not_minified })
 }
 
 /// Make `staging` the output folder. With an existing output, exchange the two atomically and
@@ -246,6 +332,74 @@ mod tests {
         let err = write_site(&out, dir.path().join("s").as_path(), vec![OutputFile::bytes("a.txt", "2"), OutputFile::bytes("a.txt", "3")]);
         assert!(matches!(err, Err(WriteError::Conflict(_))));
         assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "1");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_output_folder_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(elsewhere.join("keep.txt"), "mine").unwrap();
+        let out = dir.path().join("public");
+        std::os::unix::fs::symlink(&elsewhere, &out).unwrap();
+        let err = write_site(&out, &dir.path().join("site"), vec![OutputFile::bytes("a.txt", "1")]);
+        assert!(matches!(err, Err(WriteError::SymlinkOutput(_))), "{err:?}");
+        assert_eq!(fs::read_to_string(elsewhere.join("keep.txt")).unwrap(), "mine");
+        assert!(!elsewhere.join("a.txt").exists());
+    }
+
+    #[test]
+    fn minify_and_precompress_write_siblings_and_a_complete_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("public");
+        let page = format!("<!doctype html>\n<html lang=\"zh-CN\">\n<body>\n  <p>{}</p>\n</body>\n</html>\n", "科普 ".repeat(200));
+        let files = || {
+            vec![
+                OutputFile::bytes("index.html", page.clone()),
+                OutputFile::bytes("robots.txt", "User-agent: *\n"),
+                OutputFile::bytes("img/a.png", vec![7u8; 4000]),
+                OutputFile::bytes("js/bad.js", format!("function ( {{ {}", " ".repeat(400))),
+            ]
+        };
+        let options = WriteOptions { minify: true, precompress: true };
+        let report = write_site_with(&out, dir.path().join("s").as_path(), files(), options).unwrap();
+        let html = fs::read(out.join("index.html")).unwrap();
+        assert!(html.len() < page.len());
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&fs::read(out.join("index.html.gz")).unwrap()[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, html, "the .gz holds the minified page");
+        let mut unbrotli = Vec::new();
+        brotli::BrotliDecompress(&mut &fs::read(out.join("index.html.br")).unwrap()[..], &mut unbrotli).unwrap();
+        assert_eq!(unbrotli, html);
+        assert!(!out.join("robots.txt.gz").exists(), "too small to compress");
+        assert!(!out.join("img/a.png.gz").exists(), "not text");
+        assert_eq!(report.not_minified.len(), 1, "{:?}", report.not_minified);
+        assert_eq!(report.not_minified[0].0, "js/bad.js");
+        assert_eq!((report.files, report.compressed_files), (4, 4), "bad.js is still compressed");
+
+        let m = manifest::Manifest::load(&out.join(MANIFEST)).unwrap();
+        let listed: Vec<&str> = m.files.keys().map(String::as_str).collect();
+        assert_eq!(
+            listed,
+            ["img/a.png", "index.html", "index.html.br", "index.html.gz", "js/bad.js", "js/bad.js.br", "js/bad.js.gz", "robots.txt"]
+        );
+        assert_eq!(m.files["index.html"].sha256, hex::encode(Sha256::digest(&html)));
+
+        // Byte-identical on a second build.
+        let before = (fs::read(out.join(MANIFEST)).unwrap(), fs::read(out.join("index.html.br")).unwrap());
+        write_site_with(&out, dir.path().join("s").as_path(), files(), options).unwrap();
+        assert_eq!((fs::read(out.join(MANIFEST)).unwrap(), fs::read(out.join("index.html.br")).unwrap()), before);
+    }
+
+    #[test]
+    fn a_site_file_named_like_a_compressed_sibling_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![OutputFile::bytes("a.css", "x"), OutputFile::bytes("a.css.gz", "y")];
+        let precompress = WriteOptions { minify: false, precompress: true };
+        let err = write_site_with(&dir.path().join("public"), &dir.path().join("s"), files.clone(), precompress);
+        assert!(matches!(err, Err(WriteError::Conflict(p)) if p == "a.css.gz"));
+        assert!(write_site(&dir.path().join("public"), &dir.path().join("s"), files).is_ok());
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! Byte formats of the index files, and their compression. The client's decoder mirrors
+//! these functions; keep the two in step.
+//!
+//! A shard (`shards/N.bin.gz`) holds the posting lists of a contiguous range of terms:
+//!
+//! ```text
+//! varint term_count
+//! term_count × { varint shared_prefix_bytes, varint suffix_bytes, suffix (UTF-8), varint df }
+//! term_count × { df × varint doc_id_delta }      (first delta from 0)
+//! term_count × { df × u8 weight level }          (1..=15, see `mod.rs`: quantize)
+//! ```
+//!
+//! Terms are front-coded; like fields are stored together because that is what gzip
+//! compresses best.
+
+use std::cmp::Ordering;
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::{Compression, GzBuilder};
+
+/// One posting: a document and the term's quantized weight in it.
+pub type Posting = (u32, u8);
+
+/// Append `v` as an unsigned LEB128 varint.
+pub fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Order of strings as JavaScript compares them (UTF-16 code units), so the client can
+/// binary-search shard boundaries with `<`.
+pub fn cmp_js(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 8:
+/// level 9 costs much more time for a few hundred bytes on a large site.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc: GzEncoder<Vec<u8>> =
+        GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2 + 64), Compression::new(8));
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail")
+}
+
+/// Encode one shard from terms in [`cmp_js`] order with doc-sorted postings.
+pub fn shard(terms: &[(&str, &[Posting])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_varint(&mut out, terms.len() as u64);
+    let mut prev: &[u8] = &[];
+    for (term, postings) in terms {
+        let bytes = term.as_bytes();
+        let shared = prev.iter().zip(bytes).take_while(|(a, b)| a == b).count();
+        push_varint(&mut out, shared as u64);
+        push_varint(&mut out, (bytes.len() - shared) as u64);
+        out.extend_from_slice(&bytes[shared..]);
+        push_varint(&mut out, postings.len() as u64);
+        prev = bytes;
+    }
+    for (_, postings) in terms {
+        let mut last = 0u32;
+        for &(doc, _) in *postings {
+            push_varint(&mut out, u64::from(doc - last));
+            last = doc;
+        }
+    }
+    for (_, postings) in terms {
+        out.extend(postings.iter().map(|&(_, w)| w));
+    }
+    out
+}
+
+/// Bytes a term's entry adds to a shard, roughly (used to cut shards to size).
+pub fn entry_size(term: &str, postings: &[Posting]) -> usize {
+    let mut deltas = 0;
+    let mut last = 0u32;
+    for &(doc, _) in postings {
+        let d = doc - last;
+        deltas += match d {
+            0..=0x7f => 1,
+            0x80..=0x3fff => 2,
+            _ => 3,
+        };
+        last = doc;
+    }
+    term.len() + 3 + deltas + postings.len()
+}
+
+/// A sorted doc-id list as alternating gap and run lengths (`[gap, run, gap, run, …]`): facet
+/// values of documents ordered by section and city become a few runs.
+pub fn runs(docs: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut next = 0u32; // first doc id after the previous run
+    let mut i = 0;
+    while i < docs.len() {
+        let start = docs[i];
+        let mut end = start;
+        while i + 1 < docs.len() && docs[i + 1] == end + 1 {
+            i += 1;
+            end += 1;
+        }
+        out.push(start - next);
+        out.push(end - start + 1);
+        next = end + 1;
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints() {
+        let mut v = Vec::new();
+        push_varint(&mut v, 0);
+        push_varint(&mut v, 127);
+        push_varint(&mut v, 128);
+        push_varint(&mut v, 300);
+        assert_eq!(v, [0, 127, 0x80, 1, 0xac, 2]);
+    }
+
+    #[test]
+    fn js_order_differs_from_byte_order_for_astral_characters() {
+        // U+FF01 sorts after U+20000 by code point but before it in UTF-16.
+        assert_eq!(cmp_js("\u{FF01}", "\u{20000}"), Ordering::Greater);
+        assert_eq!("\u{FF01}".cmp("\u{20000}"), Ordering::Less);
+    }
+
+    #[test]
+    fn run_lengths() {
+        assert_eq!(runs(&[0, 1, 2, 5, 6, 9]), [0, 3, 2, 2, 2, 1]);
+        assert_eq!(runs(&[]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn gzip_is_deterministic() {
+        assert_eq!(gzip(b"abc"), gzip(b"abc"));
+        assert_eq!(&gzip(b"abc")[..2], &[0x1f, 0x8b]);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    /// The same bytes `tests/node/client.test.mjs` decodes: the two sides share the format.
+    #[test]
+    fn shard_bytes_match_the_client_test() {
+        let ab: &[Posting] = &[(1, 3), (5, 15)];
+        let ac: &[Posting] = &[(2, 1)];
+        assert_eq!(shard(&[("ab", ab), ("ac", ac)]), [2, 0, 2, 0x61, 0x62, 2, 1, 1, 0x63, 1, 1, 4, 2, 3, 15, 1]);
+    }
+}

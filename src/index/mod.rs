@@ -1,0 +1,648 @@
+//! Stage 4, **index**: the search index, built from the model's text (never by re-parsing
+//! HTML), in parallel, byte-identical on every run.
+//!
+//! Owns: which text of a page is searchable and how much each field counts, tokenizing
+//! ([`tokenize`], [`pinyin`]), ranking weights, and the files under `search/`:
+//!
+//! - `manifest.json`: small; shard boundaries, fragment grouping, facet labels, the pinyin
+//!   syllables in use, the traditional-character chunk boundaries.
+//! - `shards/N.bin.gz`: posting lists of a contiguous term range ([`encode`] has the format),
+//!   cut to a target size so a query fetches only the few shards its terms fall in.
+//! - `frag/N.json.gz`: url, title, section and excerpt text of a fixed-size group of
+//!   documents (grouped: hosts limit file counts).
+//! - `facets.json.gz`: for each filter value, the documents that have it (run-length).
+//! - `t2s/N.txt.gz`: chunks of the traditional → simplified table, fetched only for the
+//!   characters a query contains.
+//! - `search.mjs`: the client, the same module for browsers and Node.
+//!
+//! Ranking is BM25F: each field's term frequency is weighted and length-normalised at index
+//! time and stored as one byte per posting, so the client only adds `idf × weight`.
+
+pub mod encode;
+pub mod pinyin;
+pub mod tokenize;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::portal::{city_full_name, Typed};
+use crate::model::{Page, Section, Site};
+use crate::output::OutputFile;
+use encode::Posting;
+
+/// The search client module, shipped as `search/search.mjs`.
+pub const CLIENT_JS: &str = include_str!("client/search.mjs");
+
+/// Version of the file formats; the client refuses a manifest of another version.
+pub const FORMAT: u32 = 1;
+
+/// Target size of one shard before compression. Small enough that a cold query stays far
+/// under 100 kB; large enough that a site of 10,000 pages needs a few hundred files.
+pub const SHARD_BYTES: usize = 8 * 1024;
+
+/// Target size of one fragment group before compression.
+pub const FRAGMENT_BYTES: usize = 6 * 1024;
+
+/// Characters of page text kept for excerpts (description first, then the body).
+pub const EXCERPT_CHARS: usize = 320;
+
+/// Pairs per chunk of the traditional → simplified table.
+pub const T2S_CHUNK: usize = 64;
+
+/// BM25 saturation; the client uses the same value (it is in the manifest).
+pub const K1: f64 = 1.2;
+
+/// Titles up to this many characters also get exact pinyin keys (`#kejiguan`, `#kjg`).
+const EXACT_PINYIN_CHARS: usize = 12;
+
+/// Reading combinations kept for exact pinyin keys: only the common readings. Exact keys
+/// decide rank tiers, so a rare reading (科技活动周 as `kejiguo…`) must not put a page
+/// ahead of 科技馆 for `kejig`; heteronym names are still found through the pair terms.
+const EXACT_PINYIN_WAYS: usize = 1;
+
+/// Why the index could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("the site has {0} searchable documents, more than the index can number")]
+    TooManyDocuments(usize),
+    #[error("cannot encode the search manifest: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A searchable field: how much a match in it counts and how strongly its length dampens it.
+#[derive(Debug, Clone, Copy)]
+struct FieldSpec {
+    weight: f64,
+    /// BM25 length normalisation (0: none, 1: full).
+    b: f64,
+}
+
+/// Fields in the order of [`FIELDS`].
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Title = 0,
+    Names,
+    TitlePinyin,
+    NamesPinyin,
+    Headings,
+    Description,
+    Body,
+}
+
+const NF: usize = 7;
+
+/// Title ≫ names and keywords > headings > description > body.
+const FIELDS: [FieldSpec; NF] = [
+    FieldSpec { weight: 12.0, b: 0.6 }, // title
+    FieldSpec { weight: 5.0, b: 0.3 },  // names: cities, organisers, halls, kinds …
+    FieldSpec { weight: 10.0, b: 0.6 }, // pinyin of the title
+    FieldSpec { weight: 4.0, b: 0.3 },  // pinyin of the names
+    FieldSpec { weight: 3.0, b: 0.5 },  // headings
+    FieldSpec { weight: 2.0, b: 0.5 },  // description
+    FieldSpec { weight: 1.0, b: 0.75 }, // body
+];
+
+/// Prefix of exact-name keys (whole title, city name, their pinyin and initials).
+const EXACT: char = '#';
+
+/// One searchable document (a page or a section page), before tokenizing.
+struct Source<'a> {
+    url: String,
+    title: &'a str,
+    section: String,
+    city: String,
+    facets: Vec<(&'static str, String)>,
+    names: Vec<String>,
+    exact: Vec<String>,
+    headings: Vec<&'a str>,
+    description: &'a str,
+    body: &'a str,
+}
+
+/// Facet keys with the chip labels the client shows, in display order.
+const FACET_LABELS: [(&str, &str); 6] = [
+    ("section", "栏目"),
+    ("city", "城市"),
+    ("level", "级别"),
+    ("kind", "类型"),
+    ("category", "类别"),
+    ("status", "状态"),
+];
+
+/// Build the search index files for the site (paths under `search/`).
+pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
+    let mut sources = collect(site);
+    sources.sort_by(|a, b| (&a.section, &a.city, &a.url).cmp(&(&b.section, &b.city, &b.url)));
+    if u32::try_from(sources.len()).is_err() {
+        return Err(IndexError::TooManyDocuments(sources.len()));
+    }
+
+    let analysed: Vec<Analysed> = sources.par_iter().map(analyse).collect();
+    let postings = invert(&analysed);
+
+    let mut files = Vec::new();
+    let shards = cut_shards(&postings);
+    let shard_files: Vec<OutputFile> = shards
+        .par_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            let terms: Vec<(&str, &[Posting])> =
+                postings[range.clone()].iter().map(|(t, p)| (t.as_str(), p.as_slice())).collect();
+            OutputFile::bytes(format!("search/shards/{i}.bin.gz"), encode::gzip(&encode::shard(&terms)))
+        })
+        .collect();
+    files.extend(shard_files);
+
+    let records: Vec<(&str, &str, &str, String)> =
+        sources.par_iter().map(|d| (d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d))).collect();
+    let group = fragment_group_size(&records);
+    let fragment_files: Vec<OutputFile> = records
+        .par_chunks(group)
+        .enumerate()
+        .map(|(i, records)| {
+            let json = serde_json::to_vec(&records).expect("strings always serialize");
+            OutputFile::bytes(format!("search/frag/{i}.json.gz"), encode::gzip(&json))
+        })
+        .collect();
+    let fragment_count = fragment_files.len();
+    files.extend(fragment_files);
+
+    let (facets, facet_values) = facet_postings(&sources, &section_labels(site));
+    files.push(OutputFile::bytes("search/facets.json.gz", encode::gzip(&serde_json::to_vec(&facets)?)));
+
+    let pairs: Vec<(char, char)> = tokenize::t2s_pairs().collect();
+    let mut t2s_starts = Vec::new();
+    for (i, chunk) in pairs.chunks(T2S_CHUNK).enumerate() {
+        t2s_starts.push(chunk[0].0.to_string());
+        let text: String = chunk.iter().flat_map(|&(t, s)| [t, s]).collect();
+        files.push(OutputFile::bytes(format!("search/t2s/{i}.txt.gz"), encode::gzip(text.as_bytes())));
+    }
+
+    let syllables: BTreeSet<&str> =
+        postings.iter().filter_map(|(t, _)| t.strip_prefix(pinyin::SYLLABLE)).collect();
+
+    // The version changes whenever any index file does; the client appends it to URLs so a
+    // browser never mixes files of two builds.
+    let mut hasher = Sha256::new();
+    for f in &files {
+        hasher.update(f.path.as_bytes());
+        if let crate::output::Contents::Bytes(b) = &f.contents {
+            hasher.update(b);
+        }
+    }
+    hasher.update(CLIENT_JS.as_bytes());
+    let version = hex::encode(&hasher.finalize()[..8]);
+
+    let manifest = Manifest {
+        format: FORMAT,
+        version,
+        docs: sources.len(),
+        k1: K1,
+        shards: front_code(shards.iter().map(|r| match r.start {
+            0 => "",
+            i => boundary(&postings[i - 1].0, &postings[i].0),
+        })),
+        fragments: FragmentLayout { size: group, count: fragment_count },
+        t2s: t2s_starts,
+        syllables: syllables.into_iter().collect::<Vec<_>>().join(" "),
+        facets: FACET_LABELS
+            .iter()
+            .filter(|(k, _)| facet_values.contains_key(*k))
+            .map(|&(key, label)| FacetInfo {
+                key,
+                label,
+                values: facet_values[key].iter().map(|(v, l)| [v.clone(), l.clone()]).collect(),
+            })
+            .collect(),
+    };
+    files.push(OutputFile::bytes("search/manifest.json", serde_json::to_vec(&manifest)?));
+    files.push(OutputFile::bytes("search/search.mjs", CLIENT_JS));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+#[derive(Serialize)]
+struct Manifest {
+    format: u32,
+    version: String,
+    docs: usize,
+    k1: f64,
+    /// Where each shard starts (a prefix of its first term; the first is empty); shard `i`
+    /// is `shards/i.bin.gz`. Front-coded, see [`front_code`].
+    shards: String,
+    fragments: FragmentLayout,
+    /// First traditional character of each chunk; chunk `i` is `t2s/i.txt.gz`.
+    t2s: Vec<String>,
+    /// Pinyin syllables the index uses, space-separated, for splitting Latin queries.
+    syllables: String,
+    facets: Vec<FacetInfo>,
+}
+
+#[derive(Serialize)]
+struct FragmentLayout {
+    /// Documents per fragment file: doc `d` is in `frag/{d / size}.json.gz`.
+    size: usize,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct FacetInfo {
+    key: &'static str,
+    label: &'static str,
+    /// `[value, label]` in display order.
+    values: Vec<[String; 2]>,
+}
+
+/// The top-level section key of a section (`venues` for `venues/x`); the root is `home`.
+fn section_key(section: &Section) -> String {
+    match section.dir.split('/').next() {
+        Some(d) if !d.is_empty() => d.to_string(),
+        _ => "home".to_string(),
+    }
+}
+
+/// Every page and every section page that has its own page, as sources.
+fn collect(site: &Site) -> Vec<Source<'_>> {
+    let mut out = Vec::new();
+    for section in &site.sections {
+        if section.meta.render == Some(false) {
+            continue;
+        }
+        let key = section_key(section);
+        out.push(Source {
+            url: site.url(&section.path),
+            title: &section.title,
+            facets: vec![("section", key.clone())],
+            section: key,
+            city: String::new(),
+            names: Vec::new(),
+            exact: vec![section.title.clone()],
+            headings: section.text.headings.iter().map(|h| h.text.as_str()).collect(),
+            description: section.meta.description.as_deref().unwrap_or(""),
+            body: &section.text.plain,
+        });
+    }
+    for page in &site.pages {
+        out.push(page_source(site, page));
+    }
+    out
+}
+
+fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
+    let key = section_key(&site.sections[page.section]);
+    let mut facets = vec![("section", key.clone())];
+    let mut names = Vec::new();
+    let mut exact = vec![page.title.clone()];
+    let mut city = String::new();
+    if let Some(t) = &page.typed {
+        facets.extend(t.facets());
+        names = t.keywords();
+        city = t.cities().first().map(|c| c.to_string()).unwrap_or_default();
+        if let Typed::City(c) = t {
+            exact.push(c.name.clone());
+            exact.push(city_full_name(&c.name).to_string());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    facets.retain(|f| seen.insert(f.clone()));
+    Source {
+        url: site.url(&page.path),
+        title: &page.title,
+        section: key,
+        city,
+        facets,
+        names,
+        exact,
+        headings: page.text.headings.iter().map(|h| h.text.as_str()).collect(),
+        description: page.meta.description.as_deref().unwrap_or(""),
+        body: &page.text.plain,
+    }
+}
+
+/// A document's term frequencies per field. Han terms stay packed keys
+/// ([`tokenize::Token::Han`]); only words, pinyin and exact keys are strings.
+struct Analysed {
+    han: Vec<(u64, [u16; NF])>,
+    text: Vec<(String, [u16; NF])>,
+    lens: [u32; NF],
+    exact: Vec<String>,
+}
+
+fn analyse(src: &Source) -> Analysed {
+    let mut han_keys: Vec<u64> = Vec::new(); // key << 3 | field
+    let mut text: HashMap<String, [u16; NF]> = HashMap::new();
+    let mut lens = [0u32; NF];
+    let mut buf = String::new();
+    let mut add = |field: Field, value: &str| {
+        let f = field as usize;
+        tokenize::for_each_token(value, &mut buf, |t| {
+            lens[f] += 1;
+            match t {
+                tokenize::Token::Han(k) => han_keys.push(k << 3 | f as u64),
+                tokenize::Token::Word(w) => bump(&mut text, w, f),
+            }
+        });
+        let pinyin_field = match field {
+            Field::Title => Some(Field::TitlePinyin as usize),
+            Field::Names => Some(Field::NamesPinyin as usize),
+            _ => None,
+        };
+        if let Some(pf) = pinyin_field {
+            for term in pinyin::terms(value) {
+                lens[pf] += 1;
+                bump(&mut text, &term, pf);
+            }
+        }
+    };
+    add(Field::Title, src.title);
+    for name in &src.names {
+        add(Field::Names, name);
+    }
+    for h in &src.headings {
+        add(Field::Headings, h);
+    }
+    add(Field::Description, src.description);
+    add(Field::Body, src.body);
+
+    han_keys.sort_unstable();
+    let mut han: Vec<(u64, [u16; NF])> = Vec::new();
+    for k in han_keys {
+        let (key, f) = (k >> 3, (k & 7) as usize);
+        match han.last_mut() {
+            Some((last, counts)) if *last == key => counts[f] = counts[f].saturating_add(1),
+            _ => {
+                let mut counts = [0; NF];
+                counts[f] = 1;
+                han.push((key, counts));
+            }
+        }
+    }
+
+    let mut exact = BTreeSet::new();
+    for name in &src.exact {
+        let key = tokenize::exact_key(name);
+        if key.is_empty() {
+            continue;
+        }
+        if key.chars().count() <= EXACT_PINYIN_CHARS {
+            exact.extend(exact_pinyin(&key));
+        }
+        exact.insert(format!("{EXACT}{key}"));
+    }
+    let mut text: Vec<_> = text.into_iter().collect();
+    text.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Analysed { han, text, lens, exact: exact.into_iter().collect() }
+}
+
+fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
+    match map.get_mut(term) {
+        Some(c) => c[field] = c[field].saturating_add(1),
+        None => {
+            let mut c = [0; NF];
+            c[field] = 1;
+            map.insert(term.to_string(), c);
+        }
+    }
+}
+
+/// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a couple of ways).
+fn exact_pinyin(key: &str) -> Vec<String> {
+    let mut full = vec![String::new()];
+    let mut initials = vec![String::new()];
+    for c in key.chars() {
+        let rs = if tokenize::class(c) == tokenize::Class::Han {
+            pinyin::readings(c)
+        } else {
+            vec![c.to_string()]
+        };
+        if rs.is_empty() {
+            return Vec::new();
+        }
+        full = full.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{r}"))).take(EXACT_PINYIN_WAYS).collect();
+        initials =
+            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", &r[..1]))).take(EXACT_PINYIN_WAYS).collect();
+    }
+    if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
+        return Vec::new(); // a Latin title's key is already its exact key
+    }
+    let mut out: Vec<String> = full.into_iter().chain(initials).map(|k| format!("{EXACT}{k}")).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Invert documents into sorted posting lists, terms in JavaScript order.
+fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
+    let n = docs.len().max(1) as f64;
+    let mut avg = [0f64; NF];
+    for d in docs {
+        for (a, l) in avg.iter_mut().zip(d.lens) {
+            *a += f64::from(l);
+        }
+    }
+    for a in &mut avg {
+        *a = (*a / n).max(1.0);
+    }
+    // Weights in parallel, each document's postings dealt into buckets by term; then each
+    // bucket is inverted on its own (in parallel), walking documents in order, so every
+    // posting list comes out sorted by document without sorting.
+    let weighted: Vec<Vec<Vec<(Key<'_>, u8)>>> = docs
+        .par_iter()
+        .map(|d| {
+            let mut buckets: Vec<Vec<(Key, u8)>> = vec![Vec::new(); BUCKETS];
+            for (k, c) in &d.han {
+                buckets[bucket_of_han(*k)].push((Key::Han(*k), quantize(c, &d.lens, &avg)));
+            }
+            for (t, c) in &d.text {
+                buckets[bucket_of_text(t)].push((Key::Text(t), quantize(c, &d.lens, &avg)));
+            }
+            for k in &d.exact {
+                buckets[bucket_of_text(k)].push((Key::Text(k), MAX_LEVEL));
+            }
+            buckets
+        })
+        .collect();
+    let mut list: Vec<(String, Vec<Posting>)> = (0..BUCKETS)
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let mut map: HashMap<Key, Vec<Posting>> = HashMap::new();
+            for (id, doc) in weighted.iter().enumerate() {
+                for &(k, w) in &doc[b] {
+                    map.entry(k).or_default().push((id as u32, w));
+                }
+            }
+            map.into_iter().map(|(k, p)| {
+                let term = match k {
+                    Key::Han(h) => tokenize::han_text(h),
+                    Key::Text(t) => t.to_string(),
+                };
+                (term, p)
+            })
+        })
+        .collect();
+    list.par_sort_unstable_by(|a, b| encode::cmp_js(&a.0, &b.0));
+    list
+}
+
+/// Buckets the inversion is split into (more than cores, so threads stay busy).
+const BUCKETS: usize = 64;
+
+/// A term while inverting: packed Han key or borrowed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Han(u64),
+    Text(&'a str),
+}
+
+fn bucket_of_han(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % BUCKETS
+}
+
+fn bucket_of_text(t: &str) -> usize {
+    let h = t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (h >> 58) as usize % BUCKETS
+}
+
+/// Highest weight level; a posting's weight is one byte, 1..=[`MAX_LEVEL`].
+pub const MAX_LEVEL: u8 = 15;
+
+/// BM25F: the fields' frequencies weighted and length-normalised into one pseudo term
+/// frequency `tf`, stored as the level `round(4 · ln(1 + tf))`. A log scale keeps apart what
+/// matters for ranking (a short title against a long one) in 4 bits, which compress far
+/// better than 8; the client turns a level back into `tf = e^(level/4) − 1` and saturates
+/// it with [`K1`].
+fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
+    let mut tf = 0.0;
+    for f in 0..NF {
+        if counts[f] > 0 {
+            let spec = FIELDS[f];
+            let norm = 1.0 - spec.b + spec.b * f64::from(lens[f]) / avg[f];
+            tf += spec.weight * f64::from(counts[f]) / norm;
+        }
+    }
+    (4.0 * tf.ln_1p()).round().clamp(1.0, f64::from(MAX_LEVEL)) as u8
+}
+
+/// Sorted strings as one string: per entry, the number of characters (code points, 0–9) it
+/// shares with the one before, then the rest, entries separated by newlines. Shard
+/// boundaries of a large site shrink to about a third.
+fn front_code<'a>(entries: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    let mut prev: Vec<char> = Vec::new();
+    for (i, e) in entries.enumerate() {
+        let chars: Vec<char> = e.chars().collect();
+        let shared = prev.iter().zip(&chars).take_while(|(a, b)| a == b).count().min(9);
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push(char::from(b'0' + shared as u8));
+        out.extend(&chars[shared..]);
+        prev = chars;
+    }
+    out
+}
+
+/// The shortest prefix of `first` that still sorts after `prev`: what the manifest needs to
+/// route a term to its shard, in a third of the bytes.
+fn boundary<'a>(prev: &str, first: &'a str) -> &'a str {
+    first
+        .char_indices()
+        .map(|(i, c)| &first[..i + c.len_utf8()])
+        .find(|p| encode::cmp_js(p, prev) == std::cmp::Ordering::Greater)
+        .unwrap_or(first)
+}
+
+/// Cut the sorted term list into shards of about [`SHARD_BYTES`].
+fn cut_shards(postings: &[(String, Vec<Posting>)]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, (term, p)) in postings.iter().enumerate() {
+        let s = encode::entry_size(term, p);
+        if size > 0 && size + s > SHARD_BYTES {
+            out.push(start..i);
+            start = i;
+            size = 0;
+        }
+        size += s;
+    }
+    if start < postings.len() || out.is_empty() {
+        out.push(start..postings.len());
+    }
+    out
+}
+
+/// Text kept for excerpts: the description, then the body, cut to [`EXCERPT_CHARS`].
+fn excerpt_text(src: &Source) -> String {
+    let mut text = String::new();
+    if !src.description.is_empty() {
+        text.push_str(src.description.trim());
+        text.push('\n');
+    }
+    text.push_str(src.body);
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((i, _)) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// Documents per fragment file so that a file is about [`FRAGMENT_BYTES`].
+fn fragment_group_size(records: &[(&str, &str, &str, String)]) -> usize {
+    if records.is_empty() {
+        return 1;
+    }
+    let total: usize = records.iter().map(|r| r.0.len() + r.1.len() + r.2.len() + r.3.len() + 16).sum();
+    let avg = (total / records.len()).max(1);
+    (FRAGMENT_BYTES / avg).clamp(1, 64)
+}
+
+type FacetRuns = BTreeMap<&'static str, BTreeMap<String, Vec<u32>>>;
+type FacetValues = BTreeMap<&'static str, Vec<(String, String)>>;
+
+/// Chip labels of the section keys: the top-level section's title (`home` for the root).
+fn section_labels(site: &Site) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for s in &site.sections {
+        let key = section_key(s);
+        if s.dir.is_empty() {
+            out.insert(key, "首页".to_string());
+        } else if !s.dir.contains('/') {
+            out.insert(key, s.title.clone());
+        }
+    }
+    out
+}
+
+/// Per facet value the run-length doc list, and per facet key its values with labels.
+fn facet_postings(sources: &[Source], section_labels: &BTreeMap<String, String>) -> (FacetRuns, FacetValues) {
+    let mut docs: BTreeMap<&'static str, BTreeMap<String, Vec<u32>>> = BTreeMap::new();
+    for (id, s) in sources.iter().enumerate() {
+        for (key, value) in &s.facets {
+            docs.entry(key).or_default().entry(value.clone()).or_default().push(id as u32);
+        }
+    }
+    let mut values = FacetValues::new();
+    for (key, by_value) in &docs {
+        // Most frequent first, then by value: the order chips appear in.
+        let mut v: Vec<(String, String)> = by_value
+            .keys()
+            .map(|value| {
+                let label = match *key {
+                    "section" => section_labels.get(value).cloned().unwrap_or_else(|| value.clone()),
+                    _ => value.clone(),
+                };
+                (value.clone(), label)
+            })
+            .collect();
+        v.sort_by(|a, b| by_value[&b.0].len().cmp(&by_value[&a.0].len()).then_with(|| a.0.cmp(&b.0)));
+        values.insert(key, v);
+    }
+    let runs = docs
+        .into_iter()
+        .map(|(k, by_value)| (k, by_value.into_iter().map(|(v, d)| (v, encode::runs(&d))).collect()))
+        .collect();
+    (runs, values)
+}

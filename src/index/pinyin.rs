@@ -1,0 +1,96 @@
+//! Pinyin terms for short fields (titles, names, cities), so `kejiguan`, `ke ji guan` and
+//! `kjg` find 科技馆. Pinyin exists only at index time: the client never needs a pinyin
+//! dictionary. It splits a Latin query into syllables with the list of syllables the index
+//! uses (shipped in the manifest) and looks the resulting terms up like any other.
+//!
+//! Term shapes (the leading mark keeps them apart from word terms, which are alphanumeric):
+//! - `~ke`      one syllable (a single character's reading),
+//! - `+ke'ji`   two adjacent syllables, so a run of syllables is found like a Han substring,
+//! - `^kj`      the initials of two adjacent characters (`zh`/`ch`/`sh` count as `z`/`c`/`s`).
+//!
+//! Characters with several readings contribute every reading (up to [`MAX_READINGS`]), so
+//! 银行 is found as `yinhang` (and also, harmlessly, as `yinxing`).
+
+use std::collections::BTreeSet;
+
+use pinyin::ToPinyinMulti;
+
+use super::tokenize::runs;
+
+/// Readings kept per character. The pinyin data lists the common ones first; the second
+/// is what heteronyms need (行 xing/hang, 长 zhang/chang, 重 zhong/chong), a third is rare
+/// (行 heng, 还 fu) and only adds false matches.
+pub const MAX_READINGS: usize = 2;
+
+/// Mark of a one-syllable term.
+pub const SYLLABLE: char = '~';
+/// Mark of a two-syllable term; the syllables are joined with `'`.
+pub const PAIR: char = '+';
+/// Mark of an initials pair.
+pub const INITIALS: char = '^';
+
+/// Toneless readings of a (folded) Han character, most common first, ASCII only (`ü` → `v`).
+pub fn readings(c: char) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for p in multi {
+            let plain: String = p.plain().chars().map(|c| if c == 'ü' { 'v' } else { c }).collect();
+            if !plain.is_empty() && plain.is_ascii() && !out.contains(&plain) {
+                out.push(plain);
+            }
+            if out.len() == MAX_READINGS {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The pinyin terms of a short field, in a stable order (duplicates included: they count as
+/// term frequency).
+pub fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for run in runs(text).into_iter().filter(|r| r.han) {
+        let readings: Vec<Vec<String>> = run.text.chars().map(readings).collect();
+        for (i, rs) in readings.iter().enumerate() {
+            for r in rs {
+                out.push(format!("{SYLLABLE}{r}"));
+            }
+            let Some(next) = readings.get(i + 1) else { continue };
+            let mut initials = BTreeSet::new();
+            for a in rs {
+                for b in next {
+                    out.push(format!("{PAIR}{a}'{b}"));
+                    initials.insert(format!("{INITIALS}{}{}", &a[..1], &b[..1]));
+                }
+            }
+            out.extend(initials);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_and_initials_of_a_name() {
+        let t = terms("科技馆");
+        for want in ["~ke", "~ji", "~guan", "+ke'ji", "+ji'guan", "^kj", "^jg"] {
+            assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
+        }
+    }
+
+    #[test]
+    fn heteronyms_give_every_reading() {
+        let t = terms("银行");
+        assert!(t.iter().any(|x| x == "+yin'hang"), "{t:?}");
+        assert!(t.iter().any(|x| x == "^yh"), "{t:?}");
+    }
+
+    #[test]
+    fn traditional_names_get_pinyin_too() {
+        assert!(terms("鄭州").iter().any(|x| x == "+zheng'zhou"));
+    }
+}

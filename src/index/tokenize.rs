@@ -1,0 +1,270 @@
+//! The tokenizer both sides of search share. The browser client (`client/search.mjs`)
+//! reimplements exactly this, without any dictionary, and `tests/data/tokenize-cases.json`
+//! holds the cases both test suites check, so the two can never drift.
+//!
+//! Text is folded one code point at a time: NFKC (full-width → half-width, compatibility
+//! ideographs → unified), lower case, then traditional → simplified through the table in
+//! `t2s.txt`. Folded text is split into *runs*: Han characters, word characters (letters and
+//! digits of any script) and separators (everything else). A word run is one token; a Han run
+//! gives every character (unigram) and every adjacent pair (bigram), so any substring of two or
+//! more characters is found by its bigrams and a single character by its unigram, with no
+//! word list involved.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::model::slug::is_han;
+
+/// The shared traditional → simplified table (one pair of characters per line).
+pub const T2S_TABLE: &str = include_str!("t2s.txt");
+
+/// Longest word token, in characters; longer words are cut (the client cuts the same way).
+pub const MAX_WORD_CHARS: usize = 32;
+
+/// The table as a lookup: a dense array for the Basic Multilingual Plane (the indexer folds
+/// every character of the site), a map for the few astral pairs.
+struct T2s {
+    bmp: Vec<u32>,
+    astral: HashMap<char, char>,
+}
+
+impl T2s {
+    fn get(&self, c: char) -> char {
+        match self.bmp.get(c as usize) {
+            Some(&0) => c,
+            Some(&s) => char::from_u32(s).unwrap_or(c),
+            None => *self.astral.get(&c).unwrap_or(&c),
+        }
+    }
+}
+
+fn t2s_map() -> &'static T2s {
+    static MAP: OnceLock<T2s> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut t = T2s { bmp: vec![0; 0x10000], astral: HashMap::new() };
+        for (a, b) in t2s_pairs() {
+            match t.bmp.get_mut(a as usize) {
+                Some(slot) => *slot = b as u32,
+                None => {
+                    t.astral.insert(a, b);
+                }
+            }
+        }
+        t
+    })
+}
+
+/// The pairs of the table, in file order (sorted by traditional code point).
+pub fn t2s_pairs() -> impl Iterator<Item = (char, char)> {
+    T2S_TABLE.lines().filter(|l| !l.starts_with('#')).filter_map(|l| {
+        let mut cs = l.chars();
+        Some((cs.next()?, cs.next()?))
+    })
+}
+
+/// Fold one code point into `out`: NFKC, lower case, traditional → simplified.
+pub fn fold_char(c: char, out: &mut String) {
+    let map = t2s_map();
+    // Fast paths for what portal text is made of; both give what the general path would.
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    if is_han(c) && !is_compatibility_ideograph(c) {
+        out.push(map.get(c)); // unified ideographs are NFKC- and case-stable
+        return;
+    }
+    for n in std::iter::once(c).nfkc() {
+        for l in n.to_lowercase() {
+            out.push(map.get(l));
+        }
+    }
+}
+
+/// CJK compatibility ideographs, which NFKC maps to unified ones.
+fn is_compatibility_ideograph(c: char) -> bool {
+    matches!(c as u32, 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
+}
+
+/// Fold a whole string (see [`fold_char`]).
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        fold_char(c, &mut out);
+    }
+    out
+}
+
+/// What a folded character is for tokenizing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Han,
+    Word,
+    Separator,
+}
+
+/// Classify a folded character. Word characters are `char::is_alphanumeric` (the client:
+/// `\p{Alphabetic}` or `\p{N}`).
+pub fn class(c: char) -> Class {
+    if is_han(c) {
+        Class::Han
+    } else if c.is_alphanumeric() {
+        Class::Word
+    } else {
+        Class::Separator
+    }
+}
+
+/// A maximal run of Han or word characters in folded text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub han: bool,
+    pub text: String,
+}
+
+/// Fold `text` and split it into runs; word runs are cut to [`MAX_WORD_CHARS`].
+pub fn runs(text: &str) -> Vec<Run> {
+    let folded = fold(text);
+    let mut out: Vec<Run> = Vec::new();
+    let mut current: Option<Run> = None;
+    for c in folded.chars() {
+        let class = class(c);
+        let han = class == Class::Han;
+        match (&mut current, class) {
+            (_, Class::Separator) => out.extend(current.take()),
+            (Some(run), _) if run.han == han => run.text.push(c),
+            _ => {
+                out.extend(current.take());
+                current = Some(Run { han, text: c.to_string() });
+            }
+        }
+    }
+    out.extend(current);
+    for run in &mut out {
+        if !run.han && run.text.chars().count() > MAX_WORD_CHARS {
+            run.text = run.text.chars().take(MAX_WORD_CHARS).collect();
+        }
+    }
+    out
+}
+
+/// A term as the indexer handles it: Han unigrams and bigrams packed into an integer (no
+/// allocation for the bulk of Chinese text), everything else as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Token<'a> {
+    Han(u64),
+    Word(&'a str),
+}
+
+/// Flag bit of a bigram key; a unigram key is the character itself.
+const BIGRAM: u64 = 1 << 42;
+
+/// The key of a Han unigram.
+pub fn han_unigram(c: char) -> u64 {
+    c as u64
+}
+
+/// The key of a Han bigram.
+pub fn han_bigram(a: char, b: char) -> u64 {
+    BIGRAM | (a as u64) << 21 | b as u64
+}
+
+/// The text of a Han key.
+pub fn han_text(key: u64) -> String {
+    let ch = |v: u64| char::from_u32((v & 0x1F_FFFF) as u32).unwrap_or('\u{FFFD}');
+    if key & BIGRAM != 0 { [ch(key >> 21), ch(key)].iter().collect() } else { ch(key).to_string() }
+}
+
+/// Call `f` with every index term of `text`, in order (see [`tokens`]). `buf` is scratch
+/// space reused between calls.
+pub fn for_each_token(text: &str, buf: &mut String, mut f: impl FnMut(Token)) {
+    buf.clear();
+    for c in text.chars() {
+        fold_char(c, buf);
+    }
+    let mut prev_han: Option<char> = None;
+    let mut word_start: Option<usize> = None;
+    let mut word_chars = 0;
+    let mut word_end = 0;
+    for (i, c) in buf.char_indices() {
+        match class(c) {
+            Class::Han => {
+                if let Some(s) = word_start.take() {
+                    f(Token::Word(&buf[s..word_end]));
+                }
+                // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
+                if let Some(p) = prev_han {
+                    f(Token::Han(han_bigram(p, c)));
+                }
+                f(Token::Han(han_unigram(c)));
+                prev_han = Some(c);
+            }
+            Class::Word => {
+                prev_han = None;
+                if word_start.is_none() {
+                    word_start = Some(i);
+                    word_chars = 0;
+                }
+                if word_chars < MAX_WORD_CHARS {
+                    word_chars += 1;
+                    word_end = i + c.len_utf8();
+                }
+            }
+            Class::Separator => {
+                prev_han = None;
+                if let Some(s) = word_start.take() {
+                    f(Token::Word(&buf[s..word_end]));
+                }
+            }
+        }
+    }
+    if let Some(s) = word_start {
+        f(Token::Word(&buf[s..word_end]));
+    }
+}
+
+/// The index terms of `text`, in order: a word run as one term; a Han run `c1 c2 … cn` as
+/// `c1, c1c2, c2, c2c3, …, cn`.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_token(text, &mut String::new(), |t| match t {
+        Token::Han(k) => out.push(han_text(k)),
+        Token::Word(w) => out.push(w.to_string()),
+    });
+    out
+}
+
+/// The key that says "this text, whole": folded runs joined without separators. A query whose
+/// key equals a page title's key is an exact title match.
+pub fn exact_key(text: &str) -> String {
+    runs(text).into_iter().map(|r| r.text).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn han_substrings_are_reachable_by_bigrams() {
+        let t = tokens("银龄跨越数字鸿沟");
+        for bigram in ["数字", "字鸿", "鸿沟"] {
+            assert!(t.iter().any(|x| x == bigram), "{bigram} missing from {t:?}");
+        }
+        assert!(t.iter().any(|x| x == "鸿"));
+    }
+
+    #[test]
+    fn folds_width_case_and_traditional() {
+        assert_eq!(fold("ＡＢＣ１２３"), "abc123");
+        assert_eq!(fold("數字鴻溝"), "数字鸿沟");
+        assert_eq!(exact_key("郑州市 科技馆!"), "郑州市科技馆");
+    }
+
+    #[test]
+    fn long_words_are_cut() {
+        let long = "a".repeat(100);
+        assert_eq!(tokens(&long), vec!["a".repeat(MAX_WORD_CHARS)]);
+    }
+}

@@ -1,0 +1,220 @@
+// Accessibility of every page type, in chromium with axe-core: no serious or critical
+// WCAG 2.1 A/AA violations (normal and large-text/high-contrast mode), plus what axe cannot
+// judge alone: lang, landmarks, the skip link, a visible focus ring, alt text.
+// Results per page: tests/artifacts/axe/<type>.json and tests/artifacts/axe-summary.json.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { after, before, describe, test } from 'node:test';
+
+import { artifact, launchChromium, pageTypes, requireSearch, startNginx } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+let server;
+let browser;
+const summary = {};
+
+before(async () => {
+  server = await startNginx();
+  browser = await launchChromium();
+});
+after(async () => {
+  artifact('axe-summary.json', summary);
+  await browser?.close();
+  await server?.stop();
+});
+
+/** axe on `path`; returns WCAG violations and best-practice findings. */
+async function audit(path, { elder = false } = {}) {
+  const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
+  try {
+    const page = await context.newPage();
+    if (elder) {
+      await page.goto(server.url('/'));
+      await page.evaluate(() => localStorage.setItem('kepu-elder', '1'));
+    }
+    const res = await page.goto(server.url(path), { waitUntil: 'load' });
+    assert.ok([200, 404].includes(res.status()), `${path}: ${res.status()}`);
+    // evaluate() is not subject to the page's Content-Security-Policy.
+    await page.evaluate(AXE);
+    const run = (tags) =>
+      page.evaluate(
+        (values) => window.axe.run(document, { runOnly: { type: 'tag', values }, resultTypes: ['violations', 'incomplete'] }),
+        tags,
+      );
+    const wcag = await run(WCAG);
+    const practice = await run(['best-practice']);
+    return { wcag, practice };
+  } finally {
+    await context.close();
+  }
+}
+
+const brief = (violations) =>
+  violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.length,
+    targets: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+  }));
+
+function pagesToAudit() {
+  const list = Object.entries(pageTypes()).filter(([, p]) => p);
+  list.push(['not-found', '/no-such-page/']);
+  return list;
+}
+
+describe('axe-core, WCAG 2.1 AA', () => {
+  test('axe is live: it flags planted violations (so a pass means something)', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.setContent('<!doctype html><html><head><title>x</title></head><body><img src="data:,"><p style="color:#bbb;background:#fff">浅灰色的字</p><button></button></body></html>');
+      await page.evaluate(AXE);
+      const r = await page.evaluate((values) => window.axe.run(document, { runOnly: { type: 'tag', values } }), WCAG);
+      const ids = r.violations.map((v) => v.id).sort();
+      for (const id of ['button-name', 'color-contrast', 'html-has-lang', 'image-alt']) assert.ok(ids.includes(id), `${id} in ${ids}`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  for (const [type, path] of pagesToAudit()) {
+    for (const elder of [false, true]) {
+      const name = `${type}${elder ? '-elder' : ''}`;
+      test(`${name} (${path}): no serious or critical violations`, async () => {
+        const { wcag, practice } = await audit(path, { elder });
+        const serious = wcag.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+        summary[name] = {
+          path,
+          violations: brief(wcag.violations),
+          needs_review: wcag.incomplete.map((v) => `${v.id} (${v.nodes.length})`),
+          best_practice: brief(practice.violations),
+          passes: wcag.violations.length === 0,
+        };
+        artifact(`axe/${name}.json`, { path, wcag, best_practice: practice.violations });
+        assert.deepEqual(brief(serious), [], `${path}: serious/critical WCAG violations`);
+      });
+    }
+  }
+
+  test('search page (with results): no serious or critical violations', async () => {
+    requireSearch();
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url('/search/?q=' + encodeURIComponent('科技馆')));
+      await page.locator('main mark').first().waitFor({ timeout: 15000 });
+      await page.evaluate(AXE);
+      const r = await page.evaluate((values) => window.axe.run(document, { runOnly: { type: 'tag', values } }), WCAG);
+      summary.search = { path: '/search/?q=科技馆', violations: brief(r.violations), passes: r.violations.length === 0 };
+      artifact('axe/search.json', r);
+      assert.deepEqual(brief(r.violations.filter((v) => ['serious', 'critical'].includes(v.impact))), []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('structure axe cannot judge alone', () => {
+  test('lang, landmarks, one main, skip link first, alt text on every image', async () => {
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    try {
+      const page = await context.newPage();
+      for (const [type, path] of pagesToAudit()) {
+        await page.goto(server.url(path));
+        const facts = await page.evaluate(() => {
+          const focusable = [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')].filter(
+            (e) => e.tabIndex >= 0,
+          );
+          return {
+            lang: document.documentElement.lang,
+            banner: document.querySelectorAll('header:not(main header, article header), [role=banner]').length,
+            nav: document.querySelectorAll('nav, [role=navigation]').length,
+            main: document.querySelectorAll('main, [role=main]').length,
+            contentinfo: document.querySelectorAll('footer:not(main footer, article footer), [role=contentinfo]').length,
+            firstFocusable: focusable[0] ? focusable[0].getAttribute('href') : null,
+            mainId: document.querySelector('main')?.id,
+            imagesWithoutAlt: [...document.images].filter((i) => !i.hasAttribute('alt')).map((i) => i.src),
+            svgsWithoutName: [...document.querySelectorAll('svg')].filter(
+              (s) => s.getAttribute('aria-hidden') !== 'true' && !s.getAttribute('aria-label') && !s.querySelector('title') && !s.getAttribute('aria-labelledby') && s.getAttribute('role') !== 'presentation',
+            ).length,
+            title: document.title,
+          };
+        });
+        assert.equal(facts.lang, 'zh-CN', `${type}: lang`);
+        assert.ok(facts.title.length > 0, `${type}: title`);
+        assert.ok(facts.banner >= 1 && facts.nav >= 1 && facts.contentinfo >= 1, `${type}: landmarks ${JSON.stringify(facts)}`);
+        assert.equal(facts.main, 1, `${type}: exactly one main`);
+        assert.equal(facts.firstFocusable, `#${facts.mainId}`, `${type}: the first focusable element is the skip link to main`);
+        assert.deepEqual(facts.imagesWithoutAlt, [], `${type}: images without alt`);
+        assert.equal(facts.svgsWithoutName, 0, `${type}: charts/icons need a name or aria-hidden`);
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('keyboard: the skip link appears on Tab and moves focus to main; focus is visible', async () => {
+    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url(pageTypes().venue));
+      await page.keyboard.press('Tab');
+      const skip = await page.evaluate(() => {
+        const a = document.activeElement;
+        const r = a.getBoundingClientRect();
+        return { href: a.getAttribute('href'), text: a.textContent.trim(), visible: r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight };
+      });
+      assert.equal(skip.href, '#main');
+      assert.ok(skip.visible, 'the skip link is on screen when focused');
+      assert.match(skip.text, /跳|正文|内容/);
+      await page.keyboard.press('Enter');
+      assert.equal(await page.evaluate(() => document.activeElement.id || document.activeElement.closest('main')?.id), 'main');
+
+      // Every kind of focusable control shows a focus indicator (outline or box-shadow
+      // different from its unfocused look).
+      const results = await page.evaluate(() => {
+        const kinds = ['header a[href]', 'nav a[href]', 'main a[href]', 'button', 'input[type=search], input[name=q]', 'footer a[href]'];
+        const look = (e) => {
+          const s = getComputedStyle(e);
+          return `${s.outlineStyle} ${s.outlineWidth} ${s.outlineColor} | ${s.boxShadow} | ${s.backgroundColor} | ${s.textDecorationLine} ${s.borderColor}`;
+        };
+        return kinds
+          .map((k) => document.querySelector(k))
+          .filter(Boolean)
+          .map((e) => {
+            e.blur();
+            const before = look(e);
+            e.focus({ focusVisible: true });
+            const s = getComputedStyle(e);
+            return { el: e.outerHTML.slice(0, 80), before, after: look(e), outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 1 };
+          });
+      });
+      // focus() from script may not count as keyboard focus: check with real Tab presses too.
+      const tabbed = [];
+      await page.goto(server.url('/'));
+      for (let i = 0; i < 8; i++) {
+        await page.keyboard.press('Tab');
+        tabbed.push(
+          await page.evaluate(() => {
+            const e = document.activeElement;
+            const s = getComputedStyle(e);
+            const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 1) || (s.boxShadow && s.boxShadow !== 'none');
+            return { el: e.outerHTML.slice(0, 80), visible, focusVisible: e.matches(':focus-visible') };
+          }),
+        );
+      }
+      artifact('focus.json', { scripted: results, tabbed });
+      const invisible = tabbed.filter((t) => !t.visible);
+      assert.deepEqual(invisible, [], 'elements reached with Tab without a visible focus indicator');
+    } finally {
+      await context.close();
+    }
+  });
+});

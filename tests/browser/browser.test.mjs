@@ -1,0 +1,358 @@
+// The portal in a real browser (Debian's chromium through playwright-core), served by nginx
+// with the shipped config: key pages, search (Chinese, pinyin, initials, filters), the
+// large-text/high-contrast mode (适老化), phone-sized layouts, pages without JavaScript, and
+// the page weight of the home and a venue page. Screenshots go to tests/artifacts/screenshots/.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { artifact, launchChromium, pageTypes, request, requireSearch, screenshotPath, startNginx } from './harness.mjs';
+
+let server;
+let browser;
+const pages = pageTypes();
+
+before(async () => {
+  server = await startNginx();
+  browser = await launchChromium();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A fresh context (no stored settings), its page, and the JavaScript errors it reports. */
+async function open(path, options = {}) {
+  const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 }, ...options });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => {
+    // Failed loads are reported below with their URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+  });
+  page.on('response', (r) => {
+    // Chromium asks for /favicon.ico by itself when a page declares no icon; that is not a
+    // reference of the page (kepu check covers the page's own references).
+    if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico') errors.push(`${r.status()} ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => errors.push(`failed ${r.url()}: ${r.failure()?.errorText}`));
+  const res = await page.goto(server.url(path), { waitUntil: 'load' });
+  return { context, page, res, errors };
+}
+
+describe('key pages', () => {
+  for (const type of ['home', 'venue', 'city', 'calendar', 'campaign', 'expert', 'base', 'section']) {
+    test(`${type} page renders with its heading and landmarks`, async () => {
+      const path = pages[type];
+      const { context, page, res, errors } = await open(path);
+      try {
+        assert.equal(res.status(), 200, path);
+        assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+        assert.ok((await page.title()).includes('科普中原'), await page.title());
+        const h1 = page.locator('main h1');
+        assert.equal(await h1.count(), 1, `${path}: one h1 in main`);
+        assert.ok((await h1.innerText()).trim().length > 0);
+        for (const landmark of ['banner', 'navigation', 'main', 'contentinfo']) {
+          assert.ok((await page.getByRole(landmark).count()) >= 1, `${path}: ${landmark} landmark`);
+        }
+        await page.screenshot({ path: screenshotPath(`${type}-desktop`), fullPage: true });
+        assert.deepEqual(errors, [], `${path}: no script errors`);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  test('the calendar page links the iCal feed, and the feed downloads', async () => {
+    const { context, page } = await open(pages.calendar);
+    try {
+      const href = await page.locator('a[href$="campaigns.ics"]').first().getAttribute('href');
+      assert.ok(href, 'a link to campaigns.ics');
+      const res = await request(new URL(href, server.base).href);
+      assert.equal(res.status, 200);
+      assert.match(res.headers['content-type'], /^text\/calendar/);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('navigation: from the home page to a venue through the venues section', async () => {
+    const { context, page } = await open('/');
+    try {
+      await page.getByRole('navigation', { name: '主导航' }).locator('a[href="/venues/"]').click();
+      await page.waitForURL(/\/venues\/$/);
+      const venueLink = page.locator(`main a[href="${pages.venue}"]`).first();
+      await venueLink.click();
+      await page.waitForURL((u) => u.pathname === pages.venue);
+      assert.equal(await page.locator('main h1').count(), 1);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('search', () => {
+  /** Run a query on /search/ and wait for the result list. */
+  async function search(page, query) {
+    const box = page.locator('main input[type="search"], main input[name="q"]').first();
+    await box.waitFor({ state: 'visible', timeout: 10000 });
+    await box.fill('');
+    await box.pressSequentially(query, { delay: 20 });
+    await box.press('Enter').catch(() => {});
+    const results = page.locator('main :is(ol, ul) li a[href^="/"]');
+    await results.first().waitFor({ state: 'visible', timeout: 15000 });
+    // Results update as one types: wait until the status names this query.
+    await page
+      .waitForFunction((q) => (document.querySelector('main [role="status"]')?.textContent ?? '').includes(q), query, { timeout: 5000 })
+      .catch(() => {});
+    return results;
+  }
+
+  /** The number of results the page reports (“找到 N 个…”), else the number listed. */
+  async function total(page, results) {
+    const text = (await page.locator('main [role="status"]').first().textContent().catch(() => '')) ?? '';
+    const n = text.match(/\d+/);
+    return n ? Number(n[0]) : results.count();
+  }
+
+  async function openSearch() {
+    requireSearch();
+    const opened = await open('/search/');
+    assert.deepEqual(opened.errors, [], 'search page loads without script errors');
+    return opened;
+  }
+
+  test('Chinese query: highlighted results, escaped, and following one opens the page', async () => {
+    const { context, page, errors } = await openSearch();
+    try {
+      const results = await search(page, '科技馆');
+      await page.locator('main mark').first().waitFor({ timeout: 10000 });
+      const marks = await page.locator('main mark').allInnerTexts();
+      assert.ok(marks.some((m) => /科|技|馆/.test(m)), `highlights: ${marks.slice(0, 5)}`);
+      assert.ok((await results.count()) >= 3, 'several venues match 科技馆');
+      await page.screenshot({ path: screenshotPath('search-chinese'), fullPage: true });
+      const href = await results.first().getAttribute('href');
+      await results.first().click();
+      await page.waitForURL((u) => u.pathname === new URL(href, server.base).pathname);
+      assert.equal(await page.locator('main h1').count(), 1);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('pinyin and initials find the same venues as the characters', async () => {
+    const { context, page } = await openSearch();
+    try {
+      const titles = async (q) => {
+        const results = await search(page, q);
+        return (await results.allInnerTexts()).map((t) => t.trim());
+      };
+      const full = await titles('kejiguan');
+      assert.ok(full.some((t) => t.includes('科技馆')), `kejiguan → ${full.slice(0, 5)}`);
+      const initials = await titles('kjg');
+      assert.ok(initials.some((t) => t.includes('科技馆')), `kjg → ${initials.slice(0, 5)}`);
+      const zz = await titles('zhengzhou');
+      assert.ok(zz.some((t) => t.includes('郑州')), `zhengzhou → ${zz.slice(0, 5)}`);
+      await page.screenshot({ path: screenshotPath('search-pinyin'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a filter narrows the results', async () => {
+    const { context, page } = await openSearch();
+    try {
+      const results = await search(page, '科普');
+      const before = await total(page, results);
+      // Filters are chips (buttons) or checkboxes; pick the one for a section or a city.
+      const main = page.locator('main');
+      const filter = main
+        .getByRole('button', { name: /^(科普基地|科技馆|场馆|郑州)/ })
+        .or(main.getByRole('checkbox', { name: /科普基地|科技馆|场馆|郑州/ }))
+        .first();
+      await filter.waitFor({ state: 'visible', timeout: 10000 });
+      const statusBefore = await main.locator('[role="status"]').first().textContent().catch(() => '');
+      await filter.click();
+      await page
+        .waitForFunction((s) => document.querySelector('main [role="status"]')?.textContent !== s, statusBefore, { timeout: 10000 })
+        .catch(() => {});
+      await results.first().waitFor({ state: 'visible', timeout: 10000 });
+      const after = await total(page, results);
+      assert.ok(after > 0 && after < before, `filter ${await filter.textContent()}: ${before} → ${after} results`);
+      const pressed = await filter.getAttribute('aria-pressed');
+      if (pressed !== null) assert.equal(pressed, 'true', 'the chosen chip says it is on');
+      await page.screenshot({ path: screenshotPath('search-filtered'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the header search box on any page leads to results', async () => {
+    requireSearch();
+    const { context, page } = await open(pages.venue);
+    try {
+      const box = page.locator('header input[name="q"]');
+      await box.fill('郑州');
+      await box.press('Enter');
+      await page.waitForURL(/\/search\/\?q=/);
+      await page.locator('main :is(ol, ul) li a[href^="/"]').first().waitFor({ timeout: 15000 });
+      assert.equal(await page.locator('main input[type="search"], main input[name="q"]').first().inputValue(), '郑州');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('query text is shown escaped, never as HTML', async () => {
+    requireSearch();
+    const { context, page } = await open('/search/?q=' + encodeURIComponent('<img src=x onerror="window.__xss=1">科技'));
+    try {
+      await page.waitForTimeout(1500);
+      assert.equal(await page.evaluate(() => window.__xss), undefined);
+      assert.equal(await page.locator('main img[src="x"]').count(), 0);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('large text and high contrast (适老化)', () => {
+  test('the toggle switches the mode, and it persists across pages and reloads', async () => {
+    const { context, page, errors } = await open('/');
+    try {
+      const toggle = page.locator('#elder-toggle');
+      await toggle.waitFor({ state: 'visible' });
+      const fontBefore = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('main')).fontSize));
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), false);
+      await toggle.click();
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), true, 'class elder on <html>');
+      assert.equal(await toggle.getAttribute('aria-pressed'), 'true');
+      assert.equal(await page.evaluate(() => localStorage.getItem('kepu-elder')), '1');
+      const fontAfter = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('main')).fontSize));
+      assert.ok(fontAfter > fontBefore, `larger text: ${fontBefore}px → ${fontAfter}px`);
+      await page.screenshot({ path: screenshotPath('home-elder'), fullPage: true });
+
+      // Another page: on from the first paint, button state in sync.
+      await page.goto(server.url(pages.venue));
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), true, 'persists on a venue');
+      assert.equal(await page.locator('#elder-toggle').getAttribute('aria-pressed'), 'true');
+      await page.screenshot({ path: screenshotPath('venue-elder'), fullPage: true });
+      await page.reload();
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), true, 'persists on reload');
+
+      await page.locator('#elder-toggle').click();
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), false, 'switched off');
+      await page.goto(server.url(pages.city));
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('elder')), false, 'off persists too');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('phone-sized screens', () => {
+  for (const viewport of [{ width: 360, height: 740 }, { width: 390, height: 844 }]) {
+    test(`no horizontal scrolling at ${viewport.width}px, also in large-text mode`, async () => {
+      const context = await browser.newContext({ locale: 'zh-CN', viewport, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+      try {
+        const page = await context.newPage();
+        const wide = [];
+        for (const elder of [false, true]) {
+          await page.goto(server.url('/'));
+          await page.evaluate((on) => (on ? localStorage.setItem('kepu-elder', '1') : localStorage.removeItem('kepu-elder')), elder);
+          for (const [type, path] of Object.entries(pages)) {
+            if (!path) continue;
+            await page.goto(server.url(path));
+            const { scroll, inner } = await page.evaluate(() => ({
+              scroll: document.documentElement.scrollWidth,
+              inner: window.innerWidth,
+            }));
+            if (scroll > inner) wide.push(`${path}${elder ? ' (elder)' : ''}: ${scroll}px > ${inner}px`);
+            if (viewport.width === 360 && ['home', 'venue', 'calendar', 'city'].includes(type)) {
+              await page.screenshot({ path: screenshotPath(`${type}-phone${elder ? '-elder' : ''}`), fullPage: true });
+            }
+          }
+        }
+        assert.deepEqual(wide, [], 'pages wider than the screen');
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
+
+describe('without JavaScript', () => {
+  test('content pages work; navigation works; nothing is hidden behind scripts', async () => {
+    const context = await browser.newContext({ locale: 'zh-CN', javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      for (const [type, path] of Object.entries(pages)) {
+        if (!path) continue;
+        const res = await page.goto(server.url(path));
+        assert.equal(res.status(), 200, path);
+        const h1 = page.locator('main h1');
+        assert.ok(await h1.isVisible(), `${type}: heading visible without JS`);
+        const text = (await page.locator('main').innerText()).trim();
+        // (The tag index may legitimately list nothing: the portal's pages have no tags yet.)
+        if (type !== 'tags') assert.ok(text.length > 20, `${type}: main has content without JS`);
+      }
+      await page.goto(server.url('/'));
+      await page.getByRole('navigation', { name: '主导航' }).locator('a[href="/venues/"]').click();
+      await page.waitForURL(/\/venues\/$/);
+      await page.screenshot({ path: screenshotPath('venues-nojs'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the search page says that search needs JavaScript', async () => {
+    requireSearch();
+    const context = await browser.newContext({ locale: 'zh-CN', javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(server.url('/search/?q=%E7%A7%91%E6%8A%80%E9%A6%86'));
+      const text = await page.locator('main').innerText();
+      assert.match(text, /JavaScript|脚本/, `the page explains that search needs JavaScript:\n${text.slice(0, 300)}`);
+      await page.screenshot({ path: screenshotPath('search-nojs'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('page weight', () => {
+  test('home and venue page: bytes and requests, compressed and not (tests/artifacts/page-weight.json)', async () => {
+    const report = {};
+    for (const [name, path] of [['home', '/'], ['venue', pages.venue]]) {
+      const context = await browser.newContext({ locale: 'zh-CN' });
+      const page = await context.newPage();
+      const requests = [];
+      page.on('requestfinished', (r) => requests.push(r));
+      await page.goto(server.url(path), { waitUntil: 'networkidle' });
+      let transferred = 0;
+      const rows = [];
+      for (const r of requests) {
+        const sizes = await r.sizes();
+        const res = await r.response();
+        transferred += sizes.responseBodySize + sizes.responseHeadersSize;
+        rows.push({ url: new URL(r.url()).pathname + new URL(r.url()).search, encoding: (await res.allHeaders())['content-encoding'] ?? 'identity', body: sizes.responseBodySize });
+      }
+      // The same requests without compression, and with gzip only (plain HTTP, bodies only).
+      let identity = 0;
+      let gzip = 0;
+      for (const r of requests) {
+        identity += (await request(r.url())).body.length;
+        gzip += (await request(r.url(), { headers: { 'Accept-Encoding': 'gzip' } })).body.length;
+      }
+      const browserBodies = rows.reduce((n, r) => n + r.body, 0);
+      report[name] = { path, requests: requests.length, transferred_with_headers: transferred, body_bytes_as_sent: browserBodies, body_bytes_gzip: gzip, body_bytes_uncompressed: identity, files: rows };
+      await context.close();
+      assert.ok(requests.length >= 2 && requests.length <= 12, `${name}: ${requests.length} requests`);
+      assert.ok(browserBodies < identity, `${name}: compression saves bytes (${browserBodies} < ${identity})`);
+      assert.ok(browserBodies < 150_000, `${name}: under 150 kB over the wire (${browserBodies})`);
+    }
+    artifact('page-weight.json', report);
+  });
+});

@@ -1,0 +1,197 @@
+//! The portal content model and the real default portal: typed validation errors (snapshot),
+//! the counts the portal promises, cross links both ways, the calendar feed, the charts.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use common::*;
+use scraper::{Html, Selector};
+
+#[test]
+fn every_schema_violation_is_reported_in_one_run() {
+    let (_t, site) = fixture("portal-bad");
+    let err = build_err(&site);
+    // One diagnostic per broken file (serde stops at the first problem in a table) plus all
+    // semantic checks.
+    for needle in [
+        "bad-kind.md", "大型馆", "`省级`, `市级`", // enum with the allowed values
+        "bad-city.md", "`北京` is not one of the 18 cities", "exhibits must be positive",
+        "unknown-field.md", "phone",
+        "no-city.md", "needs a city",
+        "no-table.md", "missing the [venue] table",
+        "dates.md", "is before start", "火星", "no venue page is titled `好官`", "did you mean: 好馆",
+        "jiao-zuo.md", "typed page lists no sources",
+        "level.md", "世界级",
+        "scope.md", "a 市级 batch or studio needs a city",
+    ] {
+        assert!(err.contains(needle), "missing `{needle}` in:\n{err}");
+    }
+    insta::assert_snapshot!("portal_schema_violations", err);
+}
+
+/// The default portal, built once for all tests below.
+fn portal() -> &'static (tempfile::TempDir, std::path::PathBuf, String) {
+    static BUILT: OnceLock<(tempfile::TempDir, std::path::PathBuf, String)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let (t, site) = default_portal();
+        let run = build_ok(&site, &[]);
+        (t, site, run.stderr)
+    })
+}
+
+fn html(rel: &str) -> Html {
+    Html::parse_document(&read(&portal().1.join("public"), rel))
+}
+
+fn pages_in(section: &str) -> Vec<String> {
+    let dir = portal().1.join("content").join(section);
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".md") && n != "_index.md")
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn default_portal_builds_without_errors_or_warnings() {
+    let stderr = &portal().2;
+    assert!(!stderr.contains("warning") && !stderr.contains("error"), "{stderr}");
+}
+
+#[test]
+fn default_portal_has_the_promised_content() {
+    assert_eq!(pages_in("cities").len(), 18, "17 省辖市 + 济源示范区");
+    assert!(pages_in("venues").len() >= 25, "venues: {}", pages_in("venues").len());
+    assert!(pages_in("bases").len() >= 30, "bases: {}", pages_in("bases").len());
+    assert!(pages_in("campaigns").len() >= 20, "campaigns: {}", pages_in("campaigns").len());
+    assert!(pages_in("experts").len() >= 5, "experts: {}", pages_in("experts").len());
+    for required in ["5610.md", "figures.md"] {
+        assert!(pages_in("overview").contains(&required.to_string()));
+    }
+}
+
+/// Front matter of a content file, parsed loosely for test expectations.
+fn front_matter(section: &str, file: &str) -> toml::Table {
+    let text = read(&portal().1.join("content").join(section), file);
+    let fm = text.split("+++").nth(1).unwrap();
+    toml::from_str(fm).unwrap()
+}
+
+#[test]
+fn every_city_page_lists_its_venues_and_every_venue_links_back() {
+    let link = Selector::parse("a[href]").unwrap();
+    for file in pages_in("venues") {
+        let fm = front_matter("venues", &file);
+        let Some(city) = fm["venue"].get("city").and_then(|c| c.as_str()) else { continue };
+        let slug = file.trim_end_matches(".md");
+        let venue_url = format!("/venues/{slug}/");
+        let city_file = pages_in("cities")
+            .into_iter()
+            .find(|c| front_matter("cities", c)["city"]["name"].as_str() == Some(city))
+            .unwrap_or_else(|| panic!("no city page for {city}"));
+        let city_url = format!("/cities/{}/", city_file.trim_end_matches(".md"));
+        let city_doc = html(&format!("cities/{}/index.html", city_file.trim_end_matches(".md")));
+        let hrefs: BTreeSet<_> = city_doc.select(&link).filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
+        assert!(hrefs.contains(&venue_url), "{city_url} does not list {venue_url}");
+        let venue_doc = html(&format!("venues/{slug}/index.html"));
+        let back: BTreeSet<_> = venue_doc.select(&link).filter_map(|a| a.value().attr("href").map(str::to_string)).collect();
+        assert!(back.contains(&city_url), "{venue_url} does not link to {city_url}");
+    }
+}
+
+#[test]
+fn campaigns_link_their_venues_and_venues_list_their_campaigns() {
+    let link = Selector::parse("a[href]").unwrap();
+    let mut checked = 0;
+    for file in pages_in("campaigns") {
+        let fm = front_matter("campaigns", &file);
+        let venues = fm["campaign"].get("venues").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        for v in venues {
+            let title = v.as_str().unwrap();
+            let venue_file = pages_in("venues").into_iter().find(|f| front_matter("venues", f)["title"].as_str() == Some(title)).unwrap();
+            let venue_doc = html(&format!("venues/{}/index.html", venue_file.trim_end_matches(".md")));
+            let campaign_url = format!("/campaigns/{}/", file.trim_end_matches(".md"));
+            assert!(
+                venue_doc.select(&link).any(|a| a.value().attr("href") == Some(campaign_url.as_str())),
+                "{title} does not list {campaign_url}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no campaign names a venue");
+}
+
+#[test]
+fn campaigns_ics_parses_and_has_every_dated_campaign() {
+    let text = read(&portal().1.join("public"), "campaigns.ics");
+    assert!(text.lines().count() > 5 && text.contains("\r\n"));
+    for line in text.split("\r\n") {
+        assert!(line.len() <= 75, "line longer than 75 octets: {line}");
+    }
+    let calendar: icalendar::Calendar = text.parse().expect("campaigns.ics parses as iCalendar");
+    let events: Vec<_> = calendar.components.iter().filter_map(|c| c.as_event()).collect();
+    let dated = pages_in("campaigns").iter().filter(|f| front_matter("campaigns", f)["campaign"].get("start").is_some()).count();
+    assert!(dated > 0);
+    assert_eq!(events.len(), dated);
+    use icalendar::{Component, EventLike};
+    for e in events {
+        assert!(e.get_summary().is_some_and(|s| !s.is_empty()));
+        assert!(e.get_start().is_some());
+        assert!(e.property_value("DTSTAMP").is_some() && e.property_value("UID").is_some());
+    }
+}
+
+#[test]
+fn every_chart_has_its_table() {
+    let svg = Selector::parse("svg.chart").unwrap();
+    let table = Selector::parse("table.chart-table").unwrap();
+    let mut charts = 0;
+    for file in pages_in("overview") {
+        let doc = html(&format!("overview/{}/index.html", file.trim_end_matches(".md")));
+        let n = doc.select(&svg).count();
+        assert_eq!(n, doc.select(&table).count(), "{file}: charts without tables");
+        for s in doc.select(&svg) {
+            assert_eq!(s.value().attr("role"), Some("img"));
+            assert!(s.select(&Selector::parse("title").unwrap()).next().is_some());
+        }
+        charts += n;
+    }
+    assert!(charts >= 3, "overview pages draw {charts} charts");
+}
+
+#[test]
+fn typed_pages_cite_their_sources() {
+    for section in ["venues", "bases", "experts", "campaigns", "cities"] {
+        for file in pages_in(section) {
+            let fm = front_matter(section, &file);
+            let sources = fm.get("sources").and_then(|s| s.as_array()).cloned().unwrap_or_default();
+            assert!(!sources.is_empty() || fm.get("example").is_some(), "{section}/{file} lists no sources");
+            for s in sources {
+                let s = s.as_str().unwrap();
+                assert!(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(s).is_file()
+                        || !std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").is_dir(),
+                    "{section}/{file}: source {s} is not a seed file"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn calendar_page_lists_dated_campaigns_in_order() {
+    let doc = html("calendar/index.html");
+    let starts: Vec<String> = doc
+        .select(&Selector::parse(".calendar-item").unwrap())
+        .filter_map(|li| li.value().attr("data-start").map(str::to_string))
+        .collect();
+    assert!(!starts.is_empty());
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted);
+}

@@ -1,0 +1,209 @@
+//! Incremental rebuilds must give exactly what a build from scratch gives. Each step edits a
+//! copy of the default portal the way an editor would, rebuilds incrementally with
+//! `serve::Live`, and compares every served file with `build::generate` on the same files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kepu::build::{self, BuildOptions};
+use kepu::output::Contents;
+use kepu::serve::incremental::{ChangeSet, Live, Outcome, RebuildKind, Served};
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).unwrap();
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+struct Site {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    live: Live,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap().join("site");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        copy_dir(&repo.join("content"), &root.join("content"));
+        fs::copy(repo.join("config.toml"), root.join("config.toml")).unwrap();
+        let mut live = Live::new(options(&root));
+        let first = live.rebuild(&ChangeSet::everything());
+        assert!(matches!(first, Outcome::Built { .. }), "{first:?}");
+        live.update_index();
+        Site { _dir: dir, root, live }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    fn edit(&self, rel: &str, f: impl FnOnce(String) -> String) {
+        let p = self.path(rel);
+        let text = fs::read_to_string(&p).unwrap();
+        let new = f(text.clone());
+        assert_ne!(text, new, "the edit of {rel} changed nothing");
+        fs::write(p, new).unwrap();
+    }
+
+    /// Rebuild after changes to `paths` (content paths relative to the root).
+    fn rebuild(&mut self, paths: &[&str]) -> Outcome {
+        let mut set = ChangeSet::default();
+        for p in paths {
+            if p.starts_with("content/") {
+                set.content.insert(self.path(p));
+            } else if *p == "config.toml" {
+                set.config = true;
+            } else {
+                set.assets = true;
+            }
+        }
+        let out = self.live.rebuild(&set);
+        self.live.update_index();
+        out
+    }
+
+    /// Every served file equals the from-scratch build's.
+    fn assert_same_as_full_build(&self, step: &str) {
+        let full = build::generate(&options(&self.root), &mut |_| {}).unwrap_or_else(|e| panic!("{step}: full build failed:\n{e}"));
+        let expected: BTreeMap<String, Vec<u8>> = full
+            .files
+            .into_iter()
+            .map(|f| {
+                let bytes = match f.contents {
+                    Contents::Bytes(b) => b,
+                    Contents::Copy(p) => fs::read(p).unwrap(),
+                };
+                (f.path, bytes)
+            })
+            .collect();
+        let served: BTreeMap<String, Vec<u8>> = self
+            .live
+            .files()
+            .iter()
+            .map(|(k, v)| {
+                let bytes = match v {
+                    Served::Bytes(b) => b.to_vec(),
+                    Served::File(p) => fs::read(p).unwrap(),
+                };
+                (k.clone(), bytes)
+            })
+            .collect();
+        let a: BTreeSet<&String> = expected.keys().collect();
+        let b: BTreeSet<&String> = served.keys().collect();
+        assert_eq!(a, b, "{step}: different file sets (left: full build, right: served)");
+        for (path, bytes) in &expected {
+            assert!(served[path] == *bytes, "{step}: {path} differs from the full build");
+        }
+    }
+}
+
+fn options(root: &Path) -> BuildOptions {
+    let mut o = BuildOptions::new(root);
+    o.base_url = Some("http://127.0.0.1:1111/".into());
+    o
+}
+
+fn built(outcome: Outcome, step: &str) -> kepu::serve::RebuildReport {
+    match outcome {
+        Outcome::Built { report, .. } => report,
+        Outcome::Failed { diagnostics, .. } => panic!("{step}: build failed:\n{diagnostics}"),
+    }
+}
+
+#[test]
+fn incremental_rebuilds_equal_full_builds() {
+    let mut site = Site::new();
+    site.assert_same_as_full_build("initial");
+    let venue = "content/venues/he-bi-shi-ke-ji-guan.md";
+
+    // A body edit renders only a handful of outputs.
+    site.edit(venue, |t| t.replace("## 2023年", "## 2023年情况\n\n新增一段说明文字。"));
+    let r = built(site.rebuild(&[venue]), "body edit");
+    assert_eq!(r.kind, RebuildKind::Incremental);
+    assert!(r.rendered * 10 < r.targets, "body edit rendered {} of {} targets", r.rendered, r.targets);
+    site.assert_same_as_full_build("body edit");
+
+    // Title and weight: listings, related pages and the city change.
+    site.edit(venue, |t| t.replace("title = \"鹤壁市科技馆\"", "title = \"鹤壁科技馆\"").replace("weight = 12", "weight = 1"));
+    built(site.rebuild(&[venue]), "title and weight");
+    site.assert_same_as_full_build("title and weight");
+
+    // A new page with a tag, in a city; then it goes again.
+    let new = "content/venues/ce-shi-ke-ji-guan.md";
+    fs::write(
+        site.path(new),
+        "+++\ntitle = \"测试科技馆\"\ndate = 2025-01-02\nsources = [\"x.txt\"]\n\n[taxonomies]\ntags = [\"新标签\"]\n\n[venue]\nkind = \"县级\"\ncity = \"洛阳\"\n+++\n\n正文。\n",
+    )
+    .unwrap();
+    built(site.rebuild(&[new]), "new page");
+    site.assert_same_as_full_build("new page");
+    fs::remove_file(site.path(new)).unwrap();
+    built(site.rebuild(&[new]), "page removed");
+    site.assert_same_as_full_build("page removed");
+
+    // A broken edit fails and keeps the last good site; fixing it catches up.
+    let before = site.live.files().clone();
+    site.edit(venue, |t| t.replace("city = \"鹤壁\"", "city = \"北京\""));
+    match site.rebuild(&[venue]) {
+        Outcome::Failed { diagnostics, .. } => {
+            let d = diagnostics.iter().find(|d| d.message.contains("北京")).expect("the city error");
+            assert_eq!(d.file.as_deref(), Some(Path::new(venue)));
+            assert!(d.line.is_some());
+        }
+        other => panic!("a broken edit must fail: {other:?}"),
+    }
+    assert_eq!(site.live.files(), &before, "a failed build must not change what is served");
+    site.edit(venue, |t| t.replace("city = \"北京\"", "city = \"新乡\""));
+    built(site.rebuild(&[venue]), "fix to another city");
+    site.assert_same_as_full_build("fix to another city");
+
+    // A slug change moves the page: pages linking to it follow.
+    site.edit(venue, |t| t.replace("weight = 1\n", "weight = 1\nslug = \"hebi-kjg\"\n"));
+    built(site.rebuild(&[venue]), "slug");
+    site.assert_same_as_full_build("slug");
+
+    // A section's description shows on its pages.
+    let section = "content/venues/_index.md";
+    site.edit(section, |t| t.replacen("description = \"", "description = \"（新）", 1));
+    built(site.rebuild(&[section]), "section");
+    site.assert_same_as_full_build("section");
+
+    // Campaign references: relations both ways, and the calendar.
+    let campaign = fs::read_dir(site.path("content/campaigns"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| fs::read_to_string(p).unwrap().contains("start = "))
+        .expect("a dated campaign");
+    let campaign_rel = campaign.strip_prefix(&site.root).unwrap().to_string_lossy().into_owned();
+    site.edit(&campaign_rel, |t| t.replacen("title = \"", "title = \"新", 1));
+    built(site.rebuild(&[&campaign_rel]), "campaign");
+    site.assert_same_as_full_build("campaign");
+
+    // A template override renders everything.
+    fs::create_dir_all(site.path("templates")).unwrap();
+    fs::write(site.path("templates/404.html"), "{% extends \"base.html\" %}{% block content %}<h1>找不到</h1>{% endblock content %}").unwrap();
+    let r = built(site.rebuild(&["templates/404.html"]), "template");
+    assert_eq!(r.kind, RebuildKind::Full);
+    site.assert_same_as_full_build("template");
+
+    // A static file.
+    fs::create_dir_all(site.path("static/css")).unwrap();
+    fs::write(site.path("static/css/extra.css"), "body{color:red}").unwrap();
+    built(site.rebuild(&["static/css/extra.css"]), "static");
+    site.assert_same_as_full_build("static");
+
+    // Config.
+    site.edit("config.toml", |t| t.replacen("title = \"科普中原\"", "title = \"科普中原（预览）\"", 1));
+    built(site.rebuild(&["config.toml"]), "config");
+    site.assert_same_as_full_build("config");
+}

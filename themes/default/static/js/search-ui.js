@@ -1,0 +1,199 @@
+// The /search/ page: results as you type, filter chips with counts, keyboard navigation,
+// and the query in the URL (?q=…&section=…) so a search can be shared. The index and the
+// search logic are in search.mjs, next to the index files (data-index on this script tag).
+const script = document.querySelector("script[data-index]");
+const indexUrl = new URL(script.dataset.index, location.href);
+const form = document.getElementById("search-form");
+const input = document.getElementById("search-q");
+const status = document.getElementById("search-status");
+const list = document.getElementById("search-results");
+const filtersBox = document.getElementById("search-filters");
+const more = document.getElementById("search-more");
+
+const PAGE = 20;
+const DEBOUNCE_MS = 160;
+let limit = PAGE;
+let filters = {};
+let generation = 0;
+let timer = 0;
+let engine = null;
+let openCities = false;
+
+function loadEngine() {
+  engine ??= import(new URL("search.mjs", indexUrl).href).then((m) => m.createSearch(indexUrl));
+  return engine;
+}
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  input.value = params.get("q") ?? "";
+  filters = {};
+  for (const [k, v] of params) if (k !== "q" && v) filters[k] = v;
+}
+
+function writeUrl() {
+  const params = new URLSearchParams();
+  if (input.value.trim()) params.set("q", input.value.trim());
+  for (const [k, v] of Object.entries(filters)) params.set(k, v);
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+/** Only `<mark>` may appear in an excerpt (search.mjs escapes the rest); anything else is
+ * shown as text, never as markup. */
+function setExcerpt(el, html) {
+  if (html.replace(/<\/?mark>/g, "").includes("<")) el.textContent = html.replace(/<[^>]*>/g, "");
+  else el.innerHTML = html;
+}
+
+function renderResults(result, query) {
+  list.replaceChildren(
+    ...result.results.map((r) => {
+      const li = document.createElement("li");
+      li.className = "search-result";
+      const a = document.createElement("a");
+      a.href = r.url;
+      const section = document.createElement("span");
+      section.className = "result-section";
+      section.textContent = r.sectionLabel;
+      const title = document.createElement("span");
+      title.className = "result-title";
+      title.textContent = r.title;
+      const excerpt = document.createElement("span");
+      excerpt.className = "result-excerpt";
+      setExcerpt(excerpt, r.excerpt);
+      a.append(section, title, excerpt);
+      li.append(a);
+      return li;
+    })
+  );
+  status.textContent = result.total
+    ? `找到 ${result.total} 个与“${query}”相关的结果${result.total > result.results.length ? `，显示前 ${result.results.length} 个` : ""}。`
+    : `没有找到与“${query}”相关的内容。可以换个说法，或试试拼音、简称。`;
+  more.hidden = result.total <= result.results.length;
+}
+
+/** Section chips always; city chips folded away (18 of them) unless one is chosen; the
+ * type-specific facets (level, kind, …) only once a section is chosen, where they agree. */
+function renderFilters(result) {
+  const shown = result.facets.filter(
+    (f) => (f.values.length > 1 || f.values.some((v) => v.selected)) && (f.key === "section" || f.key === "city" || filters.section)
+  );
+  filtersBox.hidden = shown.length === 0;
+  filtersBox.replaceChildren(
+    ...shown.map((f) => {
+      const set = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = f.label;
+      set.append(legend);
+      for (const v of f.values) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "search-chip";
+        b.setAttribute("aria-pressed", String(v.selected));
+        b.dataset.key = f.key;
+        b.dataset.value = v.value;
+        b.textContent = v.label;
+        const count = document.createElement("span");
+        count.className = "count";
+        count.textContent = `(${v.count})`;
+        count.setAttribute("aria-label", `${v.count} 个结果`);
+        b.append(count);
+        set.append(b);
+      }
+      if (f.key !== "city") return set;
+      const details = document.createElement("details");
+      details.open = f.values.some((v) => v.selected) || openCities;
+      details.addEventListener("toggle", () => (openCities = details.open));
+      const summary = document.createElement("summary");
+      summary.textContent = "按城市筛选";
+      details.append(summary, set);
+      return details;
+    })
+  );
+}
+
+async function run() {
+  const query = input.value.trim();
+  const mine = ++generation;
+  writeUrl();
+  if (!query) {
+    list.replaceChildren();
+    filtersBox.hidden = true;
+    more.hidden = true;
+    status.textContent = "";
+    return;
+  }
+  status.textContent = "正在搜索…";
+  try {
+    const s = await loadEngine();
+    const result = await s.search(query, { filters, limit });
+    if (mine !== generation) return; // a newer search has started
+    renderResults(result, result.query);
+    renderFilters(result);
+  } catch (e) {
+    if (mine !== generation) return;
+    status.textContent = "搜索暂时不可用，请稍后再试。";
+    console.error(e);
+  }
+}
+
+function schedule() {
+  clearTimeout(timer);
+  limit = PAGE;
+  timer = setTimeout(run, DEBOUNCE_MS);
+}
+
+input.addEventListener("input", schedule);
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  clearTimeout(timer);
+  limit = PAGE;
+  run();
+});
+filtersBox.addEventListener("click", (e) => {
+  const chip = e.target.closest(".search-chip");
+  if (!chip) return;
+  const { key, value } = chip.dataset;
+  if (filters[key] === value) delete filters[key];
+  else filters[key] = value;
+  limit = PAGE;
+  run().then(() => filtersBox.querySelector(`.search-chip[data-key="${CSS.escape(key)}"][data-value="${CSS.escape(value)}"]`)?.focus());
+});
+more.addEventListener("click", () => {
+  const first = list.children.length;
+  limit += PAGE;
+  run().then(() => list.children[first]?.querySelector("a")?.focus());
+});
+
+// ↓ from the box goes to the first result; ↑ ↓ move between results; ↑ from the first
+// result goes back to the box; Enter opens (links do that natively); Esc returns to the box.
+const links = () => [...list.querySelectorAll("a")];
+input.addEventListener("keydown", (e) => {
+  if (e.key === "ArrowDown" && links().length) {
+    e.preventDefault();
+    links()[0].focus();
+  }
+});
+list.addEventListener("keydown", (e) => {
+  const all = links();
+  const i = all.indexOf(document.activeElement);
+  if (i < 0) return;
+  if (e.key === "ArrowDown" && i + 1 < all.length) {
+    e.preventDefault();
+    all[i + 1].focus();
+  } else if (e.key === "ArrowUp") {
+    e.preventDefault();
+    (i > 0 ? all[i - 1] : input).focus();
+  } else if (e.key === "Escape") {
+    input.focus();
+  }
+});
+list.addEventListener("focusin", (e) => {
+  for (const a of links()) a.removeAttribute("data-current");
+  e.target.closest("a")?.setAttribute("data-current", "");
+});
+
+readUrl();
+if (input.value) run();
+else input.focus();
