@@ -243,6 +243,7 @@ fixture_cases!(
     unknown_taxonomy,
     empty_term,
     javascript_link,
+    heading_event_handler,
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,
@@ -547,8 +548,8 @@ fn all_errors_of_a_stage_come_in_one_run() {
     let first = run_kepu(&sandbox, false);
     assert_calm(&first.stderr);
     assert_eq!(first.code, Some(1));
-    // bad.md's TOML, the path, the taxonomy and three unsafe links.
-    assert_eq!(first.stderr.matches("error:").count(), 6, "{}", first.stderr);
+    // bad.md's TOML, the path, the taxonomy and six unsafe links.
+    assert_eq!(first.stderr.matches("error:").count(), 9, "{}", first.stderr);
     // The same input gives the same report, whatever the thread timing.
     let second = run_kepu(&sandbox, false);
     assert_eq!(first.stderr, second.stderr);

@@ -58,9 +58,10 @@ pub const K1: f64 = 1.2;
 /// Titles up to this many characters also get exact pinyin keys (`#kejiguan`, `#kjg`).
 const EXACT_PINYIN_CHARS: usize = 12;
 
-/// Reading combinations kept for exact pinyin keys: the common readings first, so 银行 keeps
-/// `yinhang` next to `yinxing` without the keys multiplying.
-const EXACT_PINYIN_WAYS: usize = 2;
+/// Reading combinations kept for exact pinyin keys: only the common readings. Exact keys
+/// decide rank tiers, so a rare reading (科技活动周 as `kejiguo…`) must not put a page
+/// ahead of 科技馆 for `kejig`; heteronym names are still found through the pair terms.
+const EXACT_PINYIN_WAYS: usize = 1;
 
 /// Why the index could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -445,42 +446,74 @@ fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    // Weights in parallel; then one pass in document order, so every posting list comes out
-    // sorted by document without sorting.
-    let weighted: Vec<(Vec<(u64, u8)>, Vec<(&str, u8)>)> = docs
+    // Weights in parallel, each document's postings dealt into buckets by term; then each
+    // bucket is inverted on its own (in parallel), walking documents in order, so every
+    // posting list comes out sorted by document without sorting.
+    let weighted: Vec<Vec<Vec<(Key<'_>, u8)>>> = docs
         .par_iter()
         .map(|d| {
-            let han = d.han.iter().map(|(k, c)| (*k, quantize(c, &d.lens, &avg))).collect();
-            let mut text: Vec<(&str, u8)> =
-                d.text.iter().map(|(t, c)| (t.as_str(), quantize(c, &d.lens, &avg))).collect();
-            text.extend(d.exact.iter().map(|k| (k.as_str(), 255)));
-            (han, text)
+            let mut buckets: Vec<Vec<(Key, u8)>> = vec![Vec::new(); BUCKETS];
+            for (k, c) in &d.han {
+                buckets[bucket_of_han(*k)].push((Key::Han(*k), quantize(c, &d.lens, &avg)));
+            }
+            for (t, c) in &d.text {
+                buckets[bucket_of_text(t)].push((Key::Text(t), quantize(c, &d.lens, &avg)));
+            }
+            for k in &d.exact {
+                buckets[bucket_of_text(k)].push((Key::Text(k), MAX_LEVEL));
+            }
+            buckets
         })
         .collect();
-    let mut han: HashMap<u64, Vec<Posting>> = HashMap::new();
-    let mut text: HashMap<&str, Vec<Posting>> = HashMap::new();
-    for (id, (h, t)) in weighted.iter().enumerate() {
-        let id = id as u32;
-        for &(k, w) in h {
-            han.entry(k).or_default().push((id, w));
-        }
-        for &(k, w) in t {
-            text.entry(k).or_default().push((id, w));
-        }
-    }
-    let mut list: Vec<(String, Vec<Posting>)> =
-        han.into_iter().map(|(k, p)| (tokenize::han_text(k), p)).collect();
-    list.extend(text.into_iter().map(|(k, p)| (k.to_string(), p)));
+    let mut list: Vec<(String, Vec<Posting>)> = (0..BUCKETS)
+        .into_par_iter()
+        .flat_map_iter(|b| {
+            let mut map: HashMap<Key, Vec<Posting>> = HashMap::new();
+            for (id, doc) in weighted.iter().enumerate() {
+                for &(k, w) in &doc[b] {
+                    map.entry(k).or_default().push((id as u32, w));
+                }
+            }
+            map.into_iter().map(|(k, p)| {
+                let term = match k {
+                    Key::Han(h) => tokenize::han_text(h),
+                    Key::Text(t) => t.to_string(),
+                };
+                (term, p)
+            })
+        })
+        .collect();
     list.par_sort_unstable_by(|a, b| encode::cmp_js(&a.0, &b.0));
     list
 }
 
-/// Levels a posting's weight is quantized to: 16 keep the ranking and compress far better
-/// than 256.
-const WEIGHT_LEVELS: f64 = 15.0;
+/// Buckets the inversion is split into (more than cores, so threads stay busy).
+const BUCKETS: usize = 64;
 
-/// BM25F: fields' frequencies weighted and length-normalised, saturated, then quantized to
-/// one of [`WEIGHT_LEVELS`] steps stored as 17, 34, … 255 (the client reads `w / 255`).
+/// A term while inverting: packed Han key or borrowed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Han(u64),
+    Text(&'a str),
+}
+
+fn bucket_of_han(k: u64) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % BUCKETS
+}
+
+fn bucket_of_text(t: &str) -> usize {
+    let h = t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (h >> 58) as usize % BUCKETS
+}
+
+/// Highest weight level; a posting's weight is one byte, 1..=[`MAX_LEVEL`].
+pub const MAX_LEVEL: u8 = 15;
+
+/// BM25F: the fields' frequencies weighted and length-normalised into one pseudo term
+/// frequency `tf`, stored as the level `round(4 · ln(1 + tf))`. A log scale keeps apart what
+/// matters for ranking (a short title against a long one) in 4 bits, which compress far
+/// better than 8; the client turns a level back into `tf = e^(level/4) − 1` and saturates
+/// it with [`K1`].
 fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
     let mut tf = 0.0;
     for f in 0..NF {
@@ -490,9 +523,7 @@ fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
             tf += spec.weight * f64::from(counts[f]) / norm;
         }
     }
-    let s = tf / (K1 + tf);
-    let level = (s * WEIGHT_LEVELS).round().clamp(1.0, WEIGHT_LEVELS);
-    (level * (255.0 / WEIGHT_LEVELS)) as u8
+    (4.0 * tf.ln_1p()).round().clamp(1.0, f64::from(MAX_LEVEL)) as u8
 }
 
 /// Sorted strings as one string: per entry, the number of characters (code points, 0–9) it

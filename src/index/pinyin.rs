@@ -17,8 +17,10 @@ use pinyin::ToPinyinMulti;
 
 use super::tokenize::runs;
 
-/// Readings kept per character; the pinyin data lists the common ones first.
-pub const MAX_READINGS: usize = 4;
+/// Readings kept per character. The pinyin data lists the common ones first; the second
+/// is what heteronyms need (行 xing/hang, 长 zhang/chang, 重 zhong/chong), a third is rare
+/// (行 heng, 还 fu) and only adds false matches.
+pub const MAX_READINGS: usize = 2;
 
 /// Mark of a one-syllable term.
 pub const SYLLABLE: char = '~';

@@ -317,7 +317,7 @@ pub fn read_content_file(root: &Path, path: &Path) -> Result<Option<Document>, D
 }
 
 /// Decode UTF-8, dropping a BOM and normalising CRLF to LF; binary files are refused.
-fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
+pub fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         return Err((pos, "file contains NUL bytes: this is a binary file, not Markdown".into()));

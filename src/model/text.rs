@@ -49,6 +49,25 @@ pub struct UnsafeLink {
     pub offset: usize,
 }
 
+/// A `{key=value}` heading attribute (`## 标题 {data-x=1}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadingAttribute {
+    pub name: String,
+    /// Byte offset of the heading in the body.
+    pub offset: usize,
+}
+
+/// Heading attributes editors may set without `markdown.unsafe_html`: data, language and
+/// accessibility attributes. Everything else is refused — `onclick` and friends run code, and
+/// `style` can disguise a page.
+pub fn is_safe_attribute(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "lang" | "dir" | "title" | "role")
+        || ["data-", "aria-"].iter().any(|p| {
+            name.strip_prefix(p).is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        })
+}
+
 /// The text-only view of a body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BodyText {
@@ -57,6 +76,8 @@ pub struct BodyText {
     pub plain: String,
     pub internal_links: Vec<InternalLink>,
     pub unsafe_links: Vec<UnsafeLink>,
+    /// Every custom heading attribute (checked against [`is_safe_attribute`] by the model).
+    pub heading_attributes: Vec<HeadingAttribute>,
     /// Han characters plus Latin words, the basis of reading time.
     pub han_chars: usize,
     pub latin_words: usize,
@@ -116,7 +137,10 @@ pub fn analyse(markdown: &str) -> BodyText {
             _ => {}
         }
         match event {
-            Event::Start(Tag::Heading { level, id, .. }) => {
+            Event::Start(Tag::Heading { level, id, ref attrs, .. }) => {
+                out.heading_attributes.extend(
+                    attrs.iter().map(|(k, _)| HeadingAttribute { name: k.to_string(), offset: range.start }),
+                );
                 heading = Some((heading_level(level), id.map(|s| s.to_string()), String::new()));
             }
             Event::End(TagEnd::Heading(_)) => {
@@ -237,6 +261,20 @@ mod tests {
         assert_eq!(t.internal_links[0].target, "venues/x.md");
         assert_eq!(t.internal_links[0].anchor.as_deref(), Some("开放"));
         assert_eq!(t.unsafe_links.len(), 1);
+    }
+
+    #[test]
+    fn heading_attributes_are_collected_and_judged() {
+        let t = analyse("text\n\n## 标题 {#id .cls data-x=1 onclick=alert(1)}\n");
+        let names: Vec<_> = t.heading_attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["data-x", "onclick"]);
+        assert_eq!(t.heading_attributes[1].offset, 6);
+        for ok in ["data-x", "aria-label", "lang", "dir", "title", "role"] {
+            assert!(is_safe_attribute(ok), "{ok}");
+        }
+        for bad in ["onclick", "ONLOAD", "style", "href", "data-", "data-x\"y", "formaction", "srcdoc"] {
+            assert!(!is_safe_attribute(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -218,6 +218,17 @@ pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) 
                 .at_offset(&doc.source, doc.body_start + at),
             );
         }
+        if !site.config.markdown.unsafe_html {
+            for attr in text.heading_attributes.iter().filter(|a| !super::text::is_safe_attribute(&a.name)) {
+                diags.push(
+                    Diagnostic::error(format!("heading attribute `{}` is not allowed", attr.name))
+                        .file(display)
+                        .field("heading")
+                        .hint("headings may carry an #id, .classes, data-*, aria-*, lang, dir, title and role; event handlers such as onclick would run code in the visitor's browser")
+                        .at_offset(&doc.source, doc.body_start + attr.offset),
+                );
+            }
+        }
         for link in &text.unsafe_links {
             diags.push(
                 Diagnostic::error(format!("link `{}` would run code in the visitor's browser", link.url))

@@ -27,12 +27,15 @@ pub struct ChartRow {
     pub value: String,
 }
 
-const W: f64 = 640.0;
-const H: f64 = 320.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 24.0;
-const BOTTOM: f64 = 56.0;
+const W: f64 = 400.0;
+const H: f64 = 250.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 28.0;
+const BOTTOM: f64 = 40.0;
+/// Characters of a label that fit one line of a horizontal bar chart.
+const LINE_CHARS: usize = 18;
+const ROW: f64 = 30.0;
 
 /// Format a number without trailing zeros (13.21, 100, 0.5).
 pub fn number(v: f64) -> String {
@@ -41,28 +44,96 @@ pub fn number(v: f64) -> String {
     if s.is_empty() || s == "-0" { "0".into() } else { s.to_string() }
 }
 
-/// Draw `chart` (the `index`-th on its page, for unique ids).
+/// A number the Chinese way, short enough for an axis: 11000 → `1.1万`, 125000000 → `1.25亿`.
+pub fn compact(n: f64) -> String {
+    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
+    format!("{}{unit}", number(v))
+}
+
+/// Draw `chart` (the `index`-th on its page, for unique ids). Bar charts whose labels would
+/// not fit under the bars are drawn horizontally, one labelled row per bar, so nothing
+/// overlaps and text stays readable on a phone.
 pub fn render(chart: &Chart, index: usize) -> RenderedChart {
     let id = format!("chart-{}", index + 1);
+    let n = chart.points.len().max(1);
+    let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
+    let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
+    let desc: Vec<String> =
+        chart.points.iter().map(|p| format!("{}：{}{}", p.label, number(p.value), chart.unit)).collect();
     let max_data = chart.points.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
+    let body = if horizontal { horizontal_bars(chart, max) } else { vertical(chart, max) };
+    let svg = format!(
+        r#"<svg class="chart{}" viewBox="0 0 {W} {:.0}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>{}</svg>"#,
+        if horizontal { " chart-h" } else { "" },
+        body.1,
+        escape_html(&chart.title),
+        escape_html(&desc.join("；")),
+        body.0
+    );
+    RenderedChart {
+        id,
+        title: chart.title.clone(),
+        unit: chart.unit.clone(),
+        svg,
+        rows: chart.points.iter().map(|p| ChartRow { label: p.label.clone(), value: number(p.value) }).collect(),
+        target: chart.target.map(number),
+        target_label: chart.target_label.clone(),
+    }
+}
+
+/// Split a label into lines of at most [`LINE_CHARS`] characters.
+fn wrap(label: &str) -> Vec<String> {
+    let chars: Vec<char> = label.chars().collect();
+    chars.chunks(LINE_CHARS).map(|c| c.iter().collect()).collect()
+}
+
+/// One row per point: the label on its own line(s), the bar below with its value. Returns
+/// the markup and the drawing's height.
+fn horizontal_bars(chart: &Chart, max: f64) -> (String, f64) {
+    let mut svg = String::new();
+    let bar_max = W - 8.0 - 96.0;
+    let mut y = 8.0;
+    for p in &chart.points {
+        for line in wrap(&p.label) {
+            y += 22.0;
+            let _ = write!(svg, r#"<text class="label" x="0" y="{y:.1}">{}</text>"#, escape_html(&line));
+        }
+        y += 8.0;
+        let w = (p.value / max * bar_max).max(2.0);
+        let _ = write!(
+            svg,
+            r#"<rect class="bar" x="0" y="{y:.1}" width="{w:.1}" height="{:.1}"/><text class="value" x="{:.1}" y="{:.1}">{}</text>"#,
+            ROW - 8.0,
+            w + 8.0,
+            y + ROW - 14.0,
+            escape_html(&format!("{}{}", compact(p.value), chart.unit))
+        );
+        y += ROW + 6.0;
+    }
+    if let Some(t) = chart.target {
+        let x = t / max * bar_max;
+        let label = chart.target_label.clone().unwrap_or_else(|| "目标".into());
+        let _ = write!(
+            svg,
+            r#"<line class="target" x1="{x:.1}" x2="{x:.1}" y1="8" y2="{y:.1}"/><text class="target-label" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            y + 20.0,
+            escape_html(&format!("{label} {}{}", number(t), chart.unit))
+        );
+        y += 28.0;
+    }
+    (svg, y + 4.0)
+}
+
+/// Bars or a line over short labels (years), with a value axis and an optional target line.
+fn vertical(chart: &Chart, max: f64) -> (String, f64) {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let y = |v: f64| TOP + plot_h - (v / max) * plot_h;
     let n = chart.points.len().max(1) as f64;
     let slot = plot_w / n;
     let x = |i: usize| LEFT + slot * (i as f64 + 0.5);
-
     let mut svg = String::new();
-    let desc: Vec<String> =
-        chart.points.iter().map(|p| format!("{}：{}{}", p.label, number(p.value), chart.unit)).collect();
-    let _ = write!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>"#,
-        escape_html(&chart.title),
-        escape_html(&desc.join("；"))
-    );
-    // Grid lines and axis labels: 4 steps.
     for step in 0..=4 {
         let v = max * step as f64 / 4.0;
         let yy = y(v);
@@ -70,14 +141,14 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
             svg,
             r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             W - RIGHT,
-            LEFT - 8.0,
+            LEFT - 6.0,
             yy + 5.0,
-            escape_html(&number(v))
+            escape_html(&compact(v))
         );
     }
     match chart.kind {
         ChartKind::Bar => {
-            let bw = (slot * 0.6).min(72.0);
+            let bw = (slot * 0.6).min(56.0);
             for (i, p) in chart.points.iter().enumerate() {
                 let top = y(p.value);
                 let _ = write!(
@@ -87,7 +158,7 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
                     (TOP + plot_h - top).max(0.0),
                     x(i),
                     top - 6.0,
-                    escape_html(&number(p.value))
+                    escape_html(&compact(p.value))
                 );
             }
         }
@@ -102,8 +173,8 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
                     x(i),
                     y(p.value),
                     x(i),
-                    y(p.value) - 10.0,
-                    escape_html(&number(p.value))
+                    y(p.value) + 26.0,
+                    escape_html(&compact(p.value))
                 );
             }
         }
@@ -111,12 +182,12 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
     if let Some(t) = chart.target {
         let yy = y(t);
         let label = chart.target_label.clone().unwrap_or_else(|| "目标".into());
+        // The target's label sits above the plot, left-aligned, clear of the values.
         let _ = write!(
             svg,
-            r#"<line class="target" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="target-label" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            r#"<line class="target" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="target-label" x="{LEFT}" y="{:.1}">{}</text>"#,
             W - RIGHT,
-            W - RIGHT,
-            yy - 6.0,
+            (yy - 8.0).max(16.0),
             escape_html(&format!("{label} {}{}", number(t), chart.unit))
         );
     }
@@ -129,16 +200,7 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
             escape_html(&p.label)
         );
     }
-    svg.push_str("</svg>");
-    RenderedChart {
-        id,
-        title: chart.title.clone(),
-        unit: chart.unit.clone(),
-        svg,
-        rows: chart.points.iter().map(|p| ChartRow { label: p.label.clone(), value: number(p.value) }).collect(),
-        target: chart.target.map(number),
-        target_label: chart.target_label.clone(),
-    }
+    (svg, H)
 }
 
 /// A round upper bound for the axis (1, 2, 2.5, 5 × 10^n).
@@ -173,9 +235,28 @@ mod tests {
         };
         let r = render(&c, 0);
         assert!(r.svg.contains("<title id=\"chart-1-title\">素质&lt;比例&gt;</title>"));
+        assert!(!r.svg.contains("chart-h"));
         assert!(r.svg.contains("13.21"));
         assert_eq!(r.rows.len(), 2);
         assert_eq!(nice_max(13.21), 20.0);
         assert_eq!(number(15.0), "15");
+    }
+
+    #[test]
+    fn long_labels_make_a_horizontal_chart_with_wrapped_lines() {
+        let c = Chart {
+            title: "场馆".into(),
+            kind: ChartKind::Bar,
+            unit: "座".into(),
+            target: None,
+            target_label: None,
+            points: vec![
+                ChartPoint { label: "加入掌上科技馆矩阵的科技馆加入掌上科技馆矩阵".into(), value: 40.0 },
+                ChartPoint { label: "农村中学科技馆".into(), value: 93.0 },
+            ],
+        };
+        let r = render(&c, 1);
+        assert!(r.svg.contains("chart-h") && r.svg.contains("chart-2-title"));
+        assert_eq!(r.svg.matches("class=\"label\"").count(), 3, "the long label wraps onto two lines");
     }
 }

@@ -9,7 +9,7 @@ use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
 use crate::config::MarkdownConfig;
-use crate::model::text::{is_unsafe_url, markdown_options, Heading, MORE_MARKER};
+use crate::model::text::{is_safe_attribute, is_unsafe_url, markdown_options, Heading, MORE_MARKER};
 use crate::model::Site;
 
 /// Class prefix for highlighted code, matching the generated `syntax.css`.
@@ -26,9 +26,13 @@ pub fn to_html(site: &Site, markdown: &str, headings: &[Heading], options: &Mark
     let mut heading_index = 0;
     let mut code: Option<(String, String)> = None; // (language, text)
     let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
-        Event::Start(Tag::Heading { level, classes, attrs, .. }) => {
+        Event::Start(Tag::Heading { level, classes, mut attrs, .. }) => {
             let id = headings.get(heading_index).map(|h| CowStr::from(h.id.clone()));
             heading_index += 1;
+            // The model refuses these; never write one even if a caller skipped the model.
+            if !options.unsafe_html {
+                attrs.retain(|(k, _)| is_safe_attribute(k));
+            }
             Some(Event::Start(Tag::Heading { level, id, classes, attrs }))
         }
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {

@@ -338,8 +338,7 @@ fn cn_number_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<V
 
 /// Format a number the Chinese way (万, 亿), at most two decimals.
 pub fn cn_number(n: f64) -> String {
-    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
-    format!("{}{unit}", super::charts::number(v))
+    super::charts::compact(n)
 }
 
 fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String> {

@@ -22,6 +22,8 @@ const MAX_TERMS = 24;
 const MAX_EXPANSIONS = 64;
 /** Characters in an excerpt. */
 const EXCERPT_CHARS = 110;
+/** Weight level → BM25F pseudo term frequency. */
+const LEVEL_TF = Array.from({ length: 16 }, (_, level) => Math.exp(level / 4) - 1);
 const MARKS = { syllable: "~", pair: "+", initials: "^", exact: "#" };
 
 const HAN = /^[\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\u{20000}-\u{2A6DF}\u{2A700}-\u{2EBEF}\u{30000}-\u{3134F}]$/u;
@@ -183,9 +185,12 @@ function dedupe(terms) {
   return terms.filter((t) => !seen.has(t.term + t.prefix) && seen.add(t.term + t.prefix));
 }
 
-/** How many of an alternative's terms a document must have: all of up to two, else 60%. */
+/** How many of an alternative's terms a document must have: all of up to two, 60% of a
+ * short name, and for sentence-long input a third (it is rarely all in one page). */
 function needed(n) {
-  return n <= 2 ? n : Math.ceil(n * 0.6);
+  if (n <= 2) return n;
+  if (n <= 8) return Math.ceil(n * 0.6);
+  return Math.max(5, Math.ceil(n * 0.35));
 }
 
 // ---------------------------------------------------------------- file formats
@@ -478,11 +483,17 @@ export function createSearch(base) {
         const df = s.offsets[i + 1] - s.offsets[i];
         const idf = Math.log(1 + (m.docs - df + 0.5) / (df + 0.5));
         for (let k = s.offsets[i]; k < s.offsets[i + 1]; k++) {
-          const score = ((idf * s.weights[k]) / 255) * (m.k1 + 1);
+          // The level stores 4·ln(1 + tf) of BM25F's pseudo frequency (src/index/mod.rs).
+          const tf = LEVEL_TF[s.weights[k]];
+          const score = (idf * tf * (m.k1 + 1)) / (m.k1 + tf);
           const d = s.docs[k];
           if (!(result.get(d) >= score)) result.set(d, score);
         }
-        if (!prefix || ++expansions >= MAX_EXPANSIONS) return result;
+        if (!prefix) return result;
+        if (++expansions >= MAX_EXPANSIONS) {
+          result.truncated = true;
+          return result;
+        }
       }
       if (i < s.terms.length) break;
     }
@@ -532,8 +543,16 @@ export function createSearch(base) {
       const key = (t.prefix ? "*" : "=") + t.term;
       if (!wanted.has(key) && wanted.size < MAX_TERMS) wanted.set(key, t);
     }
-    const exactTerm = MARKS.exact + exactKey(q, t2s);
+    // Exact-name keys: the whole query as a title (exact), or as the start of one (prefix).
+    const key = exactKey(q, t2s);
+    const exactTerm = MARKS.exact + key;
     wanted.set("=" + exactTerm, { term: exactTerm, prefix: false });
+    if ([...key].length >= 2) wanted.set("*" + exactTerm, { term: exactTerm, prefix: true });
+    // A very long query keeps the terms that fit the budget; coverage counts only those.
+    for (const p of parts) {
+      p.alts = p.alts.map((alt) => alt.filter((t) => wanted.has((t.prefix ? "*" : "=") + t.term))).filter((a) => a.length);
+    }
+    parts.splice(0, parts.length, ...parts.filter((p) => p.alts.length));
     const found = new Map();
     await Promise.all(
       [...wanted].map(async ([key, t]) => found.set(key, await lookup(m, t.term, t.prefix)))
@@ -569,10 +588,10 @@ export function createSearch(base) {
         satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
       }
     }
-    // Every part must match; a long query with nothing matching all of it falls back to
-    // documents matching most of its parts.
+    // One or two parts must all match. Longer input (a sentence, a list of words) matches
+    // pages that have most of its parts, ranked by how many.
     let candidates = [...scores.keys()].filter((d) => satisfied.get(d) === parts.length);
-    if (candidates.length === 0 && parts.length > 2) {
+    if (parts.length > 2) {
       const need = Math.ceil(parts.length / 2);
       candidates = [...scores.keys()].filter((d) => satisfied.get(d) >= need);
       for (const d of candidates) {
@@ -582,6 +601,10 @@ export function createSearch(base) {
     }
     const exact = postings({ term: exactTerm, prefix: false });
     for (const d of exact.keys()) if (!scores.has(d)) scores.set(d, 0), candidates.push(d);
+    // Titles that start with the query come next, unless the query starts too many titles
+    // to say anything.
+    const starts = postings({ term: exactTerm, prefix: true });
+    const tier = (d) => (exact.has(d) ? 2 : !starts.truncated && starts.has(d) && scores.has(d) ? 1 : 0);
 
     // Filters and the counts of every facet value among the matches.
     const active = Object.entries(filters || {})
@@ -611,15 +634,14 @@ export function createSearch(base) {
         .filter((f) => f.values.length);
     }
 
-    const isExact = (d) => (exact.has(d) ? 1 : 0);
-    matches.sort((a, b) => isExact(b) - isExact(a) || scores.get(b) - scores.get(a) || a - b);
+    matches.sort((a, b) => tier(b) - tier(a) || scores.get(b) - scores.get(a) || a - b);
     const n = Math.max(0, Math.min(Number.isFinite(+limit) ? Math.floor(+limit) : 10, 100));
     const top = matches.slice(0, n);
     const records = await Promise.all(top.map((d) => fragment(m, d)));
     const labels = Object.fromEntries((m.facets.find((f) => f.key === "section")?.values ?? []).map(([v, l]) => [v, l]));
     const results = top.map((d, i) => {
       const [url, title, section, text] = records[i];
-      const score = scores.get(d) + (isExact(d) ? 100 : 0);
+      const score = scores.get(d) + 100 * tier(d);
       return {
         url,
         title,

@@ -2,7 +2,9 @@
    1. 大字模式: #elder-toggle switches class "elder" on <html>, kept in localStorage "kepu-elder".
       (The inline script in <head> applies a saved choice before the first paint.)
    2. Calendar: marks .calendar-item[data-start][data-end] as 即将开始 / 进行中 / 已结束
-      by the visitor's own date. The HTML itself stays the same for every build. */
+      by the visitor's own date. The HTML itself stays the same for every build.
+   3. A wide Markdown table scrolls inside its own box (CSS); make such a box reachable by
+      keyboard so it can be scrolled with the arrow keys. */
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -92,9 +94,29 @@
     }
   }
 
+  function markScrollableTables() {
+    var tables = document.querySelectorAll(".prose table");
+    for (var i = 0; i < tables.length; i++) {
+      var t = tables[i];
+      if (t.scrollWidth > t.clientWidth + 1) t.setAttribute("tabindex", "0");
+      else t.removeAttribute("tabindex");
+    }
+  }
+
+  function setupTables() {
+    if (!document.querySelector(".prose table")) return;
+    markScrollableTables();
+    var timer;
+    window.addEventListener("resize", function () {
+      clearTimeout(timer);
+      timer = setTimeout(markScrollableTables, 200);
+    });
+  }
+
   function init() {
     setupElder();
     setupCalendar();
+    setupTables();
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
