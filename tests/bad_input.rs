@@ -229,6 +229,7 @@ fixture_cases!(
     empty_file,
     typed_bad_value,
     config_malformed,
+    config_base_url_newline,
     // URLs that try to leave the output folder, or collide.
     path_parent,
     path_windows,
