@@ -111,6 +111,9 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     let done = timed(Stage::Load, on_stage, &mut timings);
     let mut config = Config::load(&options.root)?;
     if let Some(url) = &options.base_url {
+        crate::config::check_base_url(url).map_err(|message| {
+            Diagnostics::from(Diagnostic::error(format!("--base-url: {message}")).hint("pass an address such as https://example.org/"))
+        })?;
         config.base_url = url.clone();
     }
     let (documents, assets) = {

@@ -124,6 +124,20 @@ fn yes() -> bool {
     true
 }
 
+/// A `base_url` must be an absolute http(s) URL with nothing a URL cannot contain: it is
+/// copied into pages, feeds, `robots.txt` and the calendar, where a line break would start a
+/// new line or property.
+pub fn check_base_url(url: &str) -> Result<(), String> {
+    let shown = url.escape_debug();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("base_url `{shown}` is not an absolute URL"));
+    }
+    if let Some(c) = url.chars().find(|c| c.is_whitespace() || c.is_control() || "\"<>\\^`{|}".contains(*c)) {
+        return Err(format!("base_url `{shown}` contains {c:?}, which a URL cannot contain"));
+    }
+    Ok(())
+}
+
 /// Why the config could not be read; turned into a [`Diagnostic`] at the boundary.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -155,9 +169,9 @@ impl Config {
             d
         })?;
         let mut diags = Diagnostics::new();
-        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
+        if let Err(message) = check_base_url(&config.base_url) {
             diags.push(
-                Diagnostic::error(format!("base_url `{}` is not an absolute URL", config.base_url))
+                Diagnostic::error(message)
                     .file("config.toml")
                     .field("base_url")
                     .hint("write it as https://example.org/ (or pass --base-url)")
@@ -201,6 +215,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("tittle"), "{text}");
         assert_eq!(err.0[0].line, Some(3));
+    }
+
+    #[test]
+    fn base_url_must_be_a_plain_absolute_url() {
+        assert!(check_base_url("https://kepu.example.org/portal/").is_ok());
+        for bad in ["ftp://x.org/", "//x.org/", "https://x.org/\nX-EVIL:1", "https://x.org/ a", "https://x.org/\"><script>"] {
+            assert!(check_base_url(bad).is_err(), "{bad:?}");
+        }
+        let err = Config::parse("title = \"x\"\nbase_url = \"https://a.org/\\r\\nSitemap: x\"\n").unwrap_err();
+        assert!(err.to_string().contains("cannot contain"), "{err}");
     }
 
     #[test]

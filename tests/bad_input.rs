@@ -223,11 +223,13 @@ fixture_cases!(
     toml_bad_date,
     yaml_malformed,
     yaml_unknown_field,
+    yaml_alias_bomb,
     front_matter_unterminated,
     front_matter_missing,
     empty_file,
     typed_bad_value,
     config_malformed,
+    config_base_url_newline,
     // URLs that try to leave the output folder, or collide.
     path_parent,
     path_windows,
@@ -304,6 +306,19 @@ fn fifty_megabyte_file() {
             f.write_all(&"科普中原。".repeat(1000).into_bytes()).unwrap();
             // The rest is a hole: 50 MB on paper, little on disk, and kepu must not read it.
             f.set_len(50 * 1024 * 1024).unwrap();
+        },
+        false,
+    );
+}
+
+#[test]
+fn deeply_nested_yaml_flow() {
+    // The YAML scanner is quadratic in `[` nesting: this took minutes before it failed.
+    expect_failure(
+        "yaml-deep-flow",
+        |s| {
+            let text = format!("---\ntitle: 深\nextra:\n  a: {}{}\n---\n", "[".repeat(50_000), "]".repeat(50_000));
+            write(s, "content/news/deep.md", text.as_bytes());
         },
         false,
     );

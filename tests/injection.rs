@@ -338,3 +338,51 @@ fn calendar_lines_cannot_be_injected() {
     let description = event.get_description().unwrap();
     assert!(description.starts_with("日程;逗号,反斜杠\\ 和换行\nBEGIN:VALARM"), "{description:?}");
 }
+
+/// Query the built index through the browser's own search module (run by Node).
+fn search(public: &Path, query: &str) -> serde_json::Value {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/search.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&tool)
+        .arg(public)
+        .arg(query)
+        .args(["--limit", "50"])
+        .output()
+        .expect("node is needed for the search tests (scripts/install-test-deps installs it)");
+    assert!(out.status.success(), "search failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn search_results_carry_only_marks() {
+    // Excerpts are HTML (escaped text plus <mark>); titles, section labels and URLs are text the
+    // page sets with textContent and href. None may carry markup that runs.
+    let (_tmp, public) = build_hostile(false);
+    let mut excerpts_seen = 0;
+    let mut texts = String::new();
+    for query in ["script", "alert", "onerror", "img", "场馆", "javascript", "活动"] {
+        let result = search(&public, query);
+        let results = result["results"].as_array().unwrap();
+        assert!(!results.is_empty(), "{query}: the hostile site should match");
+        for r in results {
+            let url = r["url"].as_str().unwrap();
+            assert!(url.starts_with('/') && !dangerous_url(url), "{query}: url {url:?}");
+            texts.push_str(r["title"].as_str().unwrap());
+            let excerpt = r["excerpt"].as_str().unwrap();
+            if excerpt.is_empty() {
+                continue;
+            }
+            excerpts_seen += 1;
+            let fragment = Html::parse_fragment(excerpt);
+            for el in fragment.root_element().descendants().filter_map(ElementRef::wrap).skip(1) {
+                assert_eq!(el.value().name(), "mark", "{query}: <{}> in excerpt {excerpt:?}", el.value().name());
+                assert_eq!(el.value().attrs().count(), 0, "{query}: attributes in excerpt {excerpt:?}");
+            }
+            texts.push_str(&fragment.root_element().text().collect::<String>());
+        }
+    }
+    assert!(excerpts_seen > 0, "no excerpts at all: the check would prove nothing");
+    // The hostile strings arrive as text, intact.
+    assert!(texts.contains(VENUE_TITLE), "titles are plain text");
+    assert!(texts.contains("<img src=x onerror=alert('campaign.description')>"), "excerpts show markup as text");
+}

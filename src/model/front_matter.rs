@@ -103,6 +103,16 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
             if text.trim().is_empty() {
                 return Ok(T::default());
             }
+            if let Some(at) = yaml_flow_too_deep(text) {
+                // The YAML scanner is quadratic in flow nesting: 50,000 `[` took minutes
+                // before it reported its own recursion limit.
+                return Err(Diagnostic::error(format!(
+                    "front matter (YAML): `[` and `{{` nested more than {MAX_YAML_FLOW_DEPTH} levels deep"
+                ))
+                .file(&doc.display_path)
+                .hint(hint)
+                .at_offset(&doc.source, base + at));
+            }
             serde_yaml_ng::from_str(text).map_err(|e| {
                 let message = file_lines(&e.to_string(), e.location().map(|l| (l.line(), l.column())), doc);
                 let mut d = Diagnostic::error(format!("front matter (YAML): {}", improve(&message)))
@@ -115,6 +125,58 @@ pub fn parse<T: DeserializeOwned + Default>(doc: &Document) -> Result<T, Diagnos
             })
         }
     }
+}
+
+/// Deepest `[`/`{` nesting handed to the YAML parser (it refuses more than 128 levels of any
+/// nesting itself; this only stops the slow way there).
+const MAX_YAML_FLOW_DEPTH: usize = 128;
+
+/// Offset of the first `[` or `{` nested deeper than [`MAX_YAML_FLOW_DEPTH`], skipping quoted
+/// strings and comments. Over-counts brackets in block scalars, which only matters for text
+/// with more than a hundred unclosed brackets.
+fn yaml_flow_too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut chars = text.char_indices().peekable();
+    let mut prev = '\n';
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '[' | '{' => {
+                depth += 1;
+                if depth > MAX_YAML_FLOW_DEPTH {
+                    return Some(i);
+                }
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '"' => {
+                while let Some((_, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' if !prev.is_alphanumeric() => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\'' {
+                        break; // `''` inside a quoted string reopens it on the next round
+                    }
+                }
+            }
+            '#' if prev.is_whitespace() => {
+                for (_, c) in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    None
 }
 
 /// The YAML parser counts "at line 2 column 3" from the front matter's first line; editors
@@ -202,6 +264,16 @@ pub fn locate(doc: &Document, table: Option<&str>, key: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_yaml_flow_nesting_is_found_outside_strings_only() {
+        let deep = format!("a: {}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(yaml_flow_too_deep(&deep), Some(3 + MAX_YAML_FLOW_DEPTH));
+        let quoted = format!("a: \"{}\"\nb: '{}'\n# {}\nc: [1, {{d: 2}}]", "[".repeat(200), "{".repeat(200), "[".repeat(200));
+        assert_eq!(yaml_flow_too_deep(&quoted), None);
+        let siblings = "[1] ".repeat(1000);
+        assert_eq!(yaml_flow_too_deep(&siblings), None);
+    }
 
     #[test]
     fn field_at_names_table_and_key() {

@@ -96,6 +96,11 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     out
 }
 
+/// The template a section renders with.
+fn section_template(s: &Section) -> String {
+    s.meta.template.clone().unwrap_or_else(|| if s.dir.is_empty() { "index.html".into() } else { "section.html".into() })
+}
+
 /// How many pagers a section renders (0 when it is not rendered at all).
 pub fn pager_count(s: &Section) -> usize {
     if s.meta.render == Some(false) {
@@ -151,6 +156,27 @@ impl<'a> Renderer<'a> {
     /// target changes.
     pub fn globals(&self) -> &Globals {
         &self.globals
+    }
+
+    /// The template a target renders with (`None` for sitemap, feeds and the stylesheet).
+    pub fn template_of(&self, target: &Target) -> Option<String> {
+        let site = self.site;
+        match target {
+            Target::Page(rel) => match site.get(rel) {
+                Some(DocRef::Page(i)) => Some(self.page_template(&site.pages[i])),
+                _ => None,
+            },
+            Target::SectionPager(rel, _) => match site.get(rel) {
+                Some(DocRef::Section(i)) => Some(section_template(&site.sections[i])),
+                _ => None,
+            },
+            Target::TaxonomyList(_) => Some("taxonomy_list.html".into()),
+            Target::Term(..) => Some("taxonomy_single.html".into()),
+            Target::NotFound => Some("404.html".into()),
+            Target::Search => Some("search.html".into()),
+            Target::Calendar => Some("calendar.html".into()),
+            Target::Sitemap | Target::Feeds | Target::SyntaxCss => None,
+        }
     }
 
     /// Render the given targets in parallel; all errors are reported together.
@@ -289,9 +315,7 @@ impl Renderer<'_> {
             return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
         }
         let html = markdown::to_html(self.site, &s.body, &s.text.headings, &self.site.config.markdown);
-        let template = s.meta.template.clone().unwrap_or_else(|| {
-            if s.dir.is_empty() { "index.html".into() } else { "section.html".into() }
-        });
+        let template = section_template(s);
         if !self.exists(&template) {
             return Err(Diagnostic::error(format!("template `{template}` does not exist"))
                 .file(&s.display_path)

@@ -50,6 +50,64 @@ pub struct TemplateDependencies {
     pub get_url: bool,
 }
 
+/// Which templates reach the site-wide lookups, directly or through what they extend,
+/// include or import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateReach {
+    pub deps: TemplateDependencies,
+    /// Templates that (transitively) call `get_page`, `get_section` or `get_taxonomy`.
+    pub lookups: std::collections::BTreeSet<String>,
+    /// Templates that (transitively) call `get_url` with a content path or computed argument.
+    pub content_links: std::collections::BTreeSet<String>,
+}
+
+impl TemplateReach {
+    pub fn of(templates: &BTreeMap<String, TemplateSource>) -> Self {
+        let tag = regex::Regex::new(r#"\{%-?\s*(?:extends|include|import)\s+([^%]*)%\}"#).expect("valid regex");
+        let quoted = regex::Regex::new(r#"["']([^"']+)["']"#).expect("valid regex");
+        let one = |t: &TemplateSource| {
+            let mut m = BTreeMap::new();
+            m.insert(t.name.clone(), t.clone());
+            TemplateDependencies::of(&m)
+        };
+        let uses: BTreeMap<&str, Vec<String>> = templates
+            .iter()
+            .map(|(name, t)| {
+                let refs = tag
+                    .captures_iter(&t.text)
+                    .flat_map(|c| quoted.captures_iter(c.get(1).map_or("", |m| m.as_str())).map(|q| q[1].to_string()).collect::<Vec<_>>())
+                    .collect();
+                (name.as_str(), refs)
+            })
+            .collect();
+        let direct: BTreeMap<&str, TemplateDependencies> = templates.iter().map(|(n, t)| (n.as_str(), one(t))).collect();
+        let reaches = |name: &str, pick: &dyn Fn(&TemplateDependencies) -> bool| -> bool {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut stack = vec![name.to_string()];
+            while let Some(n) = stack.pop() {
+                if !seen.insert(n.clone()) {
+                    continue;
+                }
+                if direct.get(n.as_str()).is_some_and(pick) {
+                    return true;
+                }
+                stack.extend(uses.get(n.as_str()).cloned().unwrap_or_default());
+            }
+            false
+        };
+        let mut r = TemplateReach { deps: TemplateDependencies::of(templates), ..Default::default() };
+        for name in templates.keys() {
+            if reaches(name, &|d| d.content_lookups) {
+                r.lookups.insert(name.clone());
+            }
+            if reaches(name, &|d| d.content_links) {
+                r.content_links.insert(name.clone());
+            }
+        }
+        r
+    }
+}
+
 impl TemplateDependencies {
     pub fn of(templates: &BTreeMap<String, TemplateSource>) -> Self {
         let literal = regex::Regex::new(r#"get_url\s*\(\s*path\s*=\s*(?:"(?:[^"@][^"]*)?"|'(?:[^'@][^']*)?')\s*[,)]"#)
@@ -308,5 +366,21 @@ mod tests {
         assert!(deps(r#"{{ get_url(path=p.path) }}"#).content_links);
         let d = deps(r#"{% set s = get_section(path="venues/_index.md") %}"#);
         assert!(d.content_lookups && d.get_section && !d.get_page);
+    }
+
+    #[test]
+    fn lookups_are_followed_through_extends_and_includes() {
+        let mut t = BTreeMap::new();
+        for (name, text) in [
+            ("base.html", "<html>{% block content %}{% endblock content %}</html>"),
+            ("index.html", "{% extends \"base.html\" %}{% block content %}{% include \"partials/list.html\" %}{% endblock content %}"),
+            ("partials/list.html", "{% set s = get_section(path=\"venues/_index.md\") %}"),
+            ("page.html", "{% extends \"base.html\" %}"),
+        ] {
+            t.insert(name.to_string(), TemplateSource { name: name.into(), text: text.into(), display_path: name.into() });
+        }
+        let r = TemplateReach::of(&t);
+        assert!(r.lookups.contains("index.html") && r.lookups.contains("partials/list.html"));
+        assert!(!r.lookups.contains("page.html") && !r.lookups.contains("base.html"));
     }
 }

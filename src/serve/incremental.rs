@@ -36,7 +36,7 @@ use crate::load::{self, Document};
 use crate::model::{self, DocRef, ModelCache, ModelOptions, PageType, Site};
 use crate::output::{Contents, OutputFile};
 use crate::render::context::{page_ref, section_ref};
-use crate::render::templates::TemplateDependencies;
+use crate::render::templates::TemplateReach;
 use crate::render::{self, Globals, Renderer, Target};
 
 use super::overlay::LiveMessage;
@@ -151,7 +151,7 @@ pub struct Live {
     options: BuildOptions,
     config: Option<Config>,
     assets: Option<Assets>,
-    template_deps: TemplateDependencies,
+    templates: TemplateReach,
     docs: BTreeMap<String, Arc<Document>>,
     doc_errors: BTreeMap<String, Diagnostic>,
     /// `content/` could not be read as a whole; the next change re-reads all of it.
@@ -176,7 +176,7 @@ impl Live {
             options,
             config: None,
             assets: None,
-            template_deps: TemplateDependencies::default(),
+            templates: TemplateReach::default(),
             docs: BTreeMap::new(),
             doc_errors: BTreeMap::new(),
             content_failed: true,
@@ -226,7 +226,20 @@ impl Live {
         let all: Vec<Target> = render::targets(&site, assets);
         let planned = match &self.good {
             Some(good) if !self.pending_full && good.globals == *renderer.globals() => {
-                plan(&good.site, &site, &self.pending, self.template_deps)
+                plan(&good.site, &site, &self.pending).map(|p| {
+                    let mut dirty = p.dirty;
+                    // Outputs whose templates look pages up, or resolve content links, by
+                    // themselves (the home page listing sections, say).
+                    let reach = &self.templates;
+                    let wanted = |t: &Target, set: &BTreeSet<String>| renderer.template_of(t).is_some_and(|n| set.contains(&n));
+                    if p.listings_changed && !reach.lookups.is_empty() {
+                        dirty.extend(all.iter().filter(|t| wanted(t, &reach.lookups)).cloned());
+                    }
+                    if p.urls_changed && !reach.content_links.is_empty() {
+                        dirty.extend(all.iter().filter(|t| wanted(t, &reach.content_links)).cloned());
+                    }
+                    dirty
+                })
             }
             _ => None,
         };
@@ -413,7 +426,7 @@ impl Live {
             // (`?h=…`): any change here renders everything.
             self.pending_full = true;
             self.pending_static = true;
-            self.template_deps = TemplateDependencies::of(&assets.templates);
+            self.templates = TemplateReach::of(&assets.templates);
             self.assets = Some(assets);
         }
         if changes.rescan || self.content_failed {
@@ -541,9 +554,21 @@ fn same_config(a: &Config, b: &Config) -> bool {
     serde_json::to_string(a).ok() == serde_json::to_string(b).ok()
 }
 
+/// What an edit changes, as far as the models tell: the targets whose own context can
+/// differ, and whether listing data or URLs changed (which matters to templates that look
+/// pages up by themselves).
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub dirty: HashSet<Target>,
+    /// Some page's listing data (title, URL, summary, typed data…) or a section changed.
+    pub listings_changed: bool,
+    /// Some page's URL changed, or a page came or went.
+    pub urls_changed: bool,
+}
+
 /// The targets that can differ between `old` and `new` after the documents in `changed`
 /// changed, or `None` when everything must be rendered.
-pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: TemplateDependencies) -> Option<HashSet<Target>> {
+pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>) -> Option<Plan> {
     let section_set = |s: &Site| s.sections.iter().map(|x| x.rel_path.clone()).collect::<BTreeSet<_>>();
     if section_set(old) != section_set(new) {
         return None; // a section came or went: navigation, parents, everything
@@ -602,12 +627,6 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
                 }
             }
         }
-    }
-    if templates.content_lookups && (!listed.is_empty() || !changed_sections.is_empty()) {
-        return None;
-    }
-    if templates.content_links && moved {
-        return None;
     }
 
     // Sections: their pagers list the pages; their pages show the section.
@@ -711,5 +730,5 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>, templates: Templ
     if moved || dates_changed || !changed_sections.is_empty() {
         dirty.insert(Target::Sitemap);
     }
-    Some(dirty)
+    Some(Plan { dirty, listings_changed: !listed.is_empty() || !changed_sections.is_empty(), urls_changed: moved })
 }
