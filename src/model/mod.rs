@@ -187,7 +187,8 @@ impl Site {
 /// Build the site model from the loaded documents.
 pub fn build(config: Config, documents: Vec<Document>, options: &ModelOptions) -> Result<Site, Diagnostics> {
     let documents: Vec<Arc<Document>> = documents.into_iter().map(Arc::new).collect();
-    build_cached(config, &documents, options, &mut ModelCache::default())
+    // A one-off cache: the site takes its pages out of it instead of copying them.
+    build_with_cache(config, &documents, options, &mut ModelCache::default(), false)
 }
 
 /// What the model keeps between builds for `kepu serve`: the result of each page document's
@@ -224,6 +225,18 @@ pub fn build_cached(
     documents: &[Arc<Document>],
     options: &ModelOptions,
     cache: &mut ModelCache,
+) -> Result<Site, Diagnostics> {
+    build_with_cache(config, documents, options, cache, true)
+}
+
+/// [`build_cached`]; `keep` false moves the pages out of the cache (which is then of no use)
+/// rather than copying every page.
+fn build_with_cache(
+    config: Config,
+    documents: &[Arc<Document>],
+    options: &ModelOptions,
+    cache: &mut ModelCache,
+    keep: bool,
 ) -> Result<Site, Diagnostics> {
     let mut diags = Diagnostics::new();
 
@@ -289,12 +302,23 @@ pub fn build_cached(
     cache.pages.extend(fresh);
 
     let mut paired: Vec<(Page, &Document)> = Vec::with_capacity(page_docs.len());
-    for doc in &page_docs {
-        let Some(c) = cache.pages.get(&doc.rel_path) else { continue };
-        match &c.built {
-            Ok(Some(p)) => paired.push((p.clone(), &c.doc)),
-            Ok(None) => {}
-            Err(d) => diags.extend(d.clone()),
+    if keep {
+        for doc in &page_docs {
+            let Some(c) = cache.pages.get(&doc.rel_path) else { continue };
+            match &c.built {
+                Ok(Some(p)) => paired.push((p.clone(), &c.doc)),
+                Ok(None) => {}
+                Err(d) => diags.extend(d.clone()),
+            }
+        }
+    } else {
+        for doc in &page_docs {
+            let Some(c) = cache.pages.remove(&doc.rel_path) else { continue };
+            match c.built {
+                Ok(Some(p)) => paired.push((p, doc.as_ref())),
+                Ok(None) => {}
+                Err(d) => diags.extend(d),
+            }
         }
     }
     // Stable page order: by content path.
@@ -633,7 +657,8 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
                     continue;
                 }
                 let entry = map.entry(slug).or_insert_with(|| (v.clone(), Vec::new()));
-                if !entry.1.contains(&i) {
+                // Pages come in order, so a repeat of this page can only be the last entry.
+                if entry.1.last() != Some(&i) {
                     entry.1.push(i);
                 }
             }

@@ -404,9 +404,9 @@ pub fn relate(site: &mut Site) {
                 groups.last_mut().unwrap()
             }
         };
-        if !g.pages.contains(&page) {
-            g.pages.push(page);
-        }
+        // Duplicates are dropped after sorting: a city page's lists hold thousands of pages on
+        // a large site, and searching them on every push made this quadratic.
+        g.pages.push(page);
     };
     for (i, p) in site.pages.iter().enumerate() {
         let Some(typed) = &p.typed else { continue };
@@ -449,6 +449,7 @@ pub fn relate(site: &mut Site) {
     for (page, mut groups) in site.pages.iter_mut().zip(related) {
         for g in &mut groups {
             g.pages.sort_by(order);
+            g.pages.dedup();
         }
         groups.sort_by_key(|g| group_order.iter().position(|k| *k == g.key));
         page.related = groups;
