@@ -37,11 +37,11 @@ pub fn cmp_js(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 8:
-/// level 9 costs much more time for a few hundred bytes on a large site.
+/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 6:
+/// on a 10,000-page site levels 8–9 cost a third more index time for 1% smaller shards.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc: GzEncoder<Vec<u8>> =
-        GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2 + 64), Compression::new(8));
+        GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 2 + 64), Compression::new(6));
     enc.write_all(bytes).expect("writing to a Vec cannot fail");
     enc.finish().expect("writing to a Vec cannot fail")
 }

@@ -22,7 +22,11 @@ pub mod encode;
 pub mod pinyin;
 pub mod tokenize;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// Fx hashing: the index hashes tens of millions of short keys, and needs no defence against
+// hostile collisions (its keys come from the site's own text, built once, offline).
+use rustc_hash::FxHashMap as HashMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -141,7 +145,7 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
     }
 
     let analysed: Vec<Analysed> = sources.par_iter().map(analyse).collect();
-    let postings = invert(&analysed);
+    let postings = invert(analysed);
 
     let mut files = Vec::new();
     let shards = cut_shards(&postings);
@@ -324,16 +328,31 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
 
 /// A document's term frequencies per field. Han terms stay packed keys
 /// ([`tokenize::Token::Han`]); only words, pinyin and exact keys are strings.
+/// One document's terms before weighting. Han terms are packed, one `u64` per (term, field):
+/// `key << 21 | field << 18 | count`, sorted; on a 10,000-page site there are millions, and
+/// eight bytes each (rather than a key and a count per field) keeps the index stage's memory
+/// near the size of the index itself.
 struct Analysed {
-    han: Vec<(u64, [u16; NF])>,
+    han: Vec<u64>,
     text: Vec<(String, [u16; NF])>,
     lens: [u32; NF],
     exact: Vec<String>,
 }
 
+const HAN_FIELD_SHIFT: u32 = 18;
+const HAN_KEY_SHIFT: u32 = 21;
+const HAN_COUNT_MAX: u64 = (1 << HAN_FIELD_SHIFT) - 1;
+
+/// One document's terms with their weights. `han` is `key << 8 | weight`, sorted by key.
+struct Weighted {
+    han: Vec<u64>,
+    /// Text terms (words, pinyin) and exact keys with their weights.
+    text: Vec<(String, u8)>,
+}
+
 fn analyse(src: &Source) -> Analysed {
     let mut han_keys: Vec<u64> = Vec::new(); // key << 3 | field
-    let mut text: HashMap<String, [u16; NF]> = HashMap::new();
+    let mut text: HashMap<String, [u16; NF]> = HashMap::default();
     let mut lens = [0u32; NF];
     let mut buf = String::new();
     let mut add = |field: Field, value: &str| {
@@ -367,19 +386,18 @@ fn analyse(src: &Source) -> Analysed {
     add(Field::Description, src.description);
     add(Field::Body, src.body);
 
+    // Sorted, equal (term, field) pairs are neighbours: count them into one packed entry.
     han_keys.sort_unstable();
-    let mut han: Vec<(u64, [u16; NF])> = Vec::new();
-    for k in han_keys {
-        let (key, f) = (k >> 3, (k & 7) as usize);
-        match han.last_mut() {
-            Some((last, counts)) if *last == key => counts[f] = counts[f].saturating_add(1),
-            _ => {
-                let mut counts = [0; NF];
-                counts[f] = 1;
-                han.push((key, counts));
-            }
-        }
+    let mut han: Vec<u64> = Vec::new();
+    let mut i = 0;
+    while i < han_keys.len() {
+        let k = han_keys[i];
+        let run = han_keys[i..].iter().take_while(|&&x| x == k).count();
+        let (key, f) = (k >> 3, k & 7);
+        han.push(key << HAN_KEY_SHIFT | f << HAN_FIELD_SHIFT | (run as u64).min(HAN_COUNT_MAX));
+        i += run;
     }
+    han.shrink_to_fit();
 
     let mut exact = BTreeSet::new();
     for name in &src.exact {
@@ -395,6 +413,34 @@ fn analyse(src: &Source) -> Analysed {
     let mut text: Vec<_> = text.into_iter().collect();
     text.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Analysed { han, text, lens, exact: exact.into_iter().collect() }
+}
+
+/// Turn a document's counts into weights (given the average field lengths), reusing its
+/// memory: each term's packed entries become one `key << 8 | weight`.
+fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
+    let Analysed { mut han, text, lens, exact } = doc;
+    let (mut read, mut write) = (0, 0);
+    while read < han.len() {
+        let key = han[read] >> HAN_KEY_SHIFT;
+        let mut counts = [0u16; NF];
+        while read < han.len() && han[read] >> HAN_KEY_SHIFT == key {
+            let f = ((han[read] >> HAN_FIELD_SHIFT) & 7) as usize;
+            counts[f] = (han[read] & HAN_COUNT_MAX).min(u64::from(u16::MAX)) as u16;
+            read += 1;
+        }
+        han[write] = key << 8 | u64::from(quantize(&counts, &lens, avg));
+        write += 1;
+    }
+    han.truncate(write);
+    let text = text
+        .into_iter()
+        .map(|(t, c)| {
+            let w = quantize(&c, &lens, avg);
+            (t, w)
+        })
+        .chain(exact.into_iter().map(|k| (k, MAX_LEVEL)))
+        .collect();
+    Weighted { han, text }
 }
 
 fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
@@ -434,11 +480,11 @@ fn exact_pinyin(key: &str) -> Vec<String> {
     out
 }
 
-/// Invert documents into sorted posting lists, terms in JavaScript order.
-fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
+/// Weigh and invert documents into sorted posting lists, terms in JavaScript order.
+fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     let n = docs.len().max(1) as f64;
     let mut avg = [0f64; NF];
-    for d in docs {
+    for d in &docs {
         for (a, l) in avg.iter_mut().zip(d.lens) {
             *a += f64::from(l);
         }
@@ -446,65 +492,71 @@ fn invert(docs: &[Analysed]) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    // Weights in parallel, each document's postings dealt into buckets by term; then each
-    // bucket is inverted on its own (in parallel), walking documents in order, so every
-    // posting list comes out sorted by document without sorting.
-    let weighted: Vec<Vec<Vec<(Key<'_>, u8)>>> = docs
-        .par_iter()
-        .map(|d| {
-            let mut buckets: Vec<Vec<(Key, u8)>> = vec![Vec::new(); BUCKETS];
-            for (k, c) in &d.han {
-                buckets[bucket_of_han(*k)].push((Key::Han(*k), quantize(c, &d.lens, &avg)));
-            }
-            for (t, c) in &d.text {
-                buckets[bucket_of_text(t)].push((Key::Text(t), quantize(c, &d.lens, &avg)));
-            }
-            for k in &d.exact {
-                buckets[bucket_of_text(k)].push((Key::Text(k), MAX_LEVEL));
-            }
-            buckets
-        })
+    let docs: Vec<Weighted> = docs.into_par_iter().map(|d| weigh(d, &avg)).collect();
+
+    // Han terms (nearly all postings): split the key space into ranges holding about the same
+    // number of postings, judged from a sample of documents. A document's terms are sorted,
+    // so its part of a range is one slice; each range is inverted on its own (in parallel),
+    // walking documents in order, so every posting list comes out sorted by document.
+    let step = (docs.len() / 256).max(1);
+    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|d| d.han.iter().map(|p| p >> 8)).collect();
+    sample.sort_unstable();
+    let mut bounds: Vec<u64> = (1..BUCKETS).filter_map(|b| sample.get(b * sample.len() / BUCKETS).copied()).collect();
+    bounds.dedup();
+    let ranges: Vec<(u64, u64)> = std::iter::once(0)
+        .chain(bounds.iter().copied())
+        .zip(bounds.iter().copied().chain(std::iter::once(u64::MAX)))
         .collect();
-    let mut list: Vec<(String, Vec<Posting>)> = (0..BUCKETS)
-        .into_par_iter()
-        .flat_map_iter(|b| {
-            let mut map: HashMap<Key, Vec<Posting>> = HashMap::new();
-            for (id, doc) in weighted.iter().enumerate() {
-                for &(k, w) in &doc[b] {
-                    map.entry(k).or_default().push((id as u32, w));
+    let (han, text) = rayon::join(
+        || {
+            ranges
+                .par_iter()
+                .flat_map_iter(|&(lo, hi)| {
+                    let slices: Vec<&[u64]> = docs
+                        .iter()
+                        .map(|d| {
+                            let start = d.han.partition_point(|p| p >> 8 < lo);
+                            let end = d.han.partition_point(|p| p >> 8 < hi);
+                            &d.han[start..end]
+                        })
+                        .collect();
+                    // Count first, so each posting list is allocated once at its final size.
+                    let mut counts: HashMap<u64, usize> = HashMap::default();
+                    for p in slices.iter().flat_map(|s| s.iter()) {
+                        *counts.entry(p >> 8).or_default() += 1;
+                    }
+                    let mut map: HashMap<u64, Vec<Posting>> =
+                        counts.into_iter().map(|(k, n)| (k, Vec::with_capacity(n))).collect();
+                    for (id, slice) in slices.iter().enumerate() {
+                        for p in *slice {
+                            if let Some(list) = map.get_mut(&(p >> 8)) {
+                                list.push((id as u32, (p & 0xFF) as u8));
+                            }
+                        }
+                    }
+                    map.into_iter().map(|(k, p)| (tokenize::han_text(k), p))
+                })
+                .collect::<Vec<_>>()
+        },
+        || {
+            // Words, pinyin and exact keys: a small share of the postings.
+            let mut map: HashMap<&str, Vec<Posting>> = HashMap::default();
+            for (id, d) in docs.iter().enumerate() {
+                for (t, w) in &d.text {
+                    map.entry(t.as_str()).or_default().push((id as u32, *w));
                 }
             }
-            map.into_iter().map(|(k, p)| {
-                let term = match k {
-                    Key::Han(h) => tokenize::han_text(h),
-                    Key::Text(t) => t.to_string(),
-                };
-                (term, p)
-            })
-        })
-        .collect();
+            map.into_iter().map(|(t, p)| (t.to_string(), p)).collect::<Vec<_>>()
+        },
+    );
+    let mut list = han;
+    list.extend(text);
     list.par_sort_unstable_by(|a, b| encode::cmp_js(&a.0, &b.0));
     list
 }
 
-/// Buckets the inversion is split into (more than cores, so threads stay busy).
+/// Han key ranges the inversion is split into (more than cores, so threads stay busy).
 const BUCKETS: usize = 64;
-
-/// A term while inverting: packed Han key or borrowed text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Key<'a> {
-    Han(u64),
-    Text(&'a str),
-}
-
-fn bucket_of_han(k: u64) -> usize {
-    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % BUCKETS
-}
-
-fn bucket_of_text(t: &str) -> usize {
-    let h = t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (h >> 58) as usize % BUCKETS
-}
 
 /// Highest weight level; a posting's weight is one byte, 1..=[`MAX_LEVEL`].
 pub const MAX_LEVEL: u8 = 15;

@@ -308,31 +308,60 @@ pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef
     }
 }
 
-/// Every page's [`PageRef`] as a template value, each made on first use and then cloned
+/// Every page's [`PageRef`] as a template value, made once per build (in parallel) and cloned
 /// wherever the page is listed: a page appears in its section's pagers, its terms' pages,
-/// related lists and the calendar, and serializing a `PageRef` costs several times more than
-/// cloning its value. Made lazily so that `kepu serve`, re-rendering a few targets, pays only
-/// for the pages those list.
-pub struct PageRefs<'a> {
-    site: &'a Site,
-    values: Vec<std::sync::OnceLock<Value>>,
+/// related lists, the calendar and `get_section`/`get_page` results, and serializing a
+/// `PageRef` costs several times more than cloning its value. Owned and cheap to share, so
+/// the template functions can hold it too; `kepu serve` carries it from one rebuild to the
+/// next and remakes only the values of pages that changed ([`PageRefs::update`]).
+#[derive(Clone, Default)]
+pub struct PageRefs {
+    values: std::sync::Arc<Vec<Value>>,
+    /// Content path → position, to reuse values across rebuilds.
+    by_path: std::sync::Arc<std::collections::HashMap<String, usize>>,
 }
 
-impl<'a> PageRefs<'a> {
-    pub fn new(site: &'a Site) -> Self {
-        PageRefs { site, values: (0..site.pages.len()).map(|_| std::sync::OnceLock::new()).collect() }
+impl PageRefs {
+    pub fn new(site: &Site) -> Self {
+        use rayon::prelude::*;
+        let values = site.pages.par_iter().map(|p| ref_value(site, p)).collect();
+        Self::from_values(site, values)
+    }
+
+    /// The values for `site`, taking each page's from `previous` unless `changed` says the
+    /// page's own document changed. Valid because a `PageRef` is made from the page's own
+    /// fields and the config alone (a config change makes serve rebuild from scratch).
+    pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
+        use rayon::prelude::*;
+        let values = site
+            .pages
+            .par_iter()
+            .map(|p| match previous.by_path.get(&p.rel_path) {
+                Some(&i) if !changed(&p.rel_path) => previous.values[i].clone(),
+                _ => ref_value(site, p),
+            })
+            .collect();
+        Self::from_values(site, values)
+    }
+
+    fn from_values(site: &Site, values: Vec<Value>) -> Self {
+        let by_path = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+        PageRefs { values: std::sync::Arc::new(values), by_path: std::sync::Arc::new(by_path) }
     }
 
     /// The value of `page_ref` for page `i`.
     pub fn get(&self, i: usize) -> &Value {
-        self.values[i]
-            .get_or_init(|| serde_json::to_value(page_ref(self.site, &self.site.pages[i])).unwrap_or(Value::Null))
+        &self.values[i]
     }
 
     /// The listed pages' values, in order.
     pub fn listed(&self, pages: &[usize]) -> Value {
-        Value::Array(pages.iter().map(|&i| self.get(i).clone()).collect())
+        Value::Array(pages.iter().map(|&i| self.values[i].clone()).collect())
     }
+}
+
+fn ref_value(site: &Site, p: &Page) -> Value {
+    serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)
 }
 
 /// The value of [`page_ctx`] (identical), with related pages from `refs`; the HTML is moved

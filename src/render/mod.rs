@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charts;
 pub mod context;
 pub mod feeds;
+pub mod filters;
 pub mod guard;
 pub mod markdown;
 pub mod templates;
@@ -21,7 +22,8 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
 use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
-use context::{globals, page_value, put, section_value, PageRef, PageRefs};
+use context::{globals, page_value, put, section_value, PageRef};
+pub use context::PageRefs;
 pub use context::Globals;
 
 /// Pagination state for a section page.
@@ -129,7 +131,7 @@ pub struct Renderer<'a> {
     /// serialized once.
     base: Context,
     /// Page values for lists, made once each.
-    refs: PageRefs<'a>,
+    refs: PageRefs,
     /// Each taxonomy's value (its terms, without their pages), made once.
     taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
     syntax_css: String,
@@ -138,16 +140,21 @@ pub struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     /// Compile the templates for `site`.
     pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
+        Self::with_refs(site, assets, PageRefs::new(site))
+    }
+
+    /// [`Renderer::new`] with the pages' listing values already made (`kepu serve` keeps them
+    /// between rebuilds; see [`PageRefs::update`]).
+    pub fn with_refs(site: &'a Site, assets: &'a Assets, refs: PageRefs) -> Result<Self, Diagnostics> {
         let syntax_css = markdown::syntax_css();
         let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-        let tera = templates::build(site, &assets.templates, &hashes)?;
+        let tera = templates::build(site, &assets.templates, &hashes, &refs)?;
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
         let globals = globals(site, has_search, has_calendar, &hashes);
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
         base.insert("current_path", "");
-        let refs = PageRefs::new(site);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         Ok(Renderer { site, tera, assets, globals, base, refs, taxonomy_values, syntax_css })
     }
@@ -156,6 +163,11 @@ impl<'a> Renderer<'a> {
     /// target changes.
     pub fn globals(&self) -> &Globals {
         &self.globals
+    }
+
+    /// The pages' listing values this renderer uses (to carry to the next rebuild).
+    pub fn page_refs(&self) -> &PageRefs {
+        &self.refs
     }
 
     /// The template a target renders with (`None` for sitemap, feeds and the stylesheet).

@@ -1,14 +1,14 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
-//! (`get_page`, `get_section`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
+//! (`get_page`, `get_section`, `get_pages`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
 //! appends `?h=` and a hash of the static file's content).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use tera::Tera;
 
-use super::context::{page_ref, section_ctx, section_ref};
+use super::context::{section_ctx, PageRefs};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::TemplateSource;
 use crate::model::Site;
@@ -18,6 +18,7 @@ pub fn build(
     site: &Site,
     templates: &BTreeMap<String, TemplateSource>,
     asset_hashes: &HashMap<String, String>,
+    refs: &PageRefs,
 ) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
@@ -28,7 +29,8 @@ pub fn build(
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
-    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone());
+    super::filters::install(&mut tera);
+    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs);
     super::guard::install(&mut tera);
     Ok(tera)
 }
@@ -38,11 +40,12 @@ pub fn build(
 /// both for skipping unused lookup tables and for deciding what an edit can change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TemplateDependencies {
-    /// `get_page`, `get_section` or `get_taxonomy` is called somewhere: any page's listing data
+    /// `get_page`, `get_section`, `get_pages` or `get_taxonomy` is called somewhere: any page's listing data
     /// can appear on any output.
     pub content_lookups: bool,
     pub get_page: bool,
     pub get_section: bool,
+    pub get_pages: bool,
     pub get_taxonomy: bool,
     /// `get_url` is called with an `@/` content path or a computed argument: any page's URL can
     /// appear on any output.
@@ -55,7 +58,7 @@ pub struct TemplateDependencies {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateReach {
     pub deps: TemplateDependencies,
-    /// Templates that (transitively) call `get_page`, `get_section` or `get_taxonomy`.
+    /// Templates that (transitively) call `get_page`, `get_section`, `get_pages` or `get_taxonomy`.
     pub lookups: std::collections::BTreeSet<String>,
     /// Templates that (transitively) call `get_url` with a content path or computed argument.
     pub content_links: std::collections::BTreeSet<String>,
@@ -117,12 +120,13 @@ impl TemplateDependencies {
             let text = t.text.as_str();
             d.get_page |= text.contains("get_page");
             d.get_section |= text.contains("get_section");
+            d.get_pages |= text.contains("get_pages");
             d.get_taxonomy |= text.contains("get_taxonomy");
             let calls = text.matches("get_url").count();
             d.get_url |= calls > 0;
             d.content_links |= calls > literal.find_iter(text).count();
         }
-        d.content_lookups = d.get_page || d.get_section || d.get_taxonomy;
+        d.content_lookups = d.get_page || d.get_section || d.get_pages || d.get_taxonomy;
         d
     }
 }
@@ -231,27 +235,97 @@ fn line_in_message(text: &str) -> Option<(usize, usize)> {
     Some((c[1].parse().ok()?, c[2].parse().ok()?))
 }
 
-/// Data behind the template functions, computed once and shared by all render threads.
+/// Data behind the template functions, shared by all render threads. A section's or
+/// taxonomy's value is made the first time a template asks for it: on a large site the home
+/// page asks for three sections out of many, and `kepu serve` re-renders only a few outputs.
 struct Lookup {
-    pages: HashMap<String, Value>,
-    sections: HashMap<String, Value>,
-    taxonomies: HashMap<String, Value>,
+    refs: PageRefs,
+    /// Content path → page position.
+    pages: HashMap<String, usize>,
+    /// Content path → the section without its pages, its page positions, and the full value.
+    sections: HashMap<String, (Value, Vec<usize>, OnceLock<Value>)>,
+    /// Taxonomy name → its value without pages, each term's page positions, the full value.
+    taxonomies: HashMap<String, (Value, Vec<Vec<usize>>, OnceLock<Value>)>,
 }
 
-fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies, asset_hashes: HashMap<String, String>) {
-    // Only the lookup tables some template can reach are built: on a large site they cost
-    // more than rendering a page.
-    let mut lookup = Lookup { pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
-    if used.get_page {
-        for p in &site.pages {
-            lookup.pages.insert(p.rel_path.clone(), serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null));
-        }
+impl Lookup {
+    fn section(&self, path: &str) -> Option<Value> {
+        let (head, pages, full) = self.sections.get(path)?;
+        Some(
+            full.get_or_init(|| {
+                let mut v = head.clone();
+                v["pages"] = self.refs.listed(pages);
+                v
+            })
+            .clone(),
+        )
     }
-    if used.get_section {
+
+    /// `get_pages(section="venues/_index.md", attribute="typed.city", value="郑州", limit=4)`:
+    /// a section's pages (in its order) whose dotted attribute equals `value` (or, without
+    /// `value`, is present and not null), at most `limit` of them. Unlike filtering
+    /// `get_section(…).pages` in the template, it copies only the pages it returns: Tera copies
+    /// a `set` variable's whole value each time a template reads it, which on a section of
+    /// thousands of pages costs milliseconds per read.
+    fn pages_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let path = string_arg(args, "section")?;
+        let (_, pages, _) = self
+            .sections
+            .get(path.trim_start_matches("@/"))
+            .ok_or_else(|| format!("get_pages: no section `{path}` (use e.g. \"venues/_index.md\")"))?;
+        let attribute = match args.get("attribute") {
+            None => None,
+            Some(Value::String(a)) => Some(a.as_str()),
+            Some(other) => return Err(format!("get_pages: `attribute` must be a string, got `{other}`").into()),
+        };
+        let wanted = args.get("value").unwrap_or(&Value::Null);
+        let limit = match args.get("limit") {
+            None => usize::MAX,
+            Some(v) => v.as_u64().ok_or_else(|| format!("get_pages: `limit` must be a whole number, got `{v}`"))? as usize,
+        };
+        let keep = |v: &Value| match attribute {
+            None => true,
+            Some(a) => {
+                let found = tera::dotted_pointer(v, a).unwrap_or(&Value::Null);
+                if wanted.is_null() { !found.is_null() } else { found == wanted }
+            }
+        };
+        Ok(Value::Array(pages.iter().map(|&i| self.refs.get(i)).filter(|v| keep(v)).take(limit).cloned().collect()))
+    }
+
+    fn taxonomy(&self, kind: &str) -> Option<Value> {
+        let (head, term_pages, full) = self.taxonomies.get(kind)?;
+        Some(
+            full.get_or_init(|| {
+                let mut v = head.clone();
+                if let Some(items) = v["items"].as_array_mut() {
+                    for (item, pages) in items.iter_mut().zip(term_pages) {
+                        item["pages"] = self.refs.listed(pages);
+                    }
+                }
+                v
+            })
+            .clone(),
+        )
+    }
+}
+
+fn register_functions(
+    tera: &mut Tera,
+    site: &Site,
+    used: &TemplateDependencies,
+    asset_hashes: HashMap<String, String>,
+    refs: &PageRefs,
+) {
+    let mut lookup =
+        Lookup { refs: refs.clone(), pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
+    if used.get_page {
+        lookup.pages = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
+    }
+    if used.get_section || used.get_pages {
         for s in &site.sections {
-            let pages = s.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect();
-            let ctx = section_ctx(site, s, String::new(), pages);
-            lookup.sections.insert(s.rel_path.clone(), serde_json::to_value(ctx).unwrap_or(Value::Null));
+            let head = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
+            lookup.sections.insert(s.rel_path.clone(), (head, s.pages.clone(), OnceLock::new()));
         }
     }
     if used.get_taxonomy {
@@ -265,34 +339,41 @@ fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies,
                         "slug": term.slug,
                         "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
                         "count": term.pages.len(),
-                        "pages": term.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect::<Vec<_>>(),
+                        "pages": [],
                     })
                 })
                 .collect();
-            lookup.taxonomies.insert(
-                t.name.clone(),
-                serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items }),
-            );
+            let head = serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items });
+            let pages = t.terms.iter().map(|term| term.pages.clone()).collect();
+            lookup.taxonomies.insert(t.name.clone(), (head, pages, OnceLock::new()));
         }
     }
     let lookup = Arc::new(lookup);
     let l = lookup.clone();
     tera.register_function("get_page", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
-        l.pages.get(path.trim_start_matches("@/")).cloned().ok_or_else(|| format!("get_page: no page `{path}`").into())
+        match l.pages.get(path.trim_start_matches("@/")) {
+            Some(&i) => Ok(l.refs.get(i).clone()),
+            None => Err(format!("get_page: no page `{path}`").into()),
+        }
     });
     let l = lookup.clone();
     tera.register_function("get_section", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
-        l.sections
-            .get(path.trim_start_matches("@/"))
-            .cloned()
-            .ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
+        let rel = path.trim_start_matches("@/");
+        let found = if matches!(args.get("metadata_only"), Some(Value::Bool(true))) {
+            l.sections.get(rel).map(|(head, _, _)| head.clone())
+        } else {
+            l.section(rel)
+        };
+        found.ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
     });
+    let l = lookup.clone();
+    tera.register_function("get_pages", move |args: &HashMap<String, Value>| l.pages_of(args));
     let l = lookup.clone();
     tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
         let kind = string_arg(args, "kind")?;
-        l.taxonomies.get(&kind).cloned().ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
+        l.taxonomy(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
@@ -304,7 +385,6 @@ fn register_functions(tera: &mut Tera, site: &Site, used: &TemplateDependencies,
     } else {
         HashMap::new()
     };
-    let _ = section_ref;
     tera.register_function("get_url", move |args: &HashMap<String, Value>| {
         let path = string_arg(args, "path")?;
         if let Some(rest) = path.strip_prefix("@/") {
