@@ -69,24 +69,31 @@ fn run(name: &str, root: &Path, page: &str, edits: usize) {
     for (kind, edit) in kinds {
         let mut waits = Vec::new();
         let mut rebuilds = Vec::new();
+        let mut indexes = Vec::new();
         for i in 0..edits {
             server.drain();
             let t0 = Instant::now();
             save(&root.join(page), &edit(i + 1));
             server.wait_reload(&url_path);
             waits.push(t0.elapsed().as_secs_f64() * 1000.0);
-            if let Some(ms) = server.rebuild_ms() {
+            if let Some(ms) = server.log_ms("rebuilt", Duration::from_secs(10)) {
                 rebuilds.push(ms);
             }
-            std::thread::sleep(Duration::from_millis(300));
+            // The search index is regenerated after the reload; let it finish so that the next
+            // save does not queue behind it.
+            if let Some(ms) = server.log_ms("search index", Duration::from_secs(3)) {
+                indexes.push(ms);
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
         println!(
-            "   {kind:<10} save → reload: median {:>6.1} ms  (min {:.1}, max {:.1}, n={})   server rebuild: median {:.1} ms",
+            "   {kind:<10} save → reload: median {:>6.1} ms  (min {:.1}, max {:.1}, n={})   server rebuild: median {:.1} ms   then search index: median {:.1} ms",
             median(&mut waits),
             waits.iter().cloned().fold(f64::INFINITY, f64::min),
             waits.iter().cloned().fold(0.0, f64::max),
             waits.len(),
             median(&mut rebuilds),
+            median(&mut indexes),
         );
     }
     save(&root.join(page), &original);
@@ -166,11 +173,16 @@ impl Server {
         }
     }
 
-    /// The server's own time for the last rebuild, from its log line.
-    fn rebuild_ms(&self) -> Option<f64> {
-        let line = self.log.recv_timeout(Duration::from_secs(5)).ok()?;
-        let ms = line.rsplit(" in ").next()?.trim_end_matches(" ms").trim_end_matches(',');
-        ms.split_whitespace().next()?.parse().ok()
+    /// The time in the server's next log line starting with `prefix` (`… in N ms`).
+    fn log_ms(&self, prefix: &str, wait: Duration) -> Option<f64> {
+        let start = Instant::now();
+        loop {
+            let line = self.log.recv_timeout(wait.checked_sub(start.elapsed())?).ok()?;
+            if line.starts_with(prefix) {
+                let ms = line.rsplit(" in ").next()?.trim_end_matches(" ms");
+                return ms.split_whitespace().next()?.parse().ok();
+            }
+        }
     }
 }
 
