@@ -57,7 +57,7 @@ pub struct Section {
 }
 
 /// A group of related pages shown on a page ("在此举办的活动").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RelatedGroup {
     pub key: &'static str,
     pub label: &'static str,

@@ -316,7 +316,7 @@ pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef
 /// next and remakes only the values of pages that changed ([`PageRefs::update`]).
 #[derive(Clone, Default)]
 pub struct PageRefs {
-    values: std::sync::Arc<Vec<Value>>,
+    values: std::sync::Arc<Vec<std::sync::Arc<Value>>>,
     /// Content path → position, to reuse values across rebuilds.
     by_path: std::sync::Arc<std::collections::HashMap<String, usize>>,
 }
@@ -324,7 +324,7 @@ pub struct PageRefs {
 impl PageRefs {
     pub fn new(site: &Site) -> Self {
         use rayon::prelude::*;
-        let values = site.pages.par_iter().map(|p| ref_value(site, p)).collect();
+        let values = site.pages.par_iter().map(|p| std::sync::Arc::new(ref_value(site, p))).collect();
         Self::from_values(site, values)
     }
 
@@ -338,13 +338,13 @@ impl PageRefs {
             .par_iter()
             .map(|p| match previous.by_path.get(&p.rel_path) {
                 Some(&i) if !changed(&p.rel_path) => previous.values[i].clone(),
-                _ => ref_value(site, p),
+                _ => std::sync::Arc::new(ref_value(site, p)),
             })
             .collect();
         Self::from_values(site, values)
     }
 
-    fn from_values(site: &Site, values: Vec<Value>) -> Self {
+    fn from_values(site: &Site, values: Vec<std::sync::Arc<Value>>) -> Self {
         let by_path = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
         PageRefs { values: std::sync::Arc::new(values), by_path: std::sync::Arc::new(by_path) }
     }
@@ -356,7 +356,7 @@ impl PageRefs {
 
     /// The listed pages' values, in order.
     pub fn listed(&self, pages: &[usize]) -> Value {
-        Value::Array(pages.iter().map(|&i| self.values[i].clone()).collect())
+        Value::Array(pages.iter().map(|&i| Value::clone(&self.values[i])).collect())
     }
 }
 

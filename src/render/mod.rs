@@ -146,9 +146,27 @@ impl<'a> Renderer<'a> {
     /// [`Renderer::new`] with the pages' listing values already made (`kepu serve` keeps them
     /// between rebuilds; see [`PageRefs::update`]).
     pub fn with_refs(site: &'a Site, assets: &'a Assets, refs: PageRefs) -> Result<Self, Diagnostics> {
+        Self::with_parts(site, assets, refs, None)
+    }
+
+    /// [`Renderer::with_refs`] from templates already compiled by [`templates::compile`] from
+    /// `assets.templates` (a copy is bound to `site`).
+    pub fn with_parts(
+        site: &'a Site,
+        assets: &'a Assets,
+        refs: PageRefs,
+        compiled: Option<&Tera>,
+    ) -> Result<Self, Diagnostics> {
         let syntax_css = markdown::syntax_css();
         let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-        let tera = templates::build(site, &assets.templates, &hashes, &refs)?;
+        let tera = match compiled {
+            Some(t) => {
+                let mut tera = t.clone();
+                templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
+                tera
+            }
+            None => templates::build(site, &assets.templates, &hashes, &refs)?,
+        };
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");

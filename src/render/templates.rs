@@ -1,5 +1,5 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
-//! (`get_page`, `get_section`, `get_pages`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
+//! (`get_page`, `get_section`, `get_pages`, `count_pages`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
 //! appends `?h=` and a hash of the static file's content).
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +20,15 @@ pub fn build(
     asset_hashes: &HashMap<String, String>,
     refs: &PageRefs,
 ) -> Result<Tera, Diagnostics> {
+    let mut tera = compile(templates)?;
+    bind(&mut tera, site, templates, asset_hashes, refs);
+    Ok(tera)
+}
+
+/// The site-independent part of [`build`]: parse the templates and install the filters.
+/// `kepu serve` keeps the result while the templates do not change and [`bind`]s a copy of it
+/// to each rebuilt site (parsing costs more than a small rebuild's rendering).
+pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
     // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
@@ -30,9 +39,19 @@ pub fn build(
         return Err(error(&e, templates, None).into());
     }
     super::filters::install(&mut tera);
-    register_functions(&mut tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs);
     super::guard::install(&mut tera);
     Ok(tera)
+}
+
+/// Give compiled templates the functions that read `site` (`get_page`, `get_section`, …).
+pub fn bind(
+    tera: &mut Tera,
+    site: &Site,
+    templates: &BTreeMap<String, TemplateSource>,
+    asset_hashes: &HashMap<String, String>,
+    refs: &PageRefs,
+) {
+    register_functions(tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs);
 }
 
 /// What the templates read from the site besides their own context, found by reading their
@@ -120,7 +139,7 @@ impl TemplateDependencies {
             let text = t.text.as_str();
             d.get_page |= text.contains("get_page");
             d.get_section |= text.contains("get_section");
-            d.get_pages |= text.contains("get_pages");
+            d.get_pages |= text.contains("get_pages") || text.contains("count_pages");
             d.get_taxonomy |= text.contains("get_taxonomy");
             let calls = text.matches("get_url").count();
             d.get_url |= calls > 0;
@@ -268,29 +287,45 @@ impl Lookup {
     /// a `set` variable's whole value each time a template reads it, which on a section of
     /// thousands of pages costs milliseconds per read.
     fn pages_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let path = string_arg(args, "section")?;
-        let (_, pages, _) = self
-            .sections
-            .get(path.trim_start_matches("@/"))
-            .ok_or_else(|| format!("get_pages: no section `{path}` (use e.g. \"venues/_index.md\")"))?;
-        let attribute = match args.get("attribute") {
-            None => None,
-            Some(Value::String(a)) => Some(a.as_str()),
-            Some(other) => return Err(format!("get_pages: `attribute` must be a string, got `{other}`").into()),
-        };
-        let wanted = args.get("value").unwrap_or(&Value::Null);
         let limit = match args.get("limit") {
             None => usize::MAX,
             Some(v) => v.as_u64().ok_or_else(|| format!("get_pages: `limit` must be a whole number, got `{v}`"))? as usize,
         };
-        let keep = |v: &Value| match attribute {
+        let found = self.matching(args, "get_pages")?;
+        Ok(Value::Array(found.take(limit).cloned().collect()))
+    }
+
+    /// `count_pages(section=…, attribute=…, value=…)`: how many pages `get_pages` would give
+    /// without a limit, without copying any.
+    fn count_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        Ok(Value::from(self.matching(args, "count_pages")?.count()))
+    }
+
+    /// The pages of `section=` matching `attribute=`/`value=`, in the section's order.
+    fn matching<'a>(
+        &'a self,
+        args: &'a HashMap<String, Value>,
+        function: &str,
+    ) -> tera::Result<impl Iterator<Item = &'a Value> + 'a> {
+        let path = string_arg(args, "section")?;
+        let (_, pages, _) = self
+            .sections
+            .get(path.trim_start_matches("@/"))
+            .ok_or_else(|| format!("{function}: no section `{path}` (use e.g. \"venues/_index.md\")"))?;
+        let attribute = match args.get("attribute") {
+            None => None,
+            Some(Value::String(a)) => Some(a.as_str()),
+            Some(other) => return Err(format!("{function}: `attribute` must be a string, got `{other}`").into()),
+        };
+        let wanted = args.get("value").unwrap_or(&Value::Null);
+        let keep = move |v: &&Value| match attribute {
             None => true,
             Some(a) => {
                 let found = tera::dotted_pointer(v, a).unwrap_or(&Value::Null);
                 if wanted.is_null() { !found.is_null() } else { found == wanted }
             }
         };
-        Ok(Value::Array(pages.iter().map(|&i| self.refs.get(i)).filter(|v| keep(v)).take(limit).cloned().collect()))
+        Ok(pages.iter().map(move |&i| self.refs.get(i)).filter(keep))
     }
 
     fn taxonomy(&self, kind: &str) -> Option<Value> {
@@ -370,6 +405,8 @@ fn register_functions(
     });
     let l = lookup.clone();
     tera.register_function("get_pages", move |args: &HashMap<String, Value>| l.pages_of(args));
+    let l = lookup.clone();
+    tera.register_function("count_pages", move |args: &HashMap<String, Value>| l.count_of(args));
     let l = lookup.clone();
     tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
         let kind = string_arg(args, "kind")?;

@@ -140,6 +140,8 @@ pub enum Outcome {
 struct Good {
     site: Site,
     globals: Globals,
+    /// The pages' listing values, reused for pages whose document did not change.
+    refs: render::PageRefs,
     /// Output paths each target produced.
     owned: HashMap<Target, Vec<String>>,
     static_paths: BTreeSet<String>,
@@ -152,6 +154,8 @@ pub struct Live {
     config: Option<Config>,
     assets: Option<Assets>,
     templates: TemplateReach,
+    /// The templates parsed, kept until they change (see [`render::templates::compile`]).
+    compiled: Option<tera::Tera>,
     docs: BTreeMap<String, Arc<Document>>,
     doc_errors: BTreeMap<String, Diagnostic>,
     /// `content/` could not be read as a whole; the next change re-reads all of it.
@@ -177,6 +181,7 @@ impl Live {
             config: None,
             assets: None,
             templates: TemplateReach::default(),
+            compiled: None,
             docs: BTreeMap::new(),
             doc_errors: BTreeMap::new(),
             content_failed: true,
@@ -222,7 +227,23 @@ impl Live {
         let site = model::build_cached(config, &docs, &options, &mut self.cache)?;
 
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
-        let renderer = Renderer::new(&site, assets)?;
+        // A page's listing value depends on its own document and the config only; reuse the
+        // others' (serializing ten thousand of them would cost more than the whole render).
+        let refs = match &self.good {
+            Some(good) if !self.pending_full && good.site.sections.len() == site.sections.len() => {
+                let changed_section = self.pending.iter().any(|rel| matches!(site.get(rel), Some(DocRef::Section(_))));
+                if changed_section {
+                    render::PageRefs::new(&site)
+                } else {
+                    render::PageRefs::update(&site, &good.refs, &|rel| self.pending.contains(rel))
+                }
+            }
+            _ => render::PageRefs::new(&site),
+        };
+        if self.compiled.is_none() {
+            self.compiled = Some(render::templates::compile(&assets.templates)?);
+        }
+        let renderer = Renderer::with_parts(&site, assets, refs, self.compiled.as_ref())?;
         let all: Vec<Target> = render::targets(&site, assets);
         let planned = match &self.good {
             Some(good) if !self.pending_full && good.globals == *renderer.globals() => {
@@ -254,6 +275,7 @@ impl Live {
         };
         let rendered = renderer.render_targets(&to_render)?;
         let globals = renderer.globals().clone();
+        let refs = renderer.page_refs().clone();
         drop(renderer);
 
         // The new output as a difference from what is served. Removals first: a path can
@@ -330,7 +352,7 @@ impl Live {
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
-        self.good = Some(Good { site, globals, owned, static_paths, index_paths });
+        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths });
         self.pending.clear();
         self.pending_full = false;
         self.pending_static = false;
@@ -427,6 +449,7 @@ impl Live {
             self.pending_full = true;
             self.pending_static = true;
             self.templates = TemplateReach::of(&assets.templates);
+            self.compiled = None;
             self.assets = Some(assets);
         }
         if changes.rescan || self.content_failed {
@@ -613,8 +636,13 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>) -> Option<Plan> 
                         listed.insert(rel);
                     }
                 }
-                // Relations go both ways: whoever lists this page, before or after.
-                for (site, p) in [(old, op), (new, np)] {
+                // Relations go both ways: whoever lists this page, before or after, when what
+                // they show of it changed (or it came or went).
+                let shown_changed = match (op, np) {
+                    (Some(a), Some(b)) => page_ref(old, a) != page_ref(new, b) || a.related != b.related,
+                    _ => true,
+                };
+                for (site, p) in [(old, op), (new, np)].into_iter().filter(|_| shown_changed) {
                     let Some(p) = p else { continue };
                     for g in &p.related {
                         for &i in &g.pages {
