@@ -1,4 +1,5 @@
-//! The pipeline, run end to end: load → model → render → index → write. `kepu build`,
+//! The pipeline, run end to end: load → model → render → index → write (render and index
+//! both read only the model; the index is built first, see [`generate`]). `kepu build`,
 //! `kepu check` and `kepu serve` all go through [`generate`]; only [`build`] touches the
 //! output folder.
 
@@ -139,13 +140,17 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     let site = model::build(config, documents, &ModelOptions { include_drafts: options.include_drafts })?;
     done(&mut timings);
 
+    // The index reads the model, not the rendered pages, so it runs first: its working memory
+    // (millions of postings) is freed before the rendered site is held in memory, which keeps
+    // the build's peak memory near the larger of the two rather than their sum.
+    let done = timed(Stage::Index, on_stage, &mut timings);
+    let index_files = search_index(&site)?;
+    done(&mut timings);
+
     let done = timed(Stage::Render, on_stage, &mut timings);
     let mut files = render::render(&site, &assets)?;
     done(&mut timings);
-
-    let done = timed(Stage::Index, on_stage, &mut timings);
-    files.extend(search_index(&site)?);
-    done(&mut timings);
+    files.extend(index_files);
 
     files.extend(assets.static_files.into_values());
     Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
