@@ -265,6 +265,19 @@ struct Lookup {
     sections: HashMap<String, (Value, Vec<usize>, OnceLock<Value>)>,
     /// Taxonomy name → its value without pages, each term's page positions, the full value.
     taxonomies: HashMap<String, (Value, Vec<Vec<usize>>, OnceLock<Value>)>,
+    /// (section, attribute) → its pages grouped by the attribute's value, made on first use:
+    /// the home page counts a section's pages per city and per level, and one pass per
+    /// attribute beats one pass per count.
+    groups: std::sync::Mutex<HashMap<(String, String), Arc<Grouped>>>,
+}
+
+/// A section's pages grouped by one attribute, positions in the section's order.
+#[derive(Default)]
+struct Grouped {
+    /// The value as JSON text → pages with that value.
+    by_value: HashMap<String, Vec<usize>>,
+    /// Pages where the attribute is present and not null.
+    present: Vec<usize>,
 }
 
 impl Lookup {
@@ -292,40 +305,53 @@ impl Lookup {
             Some(v) => v.as_u64().ok_or_else(|| format!("get_pages: `limit` must be a whole number, got `{v}`"))? as usize,
         };
         let found = self.matching(args, "get_pages")?;
-        Ok(Value::Array(found.take(limit).cloned().collect()))
+        Ok(Value::Array(found.iter().take(limit).map(|&i| self.refs.get(i).clone()).collect()))
     }
 
     /// `count_pages(section=…, attribute=…, value=…)`: how many pages `get_pages` would give
     /// without a limit, without copying any.
     fn count_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        Ok(Value::from(self.matching(args, "count_pages")?.count()))
+        Ok(Value::from(self.matching(args, "count_pages")?.len()))
     }
 
-    /// The pages of `section=` matching `attribute=`/`value=`, in the section's order.
-    fn matching<'a>(
-        &'a self,
-        args: &'a HashMap<String, Value>,
-        function: &str,
-    ) -> tera::Result<impl Iterator<Item = &'a Value> + 'a> {
+    /// The positions of the pages of `section=` matching `attribute=`/`value=`, in the
+    /// section's order.
+    fn matching(&self, args: &HashMap<String, Value>, function: &str) -> tera::Result<Vec<usize>> {
         let path = string_arg(args, "section")?;
         let (_, pages, _) = self
             .sections
             .get(path.trim_start_matches("@/"))
             .ok_or_else(|| format!("{function}: no section `{path}` (use e.g. \"venues/_index.md\")"))?;
         let attribute = match args.get("attribute") {
-            None => None,
-            Some(Value::String(a)) => Some(a.as_str()),
+            None => return Ok(pages.clone()),
+            Some(Value::String(a)) => a,
             Some(other) => return Err(format!("{function}: `attribute` must be a string, got `{other}`").into()),
         };
-        let wanted = args.get("value").unwrap_or(&Value::Null);
-        let keep = move |v: &&Value| match attribute {
-            None => true,
-            Some(a) => {
-                let found = tera::dotted_pointer(v, a).unwrap_or(&Value::Null);
-                if wanted.is_null() { !found.is_null() } else { found == wanted }
+        let grouped = self.grouped(path.trim_start_matches("@/"), attribute, pages);
+        Ok(match args.get("value") {
+            None | Some(Value::Null) => grouped.present.clone(),
+            Some(v) => grouped.by_value.get(&v.to_string()).cloned().unwrap_or_default(),
+        })
+    }
+
+    fn grouped(&self, section: &str, attribute: &str, pages: &[usize]) -> Arc<Grouped> {
+        let key = (section.to_string(), attribute.to_string());
+        if let Some(g) = self.groups.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return g.clone();
+        }
+        let mut g = Grouped::default();
+        for &i in pages {
+            match tera::dotted_pointer(self.refs.get(i), attribute) {
+                None | Some(Value::Null) => {}
+                Some(v) => {
+                    g.present.push(i);
+                    g.by_value.entry(v.to_string()).or_default().push(i);
+                }
             }
-        };
-        Ok(pages.iter().map(move |&i| self.refs.get(i)).filter(keep))
+        }
+        let g = Arc::new(g);
+        self.groups.lock().unwrap_or_else(|e| e.into_inner()).insert(key, g.clone());
+        g
     }
 
     fn taxonomy(&self, kind: &str) -> Option<Value> {
@@ -352,8 +378,13 @@ fn register_functions(
     asset_hashes: HashMap<String, String>,
     refs: &PageRefs,
 ) {
-    let mut lookup =
-        Lookup { refs: refs.clone(), pages: HashMap::new(), sections: HashMap::new(), taxonomies: HashMap::new() };
+    let mut lookup = Lookup {
+        refs: refs.clone(),
+        pages: HashMap::new(),
+        sections: HashMap::new(),
+        taxonomies: HashMap::new(),
+        groups: Default::default(),
+    };
     if used.get_page {
         lookup.pages = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
     }
