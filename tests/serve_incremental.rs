@@ -132,6 +132,21 @@ fn incremental_rebuilds_equal_full_builds() {
     assert!(r.rendered * 10 < r.targets, "body edit rendered {} of {} targets", r.rendered, r.targets);
     site.assert_same_as_full_build("body edit");
 
+    // Edits that keep the page in place (headings, title, city … unchanged) patch the model
+    // instead of rebuilding it: a new first sentence (so the summary other pages list
+    // changes), then a new description.
+    site.edit(venue, |t| {
+        let body = t.match_indices("+++\n").nth(1).map(|(i, _)| i + 4).expect("front matter");
+        format!("{}\n本馆新增一句开头的话。\n{}", &t[..body], &t[body..])
+    });
+    let r = built(site.rebuild(&[venue]), "summary edit");
+    assert!(r.model_patched, "a body edit that keeps the headings patches the model");
+    site.assert_same_as_full_build("summary edit");
+    site.edit(venue, |t| t.replacen("description = \"", "description = \"（更新）", 1));
+    let r = built(site.rebuild(&[venue]), "description edit");
+    assert!(r.model_patched, "a description edit patches the model");
+    site.assert_same_as_full_build("description edit");
+
     // Title and weight: listings, related pages and the city change.
     site.edit(venue, |t| t.replace("title = \"鹤壁市科技馆\"", "title = \"鹤壁科技馆\"").replace("weight = 12", "weight = 1"));
     built(site.rebuild(&[venue]), "title and weight");

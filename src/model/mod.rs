@@ -173,6 +173,19 @@ impl Site {
         Some(url)
     }
 
+    /// Move the site out, leaving an empty one with the same config behind (`kepu serve`
+    /// moves its last good site on when it patches it rather than rebuilding it).
+    pub fn take(&mut self) -> Site {
+        let empty = Site {
+            config: self.config.clone(),
+            sections: Vec::new(),
+            pages: Vec::new(),
+            taxonomies: Vec::new(),
+            by_rel_path: HashMap::new(),
+        };
+        std::mem::replace(self, empty)
+    }
+
     /// The page of a city, by short name.
     pub fn city_page(&self, name: &str) -> Option<usize> {
         self.pages.iter().position(|p| matches!(&p.typed, Some(Typed::City(c)) if c.name == name))
@@ -346,6 +359,51 @@ fn build_with_cache(
 
     let diags = diags.sorted();
     if diags.has_errors() { Err(diags) } else { Ok(site) }
+}
+
+/// Apply a one-page edit to `site` in place, when the edit leaves everything else as it was:
+/// the page keeps its URL, section, title, sort keys, dates, taxonomies, typed table,
+/// headings (others may link to them) and whether it lists sources; only what it shows
+/// changes (body, description, figures, …). Returns the page as it was, or `None` (and
+/// changes nothing) when the edit needs a whole rebuild with [`build_cached`], which also
+/// reports any error. `kepu serve` tries this first: rebuilding ten thousand pages' model
+/// costs more than rendering the few outputs a body edit changes.
+pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, cache: &mut ModelCache) -> Option<Page> {
+    let Some(DocRef::Page(i)) = site.get(&doc.rel_path) else { return None };
+    if cache.context != page_context_key(&site.config, &site.sections, options) {
+        return None;
+    }
+    let built = build_page(&site.config, &site.sections, doc, options).ok()??;
+    let old = &site.pages[i];
+    let typed = |p: &Page| p.typed.as_ref().map(|t| serde_json::to_value(t).ok());
+    let anchors = |p: &Page| p.text.headings.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+    let same_place = built.rel_path == old.rel_path
+        && built.path == old.path
+        && built.slug == old.slug
+        && built.section == old.section
+        && built.title == old.title
+        && built.meta.weight == old.meta.weight
+        && built.date() == old.date()
+        && built.meta.updated == old.meta.updated
+        && built.meta.taxonomies == old.meta.taxonomies
+        && built.meta.aliases == old.meta.aliases
+        && built.meta.sources.is_empty() == old.meta.sources.is_empty()
+        && built.meta.example == old.meta.example
+        && built.assets == old.assets
+        && typed(&built) == typed(old)
+        && anchors(&built) == anchors(old);
+    if !same_place {
+        return None;
+    }
+    let mut page = built.clone();
+    page.related = old.related.clone();
+    let mut probe = Diagnostics::new();
+    validate::page_text(site, &page.text, &page.display_path, doc, &mut probe);
+    if probe.has_errors() {
+        return None;
+    }
+    cache.pages.insert(doc.rel_path.clone(), CachedPage { doc: doc.clone(), built: Ok(Some(built)) });
+    Some(std::mem::replace(&mut site.pages[i], page))
 }
 
 /// Everything besides its own document that building one page reads.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::front_matter::{locate, PageFrontMatter};
 use super::portal::{self, PageType, Typed, CITIES};
-use super::{DocRef, RelatedGroup, Site};
+use super::{BodyText, DocRef, RelatedGroup, Site};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::Document;
 
@@ -169,6 +169,14 @@ pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) 
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
+        page_text(site, text, display, doc, &mut diags);
+    }
+    diags
+}
+
+/// The checks of [`internal_links`] for one page's or section's text.
+pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &Document, diags: &mut Diagnostics) {
+    {
         for link in &text.internal_links {
             let at = doc.body_start + link.offset;
             let Some(target) = site.get(&link.target) else {
@@ -239,7 +247,6 @@ pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) 
             );
         }
     }
-    diags
 }
 
 /// Up to three candidates that share the most characters with `wanted`.

@@ -125,6 +125,8 @@ pub struct RebuildReport {
     /// Served files added, changed or removed.
     pub changed_files: usize,
     pub pages: usize,
+    /// The model was patched in place for a one-page edit instead of rebuilt.
+    pub model_patched: bool,
     pub elapsed: Duration,
     pub warnings: Diagnostics,
 }
@@ -221,16 +223,24 @@ impl Live {
 
     fn try_rebuild(&mut self, changes: &ChangeSet, start: Instant) -> Result<Outcome, Diagnostics> {
         self.read_sources(changes)?;
-        let config = self.config.clone().expect("read_sources loaded the config");
-        let docs: Vec<Arc<Document>> = self.docs.values().cloned().collect();
         let options = ModelOptions { include_drafts: self.options.include_drafts };
-        let site = model::build_cached(config, &docs, &options, &mut self.cache)?;
+        // A one-page edit that leaves the page in place patches the last good model; anything
+        // else rebuilds the model (from cached pages).
+        let (site, patched) = match self.try_patch(&options) {
+            Some((site, old_page)) => (site, Some(old_page)),
+            None => {
+                let config = self.config.clone().expect("read_sources loaded the config");
+                let docs: Vec<Arc<Document>> = self.docs.values().cloned().collect();
+                (model::build_cached(config, &docs, &options, &mut self.cache)?, None)
+            }
+        };
 
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
         // A page's listing value depends on its own document and the config only; reuse the
         // others' (serializing ten thousand of them would cost more than the whole render).
         let refs = match &self.good {
-            Some(good) if !self.pending_full && good.site.sections.len() == site.sections.len() => {
+            // (A patched site was moved out of `good`, and keeps its sections.)
+            Some(good) if !self.pending_full && (patched.is_some() || good.site.sections.len() == site.sections.len()) => {
                 let changed_section = self.pending.iter().any(|rel| matches!(site.get(rel), Some(DocRef::Section(_))));
                 if changed_section {
                     render::PageRefs::new(&site)
@@ -241,13 +251,24 @@ impl Live {
             _ => render::PageRefs::new(&site),
         };
         if self.compiled.is_none() {
-            self.compiled = Some(render::templates::compile(&assets.templates)?);
+            match render::templates::compile(&assets.templates) {
+                Ok(t) => self.compiled = Some(t),
+                Err(d) => return Err(self.unpatch(site, patched, d)),
+            }
         }
-        let renderer = Renderer::with_parts(&site, assets, refs, self.compiled.as_ref())?;
+        let assets = self.assets.as_ref().expect("read_sources loaded the assets");
+        let renderer = match Renderer::with_parts(&site, assets, refs, self.compiled.as_ref()) {
+            Ok(r) => r,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
         let all: Vec<Target> = render::targets(&site, assets);
         let planned = match &self.good {
             Some(good) if !self.pending_full && good.globals == *renderer.globals() => {
-                plan(&good.site, &site, &self.pending).map(|p| {
+                let planned = match &patched {
+                    Some(old_page) => Some(plan_patch(&site, old_page)),
+                    None => plan(&good.site, &site, &self.pending),
+                };
+                planned.map(|p| {
                     let mut dirty = p.dirty;
                     // Outputs whose templates look pages up, or resolve content links, by
                     // themselves (the home page listing sections, say).
@@ -273,7 +294,13 @@ impl Live {
             None => all.clone(),
             Some(dirty) => all.iter().filter(|t| dirty.contains(*t)).cloned().collect(),
         };
-        let rendered = renderer.render_targets(&to_render)?;
+        let rendered = match renderer.render_targets(&to_render) {
+            Ok(r) => r,
+            Err(d) => {
+                drop(renderer);
+                return Err(self.unpatch(site, patched, d));
+            }
+        };
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         drop(renderer);
@@ -347,6 +374,7 @@ impl Live {
             targets: all.len(),
             changed_files: changed.len(),
             pages: site.pages.len(),
+            model_patched: patched.is_some(),
             elapsed: start.elapsed(),
             warnings: Diagnostics::new(),
         };
@@ -358,6 +386,34 @@ impl Live {
         self.pending_static = false;
         self.index_stale = true;
         Ok(Outcome::Built { report, update, reload })
+    }
+
+    /// The last good site with the one pending page edit applied (see
+    /// [`model::patch_page`]) and the page as it was; `None` when the pending changes need a
+    /// model rebuild. The site is moved out of the last good build; [`Live::unpatch`] puts it
+    /// back if the rebuild then fails.
+    fn try_patch(&mut self, options: &ModelOptions) -> Option<(Site, model::Page)> {
+        if self.pending_full || self.pending_static || self.pending.len() != 1 {
+            return None;
+        }
+        let rel = self.pending.iter().next()?;
+        let doc = self.docs.get(rel)?.clone();
+        let good = self.good.as_mut()?;
+        let old_page = model::patch_page(&mut good.site, &doc, options, &mut self.cache)?;
+        Some((good.site.take(), old_page))
+    }
+
+    /// Undo [`Live::try_patch`] after a failed rebuild, so the last good site stays as it was;
+    /// passes the failure's diagnostics through.
+    fn unpatch(&mut self, site: Site, patched: Option<model::Page>, diagnostics: Diagnostics) -> Diagnostics {
+        if let (Some(old_page), Some(good)) = (patched, self.good.as_mut()) {
+            let mut site = site;
+            if let Some(DocRef::Page(i)) = site.get(&old_page.rel_path) {
+                site.pages[i] = old_page;
+            }
+            good.site = site;
+        }
+        diagnostics
     }
 
     /// Regenerate the search index of the last good site, if it is stale. `None` when there
@@ -401,6 +457,7 @@ impl Live {
             targets: 0,
             changed_files: changed.len(),
             pages: good.site.pages.len(),
+            model_patched: false,
             elapsed: start.elapsed(),
             warnings: Diagnostics::new(),
         };
@@ -587,6 +644,39 @@ pub struct Plan {
     pub listings_changed: bool,
     /// Some page's URL changed, or a page came or went.
     pub urls_changed: bool,
+}
+
+/// [`plan`] for a page patched in place ([`model::patch_page`]): only what the page shows
+/// changed, so the outputs that list it change when its listing value did, and its own page.
+pub fn plan_patch(site: &Site, old_page: &model::Page) -> Plan {
+    let mut dirty: HashSet<Target> = HashSet::new();
+    let rel = &old_page.rel_path;
+    dirty.insert(Target::Page(rel.clone()));
+    let Some(DocRef::Page(i)) = site.get(rel) else {
+        return Plan { dirty, listings_changed: true, urls_changed: false };
+    };
+    let page = &site.pages[i];
+    let listed = page_ref(site, old_page) != page_ref(site, page);
+    if listed {
+        for g in &page.related {
+            dirty.extend(g.pages.iter().map(|&k| Target::Page(site.pages[k].rel_path.clone())));
+        }
+        let s = &site.sections[page.section];
+        if let Some(pos) = s.pages.iter().position(|&k| k == i) {
+            let per = s.paginate_by.unwrap_or(0);
+            dirty.insert(Target::SectionPager(s.rel_path.clone(), if per == 0 { 1 } else { pos / per + 1 }));
+        }
+        for t in &site.taxonomies {
+            for term in t.terms.iter().filter(|term| term.pages.contains(&i)) {
+                dirty.insert(Target::Term(t.name.clone(), term.slug.clone()));
+            }
+        }
+        dirty.insert(Target::Feeds);
+    }
+    if page.page_type() == Some(PageType::Campaign) {
+        dirty.insert(Target::Calendar);
+    }
+    Plan { dirty, listings_changed: listed, urls_changed: false }
 }
 
 /// The targets that can differ between `old` and `new` after the documents in `changed`
