@@ -157,9 +157,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Build { site, output, timings, minify, precompress } => {
+            keep_freed_memory();
             run_build(&site, output, timings, minify, precompress)
         }
-        Command::Check { site, external, timeout } => run_check(&site, external, timeout),
+        Command::Check { site, external, timeout } => {
+            keep_freed_memory();
+            run_check(&site, external, timeout)
+        }
         Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
         Command::Serve { root, port, interface, open, drafts } => run_serve(root, port, interface, open, drafts),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
@@ -449,3 +453,17 @@ fn peak_rss_mib() -> Option<f64> {
 /// allocator spends a fifth of the build's instructions on them.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// For one-shot commands (`build`, `check`): tell mimalloc to keep freed memory instead of
+/// handing it back to the kernel after 10 ms. The stages free and allocate hundreds of MiB in
+/// waves (index postings, then rendered pages); returning that memory only to fault it in
+/// again, zeroed page by page, cost about a sixth of a 10,000-page build's CPU time. Peak
+/// memory is unchanged (it is reused, not added to). `kepu serve` keeps the default, since
+/// a long-running server should give memory back.
+fn keep_freed_memory() {
+    // `mi_option_purge_delay` in mimalloc's option enum (v2 and v3 alike; the Rust bindings
+    // do not name it): milliseconds before freed memory is returned; -1 never.
+    const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one of mimalloc's option values; valid at any time, from any thread.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
