@@ -443,6 +443,7 @@ fn register_functions(
         let kind = string_arg(args, "kind")?;
         l.taxonomy(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
+    tera.register_function("city_link", CityLink::new(site));
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
         site.pages
@@ -475,6 +476,40 @@ fn register_functions(
         }
         Ok(Value::String(format!("{prefix}/{rel}")))
     });
+}
+
+/// `city_link(name="郑州")`: the city's full name (郑州市), linked to its page when the site
+/// has one; nothing for a name that is not one of the cities. Safe HTML, made once per
+/// city: the type templates show a page's cities in their facts box, and looking the name up
+/// in `cities` with a template loop cost more than the rest of the box.
+struct CityLink(HashMap<&'static str, String>);
+
+impl CityLink {
+    fn new(site: &Site) -> Self {
+        use super::markdown::escape_html as esc;
+        let html = crate::model::portal::CITIES
+            .iter()
+            .map(|&(short, full)| {
+                let html = match site.city_page(short) {
+                    Some(i) => format!(r#"<a href="{}">{}</a>"#, esc(&site.url(&site.pages[i].path)), esc(full)),
+                    None => esc(full),
+                };
+                (short, html)
+            })
+            .collect();
+        CityLink(html)
+    }
+}
+
+impl tera::Function for CityLink {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
+        Ok(Value::String(self.0.get(name).cloned().unwrap_or_default()))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
 }
 
 /// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
