@@ -1,6 +1,7 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
 //! (`get_page`, `get_section`, `get_pages`, `count_pages`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
-//! appends `?h=` and a hash of the static file's content).
+//! appends `?h=` and a hash of the static file's content; `city_link`, and `card`, the theme's
+//! card macro rendered once per listed page).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -444,6 +445,12 @@ fn register_functions(
         l.taxonomy(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
     tera.register_function("city_link", CityLink::new(site));
+    if tera.get_template_names().any(|n| n == CARD_TEMPLATE) {
+        // Registered last: the card renderer is a copy of the templates with every other
+        // function, and no `card` of its own (a card does not contain cards).
+        let cards = CardRenderer::new(tera.clone());
+        tera.register_function("card", cards);
+    }
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
         site.pages
@@ -476,6 +483,76 @@ fn register_functions(
         }
         Ok(Value::String(format!("{prefix}/{rel}")))
     });
+}
+
+/// The theme's card partial: a macro `card(p, compact=false, city=true, level=2)`.
+pub const CARD_TEMPLATE: &str = "partials/card.html";
+/// A template of one call of the card macro, rendered by [`CardRenderer`]. Tera decides
+/// escaping by the name of the template it renders, so the name must end in `.html`.
+const CARD_CALL: &str = "__kepu_card_call.html";
+
+/// `card(p=page, compact=…, city=…, level=…)`: the `card` macro of `partials/card.html`
+/// (the site's own when it overrides the theme's) for a listed page, rendered once per page
+/// and arguments and then reused. A page is listed in its section's pager, in every term
+/// page of its tags, in the related lists of the pages it relates to and on the home page:
+/// rendering its card anew each time was most of the time of every list page. The result
+/// depends only on the arguments, so a reused card is byte for byte a fresh one; the cache
+/// lives as long as one render of the site (one [`bind`]).
+struct CardRenderer {
+    tera: Tera,
+    cache: std::sync::Mutex<HashMap<(String, bool, bool, i64), Arc<str>>>,
+}
+
+impl CardRenderer {
+    fn new(mut tera: Tera) -> Self {
+        let call = format!(
+            r#"{{% import "{CARD_TEMPLATE}" as cards %}}{{{{ cards::card(p=p, compact=compact, city=city, level=level) }}}}"#
+        );
+        // Parsing a fixed one-line template of a macro that exists cannot fail.
+        let _ = tera.add_raw_template(CARD_CALL, &call);
+        CardRenderer { tera, cache: Default::default() }
+    }
+}
+
+impl tera::Function for CardRenderer {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        let page = args.get("p").ok_or("card: missing argument `p` (the page to show)")?;
+        let flag = |name: &str, default: bool| args.get(name).and_then(Value::as_bool).unwrap_or(default);
+        let (compact, city) = (flag("compact", false), flag("city", true));
+        let level = args.get("level").and_then(Value::as_i64).unwrap_or(2);
+        let path = page.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
+        let key = (path, compact, city, level);
+        let cached = self.cache.lock().map_err(|_| "card: cache poisoned")?.get(&key).cloned();
+        let html = match cached {
+            Some(html) => html,
+            None => {
+                let mut ctx = tera::Context::new();
+                ctx.insert("p", page);
+                ctx.insert("compact", &compact);
+                ctx.insert("city", &city);
+                ctx.insert("level", &level);
+                let html: Arc<str> = self.tera.render(CARD_CALL, &ctx).map_err(|e| {
+                    let mut message = format!("card: rendering {CARD_TEMPLATE} failed");
+                    let mut source: Option<&dyn std::error::Error> = Some(&e);
+                    while let Some(err) = source {
+                        message.push_str(&format!(": {err}"));
+                        source = err.source();
+                    }
+                    tera::Error::msg(message)
+                })?.into();
+                // An unlisted value (no `path`) is rendered but not kept.
+                if !key.0.is_empty() {
+                    self.cache.lock().map_err(|_| "card: cache poisoned")?.insert(key, html.clone());
+                }
+                html
+            }
+        };
+        Ok(Value::String(html.to_string()))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
 }
 
 /// `city_link(name="郑州")`: the city's full name (郑州市), linked to its page when the site
@@ -565,5 +642,33 @@ mod tests {
         let r = TemplateReach::of(&t);
         assert!(r.lookups.contains("index.html") && r.lookups.contains("partials/list.html"));
         assert!(!r.lookups.contains("page.html") && !r.lookups.contains("base.html"));
+    }
+
+    #[test]
+    fn card_renders_the_macro_once_per_page_and_arguments() {
+        let card = r#"{% macro card(p, compact=false, city=true, level=2) %}<li><h{{ level + 1 }}>{{ p.title }}</h{{ level + 1 }}>{% if city %}{{ p.city }}{% endif %}{% if not compact %}<p>{{ p.summary }}</p>{% endif %}</li>{% endmacro card %}"#;
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        tera.add_raw_template(CARD_TEMPLATE, card).unwrap();
+        tera.add_raw_template(
+            "macro.html",
+            r#"{% import "partials/card.html" as cards %}{% for p in pages %}{{ cards::card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
+        )
+        .unwrap();
+        tera.add_raw_template(
+            "function.html",
+            r#"{% for p in pages %}{{ card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
+        )
+        .unwrap();
+        let cards = CardRenderer::new(tera.clone());
+        tera.register_function("card", cards);
+        let page = |path: &str, title: &str| serde_json::json!({"path": path, "title": title, "city": "郑州市", "summary": "<b>科普</b>"});
+        let mut ctx = tera::Context::new();
+        ctx.insert("pages", &vec![page("/a/", "甲"), page("/b/", "乙 & 丙"), page("/a/", "甲"), page("/c/", "丁")]);
+        let by_macro = tera.render("macro.html", &ctx).unwrap();
+        assert!(by_macro.contains("乙 &amp; 丙") && by_macro.contains("&lt;b&gt;"), "{by_macro}");
+        // Twice: the second render takes every card from the cache.
+        assert_eq!(tera.render("function.html", &ctx).unwrap(), by_macro);
+        assert_eq!(tera.render("function.html", &ctx).unwrap(), by_macro);
     }
 }
