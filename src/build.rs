@@ -100,28 +100,37 @@ pub struct BuildReport {
     pub warnings: Diagnostics,
 }
 
-/// Run load → model → render → index, without touching the disk's output.
-pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Generated, Diagnostics> {
-    let mut timings = Timings::default();
-    let timed = |stage: Stage, on_stage: &mut dyn FnMut(Stage), _: &mut Timings| {
-        on_stage(stage);
-        let start = Instant::now();
-        move |timings: &mut Timings| timings.stages.push((stage, start.elapsed()))
-    };
+/// The site modelled, with the theme it renders with: what the load and model stages give.
+struct Modelled {
+    site: Site,
+    assets: load::theme::Assets,
+    timings: Timings,
+}
 
-    let done = timed(Stage::Load, on_stage, &mut timings);
-    let mut config = Config::load(&options.root)?;
-    if let Some(url) = &options.base_url {
-        crate::config::check_base_url(url).map_err(|message| {
-            Diagnostics::from(Diagnostic::error(format!("--base-url: {message}")).hint("pass an address such as https://example.org/"))
-        })?;
-        config.base_url = url.clone();
-    }
-    let (documents, assets) = {
+/// Time a stage: report it as started, run it, record its wall time.
+fn timed<T>(stage: Stage, on_stage: &mut dyn FnMut(Stage), timings: &mut Timings, run: impl FnOnce() -> T) -> T {
+    on_stage(stage);
+    let start = Instant::now();
+    let out = run();
+    timings.stages.push((stage, start.elapsed()));
+    out
+}
+
+/// Load and model: config, content, theme.
+fn load_and_model(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Modelled, Diagnostics> {
+    let mut timings = Timings::default();
+    let (config, documents, assets) = timed(Stage::Load, on_stage, &mut timings, || -> Result<_, Diagnostics> {
+        let mut config = Config::load(&options.root)?;
+        if let Some(url) = &options.base_url {
+            crate::config::check_base_url(url).map_err(|message| {
+                Diagnostics::from(Diagnostic::error(format!("--base-url: {message}")).hint("pass an address such as https://example.org/"))
+            })?;
+            config.base_url = url.clone();
+        }
         let docs = load::load_content(&options.root);
         let assets = load::theme::load_assets(&options.root, &config.theme);
         match (docs, assets) {
-            (Ok(d), Ok(a)) => (d, a),
+            (Ok(d), Ok(a)) => Ok((config, d, a)),
             (d, a) => {
                 let mut all = Diagnostics::new();
                 if let Err(e) = d {
@@ -130,28 +139,25 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
                 if let Err(e) = a {
                     all.extend(e);
                 }
-                return Err(all.sorted());
+                Err(all.sorted())
             }
         }
-    };
-    done(&mut timings);
+    })?;
+    let model_options = ModelOptions { include_drafts: options.include_drafts };
+    let site = timed(Stage::Model, on_stage, &mut timings, || model::build(config, documents, &model_options))?;
+    Ok(Modelled { site, assets, timings })
+}
 
-    let done = timed(Stage::Model, on_stage, &mut timings);
-    let site = model::build(config, documents, &ModelOptions { include_drafts: options.include_drafts })?;
-    done(&mut timings);
-
+/// Run load → model → index → render, without touching the disk's output (`kepu check` and
+/// `kepu serve` keep the files in memory).
+pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Generated, Diagnostics> {
+    let Modelled { site, assets, mut timings } = load_and_model(options, on_stage)?;
     // The index reads the model, not the rendered pages, so it runs first: its working memory
     // (millions of postings) is freed before the rendered site is held in memory, which keeps
-    // the build's peak memory near the larger of the two rather than their sum.
-    let done = timed(Stage::Index, on_stage, &mut timings);
-    let index_files = search_index(&site)?;
-    done(&mut timings);
-
-    let done = timed(Stage::Render, on_stage, &mut timings);
-    let mut files = render::render(&site, &assets)?;
-    done(&mut timings);
+    // peak memory near the larger of the two rather than their sum.
+    let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
+    let mut files = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets))?;
     files.extend(index_files);
-
     files.extend(assets.static_files.into_values());
     Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
 }
@@ -171,23 +177,34 @@ pub fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
 }
 
 /// Generate and write the site atomically. On any error the output folder is untouched.
+///
+/// Unlike [`generate`], files go to the write stage's staging folder as soon as they are
+/// made (the index's, then each page as it is rendered), so the rendered site is never held
+/// in memory whole; the `render` timing therefore includes writing the pages, and `write`
+/// is what is left: static files, the manifest and the swap.
 pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<BuildReport, Diagnostics> {
-    let generated = generate(options, on_stage)?;
-    let mut timings = generated.timings;
-    let mut warnings = generated.warnings;
-    on_stage(Stage::Write);
-    let start = Instant::now();
-    let out = &generated.site.config.output;
+    let Modelled { site, assets, mut timings } = load_and_model(options, on_stage)?;
+    let out = &site.config.output;
     let write_options =
         write::WriteOptions { minify: options.minify || out.minify, precompress: options.precompress || out.precompress };
-    let report = write::write_site_with(&options.output, &options.root, generated.files, write_options).map_err(|e| {
+    let write_failed = |e: write::WriteError| {
         Diagnostics::from(
             Diagnostic::error(format!("writing the site failed: {e}"))
                 .file(display(&options.root, &options.output))
                 .hint("the previous output folder was left as it was; fix the cause and build again"),
         )
-    })?;
-    timings.stages.push((Stage::Write, start.elapsed()));
+    };
+    // Dropped unfinished on any error below: the staging folder goes, the output stays.
+    let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
+    let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
+    staging.add_all(index_files);
+    timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &|f| staging.add(f)))?;
+    let report = timed(Stage::Write, on_stage, &mut timings, || {
+        staging.add_all(assets.static_files.into_values().collect());
+        staging.finish()
+    })
+    .map_err(write_failed)?;
+    let mut warnings = Diagnostics::new();
     for (path, why) in &report.not_minified {
         warnings.push(
             Diagnostic::warning(format!("{path} was written unminified: {why}"))
@@ -196,8 +213,8 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
         );
     }
     Ok(BuildReport {
-        pages: generated.site.pages.len(),
-        sections: generated.site.sections.len(),
+        pages: site.pages.len(),
+        sections: site.sections.len(),
         files: report.files,
         bytes: report.bytes,
         bytes_before_minify: report.bytes_before_minify,

@@ -121,6 +121,40 @@ pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnosti
     Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
 }
 
+/// [`render`], handing each file to `sink` as soon as it is made, from the rendering threads,
+/// in no particular order. `kepu build` writes them at once, so the rendered site is never
+/// held in memory whole. On errors, `sink` may already have had some files.
+pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<(), Diagnostics> {
+    let renderer = Renderer::new(site, assets)?;
+    let errors: Vec<Diagnostic> = targets(site, assets)
+        .par_iter()
+        .filter_map(|t| match renderer.target(t) {
+            Ok(files) => {
+                files.into_iter().for_each(sink);
+                None
+            }
+            Err(d) => Some(d),
+        })
+        .collect();
+    match report_once(errors) {
+        Some(diags) => Err(diags),
+        None => Ok(()),
+    }
+}
+
+/// The render errors as diagnostics, each once (a broken template usually fails every page
+/// the same way), or `None` when there are none.
+fn report_once(errors: Vec<Diagnostic>) -> Option<Diagnostics> {
+    let mut diags = Diagnostics::new();
+    errors.into_iter().for_each(|d| diags.push(d));
+    if !diags.has_errors() {
+        return None;
+    }
+    let mut seen = std::collections::HashSet::new();
+    diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
+    Some(diags.sorted())
+}
+
 /// Templates compiled for one `Site`, ready to render any of its targets.
 pub struct Renderer<'a> {
     site: &'a Site,
@@ -213,21 +247,18 @@ impl<'a> Renderer<'a> {
     pub fn render_targets(&self, targets: &[Target]) -> Result<Vec<(Target, Vec<OutputFile>)>, Diagnostics> {
         let results: Vec<Result<(Target, Vec<OutputFile>), Diagnostic>> =
             targets.par_iter().map(|t| self.target(t).map(|files| (t.clone(), files))).collect();
-        let mut diags = Diagnostics::new();
+        let mut errors = Vec::new();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             match r {
                 Ok(x) => out.push(x),
-                Err(d) => diags.push(d),
+                Err(d) => errors.push(d),
             }
         }
-        if diags.has_errors() {
-            // A broken template usually fails every page the same way: report it once.
-            let mut seen = std::collections::HashSet::new();
-            diags.0.retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
-            return Err(diags.sorted());
+        match report_once(errors) {
+            Some(diags) => Err(diags),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
     fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {

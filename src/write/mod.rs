@@ -6,6 +6,9 @@
 //! are removed by the next one. Also writes `.kepu-manifest.json` (every file's SHA-256,
 //! [`manifest`]) so a deploy can upload only what changed.
 //!
+//! `kepu build` streams into a [`Staging`]: each page is written as soon as it is rendered,
+//! so the rendered site is never held in memory whole; [`write_site`] takes a finished list.
+//!
 //! On request ([`WriteOptions`]) files are [`minify`]-ed on the way out and text files get
 //! precompressed `.gz`/`.br` siblings ([`compress`]); both run in parallel with the writing.
 
@@ -95,51 +98,196 @@ pub fn write_site_with(
     files: Vec<OutputFile>,
     options: WriteOptions,
 ) -> Result<WriteReport, WriteError> {
-    let mut by_path: BTreeMap<String, OutputFile> = BTreeMap::new();
-    for f in files {
+    // Every path is checked before anything is written (a [`Staging`] checks as files come).
+    let mut seen = std::collections::HashSet::new();
+    for f in &files {
         if !is_safe_relative(&f.path) {
-            return Err(WriteError::UnsafePath(f.path));
+            return Err(WriteError::UnsafePath(f.path.clone()));
         }
-        if by_path.contains_key(&f.path) {
-            return Err(WriteError::Conflict(f.path));
+        if !seen.insert(f.path.as_str()) {
+            return Err(WriteError::Conflict(f.path.clone()));
         }
-        by_path.insert(f.path.clone(), f);
     }
-    if options.precompress {
-        // `x.css.gz` from the site would be overwritten by the compressed `x.css`.
-        for path in by_path.keys() {
-            let stem = path.strip_suffix(".gz").or_else(|| path.strip_suffix(".br"));
-            if stem.is_some_and(|s| by_path.contains_key(s) && compress::eligible(s, usize::MAX)) {
-                return Err(WriteError::Conflict(path.clone()));
+    let staging = Staging::begin(output, site_root, options)?;
+    staging.add_all(files);
+    staging.finish()
+}
+
+/// A new output folder being filled: files are written into a staging folder next to the
+/// output as they are produced (so a build never holds its whole rendered site in memory),
+/// and [`Staging::finish`] writes the manifest and swaps the folder in. Until then the
+/// previous output is untouched; a `Staging` dropped unfinished (a failed build) removes its
+/// folder. [`Staging::add`] may be called from many threads at once.
+pub struct Staging {
+    output: PathBuf,
+    dir: PathBuf,
+    options: WriteOptions,
+    state: std::sync::Mutex<StagingState>,
+    failed: std::sync::atomic::AtomicBool,
+    finished: bool,
+}
+
+#[derive(Default)]
+struct StagingState {
+    /// Every path written so far (site files and compressed siblings) with its manifest entry;
+    /// `None` while it is being written.
+    entries: BTreeMap<String, Option<manifest::Entry>>,
+    /// The paths of the site's own files (not compressed siblings).
+    originals: std::collections::BTreeSet<String>,
+    /// Folders already created.
+    dirs: std::collections::HashSet<PathBuf>,
+    report: WriteReport,
+    /// Errors by path; the first in path order is reported, so the message does not depend
+    /// on which thread got there first.
+    errors: BTreeMap<String, WriteError>,
+}
+
+impl Staging {
+    /// Check the output folder (not a link, not holding the site, a folder if it exists),
+    /// remove leftovers of killed builds and create an empty staging folder.
+    pub fn begin(output: &Path, site_root: &Path, options: WriteOptions) -> Result<Staging, WriteError> {
+        // Checked before resolving links: swapping a linked output folder would replace (and
+        // then delete) whatever folder the link points at.
+        if output.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(WriteError::SymlinkOutput(output.to_path_buf()));
+        }
+        let output = absolute(output);
+        let root = absolute(site_root);
+        if root.starts_with(&output) {
+            return Err(WriteError::DangerousOutput(output));
+        }
+        if output.exists() && !output.is_dir() {
+            return Err(WriteError::NotADirectory(output));
+        }
+        let parent = output.parent().unwrap_or(Path::new("/")).to_path_buf();
+        fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        clean_leftovers(&output);
+        let dir = sibling(&output, "staging");
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(Staging {
+            output,
+            dir,
+            options,
+            state: Default::default(),
+            failed: Default::default(),
+            finished: false,
+        })
+    }
+
+    /// Write one file (minified if asked) and its compressed siblings (if asked and worth
+    /// it). A problem (an unsafe path, a path written twice, a disk error) is kept for
+    /// [`Staging::finish`] to report; after one, later files are not written.
+    pub fn add(&self, file: OutputFile) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.failed.load(Relaxed) {
+            return;
+        }
+        if let Err((path, e)) = self.try_add(file) {
+            self.failed.store(true, Relaxed);
+            if let Ok(mut state) = self.state.lock() {
+                state.errors.entry(path).or_insert(e);
             }
         }
     }
-    // Checked before resolving links: swapping a linked output folder would replace (and then
-    // delete) whatever folder the link points at.
-    if output.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(WriteError::SymlinkOutput(output.to_path_buf()));
-    }
-    let output = absolute(output);
-    let root = absolute(site_root);
-    if root.starts_with(&output) {
-        return Err(WriteError::DangerousOutput(output));
-    }
-    if output.exists() && !output.is_dir() {
-        return Err(WriteError::NotADirectory(output));
-    }
-    let parent = output.parent().unwrap_or(Path::new("/")).to_path_buf();
-    fs::create_dir_all(&parent).map_err(io_err(&parent))?;
-    clean_leftovers(&output);
 
-    let staging = sibling(&output, "staging");
-    let result = fill(&staging, &by_path, options).and_then(|report| {
-        swap_in(&staging, &output)?;
-        Ok(report)
-    });
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&staging);
+    /// [`Staging::add`] for many files, in parallel.
+    pub fn add_all(&self, files: Vec<OutputFile>) {
+        files.into_par_iter().for_each(|f| self.add(f));
     }
-    result
+
+    fn try_add(&self, file: OutputFile) -> Result<(), (String, WriteError)> {
+        let path = file.path.clone();
+        let fail = |e: WriteError| (path.clone(), e);
+        if !is_safe_relative(&path) {
+            return Err(fail(WriteError::UnsafePath(path.clone())));
+        }
+        // The parent folder, created once.
+        let parent = Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()).map(|p| self.dir.join(p));
+        self.claim(&path).map_err(fail)?;
+        if let Some(parent) = parent {
+            let known = self.state.lock().map(|s| s.dirs.contains(&parent)).unwrap_or(false);
+            if !known {
+                fs::create_dir_all(&parent).map_err(io_err(&parent)).map_err(fail)?;
+                if let Ok(mut s) = self.state.lock() {
+                    s.dirs.insert(parent);
+                }
+            }
+        }
+        let written = write_one(&self.dir, &path, &file, self.options, &|p| self.claim(p)).map_err(fail)?;
+        let mut state = self.state.lock().map_err(|_| fail(poisoned(&self.dir)))?;
+        let report = &mut state.report;
+        report.bytes_before_minify += written.bytes_before_minify;
+        for (i, (_, entry)) in written.entries.iter().enumerate() {
+            if i == 0 {
+                report.files += 1;
+                report.bytes += entry.bytes;
+            } else {
+                report.compressed_files += 1;
+                report.compressed_bytes += entry.bytes;
+            }
+        }
+        if let Some(e) = written.not_minified {
+            report.not_minified.push((path.clone(), e));
+        }
+        state.originals.insert(path.clone());
+        for (p, entry) in written.entries {
+            state.entries.insert(p, Some(entry));
+        }
+        Ok(())
+    }
+
+    /// Reserve `path` for one writer: a second output of the same path is a conflict (two
+    /// pages, a page and a static file, or a site file named like a compressed sibling).
+    fn claim(&self, path: &str) -> Result<(), WriteError> {
+        let mut state = self.state.lock().map_err(|_| poisoned(&self.dir))?;
+        if state.entries.contains_key(path) {
+            return Err(WriteError::Conflict(path.to_string()));
+        }
+        state.entries.insert(path.to_string(), None);
+        Ok(())
+    }
+
+    /// Write the manifest and make the staging folder the output folder (atomically, with
+    /// the previous one removed), or report the first problem and leave the output untouched.
+    pub fn finish(mut self) -> Result<WriteReport, WriteError> {
+        let state = std::mem::take(&mut *self.state.lock().map_err(|_| poisoned(&self.dir))?);
+        if let Some((_, e)) = state.errors.into_iter().next() {
+            return Err(e); // dropping `self` removes the staging folder
+        }
+        if self.options.precompress {
+            // `x.css.gz` from the site would be taken for the compressed `x.css` (whether or
+            // not this `x.css` happened to be worth compressing).
+            for path in &state.originals {
+                let stem = path.strip_suffix(".gz").or_else(|| path.strip_suffix(".br"));
+                if stem.is_some_and(|s| state.originals.contains(s) && compress::eligible(s, usize::MAX)) {
+                    return Err(WriteError::Conflict(path.clone()));
+                }
+            }
+        }
+        let mut report = state.report;
+        report.not_minified.sort_by(|a, b| a.0.cmp(&b.0));
+        let entries: BTreeMap<String, manifest::Entry> = state.entries.into_iter().filter_map(|(p, e)| Some((p, e?))).collect();
+        let manifest_path = self.dir.join(MANIFEST);
+        fs::write(&manifest_path, manifest::Manifest::new(entries).to_json()).map_err(io_err(&manifest_path))?;
+        swap_in(&self.dir, &self.output)?;
+        self.finished = true;
+        Ok(report)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn poisoned(dir: &Path) -> WriteError {
+    WriteError::Io { path: dir.to_path_buf(), source: io::Error::other("a writer thread panicked") }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -182,52 +330,23 @@ fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// One written file: its manifest entry, and what happened on the way.
+/// One written file: its manifest entries (the file, then its compressed siblings), and
+/// what happened on the way.
 struct Written {
     entries: Vec<(String, manifest::Entry)>,
     bytes_before_minify: u64,
     not_minified: Option<minify::MinifyError>,
 }
 
-fn fill(staging: &Path, files: &BTreeMap<String, OutputFile>, options: WriteOptions) -> Result<WriteReport, WriteError> {
-    if staging.exists() {
-        fs::remove_dir_all(staging).map_err(io_err(staging))?;
-    }
-    fs::create_dir_all(staging).map_err(io_err(staging))?;
-    let dirs: std::collections::BTreeSet<PathBuf> =
-        files.keys().filter_map(|p| Path::new(p).parent().map(Path::to_path_buf)).collect();
-    for d in dirs {
-        let full = staging.join(d);
-        fs::create_dir_all(&full).map_err(io_err(&full))?;
-    }
-    let written: Vec<Result<Written, WriteError>> =
-        files.par_iter().map(|(path, f)| write_one(staging, path, f, options)).collect();
-    let mut entries = BTreeMap::new();
-    let mut report = WriteReport::default();
-    for w in written {
-        let w = w?;
-        report.bytes_before_minify += w.bytes_before_minify;
-        for (i, (path, entry)) in w.entries.into_iter().enumerate() {
-            if i == 0 {
-                report.files += 1;
-                report.bytes += entry.bytes;
-                if let Some(e) = &w.not_minified {
-                    report.not_minified.push((path.clone(), e.clone()));
-                }
-            } else {
-                report.compressed_files += 1;
-                report.compressed_bytes += entry.bytes;
-            }
-            entries.insert(path, entry);
-        }
-    }
-    let manifest_path = staging.join(MANIFEST);
-    fs::write(&manifest_path, manifest::Manifest::new(entries).to_json()).map_err(io_err(&manifest_path))?;
-    Ok(report)
-}
-
-/// Write one file (minified if asked) and its compressed siblings (if asked and worth it).
-fn write_one(staging: &Path, path: &str, f: &OutputFile, options: WriteOptions) -> Result<Written, WriteError> {
+/// Write one file (minified if asked) and its compressed siblings (if asked and worth it);
+/// `claim` reserves each sibling's path first.
+fn write_one(
+    staging: &Path,
+    path: &str,
+    f: &OutputFile,
+    options: WriteOptions,
+    claim: &dyn Fn(&str) -> Result<(), WriteError>,
+) -> Result<Written, WriteError> {
     let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
         Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
         Contents::Copy(src) => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
@@ -255,7 +374,9 @@ fn write_one(staging: &Path, path: &str, f: &OutputFile, options: WriteOptions) 
     put(path.to_string(), &data)?;
     if options.precompress && compress::eligible(path, data.len()) {
         for (suffix, bytes) in compress::siblings(&data) {
-            put(format!("{path}.{suffix}"), &bytes)?;
+            let sibling = format!("{path}.{suffix}");
+            claim(&sibling)?;
+            put(sibling, &bytes)?;
         }
     }
     Ok(Written { entries, bytes_before_minify, not_minified })
@@ -400,6 +521,49 @@ mod tests {
         let err = write_site_with(&dir.path().join("public"), &dir.path().join("s"), files.clone(), precompress);
         assert!(matches!(err, Err(WriteError::Conflict(p)) if p == "a.css.gz"));
         assert!(write_site(&dir.path().join("public"), &dir.path().join("s"), files).is_ok());
+    }
+
+    #[test]
+    fn staging_writes_files_as_they_come_and_a_failed_build_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, root) = (dir.path().join("public"), dir.path().join("site"));
+        write_site(&out, &root, vec![OutputFile::bytes("a.txt", "old")]).unwrap();
+        let entries = || {
+            let mut names: Vec<String> = fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            names.sort();
+            names
+        };
+
+        // A path written twice among files added from many threads: reported at the end,
+        // the previous output untouched, the staging folder gone.
+        let staging = Staging::begin(&out, &root, WriteOptions::default()).unwrap();
+        (0..200).into_par_iter().for_each(|i| staging.add(OutputFile::bytes(format!("p/{}/index.html", i % 50), format!("{i}"))));
+        let err = staging.finish();
+        assert!(matches!(err, Err(WriteError::Conflict(ref p)) if p == "p/0/index.html"), "{err:?}");
+        assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "old");
+        assert_eq!(entries(), ["public"]);
+
+        // Dropped unfinished (a render error): nothing left behind either.
+        let staging = Staging::begin(&out, &root, WriteOptions::default()).unwrap();
+        staging.add(OutputFile::bytes("b.txt", "new"));
+        drop(staging);
+        assert_eq!(entries(), ["public"]);
+        assert!(!out.join("b.txt").exists());
+
+        // Finished: every file and the manifest, in place of the old output.
+        let staging = Staging::begin(&out, &root, WriteOptions::default()).unwrap();
+        (0..50).into_par_iter().for_each(|i| staging.add(OutputFile::bytes(format!("p/{i}/index.html"), format!("{i}"))));
+        staging.add(OutputFile::bytes("../escape.txt", "x"));
+        assert!(matches!(staging.finish(), Err(WriteError::UnsafePath(_))));
+        let staging = Staging::begin(&out, &root, WriteOptions::default()).unwrap();
+        (0..50).into_par_iter().for_each(|i| staging.add(OutputFile::bytes(format!("p/{i}/index.html"), format!("{i}"))));
+        let report = staging.finish().unwrap();
+        assert_eq!(report.files, 50);
+        assert!(!out.join("a.txt").exists());
+        assert_eq!(fs::read_to_string(out.join("p/49/index.html")).unwrap(), "49");
+        assert_eq!(manifest::Manifest::load(&out.join(MANIFEST)).unwrap().files.len(), 50);
+        assert!(!dir.path().join("escape.txt").exists());
+        assert_eq!(entries(), ["public"]);
     }
 
     #[test]
