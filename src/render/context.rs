@@ -361,6 +361,9 @@ pub struct PageRefs {
     values: std::sync::Arc<Vec<std::sync::Arc<Value>>>,
     /// Content path → position, to reuse values across rebuilds.
     by_path: std::sync::Arc<std::collections::HashMap<String, usize>>,
+    /// The pages' rendered cards (the `card()` template function), made from these values
+    /// and so carried along with them.
+    cards: std::sync::Arc<super::templates::CardCache>,
 }
 
 impl PageRefs {
@@ -373,22 +376,35 @@ impl PageRefs {
     /// The values for `site`, taking each page's from `previous` unless `changed` says the
     /// page's own document changed. Valid because a `PageRef` is made from the page's own
     /// fields and the config alone (a config change makes serve rebuild from scratch).
+    ///
+    /// The cards rendered from the previous values are kept too, except those of pages whose
+    /// value was remade (the caller clears them all when the templates or the globals they
+    /// may show changed).
     pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
         use rayon::prelude::*;
-        let values = site
+        let values: Vec<(std::sync::Arc<Value>, bool)> = site
             .pages
             .par_iter()
             .map(|p| match previous.by_path.get(&p.rel_path) {
-                Some(&i) if !changed(&p.rel_path) => previous.values[i].clone(),
-                _ => std::sync::Arc::new(ref_value(site, p)),
+                Some(&i) if !changed(&p.rel_path) => (previous.values[i].clone(), false),
+                _ => (std::sync::Arc::new(ref_value(site, p)), true),
             })
             .collect();
-        Self::from_values(site, values)
+        let remade = values.iter().zip(&site.pages).filter(|((_, remade), _)| *remade).map(|(_, p)| site.url(&p.path));
+        previous.cards.forget(remade);
+        let mut refs = Self::from_values(site, values.into_iter().map(|(v, _)| v).collect());
+        refs.cards = previous.cards.clone();
+        refs
     }
 
     fn from_values(site: &Site, values: Vec<std::sync::Arc<Value>>) -> Self {
         let by_path = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
-        PageRefs { values: std::sync::Arc::new(values), by_path: std::sync::Arc::new(by_path) }
+        PageRefs { values: std::sync::Arc::new(values), by_path: std::sync::Arc::new(by_path), cards: Default::default() }
+    }
+
+    /// The cards made from these values (see [`PageRefs::update`]).
+    pub fn cards(&self) -> &std::sync::Arc<super::templates::CardCache> {
+        &self.cards
     }
 
     /// The value of `page_ref` for page `i`.

@@ -448,7 +448,7 @@ fn register_functions(
     if tera.get_template_names().any(|n| n == CARD_TEMPLATE) {
         // Registered last: the card renderer is a copy of the templates with every other
         // function, and no `card` of its own (a card does not contain cards).
-        let cards = CardRenderer::new(tera.clone());
+        let cards = CardRenderer::new(tera.clone(), refs.cards().clone());
         tera.register_function("card", cards);
     }
     let prefix = site.config.path_prefix();
@@ -497,20 +497,57 @@ const CARD_CALL: &str = "__kepu_card_call.html";
 /// page of its tags, in the related lists of the pages it relates to and on the home page:
 /// rendering its card anew each time was most of the time of every list page. The result
 /// depends only on the arguments, so a reused card is byte for byte a fresh one; the cache
-/// lives as long as one render of the site (one [`bind`]).
+/// is the [`CardCache`] of the [`PageRefs`] the templates are bound to.
 struct CardRenderer {
     tera: Tera,
-    cache: std::sync::Mutex<HashMap<(String, bool, bool, i64), Arc<str>>>,
+    cache: Arc<CardCache>,
+}
+
+/// Rendered cards by (page URL, compact, city, level). Owned by [`PageRefs`], whose values
+/// they are made from: `kepu serve` keeps them from one rebuild to the next for the pages
+/// whose values did not change, so a term page listing hundreds of pages re-renders in
+/// milliseconds after an edit.
+#[derive(Default)]
+pub struct CardCache(std::sync::Mutex<HashMap<(String, bool, bool, i64), Arc<str>>>);
+
+impl CardCache {
+    fn get(&self, key: &(String, bool, bool, i64)) -> Option<Arc<str>> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: (String, bool, bool, i64), html: Arc<str>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(key, html);
+        }
+    }
+
+    /// Drop the cards of these pages (by URL), with every argument.
+    pub fn forget(&self, urls: impl Iterator<Item = String>) {
+        let urls: std::collections::HashSet<String> = urls.collect();
+        if urls.is_empty() {
+            return;
+        }
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|(url, ..), _| !urls.contains(url));
+        }
+    }
+
+    /// Drop every card (the templates, or what cards may show besides their page, changed).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
 }
 
 impl CardRenderer {
-    fn new(mut tera: Tera) -> Self {
+    fn new(mut tera: Tera, cache: Arc<CardCache>) -> Self {
         let call = format!(
             r#"{{% import "{CARD_TEMPLATE}" as cards %}}{{{{ cards::card(p=p, compact=compact, city=city, level=level) }}}}"#
         );
         // Parsing a fixed one-line template of a macro that exists cannot fail.
         let _ = tera.add_raw_template(CARD_CALL, &call);
-        CardRenderer { tera, cache: Default::default() }
+        CardRenderer { tera, cache }
     }
 }
 
@@ -522,8 +559,7 @@ impl tera::Function for CardRenderer {
         let level = args.get("level").and_then(Value::as_i64).unwrap_or(2);
         let path = page.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
         let key = (path, compact, city, level);
-        let cached = self.cache.lock().map_err(|_| "card: cache poisoned")?.get(&key).cloned();
-        let html = match cached {
+        let html = match self.cache.get(&key) {
             Some(html) => html,
             None => {
                 let mut ctx = tera::Context::new();
@@ -542,7 +578,7 @@ impl tera::Function for CardRenderer {
                 })?.into();
                 // An unlisted value (no `path`) is rendered but not kept.
                 if !key.0.is_empty() {
-                    self.cache.lock().map_err(|_| "card: cache poisoned")?.insert(key, html.clone());
+                    self.cache.put(key, html.clone());
                 }
                 html
             }
@@ -660,7 +696,7 @@ mod tests {
             r#"{% for p in pages %}{{ card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
         )
         .unwrap();
-        let cards = CardRenderer::new(tera.clone());
+        let cards = CardRenderer::new(tera.clone(), Default::default());
         tera.register_function("card", cards);
         let page = |path: &str, title: &str| serde_json::json!({"path": path, "title": title, "city": "郑州市", "summary": "<b>科普</b>"});
         let mut ctx = tera::Context::new();

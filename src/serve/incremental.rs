@@ -261,6 +261,13 @@ impl Live {
             Ok(r) => r,
             Err(d) => return Err(self.unpatch(site, patched, d)),
         };
+        // Cards carried over from the last build are still right unless what every page
+        // shows changed (a card may show it too), or the card template looks pages up itself.
+        let card = render::templates::CARD_TEMPLATE;
+        let cards_read_the_site = self.templates.lookups.contains(card) || self.templates.content_links.contains(card);
+        if cards_read_the_site || self.good.as_ref().is_none_or(|g| g.globals != *renderer.globals()) {
+            renderer.page_refs().cards().clear();
+        }
         let all: Vec<Target> = render::targets(&site, assets);
         let planned = match &self.good {
             Some(good) if !self.pending_full && good.globals == *renderer.globals() => {
