@@ -445,12 +445,6 @@ fn register_functions(
         l.taxonomy(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
     });
     tera.register_function("city_link", CityLink::new(site));
-    if tera.get_template_names().any(|n| n == CARD_TEMPLATE) {
-        // Registered last: the card renderer is a copy of the templates with every other
-        // function, and no `card` of its own (a card does not contain cards).
-        let cards = CardRenderer::new(tera.clone(), refs.cards().clone());
-        tera.register_function("card", cards);
-    }
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
         site.pages
@@ -483,6 +477,12 @@ fn register_functions(
         }
         Ok(Value::String(format!("{prefix}/{rel}")))
     });
+    if tera.get_template_names().any(|n| n == CARD_TEMPLATE) {
+        // Registered last: the card renderer is a copy of the templates with every other
+        // function, and no `card` of its own (a card does not contain cards).
+        let cards = CardRenderer::new(tera.clone(), refs.cards().clone());
+        tera.register_function("card", cards);
+    }
 }
 
 /// The theme's card partial: a macro `card(p, compact=false, city=true, level=2)`.
