@@ -237,6 +237,23 @@ fn template_functions_reach_the_whole_site() {
 }
 
 #[test]
+fn a_sites_own_card_template_is_what_card_renders_and_may_call_other_functions() {
+    let (_t, site) = fixture("basic");
+    std::fs::create_dir_all(site.join("templates/partials")).unwrap();
+    std::fs::write(
+        site.join("templates/partials/card.html"),
+        r#"{% macro card(p, compact=false, city=true, level=2) %}<li class="my-card" data-home="{{ get_url(path='/') }}" data-level="{{ level }}">{{ p.title }}|{{ city_link(name="郑州") }}|<b>x</b></li>{% endmacro card %}"#,
+    )
+    .unwrap();
+    build_ok(&site, &[]);
+    let doc = Html::parse_document(&read(&site, "public/venues/index.html"));
+    let cards = select(&doc, "li.my-card");
+    assert!(!cards.is_empty(), "the site's card template is used");
+    assert!(cards.iter().all(|c| c.value().attr("data-home") == Some("/") && c.value().attr("data-level") == Some("2")));
+    assert!(cards.iter().any(|c| c.text().collect::<String>() == "郑州科技馆|郑州市|x"), "{:?}", cards[0].html());
+}
+
+#[test]
 fn yaml_front_matter_works_for_typed_pages_too() {
     let (_t, site) = fixture("basic");
     write(&site, "content/venues/yaml-guan.md", "---\ntitle: YAML 馆\nsources: [fixture]\nvenue:\n  kind: 县级\n  city: 修武\n---\n\n正文。\n");
