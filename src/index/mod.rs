@@ -419,28 +419,37 @@ fn analyse(src: &Source) -> Analysed {
 /// memory: each term's packed entries become one `key << 8 | weight`.
 fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     let Analysed { mut han, text, lens, exact } = doc;
+    let norms = field_norms(&lens, avg);
     let (mut read, mut write) = (0, 0);
     while read < han.len() {
+        // A term's entries are sorted by field, so this sums in the order `quantize` does.
         let key = han[read] >> HAN_KEY_SHIFT;
-        let mut counts = [0u16; NF];
+        let mut tf = 0.0;
         while read < han.len() && han[read] >> HAN_KEY_SHIFT == key {
             let f = ((han[read] >> HAN_FIELD_SHIFT) & 7) as usize;
-            counts[f] = (han[read] & HAN_COUNT_MAX).min(u64::from(u16::MAX)) as u16;
+            let count = (han[read] & HAN_COUNT_MAX).min(u64::from(u16::MAX)) as u16;
+            tf += FIELDS[f].weight * f64::from(count) / norms[f];
             read += 1;
         }
-        han[write] = key << 8 | u64::from(quantize(&counts, &lens, avg));
+        han[write] = key << 8 | u64::from(level_of(tf));
         write += 1;
     }
     han.truncate(write);
     let text = text
         .into_iter()
         .map(|(t, c)| {
-            let w = quantize(&c, &lens, avg);
+            let w = quantize(&c, &norms);
             (t, w)
         })
         .chain(exact.into_iter().map(|k| (k, MAX_LEVEL)))
         .collect();
     Weighted { han, text }
+}
+
+/// Each field's BM25 length normalisation for a document, made once per document rather
+/// than once per posting.
+fn field_norms(lens: &[u32; NF], avg: &[f64; NF]) -> [f64; NF] {
+    std::array::from_fn(|f| 1.0 - FIELDS[f].b + FIELDS[f].b * f64::from(lens[f]) / avg[f])
 }
 
 fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
@@ -566,13 +575,11 @@ pub const MAX_LEVEL: u8 = 15;
 /// matters for ranking (a short title against a long one) in 4 bits, which compress far
 /// better than 8; the client turns a level back into `tf = e^(level/4) − 1` and saturates
 /// it with [`K1`].
-fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
+fn quantize(counts: &[u16; NF], norms: &[f64; NF]) -> u8 {
     let mut tf = 0.0;
     for f in 0..NF {
         if counts[f] > 0 {
-            let spec = FIELDS[f];
-            let norm = 1.0 - spec.b + spec.b * f64::from(lens[f]) / avg[f];
-            tf += spec.weight * f64::from(counts[f]) / norm;
+            tf += FIELDS[f].weight * f64::from(counts[f]) / norms[f];
         }
     }
     level_of(tf)
@@ -580,7 +587,7 @@ fn quantize(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
 
 /// `round(4 · ln(1 + tf))` clamped to 1..=[`MAX_LEVEL`], without a logarithm per posting:
 /// the level is how many of the precomputed boundaries `e^((k − ½)/4) − 1` `tf` reaches
-/// (`quantize` runs once for each of the index's ten million postings).
+/// (it runs once for each of the index's ten million postings).
 fn level_of(tf: f64) -> u8 {
     static BOUNDS: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
     let bounds = BOUNDS.get_or_init(|| (2..=MAX_LEVEL).map(|k| ((f64::from(k) - 0.5) / 4.0).exp_m1()).collect());
@@ -711,6 +718,53 @@ fn facet_postings(sources: &[Source], section_labels: &BTreeMap<String, String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The BM25F level as it was computed before the per-document norms: every field's
+    /// normalisation worked out again for each posting.
+    fn level_per_posting(counts: &[u16; NF], lens: &[u32; NF], avg: &[f64; NF]) -> u8 {
+        let mut tf = 0.0;
+        for f in 0..NF {
+            if counts[f] > 0 {
+                let spec = FIELDS[f];
+                let norm = 1.0 - spec.b + spec.b * f64::from(lens[f]) / avg[f];
+                tf += spec.weight * f64::from(counts[f]) / norm;
+            }
+        }
+        level_of(tf)
+    }
+
+    #[test]
+    fn weights_equal_the_per_posting_formula() {
+        let avg = [3.5, 2.0, 9.0, 6.0, 11.0, 40.0, 800.0];
+        let mut seed = 7u64;
+        let mut next = move |m: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        for _ in 0..300 {
+            let lens: [u32; NF] = std::array::from_fn(|_| next(2000) as u32);
+            let mut han = Vec::new();
+            let mut expected = Vec::new();
+            for key in 0..40u64 {
+                let mut counts = [0u16; NF];
+                for f in 0..NF as u64 {
+                    if next(3) == 0 {
+                        let n = 1 + next(70_000);
+                        counts[f as usize] = n.min(u64::from(u16::MAX)) as u16;
+                        han.push(key << HAN_KEY_SHIFT | f << HAN_FIELD_SHIFT | n);
+                    }
+                }
+                if counts.iter().any(|&c| c > 0) {
+                    expected.push(key << 8 | u64::from(level_per_posting(&counts, &lens, &avg)));
+                }
+            }
+            let text = vec![("word".to_string(), [1, 0, 0, 0, 2, 0, 5])];
+            let want_text = level_per_posting(&text[0].1, &lens, &avg);
+            let weighted = weigh(Analysed { han, text, lens, exact: Vec::new() }, &avg);
+            assert_eq!(weighted.han, expected);
+            assert_eq!(weighted.text, vec![("word".to_string(), want_text)]);
+        }
+    }
 
     #[test]
     fn level_of_is_the_rounded_log_it_replaces() {

@@ -126,7 +126,9 @@ pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnosti
 /// held in memory whole. On errors, `sink` may already have had some files.
 pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<(), Diagnostics> {
     let renderer = Renderer::new(site, assets)?;
-    let errors: Vec<Diagnostic> = targets(site, assets)
+    let mut order = targets(site, assets);
+    order.sort_by_key(heavy_first);
+    let errors: Vec<Diagnostic> = order
         .par_iter()
         .filter_map(|t| match renderer.target(t) {
             Ok(files) => {
@@ -139,6 +141,19 @@ pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sy
     match report_once(errors) {
         Some(diags) => Err(diags),
         None => Ok(()),
+    }
+}
+
+/// The order [`render_into`] starts targets in: the few large ones (the calendar lists every
+/// campaign, a term page every page of its term) before the thousands of small pages, so that
+/// no thread is still busy with a large one after the others have run out of work.
+fn heavy_first(target: &Target) -> u8 {
+    match target {
+        Target::Calendar => 0,
+        Target::Term(..) => 1,
+        Target::SectionPager(..) | Target::Sitemap | Target::Feeds => 2,
+        Target::Page(_) => 4,
+        _ => 3,
     }
 }
 
@@ -164,6 +179,8 @@ pub struct Renderer<'a> {
     /// The globals and an empty `current_path`: what every template's context starts from,
     /// serialized once.
     base: Context,
+    /// Copies of `base` for the rendering threads to reuse (see [`TargetContext`]).
+    spare_contexts: std::sync::Mutex<Vec<Context>>,
     /// Page values for lists, made once each.
     refs: PageRefs,
     /// Each taxonomy's value (its terms, without their pages), made once.
@@ -208,7 +225,17 @@ impl<'a> Renderer<'a> {
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
         base.insert("current_path", "");
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Renderer { site, tera, assets, globals, base, refs, taxonomy_values, syntax_css })
+        Ok(Renderer {
+            site,
+            tera,
+            assets,
+            globals,
+            base,
+            spare_contexts: Default::default(),
+            refs,
+            taxonomy_values,
+            syntax_css,
+        })
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -307,13 +334,60 @@ pub fn output_path(url_path: &str) -> String {
     if p.ends_with(".html") || p.ends_with(".xml") { p.to_string() } else { format!("{p}index.html") }
 }
 
-impl Renderer<'_> {
-    fn context(&self) -> Context {
-        self.base.clone()
+/// One target's template context: a copy of the renderer's base context (the globals) with
+/// the target's own variables added. The copy comes from, and goes back to, the renderer's
+/// spares with those variables taken out again, so the globals are copied once per thread
+/// rather than once per page.
+struct TargetContext<'r> {
+    ctx: Context,
+    added: Vec<&'static str>,
+    base: &'r Context,
+    spares: &'r std::sync::Mutex<Vec<Context>>,
+}
+
+impl TargetContext<'_> {
+    /// Add a variable, serializing it.
+    fn insert<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) {
+        self.added.push(key);
+        self.ctx.insert(key, value);
     }
 
-    fn render(&self, template: &str, ctx: Context) -> Result<Vec<u8>, Diagnostic> {
-        guard::render_bytes(&self.tera, template, &ctx)
+    /// Add an already built value (moved in, not copied).
+    fn put(&mut self, key: &'static str, value: serde_json::Value) {
+        self.added.push(key);
+        put(&mut self.ctx, key, value);
+    }
+}
+
+impl Drop for TargetContext<'_> {
+    fn drop(&mut self) {
+        for key in self.added.drain(..) {
+            match self.base.get(key) {
+                Some(v) => self.ctx.insert(key, v),
+                None => {
+                    self.ctx.remove(key);
+                }
+            }
+        }
+        if let Ok(mut spares) = self.spares.lock() {
+            spares.push(std::mem::take(&mut self.ctx));
+        }
+    }
+}
+
+impl Renderer<'_> {
+    fn context(&self) -> TargetContext<'_> {
+        let spare = self.spare_contexts.lock().ok().and_then(|mut s| s.pop());
+        TargetContext {
+            ctx: spare.unwrap_or_else(|| self.base.clone()),
+            added: Vec::new(),
+            base: &self.base,
+            spares: &self.spare_contexts,
+        }
+    }
+
+    fn render(&self, template: &str, ctx: TargetContext<'_>) -> Result<Vec<u8>, Diagnostic> {
+        guard::render_bytes(&self.tera, template, &ctx.ctx)
             .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
     }
 
@@ -347,7 +421,7 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let mut ctx = self.context();
-        put(&mut ctx, "page", page_value(self.site, p, html, &self.refs));
+        ctx.put("page", page_value(self.site, p, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
         let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
@@ -389,9 +463,9 @@ impl Renderer<'_> {
         ctx.insert("current_path", &self.site.url(&pager_path(k)));
         ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
         if per == 0 {
-            put(&mut ctx, "section", section_value(self.site, s, html, &s.pages, &self.refs));
+            ctx.put("section", section_value(self.site, s, html, &s.pages, &self.refs));
         } else {
-            put(&mut ctx, "section", section_value(self.site, s, html, &[], &self.refs));
+            ctx.put("section", section_value(self.site, s, html, &[], &self.refs));
             let chunk = s.pages.chunks(per).nth(k - 1).unwrap_or(&[]);
             let paginator = Paginator {
                 pages: Vec::new(),
@@ -406,7 +480,7 @@ impl Renderer<'_> {
             };
             let mut value = serde_json::to_value(&paginator).unwrap_or_default();
             value["pages"] = self.refs.listed(chunk);
-            put(&mut ctx, "paginator", value);
+            ctx.put("paginator", value);
         }
         Ok(vec![OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?)])
     }
@@ -432,7 +506,7 @@ impl Renderer<'_> {
 
     fn taxonomy_list(&self, t: &Taxonomy) -> Result<OutputFile, Diagnostic> {
         let mut ctx = self.context();
-        put(&mut ctx, "taxonomy", self.taxonomy_value(t));
+        ctx.put("taxonomy", self.taxonomy_value(t));
         ctx.insert("current_path", &self.site.url(&format!("/{}/", t.slug)));
         Ok(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?))
     }
@@ -440,10 +514,10 @@ impl Renderer<'_> {
     fn term(&self, t: &Taxonomy, term: &Term) -> Result<OutputFile, Diagnostic> {
         let path = format!("/{}/{}/", t.slug, term.slug);
         let mut ctx = self.context();
-        put(&mut ctx, "taxonomy", self.taxonomy_value(t));
+        ctx.put("taxonomy", self.taxonomy_value(t));
         let mut value = serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path)});
         value["pages"] = self.refs.listed(&term.pages);
-        put(&mut ctx, "term", value);
+        ctx.put("term", value);
         ctx.insert("current_path", &self.site.url(&path));
         Ok(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?))
     }
@@ -480,8 +554,8 @@ impl Renderer<'_> {
         }
         let mut ctx = self.context();
         let years = years.into_iter().map(|(y, l)| serde_json::json!({"year": y, "campaigns": l})).collect();
-        put(&mut ctx, "years", serde_json::Value::Array(years));
-        put(&mut ctx, "undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
+        ctx.put("years", serde_json::Value::Array(years));
+        ctx.put("undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
         ctx.insert("current_path", &self.site.url("/calendar/"));
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
@@ -506,5 +580,44 @@ impl Renderer<'_> {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_context_goes_back_to_the_spares_as_the_base_was() {
+        let mut base = Context::new();
+        base.insert("current_path", "");
+        base.insert("menu", &["a", "b"]);
+        let spares = std::sync::Mutex::new(Vec::new());
+        for round in 0..2 {
+            let ctx = spares.lock().unwrap().pop().unwrap_or_else(|| base.clone());
+            let mut target = TargetContext { ctx, added: Vec::new(), base: &base, spares: &spares };
+            target.put("page", serde_json::json!({"title": format!("第{round}页")}));
+            target.insert("current_path", "/venues/");
+            assert_eq!(target.ctx.get("current_path"), Some(&serde_json::json!("/venues/")));
+            assert_eq!(target.ctx.get("page").unwrap()["title"], format!("第{round}页"));
+        }
+        let spare = spares.lock().unwrap().pop().unwrap();
+        assert!(spares.lock().unwrap().is_empty(), "one spare, reused");
+        assert_eq!(spare.into_json(), base.clone().into_json());
+    }
+
+    #[test]
+    fn large_targets_start_first() {
+        let mut order = vec![
+            Target::Page("a.md".into()),
+            Target::SectionPager("v/_index.md".into(), 1),
+            Target::Calendar,
+            Target::Term("tags".into(), "x".into()),
+            Target::NotFound,
+        ];
+        order.sort_by_key(heavy_first);
+        assert_eq!(order[0], Target::Calendar);
+        assert_eq!(order[1], Target::Term("tags".into(), "x".into()));
+        assert_eq!(order.last(), Some(&Target::Page("a.md".into())));
     }
 }

@@ -390,7 +390,7 @@ fn swap_in(staging: &Path, output: &Path) -> Result<(), WriteError> {
     }
     if exchange(staging, output).is_ok() {
         // `staging` now holds the previous site.
-        let _ = fs::remove_dir_all(staging);
+        remove_tree(staging);
         return Ok(());
     }
     let old = sibling(output, "old");
@@ -399,8 +399,24 @@ fn swap_in(staging: &Path, output: &Path) -> Result<(), WriteError> {
         let _ = fs::rename(&old, output);
         return Err(WriteError::Io { path: output.to_path_buf(), source: e });
     }
-    let _ = fs::remove_dir_all(&old);
+    remove_tree(&old);
     Ok(())
+}
+
+/// Remove a folder and everything in it, subfolders in parallel: the previous output of a
+/// large site is tens of thousands of files, and removing them one by one was most of the
+/// write stage. Symbolic links are removed, never followed. Best effort, as
+/// `fs::remove_dir_all` is here: whatever is left is a leftover [`clean_leftovers`] removes.
+fn remove_tree(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    entries.par_iter().for_each(|e| match e.file_type() {
+        Ok(t) if t.is_dir() => remove_tree(&e.path()),
+        _ => {
+            let _ = fs::remove_file(e.path());
+        }
+    });
+    let _ = fs::remove_dir(dir);
 }
 
 #[cfg(target_os = "linux")]
@@ -422,6 +438,26 @@ fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_tree_removes_everything_and_follows_no_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("keep.txt"), "not ours").unwrap();
+        let tree = tmp.path().join("old");
+        for i in 0..40 {
+            let dir = tree.join(format!("s{}/p{i}/deeper", i % 3));
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("index.html"), "x").unwrap();
+            fs::write(dir.parent().unwrap().join("index.html"), "y").unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, tree.join("s0/link")).unwrap();
+        fs::write(tree.join("top.txt"), "z").unwrap();
+        remove_tree(&tree);
+        assert!(!tree.exists());
+        assert_eq!(fs::read_to_string(outside.join("keep.txt")).unwrap(), "not ours");
+    }
 
     #[test]
     fn unsafe_paths_are_refused() {
