@@ -563,7 +563,7 @@ impl tera::Function for CardRenderer {
             Some(html) => html,
             None => {
                 let mut ctx = tera::Context::new();
-                ctx.insert("p", page);
+                super::context::put(&mut ctx, "p", page.clone()); // a copy; `insert` would serialize it
                 ctx.insert("compact", &compact);
                 ctx.insert("city", &city);
                 ctx.insert("level", &level);
