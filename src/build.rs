@@ -109,7 +109,7 @@ struct Modelled {
     timings: Timings,
 }
 
-/// Time a stage: report it as started, run it, record its wall time.
+/// Time a stage: report it as started, run it, record its wall and CPU time.
 fn timed<T>(stage: Stage, on_stage: &mut dyn FnMut(Stage), timings: &mut Timings, run: impl FnOnce() -> T) -> T {
     on_stage(stage);
     let (start, cpu_start) = (Instant::now(), process_cpu_time());
