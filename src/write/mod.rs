@@ -439,6 +439,7 @@ fn exchange(_a: &Path, _b: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     #[test]
     fn remove_tree_removes_everything_and_follows_no_link() {
         let tmp = tempfile::tempdir().unwrap();
