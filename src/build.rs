@@ -64,17 +64,24 @@ impl Stage {
     }
 }
 
-/// Wall time of each stage, and the CPU time the process spent in it (all threads: on two
-/// cores a stage that keeps both busy shows about twice its wall time).
+/// How long each stage took, in the order they ran.
 #[derive(Debug, Clone, Default)]
 pub struct Timings {
-    pub stages: Vec<(Stage, Duration)>,
-    pub cpu: Vec<(Stage, Duration)>,
+    pub stages: Vec<StageTime>,
+}
+
+/// One stage's wall time, and the CPU time the process spent in it (all threads: on two
+/// cores a stage that keeps both busy shows about twice its wall time).
+#[derive(Debug, Clone, Copy)]
+pub struct StageTime {
+    pub stage: Stage,
+    pub wall: Duration,
+    pub cpu: Duration,
 }
 
 impl Timings {
     pub fn total(&self) -> Duration {
-        self.stages.iter().map(|(_, d)| *d).sum()
+        self.stages.iter().map(|t| t.wall).sum()
     }
 }
 
@@ -114,8 +121,7 @@ fn timed<T>(stage: Stage, on_stage: &mut dyn FnMut(Stage), timings: &mut Timings
     on_stage(stage);
     let (start, cpu_start) = (Instant::now(), process_cpu_time());
     let out = run();
-    timings.stages.push((stage, start.elapsed()));
-    timings.cpu.push((stage, process_cpu_time().saturating_sub(cpu_start)));
+    timings.stages.push(StageTime { stage, wall: start.elapsed(), cpu: process_cpu_time().saturating_sub(cpu_start) });
     out
 }
 

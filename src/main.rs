@@ -249,9 +249,9 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
                 print_diagnostics(&report.warnings, site.format);
             }
             if timings {
-                for (i, (stage, d)) in report.timings.stages.iter().enumerate() {
-                    let cpu = report.timings.cpu.get(i).map(|(_, c)| c.as_secs_f64() * 1000.0).unwrap_or(0.0);
-                    say!("  {:<7} {:>8.1} ms  cpu {:>8.1} ms", stage.name(), d.as_secs_f64() * 1000.0, cpu);
+                for t in &report.timings.stages {
+                    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+                    say!("  {:<7} {:>8.1} ms  cpu {:>8.1} ms", t.stage.name(), ms(t.wall), ms(t.cpu));
                 }
                 if let Some(rss) = peak_rss_mib() {
                     say!("  peak memory {rss:.1} MiB");

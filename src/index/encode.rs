@@ -51,7 +51,7 @@ pub fn cmp_js(a: &str, b: &str) -> Ordering {
 }
 
 /// The deflate level of the index files (see [`gzip`]).
-pub const GZIP_LEVEL: u32 = 4;
+const GZIP_LEVEL: u32 = 4;
 
 /// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 4:
 /// on a 10,000-page site's shards and fragments (34 MB before compression) level 6 took 20%
