@@ -138,7 +138,7 @@ fn campaigns_ics_parses_and_has_every_dated_campaign() {
     let dated = pages_in("campaigns").iter().filter(|f| front_matter("campaigns", f)["campaign"].get("start").is_some()).count();
     assert!(dated > 0);
     assert_eq!(events.len(), dated);
-    use icalendar::{Component, EventLike};
+    use icalendar::Component;
     for e in events {
         assert!(e.get_summary().is_some_and(|s| !s.is_empty()));
         assert!(e.get_start().is_some());

@@ -147,10 +147,69 @@ fn incremental_rebuilds_equal_full_builds() {
     assert!(r.model_patched, "a description edit patches the model");
     site.assert_same_as_full_build("description edit");
 
-    // Title and weight: listings, related pages and the city change.
+    // Title and weight: listings, related pages and the city change. The page only moves in
+    // its lists, so the model is patched too.
     site.edit(venue, |t| t.replace("title = \"鹤壁市科技馆\"", "title = \"鹤壁科技馆\"").replace("weight = 12", "weight = 1"));
-    built(site.rebuild(&[venue]), "title and weight");
+    let r = built(site.rebuild(&[venue]), "title and weight");
+    assert!(r.model_patched, "a title and weight edit moves the page without a model rebuild");
     site.assert_same_as_full_build("title and weight");
+
+    // With five venues a pager, a weight that takes the page from the first pager to the last
+    // changes every pager in between; then a date, which the sitemap shows; then back.
+    let venues = "content/venues/_index.md";
+    site.edit(venues, |t| t.replacen("sort_by = \"weight\"", "sort_by = \"weight\"\npaginate_by = 5", 1));
+    built(site.rebuild(&[venues]), "paginated");
+    site.assert_same_as_full_build("paginated");
+    for (step, from, to) in [
+        ("weight across pagers", "weight = 1\n", "weight = 26\n"),
+        ("updated date", "weight = 26\n", "weight = 26\nupdated = 2026-11-30\n"),
+        ("weight back", "weight = 26\nupdated = 2026-11-30\n", "weight = 1\n"),
+    ] {
+        site.edit(venue, |t| {
+            assert!(t.contains(from), "{step}: the page has {from:?}");
+            t.replacen(from, to, 1)
+        });
+        let r = built(site.rebuild(&[venue]), step);
+        assert!(r.model_patched, "{step}: patched");
+        site.assert_same_as_full_build(step);
+    }
+    // A venue moving ahead of the other venues of its city, on the city's page.
+    let nanyang = "content/venues/tong-bai-xian-ke-ji-guan.md";
+    site.edit(nanyang, |t| t.replacen("weight = 23\n", "weight = 19\n", 1));
+    let r = built(site.rebuild(&[nanyang]), "weight in the city's list");
+    assert!(r.model_patched, "weight in the city's list: patched");
+    site.assert_same_as_full_build("weight in the city's list");
+    // Sorted by title, in pinyin order: a new title takes the page from the middle to the top.
+    let bases = "content/bases/_index.md";
+    site.edit(bases, |t| t.replacen("sort_by = \"weight\"", "sort_by = \"title\"", 1));
+    built(site.rebuild(&[bases]), "by title");
+    site.assert_same_as_full_build("by title");
+    let base = "content/bases/hong-qi-qu-jing-shen-ying-di.md";
+    site.edit(base, |t| t.replacen("title = \"红旗渠精神营地\"", "title = \"安阳红旗渠精神营地\"", 1));
+    let r = built(site.rebuild(&[base]), "title order");
+    assert!(r.model_patched, "title order: patched");
+    site.assert_same_as_full_build("title order");
+
+    // A title another typed page has, or the old title of a page a campaign names: the
+    // rebuild reports what the full build would, and fixing it catches up.
+    let named = "content/venues/zheng-zhou-ke-ji-guan.md";
+    for (step, rel, from, to, expected) in [
+        ("taken title", venue, "title = \"鹤壁科技馆\"", "title = \"焦作市科技馆\"", "also used by"),
+        ("named title", named, "title = \"郑州科技馆\"", "title = \"郑州市科技馆\"", "no venue page is titled `郑州科技馆`"),
+    ] {
+        let before = site.live.files().clone();
+        site.edit(rel, |t| t.replacen(from, to, 1));
+        match site.rebuild(&[rel]) {
+            Outcome::Failed { diagnostics, .. } => {
+                assert!(diagnostics.iter().any(|d| d.message.contains(expected)), "{step}: {diagnostics}");
+            }
+            other => panic!("{step}: must fail: {other:?}"),
+        }
+        assert_eq!(site.live.files(), &before, "{step}: a failed build must not change what is served");
+        site.edit(rel, |t| t.replacen(to, from, 1));
+        built(site.rebuild(&[rel]), step);
+        site.assert_same_as_full_build(step);
+    }
 
     // A new page with a tag, in a city; then it goes again.
     let new = "content/venues/ce-shi-ke-ji-guan.md";

@@ -84,7 +84,6 @@ pub struct Page {
     pub summary: String,
     /// Bundle files, copied next to the page's `index.html`.
     pub assets: Vec<PathBuf>,
-    pub related: Vec<RelatedGroup>,
 }
 
 impl Page {
@@ -132,7 +131,12 @@ pub enum DocRef {
 pub struct Site {
     pub config: Config,
     pub sections: Vec<Section>,
-    pub pages: Vec<Page>,
+    /// Shared with the model cache (`kepu serve`), so a rebuild after an edit reuses the
+    /// unchanged pages instead of copying ten thousand of them.
+    pub pages: Vec<Arc<Page>>,
+    /// Each page's related groups, by page index: kept apart from [`Page`] because they
+    /// depend on other pages, so that a page stays what its own document made it.
+    pub related: Vec<Vec<RelatedGroup>>,
     pub taxonomies: Vec<Taxonomy>,
     by_rel_path: HashMap<String, DocRef>,
 }
@@ -180,10 +184,19 @@ impl Site {
             config: self.config.clone(),
             sections: Vec::new(),
             pages: Vec::new(),
+            related: Vec::new(),
             taxonomies: Vec::new(),
             by_rel_path: HashMap::new(),
         };
         std::mem::replace(self, empty)
+    }
+
+    /// The related groups of a page of this site (none for a page of another site).
+    pub fn related_of(&self, page: &Page) -> &[RelatedGroup] {
+        match self.get(&page.rel_path) {
+            Some(DocRef::Page(i)) => &self.related[i],
+            _ => &[],
+        }
     }
 
     /// The page of a city, by short name.
@@ -193,7 +206,7 @@ impl Site {
 
     /// Pages of one type, in site order.
     pub fn pages_of(&self, t: PageType) -> impl Iterator<Item = (usize, &Page)> {
-        self.pages.iter().enumerate().filter(move |(_, p)| p.page_type() == Some(t))
+        self.pages.iter().map(|p| &**p).enumerate().filter(move |(_, p)| p.page_type() == Some(t))
     }
 }
 
@@ -218,7 +231,7 @@ pub struct ModelCache {
 #[derive(Debug)]
 struct CachedPage {
     doc: Arc<Document>,
-    built: Result<Option<Page>, Diagnostics>,
+    built: Result<Option<Arc<Page>>, Diagnostics>,
 }
 
 impl ModelCache {
@@ -308,13 +321,13 @@ fn build_with_cache(
     let fresh: Vec<(String, CachedPage)> = stale
         .into_par_iter()
         .map(|doc| {
-            let built = build_page(&config, &sections, doc, options);
+            let built = build_page(&config, &sections, doc, options).map(|p| p.map(Arc::new));
             (doc.rel_path.clone(), CachedPage { doc: doc.clone(), built })
         })
         .collect();
     cache.pages.extend(fresh);
 
-    let mut paired: Vec<(Page, &Document)> = Vec::with_capacity(page_docs.len());
+    let mut paired: Vec<(Arc<Page>, &Document)> = Vec::with_capacity(page_docs.len());
     if keep {
         for doc in &page_docs {
             let Some(c) = cache.pages.get(&doc.rel_path) else { continue };
@@ -336,7 +349,7 @@ fn build_with_cache(
     }
     // Stable page order: by content path.
     paired.sort_by(|a, b| a.0.rel_path.cmp(&b.0.rel_path));
-    let (pages, page_sources): (Vec<Page>, Vec<&Document>) = paired.into_iter().unzip();
+    let (pages, page_sources): (Vec<Arc<Page>>, Vec<&Document>) = paired.into_iter().unzip();
 
     let mut by_rel_path = HashMap::new();
     for (i, s) in sections.iter().enumerate() {
@@ -346,12 +359,23 @@ fn build_with_cache(
         by_rel_path.insert(p.rel_path.clone(), DocRef::Page(i));
     }
 
-    let mut site = Site { config, sections, pages, taxonomies: Vec::new(), by_rel_path };
+    let mut site = Site { config, sections, pages, related: Vec::new(), taxonomies: Vec::new(), by_rel_path };
     assign_pages_to_sections(&mut site);
-    diags.extend(validate::unique_urls(&site, &page_sources, &section_sources));
-    diags.extend(validate::internal_links(&site, &page_sources, &section_sources));
-    diags.extend(validate::typed_pages(&site, &page_sources));
-    match build_taxonomies(&site, &page_sources) {
+    // The cross-page checks and the taxonomies only read the site: side by side, since
+    // `kepu serve` runs all of them again after an edit that moves a page.
+    let ((urls, links), (typed, taxonomies)) = rayon::join(
+        || {
+            rayon::join(
+                || validate::unique_urls(&site, &page_sources, &section_sources),
+                || validate::internal_links(&site, &page_sources, &section_sources),
+            )
+        },
+        || rayon::join(|| validate::typed_pages(&site, &page_sources), || build_taxonomies(&site, &page_sources)),
+    );
+    diags.extend(urls);
+    diags.extend(links);
+    diags.extend(typed);
+    match taxonomies {
         Ok(t) => site.taxonomies = t,
         Err(d) => diags.extend(d),
     }
@@ -361,14 +385,29 @@ fn build_with_cache(
     if diags.has_errors() { Err(diags) } else { Ok(site) }
 }
 
-/// Apply a one-page edit to `site` in place, when the edit leaves everything else as it was:
-/// the page keeps its URL, section, title, sort keys, dates, taxonomies, typed table,
-/// headings (others may link to them) and whether it lists sources; only what it shows
-/// changes (body, description, figures, …). Returns the page as it was, or `None` (and
-/// changes nothing) when the edit needs a whole rebuild with [`build_cached`], which also
-/// reports any error. `kepu serve` tries this first: rebuilding ten thousand pages' model
-/// costs more than rendering the few outputs a body edit changes.
-pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, cache: &mut ModelCache) -> Option<Page> {
+/// A page [`patch_page`] replaced: what `kepu serve` needs to tell which outputs changed, and
+/// to put the page back ([`unpatch_page`]) if the rebuild then fails.
+#[derive(Debug, Clone)]
+pub struct Patched {
+    /// The page as it was.
+    pub old: Arc<Page>,
+    /// Where it was in its section's list.
+    pub old_position: usize,
+    /// Its title, sort keys or dates changed: it may have moved in its section's list and in
+    /// the related lists it is in, and the sitemap and feeds show its dates.
+    pub reordered: bool,
+}
+
+/// Apply a one-page edit to `site` in place, when the edit leaves everything other pages
+/// depend on as it was: the page keeps its URL, section, taxonomies, typed table, headings
+/// (others may link to them) and whether it lists sources. What it shows (body, description,
+/// figures, …) may change, and so may its title, weight and dates: then it takes its new
+/// place in its section's list and in the related lists it is in, provided the title stays
+/// unique and no campaign names the old one (else the rebuild reports it). Returns the page
+/// as it was, or `None` (and changes nothing) when the edit needs a whole rebuild with
+/// [`build_cached`], which also reports any error. `kepu serve` tries this first: rebuilding
+/// ten thousand pages' model costs more than rendering the few outputs an edit changes.
+pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, cache: &mut ModelCache) -> Option<Patched> {
     let Some(DocRef::Page(i)) = site.get(&doc.rel_path) else { return None };
     if cache.context != page_context_key(&site.config, &site.sections, options) {
         return None;
@@ -377,14 +416,10 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
     let old = &site.pages[i];
     let typed = |p: &Page| p.typed.as_ref().map(|t| serde_json::to_value(t).ok());
     let anchors = |p: &Page| p.text.headings.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
-    let same_place = built.rel_path == old.rel_path
+    let same_identity = built.rel_path == old.rel_path
         && built.path == old.path
         && built.slug == old.slug
         && built.section == old.section
-        && built.title == old.title
-        && built.meta.weight == old.meta.weight
-        && built.date() == old.date()
-        && built.meta.updated == old.meta.updated
         && built.meta.taxonomies == old.meta.taxonomies
         && built.meta.aliases == old.meta.aliases
         && built.meta.sources.is_empty() == old.meta.sources.is_empty()
@@ -392,18 +427,55 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
         && built.assets == old.assets
         && typed(&built) == typed(old)
         && anchors(&built) == anchors(old);
-    if !same_place {
+    if !same_identity {
         return None;
     }
-    let mut page = built.clone();
-    page.related = old.related.clone();
+    let reordered = built.title != old.title
+        || built.meta.weight != old.meta.weight
+        || built.meta.date != old.meta.date
+        || built.date() != old.date()
+        || built.meta.updated != old.meta.updated;
+    if built.title != old.title && !validate::title_may_change(site, i, &built.title) {
+        return None;
+    }
     let mut probe = Diagnostics::new();
-    validate::page_text(site, &page.text, &page.display_path, doc, &mut probe);
+    validate::page_text(site, &built.text, &built.display_path, doc, &mut probe);
     if probe.has_errors() {
         return None;
     }
-    cache.pages.insert(doc.rel_path.clone(), CachedPage { doc: doc.clone(), built: Ok(Some(built)) });
-    Some(std::mem::replace(&mut site.pages[i], page))
+    let section = built.section;
+    let old_position = site.sections[section].pages.iter().position(|&k| k == i)?;
+    let page = Arc::new(built);
+    cache.pages.insert(doc.rel_path.clone(), CachedPage { doc: doc.clone(), built: Ok(Some(page.clone())) });
+    let old = std::mem::replace(&mut site.pages[i], page);
+    if reordered {
+        put_in_place(site, i);
+    }
+    Some(Patched { old, old_position, reordered })
+}
+
+/// Undo [`patch_page`]: the page as it was, back in its old place.
+pub fn unpatch_page(site: &mut Site, patched: Patched) {
+    let Some(DocRef::Page(i)) = site.get(&patched.old.rel_path) else { return };
+    site.pages[i] = patched.old;
+    if patched.reordered {
+        put_in_place(site, i);
+    }
+}
+
+/// Move page `i` to where its (new) sort keys put it in its section's list and in the
+/// related lists it is in; every other page keeps its order, as a full build would give.
+fn put_in_place(site: &mut Site, i: usize) {
+    let s = site.pages[i].section;
+    let by = site.sections[s].sort_by;
+    let pages = &site.pages;
+    let list = &mut site.sections[s].pages;
+    list.retain(|&k| k != i);
+    let key = |k: usize| if by == SortBy::Title { pinyin_key(&pages[k].title) } else { String::new() };
+    let key_i = key(i);
+    let at = list.partition_point(|&k| section_order(by, (&pages[k], &key(k)), (&pages[i], &key_i)).is_lt());
+    list.insert(at, i);
+    validate::resort_related(site, i);
 }
 
 /// Everything besides its own document that building one page reads.
@@ -637,7 +709,6 @@ fn build_page(
         text: Arc::new(text),
         summary,
         assets: doc.assets.clone(),
-        related: Vec::new(),
         meta: Arc::new(meta),
     };
     Ok(Some(page))
@@ -657,15 +728,8 @@ fn assign_pages_to_sections(site: &mut Site) {
     };
     for s in &mut site.sections {
         let by = s.sort_by;
-        s.pages.sort_by(|&a, &b| {
-            let (pa, pb) = (&pages[a], &pages[b]);
-            let ord = match by {
-                SortBy::Weight => pa.meta.weight.unwrap_or(i64::MAX).cmp(&pb.meta.weight.unwrap_or(i64::MAX)),
-                SortBy::Date => pb.date().cmp(&pa.date()),
-                SortBy::Title => title_keys[a].cmp(&title_keys[b]),
-            };
-            ord.then_with(|| pa.rel_path.cmp(&pb.rel_path))
-        });
+        let key = |i: usize| title_keys.get(i).map_or("", String::as_str);
+        s.pages.sort_by(|&a, &b| section_order(by, (&pages[a], key(a)), (&pages[b], key(b))));
     }
     let sections_snapshot: Vec<(i64, String)> =
         site.sections.iter().map(|s| (s.meta.weight.unwrap_or(i64::MAX), s.dir.clone())).collect();
@@ -675,6 +739,18 @@ fn assign_pages_to_sections(site: &mut Site) {
 }
 
 /// Titles sort by their pinyin, the order Chinese readers expect in an index.
+/// The order of a section's pages: by `sort_by`, then by content path, so it is total and
+/// a page can be put back in its place by a binary search ([`patch_page`]). `title_key` is
+/// the page's [`pinyin_key`] when sorting by title.
+fn section_order(by: SortBy, (a, a_key): (&Page, &str), (b, b_key): (&Page, &str)) -> std::cmp::Ordering {
+    let ord = match by {
+        SortBy::Weight => a.meta.weight.unwrap_or(i64::MAX).cmp(&b.meta.weight.unwrap_or(i64::MAX)),
+        SortBy::Date => b.date().cmp(&a.date()),
+        SortBy::Title => a_key.cmp(b_key),
+    };
+    ord.then_with(|| a.rel_path.cmp(&b.rel_path))
+}
+
 fn pinyin_key(title: &str) -> String {
     slug::slugify(title)
 }
@@ -682,6 +758,8 @@ fn pinyin_key(title: &str) -> String {
 fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut terms: BTreeMap<String, BTreeMap<String, (String, Vec<usize>)>> = BTreeMap::new();
+    // Thousands of pages share a few hundred terms; each term's slug (pinyin) is made once.
+    let mut slugs: HashMap<&str, String> = HashMap::new();
     for t in &site.config.taxonomies {
         terms.insert(t.name.clone(), BTreeMap::new());
     }
@@ -703,7 +781,7 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
                 continue;
             };
             for v in values {
-                let slug = slug::slugify(v);
+                let slug = slugs.entry(v.as_str()).or_insert_with(|| slug::slugify(v));
                 if slug.is_empty() {
                     diags.push(
                         Diagnostic::error(format!("{name} term `{v}` has no letters or digits to make a URL from"))
@@ -714,7 +792,10 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
                     );
                     continue;
                 }
-                let entry = map.entry(slug).or_insert_with(|| (v.clone(), Vec::new()));
+                let entry = match map.get_mut(slug.as_str()) {
+                    Some(e) => e,
+                    None => map.entry(slug.clone()).or_insert_with(|| (v.clone(), Vec::new())),
+                };
                 // Pages come in order, so a repeat of this page can only be the last entry.
                 if entry.1.last() != Some(&i) {
                     entry.1.push(i);

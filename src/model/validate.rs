@@ -449,16 +449,54 @@ pub fn relate(site: &mut Site) {
             }
         }
     }
-    let keys: Vec<(i64, String)> =
-        site.pages.iter().map(|p| (p.meta.weight.unwrap_or(i64::MAX), p.rel_path.clone())).collect();
+    let keys: Vec<(i64, &str)> = site.pages.iter().map(|p| related_key(p)).collect();
     let order = |a: &usize, b: &usize| keys[*a].cmp(&keys[*b]);
     let group_order = ["cities", "venues", "bases", "experts", "campaigns"];
-    for (page, mut groups) in site.pages.iter_mut().zip(related) {
-        for g in &mut groups {
+    for groups in &mut related {
+        for g in groups.iter_mut() {
             g.pages.sort_by(order);
             g.pages.dedup();
         }
         groups.sort_by_key(|g| group_order.iter().position(|k| *k == g.key));
-        page.related = groups;
     }
+    site.related = related;
+}
+
+/// The order of a related list: by weight, then content path.
+fn related_key(p: &super::Page) -> (i64, &str) {
+    (p.meta.weight.unwrap_or(i64::MAX), p.rel_path.as_str())
+}
+
+/// After page `i`'s weight changed: sort again the related lists it is in. Relations go both
+/// ways, so those are the lists of the pages in its own groups.
+pub fn resort_related(site: &mut Site, i: usize) {
+    let others: Vec<usize> = site.related[i].iter().flat_map(|g| g.pages.iter().copied()).collect();
+    let pages = &site.pages;
+    for k in others {
+        for g in site.related[k].iter_mut().filter(|g| g.pages.contains(&i)) {
+            g.pages.sort_by(|&a, &b| related_key(&pages[a]).cmp(&related_key(&pages[b])));
+        }
+    }
+}
+
+/// Whether typed page `i` may take `title` without touching another page's checks: titles of
+/// typed pages are their ids, so the new one must be free and no campaign may name the old
+/// one. (A rebuild from scratch reports either case.)
+pub fn title_may_change(site: &Site, i: usize, title: &str) -> bool {
+    let page = &site.pages[i];
+    let Some(t) = page.page_type() else { return true };
+    let taken = site.pages.iter().enumerate().any(|(k, p)| k != i && p.typed.is_some() && p.title == title);
+    let named = site.pages.iter().any(|p| match &p.typed {
+        Some(Typed::Campaign(c)) => {
+            let names = match t {
+                PageType::Venue => &c.venues,
+                PageType::Base => &c.bases,
+                PageType::Expert => &c.experts,
+                _ => return false,
+            };
+            names.iter().any(|n| *n == page.title)
+        }
+        _ => false,
+    });
+    !taken && !named
 }

@@ -322,8 +322,8 @@ fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) ->
         sources: p.meta.sources.clone(),
         taxonomies,
         extra: p.meta.extra.clone(),
-        related: p
-            .related
+        related: site
+            .related_of(p)
             .iter()
             .filter(|_| with_related)
             .map(|g| RelatedCtx {
@@ -428,8 +428,8 @@ pub fn page_value(site: &Site, p: &Page, content: String, refs: &PageRefs) -> Va
     let mut v = serde_json::to_value(page_ctx_inner(site, p, String::new(), false)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("content".into(), Value::String(content));
-        let related = p
-            .related
+        let related = site
+            .related_of(p)
             .iter()
             .map(|g| {
                 let mut r = serde_json::Map::new();

@@ -103,10 +103,15 @@ fn highlight(lang: &str, code: &str) -> String {
 }
 
 /// The stylesheet for highlighted code.
-pub fn syntax_css() -> String {
-    let themes = syntect::highlighting::ThemeSet::load_defaults();
-    let theme = &themes.themes["InspiredGitHub"];
-    syntect::html::css_for_theme_with_class_style(theme, CODE_CLASS_STYLE).unwrap_or_default()
+pub fn syntax_css() -> &'static str {
+    // Made once per process: loading syntect's themes decompresses and decodes all of them,
+    // which `kepu serve` would otherwise pay on every rebuild.
+    static CSS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSS.get_or_init(|| {
+        let themes = syntect::highlighting::ThemeSet::load_defaults();
+        let theme = &themes.themes["InspiredGitHub"];
+        syntect::html::css_for_theme_with_class_style(theme, CODE_CLASS_STYLE).unwrap_or_default()
+    })
 }
 
 /// Escape text for HTML element content and attribute values. Every `{{ … }}` of a template

@@ -185,7 +185,7 @@ pub struct Renderer<'a> {
     refs: PageRefs,
     /// Each taxonomy's value (its terms, without their pages), made once.
     taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
-    syntax_css: String,
+    syntax_css: &'static str,
 }
 
 impl<'a> Renderer<'a> {
@@ -201,18 +201,19 @@ impl<'a> Renderer<'a> {
     }
 
     /// [`Renderer::with_refs`] from templates already compiled by [`templates::compile`] from
-    /// `assets.templates` (a copy is bound to `site`).
+    /// `assets.templates`, bound to `site` here; [`Renderer::into_templates`] gives them back
+    /// for the next rebuild (copying every template's syntax tree cost `kepu serve` more than
+    /// rendering a page).
     pub fn with_parts(
         site: &'a Site,
         assets: &'a Assets,
         refs: PageRefs,
-        compiled: Option<&Tera>,
+        compiled: Option<Tera>,
     ) -> Result<Self, Diagnostics> {
         let syntax_css = markdown::syntax_css();
         let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
         let tera = match compiled {
-            Some(t) => {
-                let mut tera = t.clone();
+            Some(mut tera) => {
                 templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
                 tera
             }
@@ -236,6 +237,11 @@ impl<'a> Renderer<'a> {
             taxonomy_values,
             syntax_css,
         })
+    }
+
+    /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
+    pub fn into_templates(self) -> Tera {
+        self.tera
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -323,7 +329,7 @@ impl<'a> Renderer<'a> {
                 OutputFile::bytes("robots.txt", feeds::robots(site)),
             ]),
             Target::Feeds => Ok(self.feeds()),
-            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css.clone())]),
+            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css)]),
         }
     }
 }
@@ -566,12 +572,12 @@ impl Renderer<'_> {
         let site = self.site;
         let mut out = Vec::new();
         if site.config.generate_feeds {
-            let all: Vec<&Page> = site.pages.iter().collect();
+            let all: Vec<&Page> = site.pages.iter().map(|p| &**p).collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {
                 out.push(OutputFile::bytes("atom.xml", feed));
             }
             for s in site.sections.iter().filter(|s| !s.dir.is_empty() && s.meta.render != Some(false)) {
-                let pages: Vec<&Page> = s.pages.iter().map(|&i| &site.pages[i]).collect();
+                let pages: Vec<&Page> = s.pages.iter().map(|&i| &*site.pages[i]).collect();
                 let feed_path = format!("{}atom.xml", s.path);
                 let title = format!("{} · {}", s.title, site.config.title);
                 if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {

@@ -257,7 +257,7 @@ impl Live {
             }
         }
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
-        let renderer = match Renderer::with_parts(&site, assets, refs, self.compiled.as_ref()) {
+        let renderer = match Renderer::with_parts(&site, assets, refs, self.compiled.take()) {
             Ok(r) => r,
             Err(d) => return Err(self.unpatch(site, patched, d)),
         };
@@ -272,7 +272,7 @@ impl Live {
         let planned = match &self.good {
             Some(good) if !self.pending_full && good.globals == *renderer.globals() => {
                 let planned = match &patched {
-                    Some(old_page) => Some(plan_patch(&site, old_page)),
+                    Some(patch) => Some(plan_patch(&site, patch)),
                     None => plan(&good.site, &site, &self.pending),
                 };
                 planned.map(|p| {
@@ -304,13 +304,13 @@ impl Live {
         let rendered = match renderer.render_targets(&to_render) {
             Ok(r) => r,
             Err(d) => {
-                drop(renderer);
+                self.compiled = Some(renderer.into_templates());
                 return Err(self.unpatch(site, patched, d));
             }
         };
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
-        drop(renderer);
+        self.compiled = Some(renderer.into_templates());
 
         // The new output as a difference from what is served. Removals first: a path can
         // move from one target to another.
@@ -396,28 +396,26 @@ impl Live {
     }
 
     /// The last good site with the one pending page edit applied (see
-    /// [`model::patch_page`]) and the page as it was; `None` when the pending changes need a
+    /// [`model::patch_page`]) and what it replaced; `None` when the pending changes need a
     /// model rebuild. The site is moved out of the last good build; [`Live::unpatch`] puts it
     /// back if the rebuild then fails.
-    fn try_patch(&mut self, options: &ModelOptions) -> Option<(Site, model::Page)> {
+    fn try_patch(&mut self, options: &ModelOptions) -> Option<(Site, model::Patched)> {
         if self.pending_full || self.pending_static || self.pending.len() != 1 {
             return None;
         }
         let rel = self.pending.iter().next()?;
         let doc = self.docs.get(rel)?.clone();
         let good = self.good.as_mut()?;
-        let old_page = model::patch_page(&mut good.site, &doc, options, &mut self.cache)?;
-        Some((good.site.take(), old_page))
+        let patched = model::patch_page(&mut good.site, &doc, options, &mut self.cache)?;
+        Some((good.site.take(), patched))
     }
 
     /// Undo [`Live::try_patch`] after a failed rebuild, so the last good site stays as it was;
     /// passes the failure's diagnostics through.
-    fn unpatch(&mut self, site: Site, patched: Option<model::Page>, diagnostics: Diagnostics) -> Diagnostics {
-        if let (Some(old_page), Some(good)) = (patched, self.good.as_mut()) {
+    fn unpatch(&mut self, site: Site, patched: Option<model::Patched>, diagnostics: Diagnostics) -> Diagnostics {
+        if let (Some(patched), Some(good)) = (patched, self.good.as_mut()) {
             let mut site = site;
-            if let Some(DocRef::Page(i)) = site.get(&old_page.rel_path) {
-                site.pages[i] = old_page;
-            }
+            model::unpatch_page(&mut site, patched);
             good.site = site;
         }
         diagnostics
@@ -653,25 +651,30 @@ pub struct Plan {
     pub urls_changed: bool,
 }
 
-/// [`plan`] for a page patched in place ([`model::patch_page`]): only what the page shows
-/// changed, so the outputs that list it change when its listing value did, and its own page.
-pub fn plan_patch(site: &Site, old_page: &model::Page) -> Plan {
+/// [`plan`] for a page patched in place ([`model::patch_page`]): nothing about the other
+/// pages changed, so the outputs that list the page change when its listing value did or it
+/// moved in its lists (title, weight, dates), and its own page.
+pub fn plan_patch(site: &Site, patched: &model::Patched) -> Plan {
     let mut dirty: HashSet<Target> = HashSet::new();
-    let rel = &old_page.rel_path;
+    let rel = &patched.old.rel_path;
     dirty.insert(Target::Page(rel.clone()));
     let Some(DocRef::Page(i)) = site.get(rel) else {
         return Plan { dirty, listings_changed: true, urls_changed: false };
     };
     let page = &site.pages[i];
-    let listed = page_ref(site, old_page) != page_ref(site, page);
+    let listed = patched.reordered || page_ref(site, &patched.old) != page_ref(site, page);
     if listed {
-        for g in &page.related {
+        for g in &site.related[i] {
             dirty.extend(g.pages.iter().map(|&k| Target::Page(site.pages[k].rel_path.clone())));
         }
+        // The pager the page is on, or, when it moved, every pager from its old place to its
+        // new one (the pages between shift by one).
         let s = &site.sections[page.section];
-        if let Some(pos) = s.pages.iter().position(|&k| k == i) {
+        if let Some(now) = s.pages.iter().position(|&k| k == i) {
             let per = s.paginate_by.unwrap_or(0);
-            dirty.insert(Target::SectionPager(s.rel_path.clone(), if per == 0 { 1 } else { pos / per + 1 }));
+            let pager = |pos: usize| pos.checked_div(per).map_or(1, |k| k + 1);
+            let (from, to) = (now.min(patched.old_position), now.max(patched.old_position));
+            dirty.extend((pager(from)..=pager(to)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
         }
         for t in &site.taxonomies {
             for term in t.terms.iter().filter(|term| term.pages.contains(&i)) {
@@ -679,6 +682,10 @@ pub fn plan_patch(site: &Site, old_page: &model::Page) -> Plan {
             }
         }
         dirty.insert(Target::Feeds);
+    }
+    let dates = |p: &model::Page| (p.meta.date, p.meta.updated, p.date());
+    if dates(&patched.old) != dates(page) {
+        dirty.insert(Target::Sitemap);
     }
     if page.page_type() == Some(PageType::Campaign) {
         dirty.insert(Target::Calendar);
@@ -736,12 +743,12 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>) -> Option<Plan> 
                 // Relations go both ways: whoever lists this page, before or after, when what
                 // they show of it changed (or it came or went).
                 let shown_changed = match (op, np) {
-                    (Some(a), Some(b)) => page_ref(old, a) != page_ref(new, b) || a.related != b.related,
+                    (Some(a), Some(b)) => page_ref(old, a) != page_ref(new, b) || old.related_of(a) != new.related_of(b),
                     _ => true,
                 };
                 for (site, p) in [(old, op), (new, np)].into_iter().filter(|_| shown_changed) {
                     let Some(p) = p else { continue };
-                    for g in &p.related {
+                    for g in site.related_of(p) {
                         for &i in &g.pages {
                             let r = &site.pages[i].rel_path;
                             if matches!(new.get(r), Some(DocRef::Page(_))) {
