@@ -361,6 +361,9 @@ pub struct PageRefs {
     values: std::sync::Arc<Vec<std::sync::Arc<Value>>>,
     /// Content path → position, to reuse values across rebuilds.
     by_path: std::sync::Arc<std::collections::HashMap<String, usize>>,
+    /// The pages the values were made from: a page that is still the same (shared) page in
+    /// the next site keeps its value without a lookup.
+    pages: std::sync::Arc<Vec<std::sync::Arc<crate::model::Page>>>,
     /// The pages' rendered cards (the `card()` template function), made from these values
     /// and so carried along with them.
     cards: std::sync::Arc<super::templates::CardCache>,
@@ -382,24 +385,49 @@ impl PageRefs {
     /// may show changed).
     pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
         use rayon::prelude::*;
-        let values: Vec<(std::sync::Arc<Value>, bool)> = site
+        // (value, remade, the page is at the same position as before)
+        let values: Vec<(std::sync::Arc<Value>, bool, bool)> = site
             .pages
             .par_iter()
-            .map(|p| match previous.by_path.get(&p.rel_path) {
-                Some(&i) if !changed(&p.rel_path) => (previous.values[i].clone(), false),
-                _ => (std::sync::Arc::new(ref_value(site, p)), true),
+            .enumerate()
+            .map(|(i, p)| {
+                let before = previous.pages.get(i);
+                if before.is_some_and(|b| std::sync::Arc::ptr_eq(b, p)) {
+                    return (previous.values[i].clone(), false, true);
+                }
+                let in_place = before.is_some_and(|b| b.rel_path == p.rel_path);
+                match previous.by_path.get(&p.rel_path) {
+                    Some(&k) if !changed(&p.rel_path) => (previous.values[k].clone(), false, in_place),
+                    _ => (std::sync::Arc::new(ref_value(site, p)), true, in_place),
+                }
             })
             .collect();
-        let remade = values.iter().zip(&site.pages).filter(|((_, remade), _)| *remade).map(|(_, p)| site.url(&p.path));
+        let remade = values.iter().zip(&site.pages).filter(|((_, remade, _), _)| *remade).map(|(_, p)| site.url(&p.path));
         previous.cards.forget(remade);
-        let mut refs = Self::from_values(site, values.into_iter().map(|(v, _)| v).collect());
+        let same_order = previous.pages.len() == site.pages.len() && values.iter().all(|(_, _, in_place)| *in_place);
+        let values = values.into_iter().map(|(v, _, _)| v).collect();
+        let mut refs = if same_order {
+            PageRefs {
+                values: std::sync::Arc::new(values),
+                by_path: previous.by_path.clone(),
+                pages: std::sync::Arc::new(site.pages.clone()),
+                cards: Default::default(),
+            }
+        } else {
+            Self::from_values(site, values)
+        };
         refs.cards = previous.cards.clone();
         refs
     }
 
     fn from_values(site: &Site, values: Vec<std::sync::Arc<Value>>) -> Self {
         let by_path = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
-        PageRefs { values: std::sync::Arc::new(values), by_path: std::sync::Arc::new(by_path), cards: Default::default() }
+        PageRefs {
+            values: std::sync::Arc::new(values),
+            by_path: std::sync::Arc::new(by_path),
+            pages: std::sync::Arc::new(site.pages.clone()),
+            cards: Default::default(),
+        }
     }
 
     /// The cards made from these values (see [`PageRefs::update`]).

@@ -186,6 +186,8 @@ pub struct Renderer<'a> {
     /// Each taxonomy's value (its terms, without their pages), made once.
     taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
     syntax_css: &'static str,
+    /// Kept for [`Renderer::into_templates`].
+    asset_hashes: std::collections::HashMap<String, String>,
 }
 
 impl<'a> Renderer<'a> {
@@ -200,25 +202,21 @@ impl<'a> Renderer<'a> {
         Self::with_parts(site, assets, refs, None)
     }
 
-    /// [`Renderer::with_refs`] from templates already compiled by [`templates::compile`] from
-    /// `assets.templates`, bound to `site` here; [`Renderer::into_templates`] gives them back
-    /// for the next rebuild (copying every template's syntax tree cost `kepu serve` more than
-    /// rendering a page).
+    /// [`Renderer::with_refs`] from the templates of `assets` already compiled, bound to `site`
+    /// here; [`Renderer::into_templates`] gives them back for the next rebuild (copying every
+    /// template's syntax tree cost `kepu serve` more than rendering a page).
     pub fn with_parts(
         site: &'a Site,
         assets: &'a Assets,
         refs: PageRefs,
-        compiled: Option<Tera>,
+        compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
         let syntax_css = markdown::syntax_css();
-        let hashes = templates::asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-        let tera = match compiled {
-            Some(mut tera) => {
-                templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
-                tera
-            }
-            None => templates::build(site, &assets.templates, &hashes, &refs)?,
+        let templates::Compiled { mut tera, asset_hashes: hashes } = match compiled {
+            Some(c) => c,
+            None => templates::Compiled::new(assets)?,
         };
+        templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
@@ -236,12 +234,13 @@ impl<'a> Renderer<'a> {
             refs,
             taxonomy_values,
             syntax_css,
+            asset_hashes: hashes,
         })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
-    pub fn into_templates(self) -> Tera {
-        self.tera
+    pub fn into_templates(self) -> templates::Compiled {
+        templates::Compiled { tera: self.tera, asset_hashes: self.asset_hashes }
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -274,6 +273,31 @@ impl<'a> Renderer<'a> {
             Target::Calendar => Some("calendar.html".into()),
             Target::Sitemap | Target::Feeds | Target::SyntaxCss => None,
         }
+    }
+
+    /// The targets among `all` rendered with one of the templates `names`. A page's template
+    /// is worked out once per kind of page (section, type, `template`), not once per page.
+    pub fn targets_using(&self, all: &[Target], names: &std::collections::BTreeSet<String>) -> Vec<Target> {
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let mut by_kind: std::collections::HashMap<(usize, Option<PageType>, Option<&str>), bool> = Default::default();
+        let site = self.site;
+        all.iter()
+            .filter(|t| match t {
+                Target::Page(rel) => match site.get(rel) {
+                    Some(DocRef::Page(i)) => {
+                        let p = &site.pages[i];
+                        *by_kind
+                            .entry((p.section, p.page_type(), p.meta.template.as_deref()))
+                            .or_insert_with(|| names.contains(&self.page_template(p)))
+                    }
+                    _ => false,
+                },
+                other => self.template_of(other).is_some_and(|n| names.contains(&n)),
+            })
+            .cloned()
+            .collect()
     }
 
     /// Render the given targets in parallel; all errors are reported together.

@@ -14,21 +14,27 @@ use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::TemplateSource;
 use crate::model::Site;
 
-/// Compile every template; errors name the template file and, for syntax errors, the line.
-pub fn build(
-    site: &Site,
-    templates: &BTreeMap<String, TemplateSource>,
-    asset_hashes: &HashMap<String, String>,
-    refs: &PageRefs,
-) -> Result<Tera, Diagnostics> {
-    let mut tera = compile(templates)?;
-    bind(&mut tera, site, templates, asset_hashes, refs);
-    Ok(tera)
+/// What rendering needs from the theme alone: the templates compiled ([`compile`]) and the
+/// content hashes of the static files (`get_url(…, cachebust=true)`). `kepu serve` keeps it
+/// while the theme and static files do not change, and [`bind`]s it to each rebuilt site
+/// (parsing and hashing cost more than a small rebuild's rendering).
+pub struct Compiled {
+    pub tera: Tera,
+    pub asset_hashes: HashMap<String, String>,
 }
 
-/// The site-independent part of [`build`]: parse the templates and install the filters.
-/// `kepu serve` keeps the result while the templates do not change and [`bind`]s a copy of it
-/// to each rebuilt site (parsing costs more than a small rebuild's rendering).
+impl Compiled {
+    /// Compile the templates of `assets` and hash its static files and the syntax stylesheet.
+    pub fn new(assets: &crate::load::theme::Assets) -> Result<Self, Diagnostics> {
+        let tera = compile(&assets.templates)?;
+        let syntax_css = super::markdown::syntax_css();
+        let asset_hashes = asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
+        Ok(Compiled { tera, asset_hashes })
+    }
+}
+
+/// Parse every template and install the filters; errors name the template file and, for
+/// syntax errors, the line.
 pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
     let mut tera = Tera::default();
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);

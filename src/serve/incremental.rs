@@ -156,8 +156,9 @@ pub struct Live {
     config: Option<Config>,
     assets: Option<Assets>,
     templates: TemplateReach,
-    /// The templates parsed, kept until they change (see [`render::templates::compile`]).
-    compiled: Option<tera::Tera>,
+    /// The templates parsed and the static files hashed, kept until they change (see
+    /// [`render::templates::Compiled`]).
+    compiled: Option<render::templates::Compiled>,
     docs: BTreeMap<String, Arc<Document>>,
     doc_errors: BTreeMap<String, Diagnostic>,
     /// `content/` could not be read as a whole; the next change re-reads all of it.
@@ -251,7 +252,7 @@ impl Live {
             _ => render::PageRefs::new(&site),
         };
         if self.compiled.is_none() {
-            match render::templates::compile(&assets.templates) {
+            match render::templates::Compiled::new(assets) {
                 Ok(t) => self.compiled = Some(t),
                 Err(d) => return Err(self.unpatch(site, patched, d)),
             }
@@ -280,12 +281,11 @@ impl Live {
                     // Outputs whose templates look pages up, or resolve content links, by
                     // themselves (the home page listing sections, say).
                     let reach = &self.templates;
-                    let wanted = |t: &Target, set: &BTreeSet<String>| renderer.template_of(t).is_some_and(|n| set.contains(&n));
                     if p.listings_changed && !reach.lookups.is_empty() {
-                        dirty.extend(all.iter().filter(|t| wanted(t, &reach.lookups)).cloned());
+                        dirty.extend(renderer.targets_using(&all, &reach.lookups));
                     }
                     if p.urls_changed && !reach.content_links.is_empty() {
-                        dirty.extend(all.iter().filter(|t| wanted(t, &reach.content_links)).cloned());
+                        dirty.extend(renderer.targets_using(&all, &reach.content_links));
                     }
                     dirty
                 })
