@@ -179,49 +179,79 @@ pub fn han_text(key: u64) -> String {
 
 /// Call `f` with every index term of `text`, in order (see [`tokens`]). `buf` is scratch
 /// space reused between calls.
+///
+/// Folds and splits in one pass over `text`: Han terms need no folded copy, so `buf` holds
+/// only the current word (what a [`Token::Word`] borrows), and ASCII and unified ideographs,
+/// nearly all of portal text, skip the general fold.
 pub fn for_each_token(text: &str, buf: &mut String, mut f: impl FnMut(Token)) {
-    buf.clear();
+    let map = t2s_map();
+    let mut splitter = Splitter { word: buf, word_chars: 0, prev_han: None };
+    splitter.word.clear();
     for c in text.chars() {
-        fold_char(c, buf);
-    }
-    let mut prev_han: Option<char> = None;
-    let mut word_start: Option<usize> = None;
-    let mut word_chars = 0;
-    let mut word_end = 0;
-    for (i, c) in buf.char_indices() {
-        match class(c) {
-            Class::Han => {
-                if let Some(s) = word_start.take() {
-                    f(Token::Word(&buf[s..word_end]));
-                }
-                // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
-                if let Some(p) = prev_han {
-                    f(Token::Han(han_bigram(p, c)));
-                }
-                f(Token::Han(han_unigram(c)));
-                prev_han = Some(c);
+        if c.is_ascii() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() {
+                splitter.word_char(c);
+            } else {
+                splitter.separator(&mut f);
             }
-            Class::Word => {
-                prev_han = None;
-                if word_start.is_none() {
-                    word_start = Some(i);
-                    word_chars = 0;
-                }
-                if word_chars < MAX_WORD_CHARS {
-                    word_chars += 1;
-                    word_end = i + c.len_utf8();
-                }
-            }
-            Class::Separator => {
-                prev_han = None;
-                if let Some(s) = word_start.take() {
-                    f(Token::Word(&buf[s..word_end]));
+        } else if is_han(c) && !is_compatibility_ideograph(c) {
+            splitter.push(map.get(c), &mut f);
+        } else {
+            for n in std::iter::once(c).nfkc() {
+                for l in n.to_lowercase() {
+                    splitter.push(map.get(l), &mut f);
                 }
             }
         }
     }
-    if let Some(s) = word_start {
-        f(Token::Word(&buf[s..word_end]));
+    splitter.separator(&mut f);
+}
+
+/// The state of [`for_each_token`] between folded characters.
+struct Splitter<'b> {
+    /// The current word run, cut to [`MAX_WORD_CHARS`]; empty between words.
+    word: &'b mut String,
+    word_chars: usize,
+    prev_han: Option<char>,
+}
+
+impl Splitter<'_> {
+    fn push(&mut self, c: char, f: &mut impl FnMut(Token)) {
+        match class(c) {
+            Class::Han => {
+                self.end_word(f);
+                // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
+                if let Some(p) = self.prev_han {
+                    f(Token::Han(han_bigram(p, c)));
+                }
+                f(Token::Han(han_unigram(c)));
+                self.prev_han = Some(c);
+            }
+            Class::Word => self.word_char(c),
+            Class::Separator => self.separator(f),
+        }
+    }
+
+    fn word_char(&mut self, c: char) {
+        self.prev_han = None;
+        if self.word_chars < MAX_WORD_CHARS {
+            self.word_chars += 1;
+            self.word.push(c);
+        }
+    }
+
+    fn separator(&mut self, f: &mut impl FnMut(Token)) {
+        self.prev_han = None;
+        self.end_word(f);
+    }
+
+    fn end_word(&mut self, f: &mut impl FnMut(Token)) {
+        if self.word_chars > 0 {
+            f(Token::Word(self.word));
+            self.word.clear();
+            self.word_chars = 0;
+        }
     }
 }
 
