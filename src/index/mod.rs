@@ -370,10 +370,10 @@ fn analyse(src: &Source) -> Analysed {
             _ => None,
         };
         if let Some(pf) = pinyin_field {
-            for term in pinyin::terms(value) {
+            pinyin::for_each_term(value, |term| {
                 lens[pf] += 1;
-                bump(&mut text, &term, pf);
-            }
+                bump(&mut text, term, pf);
+            });
         }
     };
     add(Field::Title, src.title);
