@@ -29,7 +29,9 @@ struct T2s {
     bmp: Vec<u32>,
     astral: HashMap<char, char>,
     /// The whole fold of each character in [`PRECOMPUTED_FOLDS`] that folds to one
-    /// character, [`NOT_PRECOMPUTED`] elsewhere (indexed by code point, BMP only).
+    /// character, with its [`Class`] in the bits from [`CLASS_SHIFT`] (classifying a
+    /// non-ASCII separator such as `。` costs a few hundred instructions too);
+    /// [`NOT_PRECOMPUTED`] elsewhere. Indexed by code point, BMP only.
     folded: Vec<u32>,
 }
 
@@ -43,13 +45,22 @@ const PRECOMPUTED_FOLDS: [std::ops::RangeInclusive<u32>; 5] =
 /// A character whose fold is not in [`T2s::folded`].
 const NOT_PRECOMPUTED: u32 = u32::MAX;
 
+/// Where a [`T2s::folded`] entry keeps the class; code points need 21 bits.
+const CLASS_SHIFT: u32 = 24;
+
 impl T2s {
-    /// The fold of `c` if it is precomputed (one character).
-    fn folded(&self, c: char) -> Option<char> {
-        match self.folded.get(c as usize) {
-            Some(&NOT_PRECOMPUTED) | None => None,
-            Some(&f) => char::from_u32(f),
+    /// The fold of `c` and its class, if precomputed (one character).
+    fn folded(&self, c: char) -> Option<(char, Class)> {
+        let entry = *self.folded.get(c as usize)?;
+        if entry == NOT_PRECOMPUTED {
+            return None;
         }
+        let class = match entry >> CLASS_SHIFT {
+            0 => Class::Han,
+            1 => Class::Word,
+            _ => Class::Separator,
+        };
+        Some((char::from_u32(entry & ((1 << CLASS_SHIFT) - 1))?, class))
     }
 
     fn get(&self, c: char) -> char {
@@ -79,7 +90,12 @@ fn t2s_map() -> &'static T2s {
             fold_general(c, &t, |f| out.push(f));
             let mut chars = out.chars();
             if let (Some(f), None) = (chars.next(), chars.next()) {
-                t.folded[c as usize] = f as u32;
+                let class = match class(f) {
+                    Class::Han => 0,
+                    Class::Word => 1,
+                    Class::Separator => 2,
+                };
+                t.folded[c as usize] = f as u32 | class << CLASS_SHIFT;
             }
         }
         t
@@ -107,7 +123,7 @@ pub fn fold_char(c: char, out: &mut String) {
         return;
     }
     match map.folded(c) {
-        Some(f) => out.push(f),
+        Some((f, _)) => out.push(f),
         None => fold_general(c, map, |f| out.push(f)),
     }
 }
@@ -235,8 +251,8 @@ pub fn for_each_token(text: &str, buf: &mut String, mut f: impl FnMut(Token)) {
             }
         } else if is_han(c) && !is_compatibility_ideograph(c) {
             splitter.push(map.get(c), &mut f);
-        } else if let Some(folded) = map.folded(c) {
-            splitter.push(folded, &mut f);
+        } else if let Some((folded, class)) = map.folded(c) {
+            splitter.push_classed(folded, class, &mut f);
         } else {
             fold_general(c, map, |folded| splitter.push(folded, &mut f));
         }
@@ -254,7 +270,12 @@ struct Splitter<'b> {
 
 impl Splitter<'_> {
     fn push(&mut self, c: char, f: &mut impl FnMut(Token)) {
-        match class(c) {
+        self.push_classed(c, class(c), f);
+    }
+
+    /// [`Splitter::push`] of a character whose class is known.
+    fn push_classed(&mut self, c: char, class: Class, f: &mut impl FnMut(Token)) {
+        match class {
             Class::Han => {
                 self.end_word(f);
                 // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
@@ -337,6 +358,9 @@ mod tests {
             let mut fast = String::new();
             fold_char(c, &mut fast);
             assert_eq!(fast, general, "U+{:04X}", c as u32);
+            if let Some((f, precomputed)) = map.folded(c) {
+                assert_eq!(precomputed, class(f), "U+{:04X}", c as u32);
+            }
         }
     }
 
