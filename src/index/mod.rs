@@ -417,8 +417,9 @@ fn analyse(src: &Source) -> Analysed {
         }
         exact.insert(format!("{EXACT}{key}"));
     }
-    let mut text: Vec<_> = text.into_iter().collect();
-    text.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Unsorted: `invert` files each term's postings under the term, walking documents in
+    // order, so the order of terms within a document changes nothing in the index.
+    let text: Vec<_> = text.into_iter().collect();
     Analysed { han, text, lens, exact: exact.into_iter().collect() }
 }
 
