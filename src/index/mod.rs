@@ -352,6 +352,7 @@ struct Weighted {
 
 fn analyse(src: &Source) -> Analysed {
     let mut han_keys: Vec<u64> = Vec::new(); // key << 3 | field
+    let mut unigrams = UNIGRAMS.take();
     let mut text: HashMap<String, [u16; NF]> = HashMap::default();
     let mut lens = [0u32; NF];
     let mut buf = String::new();
@@ -360,7 +361,11 @@ fn analyse(src: &Source) -> Analysed {
         tokenize::for_each_token(value, &mut buf, |t| {
             lens[f] += 1;
             match t {
-                tokenize::Token::Han(k) => han_keys.push(k << 3 | f as u64),
+                tokenize::Token::Han(k) => {
+                    if !unigrams.add(k, f) {
+                        han_keys.push(k << 3 | f as u64);
+                    }
+                }
                 tokenize::Token::Word(w) => bump(&mut text, w, f),
             }
         });
@@ -370,10 +375,10 @@ fn analyse(src: &Source) -> Analysed {
             _ => None,
         };
         if let Some(pf) = pinyin_field {
-            for term in pinyin::terms(value) {
+            pinyin::for_each_term(value, |term| {
                 lens[pf] += 1;
-                bump(&mut text, &term, pf);
-            }
+                bump(&mut text, term, pf);
+            });
         }
     };
     add(Field::Title, src.title);
@@ -386,9 +391,11 @@ fn analyse(src: &Source) -> Analysed {
     add(Field::Description, src.description);
     add(Field::Body, src.body);
 
+    // The counted unigrams sort before every key left in `han_keys` (those are above them).
+    let mut han = unigrams.drain_packed();
+    UNIGRAMS.set(unigrams);
     // Sorted, equal (term, field) pairs are neighbours: count them into one packed entry.
     han_keys.sort_unstable();
-    let mut han: Vec<u64> = Vec::new();
     let mut i = 0;
     while i < han_keys.len() {
         let k = han_keys[i];
@@ -410,9 +417,62 @@ fn analyse(src: &Source) -> Analysed {
         }
         exact.insert(format!("{EXACT}{key}"));
     }
-    let mut text: Vec<_> = text.into_iter().collect();
-    text.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Unsorted: `invert` files each term's postings under the term, walking documents in
+    // order, so the order of terms within a document changes nothing in the index.
+    let text: Vec<_> = text.into_iter().collect();
     Analysed { han, text, lens, exact: exact.into_iter().collect() }
+}
+
+thread_local! {
+    /// Each thread's [`UnigramCounts`], reused from document to document.
+    static UNIGRAMS: std::cell::Cell<UnigramCounts> = std::cell::Cell::new(UnigramCounts::default());
+}
+
+/// First and end of the code points [`UnigramCounts`] counts directly: CJK Extension A and
+/// the unified ideographs, where nearly every Han character of a page is.
+const UNIGRAM_FIRST: u64 = 0x3400;
+const UNIGRAM_END: u64 = 0xA000;
+
+/// One document's count of each (Han unigram, field), in a dense array indexed by both.
+/// Half of a page's Han terms are unigrams, and they repeat most: counting them directly
+/// leaves only the distinct ones to sort, where sorting every occurrence cost more.
+#[derive(Default)]
+struct UnigramCounts {
+    /// `(character - UNIGRAM_FIRST) << 3 | field`; zero outside the slots in `touched`.
+    counts: Vec<u32>,
+    /// The slots of `counts` in use.
+    touched: Vec<u32>,
+}
+
+impl UnigramCounts {
+    /// Count the unigram `key` in field `f`, or say it is not one this counts.
+    fn add(&mut self, key: u64, f: usize) -> bool {
+        if !(UNIGRAM_FIRST..UNIGRAM_END).contains(&key) {
+            return false; // bigrams and the rare ideographs outside the two blocks
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; ((UNIGRAM_END - UNIGRAM_FIRST) << 3) as usize];
+        }
+        let slot = ((key - UNIGRAM_FIRST) << 3) as usize | f;
+        if self.counts[slot] == 0 {
+            self.touched.push(slot as u32);
+        }
+        self.counts[slot] += 1;
+        true
+    }
+
+    /// The counts as entries of [`Analysed::han`], sorted, leaving the counter empty.
+    fn drain_packed(&mut self) -> Vec<u64> {
+        self.touched.sort_unstable();
+        let mut han = Vec::with_capacity(self.touched.len());
+        for &slot in &self.touched {
+            let count = std::mem::take(&mut self.counts[slot as usize]);
+            let (key, f) = (UNIGRAM_FIRST + u64::from(slot >> 3), u64::from(slot & 7));
+            han.push(key << HAN_KEY_SHIFT | f << HAN_FIELD_SHIFT | u64::from(count).min(HAN_COUNT_MAX));
+        }
+        self.touched.clear();
+        han
+    }
 }
 
 /// Turn a document's counts into weights (given the average field lengths), reusing its

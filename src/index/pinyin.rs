@@ -11,8 +11,6 @@
 //! Characters with several readings contribute every reading (up to [`MAX_READINGS`]), so
 //! 银行 is found as `yinhang` (and also, harmlessly, as `yinxing`).
 
-use std::collections::BTreeSet;
-
 use pinyin::ToPinyinMulti;
 
 use super::tokenize::runs;
@@ -50,24 +48,50 @@ pub fn readings(c: char) -> Vec<String> {
 /// term frequency).
 pub fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
+    for_each_term(text, |t| out.push(t.to_string()));
+    out
+}
+
+/// Call `f` with each of [`terms`], in the same order, without allocating a string per term:
+/// the indexer only counts them, and building each with `format!` cost it more than
+/// tokenizing the titles did.
+pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
+    let mut term = String::new();
     for run in runs(text).into_iter().filter(|r| r.han) {
         let readings: Vec<Vec<String>> = run.text.chars().map(readings).collect();
         for (i, rs) in readings.iter().enumerate() {
             for r in rs {
-                out.push(format!("{SYLLABLE}{r}"));
+                term.clear();
+                term.push(SYLLABLE);
+                term.push_str(r);
+                f(&term);
             }
             let Some(next) = readings.get(i + 1) else { continue };
-            let mut initials = BTreeSet::new();
+            // Readings are ASCII and never empty, so an initial is one byte; sorted and
+            // deduplicated, as a set of the strings would be.
+            let mut initials: Vec<[u8; 2]> = Vec::new();
             for a in rs {
                 for b in next {
-                    out.push(format!("{PAIR}{a}'{b}"));
-                    initials.insert(format!("{INITIALS}{}{}", &a[..1], &b[..1]));
+                    term.clear();
+                    term.push(PAIR);
+                    term.push_str(a);
+                    term.push('\'');
+                    term.push_str(b);
+                    f(&term);
+                    initials.push([a.as_bytes()[0], b.as_bytes()[0]]);
                 }
             }
-            out.extend(initials);
+            initials.sort_unstable();
+            initials.dedup();
+            for [a, b] in initials {
+                term.clear();
+                term.push(INITIALS);
+                term.push(char::from(a));
+                term.push(char::from(b));
+                f(&term);
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]

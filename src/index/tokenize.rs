@@ -28,9 +28,41 @@ pub const MAX_WORD_CHARS: usize = 32;
 struct T2s {
     bmp: Vec<u32>,
     astral: HashMap<char, char>,
+    /// The whole fold of each character in [`PRECOMPUTED_FOLDS`] that folds to one
+    /// character, with its [`Class`] in the bits from [`CLASS_SHIFT`] (classifying a
+    /// non-ASCII separator such as `。` costs a few hundred instructions too);
+    /// [`NOT_PRECOMPUTED`] elsewhere. Indexed by code point, BMP only.
+    folded: Vec<u32>,
 }
 
+/// Non-ASCII, non-Han ranges Chinese text is full of (Latin-1, general punctuation,
+/// enclosed numbers, CJK punctuation, full-width forms): about one character in fourteen of
+/// a portal's text. Their folds are worked out once, as the general path (NFKC, lower case,
+/// table) costs a few hundred instructions a character.
+const PRECOMPUTED_FOLDS: [std::ops::RangeInclusive<u32>; 5] =
+    [0xA0..=0xFF, 0x2000..=0x206F, 0x2460..=0x24FF, 0x3000..=0x303F, 0xFF00..=0xFFEF];
+
+/// A character whose fold is not in [`T2s::folded`].
+const NOT_PRECOMPUTED: u32 = u32::MAX;
+
+/// Where a [`T2s::folded`] entry keeps the class; code points need 21 bits.
+const CLASS_SHIFT: u32 = 24;
+
 impl T2s {
+    /// The fold of `c` and its class, if precomputed (one character).
+    fn folded(&self, c: char) -> Option<(char, Class)> {
+        let entry = *self.folded.get(c as usize)?;
+        if entry == NOT_PRECOMPUTED {
+            return None;
+        }
+        let class = match entry >> CLASS_SHIFT {
+            0 => Class::Han,
+            1 => Class::Word,
+            _ => Class::Separator,
+        };
+        Some((char::from_u32(entry & ((1 << CLASS_SHIFT) - 1))?, class))
+    }
+
     fn get(&self, c: char) -> char {
         match self.bmp.get(c as usize) {
             Some(&0) => c,
@@ -43,13 +75,27 @@ impl T2s {
 fn t2s_map() -> &'static T2s {
     static MAP: OnceLock<T2s> = OnceLock::new();
     MAP.get_or_init(|| {
-        let mut t = T2s { bmp: vec![0; 0x10000], astral: HashMap::new() };
+        let mut t =
+            T2s { bmp: vec![0; 0x10000], astral: HashMap::new(), folded: vec![NOT_PRECOMPUTED; 0x10000] };
         for (a, b) in t2s_pairs() {
             match t.bmp.get_mut(a as usize) {
                 Some(slot) => *slot = b as u32,
                 None => {
                     t.astral.insert(a, b);
                 }
+            }
+        }
+        for c in PRECOMPUTED_FOLDS.into_iter().flatten().filter_map(char::from_u32) {
+            let mut out = String::new();
+            fold_general(c, &t, |f| out.push(f));
+            let mut chars = out.chars();
+            if let (Some(f), None) = (chars.next(), chars.next()) {
+                let class = match class(f) {
+                    Class::Han => 0,
+                    Class::Word => 1,
+                    Class::Separator => 2,
+                };
+                t.folded[c as usize] = f as u32 | class << CLASS_SHIFT;
             }
         }
         t
@@ -76,9 +122,17 @@ pub fn fold_char(c: char, out: &mut String) {
         out.push(map.get(c)); // unified ideographs are NFKC- and case-stable
         return;
     }
+    match map.folded(c) {
+        Some((f, _)) => out.push(f),
+        None => fold_general(c, map, |f| out.push(f)),
+    }
+}
+
+/// The fold of any character, one code point at a time (see [`fold_char`]).
+fn fold_general(c: char, map: &T2s, mut f: impl FnMut(char)) {
     for n in std::iter::once(c).nfkc() {
         for l in n.to_lowercase() {
-            out.push(map.get(l));
+            f(map.get(l));
         }
     }
 }
@@ -179,49 +233,82 @@ pub fn han_text(key: u64) -> String {
 
 /// Call `f` with every index term of `text`, in order (see [`tokens`]). `buf` is scratch
 /// space reused between calls.
+///
+/// Folds and splits in one pass over `text`: Han terms need no folded copy, so `buf` holds
+/// only the current word (what a [`Token::Word`] borrows), and ASCII and unified ideographs,
+/// nearly all of portal text, skip the general fold.
 pub fn for_each_token(text: &str, buf: &mut String, mut f: impl FnMut(Token)) {
-    buf.clear();
+    let map = t2s_map();
+    let mut splitter = Splitter { word: buf, word_chars: 0, prev_han: None };
+    splitter.word.clear();
     for c in text.chars() {
-        fold_char(c, buf);
+        if c.is_ascii() {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() {
+                splitter.word_char(c);
+            } else {
+                splitter.separator(&mut f);
+            }
+        } else if is_han(c) && !is_compatibility_ideograph(c) {
+            splitter.push(map.get(c), &mut f);
+        } else if let Some((folded, class)) = map.folded(c) {
+            splitter.push_classed(folded, class, &mut f);
+        } else {
+            fold_general(c, map, |folded| splitter.push(folded, &mut f));
+        }
     }
-    let mut prev_han: Option<char> = None;
-    let mut word_start: Option<usize> = None;
-    let mut word_chars = 0;
-    let mut word_end = 0;
-    for (i, c) in buf.char_indices() {
-        match class(c) {
+    splitter.separator(&mut f);
+}
+
+/// The state of [`for_each_token`] between folded characters.
+struct Splitter<'b> {
+    /// The current word run, cut to [`MAX_WORD_CHARS`]; empty between words.
+    word: &'b mut String,
+    word_chars: usize,
+    prev_han: Option<char>,
+}
+
+impl Splitter<'_> {
+    fn push(&mut self, c: char, f: &mut impl FnMut(Token)) {
+        self.push_classed(c, class(c), f);
+    }
+
+    /// [`Splitter::push`] of a character whose class is known.
+    fn push_classed(&mut self, c: char, class: Class, f: &mut impl FnMut(Token)) {
+        match class {
             Class::Han => {
-                if let Some(s) = word_start.take() {
-                    f(Token::Word(&buf[s..word_end]));
-                }
+                self.end_word(f);
                 // c1, c1c2, c2, c2c3, … : each pair is emitted when its second character comes.
-                if let Some(p) = prev_han {
+                if let Some(p) = self.prev_han {
                     f(Token::Han(han_bigram(p, c)));
                 }
                 f(Token::Han(han_unigram(c)));
-                prev_han = Some(c);
+                self.prev_han = Some(c);
             }
-            Class::Word => {
-                prev_han = None;
-                if word_start.is_none() {
-                    word_start = Some(i);
-                    word_chars = 0;
-                }
-                if word_chars < MAX_WORD_CHARS {
-                    word_chars += 1;
-                    word_end = i + c.len_utf8();
-                }
-            }
-            Class::Separator => {
-                prev_han = None;
-                if let Some(s) = word_start.take() {
-                    f(Token::Word(&buf[s..word_end]));
-                }
-            }
+            Class::Word => self.word_char(c),
+            Class::Separator => self.separator(f),
         }
     }
-    if let Some(s) = word_start {
-        f(Token::Word(&buf[s..word_end]));
+
+    fn word_char(&mut self, c: char) {
+        self.prev_han = None;
+        if self.word_chars < MAX_WORD_CHARS {
+            self.word_chars += 1;
+            self.word.push(c);
+        }
+    }
+
+    fn separator(&mut self, f: &mut impl FnMut(Token)) {
+        self.prev_han = None;
+        self.end_word(f);
+    }
+
+    fn end_word(&mut self, f: &mut impl FnMut(Token)) {
+        if self.word_chars > 0 {
+            f(Token::Word(self.word));
+            self.word.clear();
+            self.word_chars = 0;
+        }
     }
 }
 
@@ -260,6 +347,21 @@ mod tests {
         assert_eq!(fold("ＡＢＣ１２３"), "abc123");
         assert_eq!(fold("數字鴻溝"), "数字鸿沟");
         assert_eq!(exact_key("郑州市 科技馆!"), "郑州市科技馆");
+    }
+
+    #[test]
+    fn fast_paths_fold_as_the_general_path_does() {
+        let map = t2s_map();
+        for c in (0..0x11000).filter_map(char::from_u32) {
+            let mut general = String::new();
+            fold_general(c, map, |f| general.push(f));
+            let mut fast = String::new();
+            fold_char(c, &mut fast);
+            assert_eq!(fast, general, "U+{:04X}", c as u32);
+            if let Some((f, precomputed)) = map.folded(c) {
+                assert_eq!(precomputed, class(f), "U+{:04X}", c as u32);
+            }
+        }
     }
 
     #[test]
