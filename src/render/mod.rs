@@ -173,7 +173,8 @@ fn report_once(errors: Vec<Diagnostic>) -> Option<Diagnostics> {
 /// Templates compiled for one `Site`, ready to render any of its targets.
 pub struct Renderer<'a> {
     site: &'a Site,
-    tera: Tera,
+    /// Shared with the `card` function, which renders with them too.
+    tera: std::sync::Arc<Tera>,
     assets: &'a Assets,
     globals: Globals,
     /// The globals and an empty `current_path`: what every template's context starts from,
@@ -216,7 +217,9 @@ impl<'a> Renderer<'a> {
             Some(c) => c,
             None => templates::Compiled::new(assets)?,
         };
-        templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
+        let cards = templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
+        let tera = std::sync::Arc::new(tera);
+        cards.fill(&tera);
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
@@ -240,7 +243,9 @@ impl<'a> Renderer<'a> {
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
     pub fn into_templates(self) -> templates::Compiled {
-        templates::Compiled { tera: self.tera, asset_hashes: self.asset_hashes }
+        // The `card` function holds only a weak reference, so this is the one owner.
+        let tera = std::sync::Arc::try_unwrap(self.tera).unwrap_or_else(|shared| Tera::clone(&shared));
+        templates::Compiled { tera, asset_hashes: self.asset_hashes }
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every

@@ -41,7 +41,11 @@ pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Dia
     // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
     tera.set_escape_fn(|s| super::markdown::escape_html(s));
     tera.register_filter("cn_number", cn_number_filter);
-    let raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
+    let mut raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
+    let card_call = card_call();
+    if templates.contains_key(CARD_TEMPLATE) {
+        raw.push((CARD_CALL, &card_call));
+    }
     if let Err(e) = tera.add_raw_templates(raw) {
         return Err(error(&e, templates, None).into());
     }
@@ -51,14 +55,16 @@ pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Dia
 }
 
 /// Give compiled templates the functions that read `site` (`get_page`, `get_section`, …).
+/// The `card` function renders with the very templates it is registered in: share them
+/// (`Arc`) and [`CardSlot::fill`] the returned slot before rendering.
 pub fn bind(
     tera: &mut Tera,
     site: &Site,
     templates: &BTreeMap<String, TemplateSource>,
     asset_hashes: &HashMap<String, String>,
     refs: &PageRefs,
-) {
-    register_functions(tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs);
+) -> CardSlot {
+    register_functions(tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs)
 }
 
 /// What the templates read from the site besides their own context, found by reading their
@@ -384,7 +390,7 @@ fn register_functions(
     used: &TemplateDependencies,
     asset_hashes: HashMap<String, String>,
     refs: &PageRefs,
-) {
+) -> CardSlot {
     let mut lookup = Lookup {
         refs: refs.clone(),
         pages: HashMap::new(),
@@ -483,12 +489,35 @@ fn register_functions(
         }
         Ok(Value::String(format!("{prefix}/{rel}")))
     });
-    if tera.get_template_names().any(|n| n == CARD_TEMPLATE) {
-        // Registered last: the card renderer is a copy of the templates with every other
-        // function, and no `card` of its own (a card does not contain cards).
-        let cards = CardRenderer::new(tera.clone(), refs.cards().clone());
-        tera.register_function("card", cards);
+    let slot = CardSlot::default();
+    if tera.get_template_names().any(|n| n == CARD_CALL) {
+        tera.register_function("card", CardRenderer { templates: slot.clone(), cache: refs.cards().clone() });
     }
+    slot
+}
+
+/// Where the `card` function finds the templates it is registered in, once they are shared.
+/// It used to render with a copy of them, and copying every template's syntax tree cost more
+/// than a small `kepu serve` rebuild's rendering.
+#[derive(Clone, Default)]
+pub struct CardSlot(Arc<OnceLock<std::sync::Weak<Tera>>>);
+
+impl CardSlot {
+    /// Point the `card` function at `tera`, the templates it was registered in.
+    pub fn fill(&self, tera: &Arc<Tera>) {
+        let _ = self.0.set(Arc::downgrade(tera));
+    }
+}
+
+/// The one-line template of a call of the card macro, [`CARD_CALL`].
+fn card_call() -> String {
+    format!(r#"{{% import "{CARD_TEMPLATE}" as cards %}}{{{{ cards::card(p=p, compact=compact, city=city, level=level) }}}}"#)
+}
+
+thread_local! {
+    /// Set while this thread renders a card: a card that asks for cards is an error, not an
+    /// endless recursion.
+    static IN_CARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// The theme's card partial: a macro `card(p, compact=false, city=true, level=2)`.
@@ -505,7 +534,7 @@ const CARD_CALL: &str = "__kepu_card_call.html";
 /// depends only on the arguments, so a reused card is byte for byte a fresh one; the cache
 /// is the [`CardCache`] of the [`PageRefs`] the templates are bound to.
 struct CardRenderer {
-    tera: Tera,
+    templates: CardSlot,
     cache: Arc<CardCache>,
 }
 
@@ -546,17 +575,6 @@ impl CardCache {
     }
 }
 
-impl CardRenderer {
-    fn new(mut tera: Tera, cache: Arc<CardCache>) -> Self {
-        let call = format!(
-            r#"{{% import "{CARD_TEMPLATE}" as cards %}}{{{{ cards::card(p=p, compact=compact, city=city, level=level) }}}}"#
-        );
-        // Parsing a fixed one-line template of a macro that exists cannot fail.
-        let _ = tera.add_raw_template(CARD_CALL, &call);
-        CardRenderer { tera, cache }
-    }
-}
-
 impl tera::Function for CardRenderer {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         let page = args.get("p").ok_or("card: missing argument `p` (the page to show)")?;
@@ -573,7 +591,22 @@ impl tera::Function for CardRenderer {
                 ctx.insert("compact", &compact);
                 ctx.insert("city", &city);
                 ctx.insert("level", &level);
-                let html: Arc<str> = self.tera.render(CARD_CALL, &ctx).map_err(|e| {
+                let tera = self.templates.0.get().and_then(std::sync::Weak::upgrade).ok_or("card: the templates are gone")?;
+                if IN_CARD.replace(true) {
+                    return Err(format!("card: {CARD_TEMPLATE} calls card() itself; a card cannot contain cards").into());
+                }
+                /// Clears [`IN_CARD`] however the render ends.
+                struct Leave;
+                impl Drop for Leave {
+                    fn drop(&mut self) {
+                        IN_CARD.set(false);
+                    }
+                }
+                let rendered = {
+                    let _leave = Leave;
+                    tera.render(CARD_CALL, &ctx)
+                };
+                let html: Arc<str> = rendered.map_err(|e| {
                     let mut message = format!("card: rendering {CARD_TEMPLATE} failed");
                     let mut source: Option<&dyn std::error::Error> = Some(&e);
                     while let Some(err) = source {
@@ -702,8 +735,11 @@ mod tests {
             r#"{% for p in pages %}{{ card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
         )
         .unwrap();
-        let cards = CardRenderer::new(tera.clone(), Default::default());
-        tera.register_function("card", cards);
+        tera.add_raw_template(CARD_CALL, &card_call()).unwrap();
+        let templates = CardSlot::default();
+        tera.register_function("card", CardRenderer { templates: templates.clone(), cache: Default::default() });
+        let tera = Arc::new(tera);
+        templates.fill(&tera);
         let page = |path: &str, title: &str| serde_json::json!({"path": path, "title": title, "city": "郑州市", "summary": "<b>科普</b>"});
         let mut ctx = tera::Context::new();
         ctx.insert("pages", &vec![page("/a/", "甲"), page("/b/", "乙 & 丙"), page("/a/", "甲"), page("/c/", "丁")]);
