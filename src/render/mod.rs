@@ -189,6 +189,7 @@ pub struct Renderer<'a> {
     syntax_css: &'static str,
     /// Kept for [`Renderer::into_templates`].
     asset_hashes: std::collections::HashMap<String, String>,
+    deps: templates::TemplateDependencies,
 }
 
 impl<'a> Renderer<'a> {
@@ -213,11 +214,11 @@ impl<'a> Renderer<'a> {
         compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
         let syntax_css = markdown::syntax_css();
-        let templates::Compiled { mut tera, asset_hashes: hashes } = match compiled {
+        let templates::Compiled { mut tera, asset_hashes: hashes, deps } = match compiled {
             Some(c) => c,
             None => templates::Compiled::new(assets)?,
         };
-        let cards = templates::bind(&mut tera, site, &assets.templates, &hashes, &refs);
+        let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
         let tera = std::sync::Arc::new(tera);
         cards.fill(&tera);
         let has = |name: &str| assets.templates.contains_key(name);
@@ -238,6 +239,7 @@ impl<'a> Renderer<'a> {
             taxonomy_values,
             syntax_css,
             asset_hashes: hashes,
+            deps,
         })
     }
 
@@ -245,7 +247,7 @@ impl<'a> Renderer<'a> {
     pub fn into_templates(self) -> templates::Compiled {
         // The `card` function holds only a weak reference, so this is the one owner.
         let tera = std::sync::Arc::try_unwrap(self.tera).unwrap_or_else(|shared| Tera::clone(&shared));
-        templates::Compiled { tera, asset_hashes: self.asset_hashes }
+        templates::Compiled { tera, asset_hashes: self.asset_hashes, deps: self.deps }
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -280,29 +282,23 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// The targets among `all` rendered with one of the templates `names`. A page's template
-    /// is worked out once per kind of page (section, type, `template`), not once per page.
+    /// The targets among `all` rendered with one of the templates `names` (page targets may
+    /// include pages that are not rendered; callers pick from `all`). A page's template is
+    /// worked out once per kind of page (section, type, `template`), not once per page.
     pub fn targets_using(&self, all: &[Target], names: &std::collections::BTreeSet<String>) -> Vec<Target> {
         if names.is_empty() {
             return Vec::new();
         }
         let mut by_kind: std::collections::HashMap<(usize, Option<PageType>, Option<&str>), bool> = Default::default();
-        let site = self.site;
-        all.iter()
-            .filter(|t| match t {
-                Target::Page(rel) => match site.get(rel) {
-                    Some(DocRef::Page(i)) => {
-                        let p = &site.pages[i];
-                        *by_kind
-                            .entry((p.section, p.page_type(), p.meta.template.as_deref()))
-                            .or_insert_with(|| names.contains(&self.page_template(p)))
-                    }
-                    _ => false,
-                },
-                other => self.template_of(other).is_some_and(|n| names.contains(&n)),
-            })
-            .cloned()
-            .collect()
+        let pages = self.site.pages.iter().filter(|p| {
+            *by_kind
+                .entry((p.section, p.page_type(), p.meta.template.as_deref()))
+                .or_insert_with(|| names.contains(&self.page_template(p)))
+        });
+        let mut out: Vec<Target> = pages.map(|p| Target::Page(p.rel_path.clone())).collect();
+        let others = all.iter().filter(|t| !matches!(t, Target::Page(_)));
+        out.extend(others.filter(|t| self.template_of(t).is_some_and(|n| names.contains(&n))).cloned());
+        out
     }
 
     /// Render the given targets in parallel; all errors are reported together.

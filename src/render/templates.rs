@@ -21,6 +21,8 @@ use crate::model::Site;
 pub struct Compiled {
     pub tera: Tera,
     pub asset_hashes: HashMap<String, String>,
+    /// What the templates read from the site, found once by reading them.
+    pub deps: TemplateDependencies,
 }
 
 impl Compiled {
@@ -29,7 +31,7 @@ impl Compiled {
         let tera = compile(&assets.templates)?;
         let syntax_css = super::markdown::syntax_css();
         let asset_hashes = asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-        Ok(Compiled { tera, asset_hashes })
+        Ok(Compiled { tera, asset_hashes, deps: TemplateDependencies::of(&assets.templates) })
     }
 }
 
@@ -60,11 +62,11 @@ pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Dia
 pub fn bind(
     tera: &mut Tera,
     site: &Site,
-    templates: &BTreeMap<String, TemplateSource>,
+    deps: &TemplateDependencies,
     asset_hashes: &HashMap<String, String>,
     refs: &PageRefs,
 ) -> CardSlot {
-    register_functions(tera, site, &TemplateDependencies::of(templates), asset_hashes.clone(), refs)
+    register_functions(tera, site, deps, asset_hashes.clone(), refs)
 }
 
 /// What the templates read from the site besides their own context, found by reading their
@@ -538,32 +540,38 @@ struct CardRenderer {
     cache: Arc<CardCache>,
 }
 
-/// Rendered cards by (page URL, compact, city, level). Owned by [`PageRefs`], whose values
+/// Rendered cards by page URL, then (compact, city, level). Owned by [`PageRefs`], whose values
 /// they are made from: `kepu serve` keeps them from one rebuild to the next for the pages
 /// whose values did not change, so a term page listing hundreds of pages re-renders in
 /// milliseconds after an edit.
 #[derive(Default)]
-pub struct CardCache(std::sync::Mutex<HashMap<(String, bool, bool, i64), Arc<str>>>);
+pub struct CardCache(std::sync::Mutex<HashMap<String, Vec<(CardArgs, Arc<str>)>>>);
+
+/// A card's arguments besides its page: (compact, city, level).
+type CardArgs = (bool, bool, i64);
 
 impl CardCache {
-    fn get(&self, key: &(String, bool, bool, i64)) -> Option<Arc<str>> {
-        self.0.lock().ok()?.get(key).cloned()
+    fn get(&self, url: &str, args: CardArgs) -> Option<Arc<str>> {
+        let map = self.0.lock().ok()?;
+        map.get(url)?.iter().find(|(a, _)| *a == args).map(|(_, html)| html.clone())
     }
 
-    fn put(&self, key: (String, bool, bool, i64), html: Arc<str>) {
+    fn put(&self, url: String, args: CardArgs, html: Arc<str>) {
         if let Ok(mut map) = self.0.lock() {
-            map.insert(key, html);
+            let cards = map.entry(url).or_default();
+            match cards.iter_mut().find(|(a, _)| *a == args) {
+                Some(card) => card.1 = html,
+                None => cards.push((args, html)),
+            }
         }
     }
 
     /// Drop the cards of these pages (by URL), with every argument.
     pub fn forget(&self, urls: impl Iterator<Item = String>) {
-        let urls: std::collections::HashSet<String> = urls.collect();
-        if urls.is_empty() {
-            return;
-        }
         if let Ok(mut map) = self.0.lock() {
-            map.retain(|(url, ..), _| !urls.contains(url));
+            for url in urls {
+                map.remove(&url);
+            }
         }
     }
 
@@ -581,9 +589,9 @@ impl tera::Function for CardRenderer {
         let flag = |name: &str, default: bool| args.get(name).and_then(Value::as_bool).unwrap_or(default);
         let (compact, city) = (flag("compact", false), flag("city", true));
         let level = args.get("level").and_then(Value::as_i64).unwrap_or(2);
-        let path = page.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
-        let key = (path, compact, city, level);
-        let html = match self.cache.get(&key) {
+        let path = page.get("path").and_then(Value::as_str).unwrap_or_default();
+        let key = (compact, city, level);
+        let html = match self.cache.get(path, key) {
             Some(html) => html,
             None => {
                 let mut ctx = tera::Context::new();
@@ -616,8 +624,8 @@ impl tera::Function for CardRenderer {
                     tera::Error::msg(message)
                 })?.into();
                 // An unlisted value (no `path`) is rendered but not kept.
-                if !key.0.is_empty() {
-                    self.cache.put(key, html.clone());
+                if !path.is_empty() {
+                    self.cache.put(path.to_string(), key, html.clone());
                 }
                 html
             }
