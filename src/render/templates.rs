@@ -545,8 +545,10 @@ struct CardRenderer {
 /// whose values did not change, so a term page listing hundreds of pages re-renders in
 /// milliseconds after an edit.
 #[derive(Default)]
-pub struct CardCache(std::sync::Mutex<HashMap<String, Vec<(CardArgs, Arc<str>)>>>);
+pub struct CardCache(std::sync::Mutex<CardsByUrl>);
 
+/// Each page's cards (by URL), one per set of arguments it was shown with.
+type CardsByUrl = HashMap<String, Vec<(CardArgs, Arc<str>)>>;
 /// A card's arguments besides its page: (compact, city, level).
 type CardArgs = (bool, bool, i64);
 
