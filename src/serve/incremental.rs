@@ -8,7 +8,9 @@
 //!    static files are re-read when they changed;
 //! 2. rebuilds the model from the cached documents ([`crate::model::build_cached`]: per-page
 //!    work is reused, every cross-page check runs again, so errors are exactly the full
-//!    build's);
+//!    build's) — or, for a one-page edit that leaves what other pages depend on as it was
+//!    (body, description, title, weight, dates), patches the last good model in place
+//!    ([`crate::model::patch_page`], planned by [`plan_patch`]);
 //! 3. decides from the old and new models which targets can differ ([`plan`]): the edited
 //!    page; if what other pages show of it changed (its [`PageRef`]: title, URL, summary, typed
 //!    data, …), the section pagers and taxonomy terms that list it, the pages related to it
