@@ -186,9 +186,9 @@ pub struct Renderer<'a> {
     refs: PageRefs,
     /// Each taxonomy's value (its terms, without their pages), made once.
     taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
-    syntax_css: &'static str,
     /// Kept for [`Renderer::into_templates`].
     asset_hashes: std::collections::HashMap<String, String>,
+    /// Kept for [`Renderer::into_templates`] too.
     deps: templates::TemplateDependencies,
 }
 
@@ -213,7 +213,6 @@ impl<'a> Renderer<'a> {
         refs: PageRefs,
         compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
-        let syntax_css = markdown::syntax_css();
         let templates::Compiled { mut tera, asset_hashes: hashes, deps } = match compiled {
             Some(c) => c,
             None => templates::Compiled::new(assets)?,
@@ -237,7 +236,6 @@ impl<'a> Renderer<'a> {
             spare_contexts: Default::default(),
             refs,
             taxonomy_values,
-            syntax_css,
             asset_hashes: hashes,
             deps,
         })
@@ -354,7 +352,7 @@ impl<'a> Renderer<'a> {
                 OutputFile::bytes("robots.txt", feeds::robots(site)),
             ]),
             Target::Feeds => Ok(self.feeds()),
-            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", self.syntax_css)]),
+            Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
         }
     }
 }
