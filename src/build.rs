@@ -71,12 +71,18 @@ pub struct Timings {
 }
 
 /// One stage's wall time, and the CPU time the process spent in it (all threads: on two
-/// cores a stage that keeps both busy shows about twice its wall time).
+/// cores a stage that keeps both busy shows about twice its wall time), with the memory it
+/// left resident and the page faults it took: on a virtual machine, faulting fresh memory in
+/// is a large part of a stage's system time.
 #[derive(Debug, Clone, Copy)]
 pub struct StageTime {
     pub stage: Stage,
     pub wall: Duration,
     pub cpu: Duration,
+    /// Resident memory when the stage ended, in bytes (0 where the system does not say).
+    pub resident_after: u64,
+    /// Minor page faults the process took during the stage.
+    pub page_faults: u64,
 }
 
 impl Timings {
@@ -119,24 +125,48 @@ struct Modelled {
 /// Time a stage: report it as started, run it, record its wall and CPU time.
 fn timed<T>(stage: Stage, on_stage: &mut dyn FnMut(Stage), timings: &mut Timings, run: impl FnOnce() -> T) -> T {
     on_stage(stage);
-    let (start, cpu_start) = (Instant::now(), process_cpu_time());
+    let (start, before) = (Instant::now(), ProcessUsage::now());
     let out = run();
-    timings.stages.push(StageTime { stage, wall: start.elapsed(), cpu: process_cpu_time().saturating_sub(cpu_start) });
+    let after = ProcessUsage::now();
+    timings.stages.push(StageTime {
+        stage,
+        wall: start.elapsed(),
+        cpu: after.cpu.saturating_sub(before.cpu),
+        resident_after: resident_bytes(),
+        page_faults: after.page_faults.saturating_sub(before.page_faults),
+    });
     out
 }
 
-/// User and system time of the whole process so far.
-fn process_cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct it is given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            return Duration::ZERO;
-        }
-        usage
-    };
-    let time = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
-    time(usage.ru_utime) + time(usage.ru_stime)
+/// The process's CPU time (user and system) and minor page faults so far.
+#[derive(Default)]
+struct ProcessUsage {
+    cpu: Duration,
+    page_faults: u64,
+}
+
+impl ProcessUsage {
+    fn now() -> Self {
+        // SAFETY: getrusage only writes the struct it is given.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+                return Self::default();
+            }
+            usage
+        };
+        let time = |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+        Self { cpu: time(usage.ru_utime) + time(usage.ru_stime), page_faults: usage.ru_minflt.max(0) as u64 }
+    }
+}
+
+/// The process's resident memory now (Linux: `/proc/self/statm`), 0 where unknown.
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(0) as u64;
+    pages * page_size
 }
 
 /// Load and model: config, content, theme.

@@ -251,7 +251,14 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
             if timings {
                 for t in &report.timings.stages {
                     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
-                    say!("  {:<7} {:>8.1} ms  cpu {:>8.1} ms", t.stage.name(), ms(t.wall), ms(t.cpu));
+                    say!(
+                        "  {:<7} {:>8.1} ms  cpu {:>8.1} ms  resident {:>6.1} MiB  page faults {:>7}",
+                        t.stage.name(),
+                        ms(t.wall),
+                        ms(t.cpu),
+                        t.resident_after as f64 / 1048576.0,
+                        t.page_faults
+                    );
                 }
                 if let Some(rss) = peak_rss_mib() {
                     say!("  peak memory {rss:.1} MiB");

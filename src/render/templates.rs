@@ -587,10 +587,27 @@ impl CardCache {
 
 impl tera::Function for CardRenderer {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let page = args.get("p").ok_or("card: missing argument `p` (the page to show)")?;
-        let flag = |name: &str, default: bool| args.get(name).and_then(Value::as_bool).unwrap_or(default);
+        self.card(|name| args.get(name))
+    }
+
+    /// The page value is read where the template has it: copying it for every call cost
+    /// more than looking its card up.
+    fn call_cow(&self, args: HashMap<String, std::borrow::Cow<'_, Value>>) -> tera::Result<Value> {
+        self.card(|name| args.get(name).map(|v| &**v))
+    }
+
+    fn is_safe(&self) -> bool {
+        true
+    }
+}
+
+impl CardRenderer {
+    /// `card(p=…, compact=…, city=…, level=…)` with its arguments looked up by `arg`.
+    fn card<'v>(&self, arg: impl Fn(&str) -> Option<&'v Value>) -> tera::Result<Value> {
+        let page = arg("p").ok_or("card: missing argument `p` (the page to show)")?;
+        let flag = |name: &str, default: bool| arg(name).and_then(Value::as_bool).unwrap_or(default);
         let (compact, city) = (flag("compact", false), flag("city", true));
-        let level = args.get("level").and_then(Value::as_i64).unwrap_or(2);
+        let level = arg("level").and_then(Value::as_i64).unwrap_or(2);
         let path = page.get("path").and_then(Value::as_str).unwrap_or_default();
         let key = (compact, city, level);
         let html = match self.cache.get(path, key) {
@@ -633,10 +650,6 @@ impl tera::Function for CardRenderer {
             }
         };
         Ok(Value::String(html.to_string()))
-    }
-
-    fn is_safe(&self) -> bool {
-        true
     }
 }
 

@@ -13,6 +13,15 @@ pub trait Function: Sync + Send {
     /// The global function type definition
     fn call(&self, args: &HashMap<String, Value>) -> Result<Value>;
 
+    /// kepu: what the renderer calls, with each argument as the template's expression gave
+    /// it: borrowed where it named an existing value. The default copies the arguments and
+    /// calls [`Function::call`]; a function that reads a large argument (a whole page) can
+    /// read it in place instead of having it copied for every call.
+    fn call_cow(&self, args: HashMap<String, std::borrow::Cow<'_, Value>>) -> Result<Value> {
+        let args = args.into_iter().map(|(name, value)| (name, value.into_owned())).collect();
+        self.call(&args)
+    }
+
     /// Whether the current function's output should be treated as safe, defaults to `false`
     fn is_safe(&self) -> bool {
         false
