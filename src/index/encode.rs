@@ -17,8 +17,34 @@ use std::cmp::Ordering;
 
 use flate2::Compression;
 
-/// One posting: a document and the term's quantized weight in it.
-pub type Posting = (u32, u8);
+/// One posting: a document and the term's quantized weight level in it, packed into one
+/// `u32` (`doc << 4 | level`). A `(u32, u8)` pair is padded to 8 bytes, and a 10,000-page
+/// site has about ten million postings: packed, the inverted index takes half the memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Posting(u32);
+
+/// Bits of a [`Posting`] that hold the weight level (levels are 1..=15).
+const LEVEL_BITS: u32 = 4;
+const _: () = assert!((super::MAX_LEVEL as u32) < 1 << LEVEL_BITS);
+
+impl Posting {
+    /// Documents a posting can number (the index refuses sites with more).
+    pub const MAX_DOCS: usize = 1 << (32 - LEVEL_BITS);
+
+    /// `doc` must be below [`Posting::MAX_DOCS`] and `level` at most `MAX_LEVEL`.
+    pub fn new(doc: u32, level: u8) -> Self {
+        debug_assert!((doc as usize) < Self::MAX_DOCS && level <= super::MAX_LEVEL);
+        Posting(doc << LEVEL_BITS | u32::from(level))
+    }
+
+    pub fn doc(self) -> u32 {
+        self.0 >> LEVEL_BITS
+    }
+
+    pub fn level(self) -> u8 {
+        (self.0 & ((1 << LEVEL_BITS) - 1)) as u8
+    }
+}
 
 /// Append `v` as an unsigned LEB128 varint.
 pub fn push_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -105,13 +131,13 @@ pub fn shard(terms: &[(&str, &[Posting])]) -> Vec<u8> {
     }
     for (_, postings) in terms {
         let mut last = 0u32;
-        for &(doc, _) in *postings {
-            push_varint(&mut out, u64::from(doc - last));
-            last = doc;
+        for p in *postings {
+            push_varint(&mut out, u64::from(p.doc() - last));
+            last = p.doc();
         }
     }
     for (_, postings) in terms {
-        out.extend(postings.iter().map(|&(_, w)| w));
+        out.extend(postings.iter().map(|p| p.level()));
     }
     out
 }
@@ -120,7 +146,8 @@ pub fn shard(terms: &[(&str, &[Posting])]) -> Vec<u8> {
 pub fn entry_size(term: &str, postings: &[Posting]) -> usize {
     let mut deltas = 0;
     let mut last = 0u32;
-    for &(doc, _) in postings {
+    for p in postings {
+        let doc = p.doc();
         let d = doc - last;
         deltas += match d {
             0..=0x7f => 1,
@@ -213,8 +240,16 @@ mod format_tests {
     /// The same bytes `tests/node/client.test.mjs` decodes: the two sides share the format.
     #[test]
     fn shard_bytes_match_the_client_test() {
-        let ab: &[Posting] = &[(1, 3), (5, 15)];
-        let ac: &[Posting] = &[(2, 1)];
+        let ab: &[Posting] = &[Posting::new(1, 3), Posting::new(5, 15)];
+        let ac: &[Posting] = &[Posting::new(2, 1)];
         assert_eq!(shard(&[("ab", ab), ("ac", ac)]), [2, 0, 2, 0x61, 0x62, 2, 1, 1, 0x63, 1, 1, 4, 2, 3, 15, 1]);
+    }
+
+    #[test]
+    fn a_posting_keeps_its_document_and_level() {
+        for (doc, level) in [(0, 1), (1, 15), (12_345, 7), ((Posting::MAX_DOCS - 1) as u32, 15)] {
+            let p = Posting::new(doc, level);
+            assert_eq!((p.doc(), p.level()), (doc, level));
+        }
     }
 }

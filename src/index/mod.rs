@@ -140,7 +140,7 @@ const FACET_LABELS: [(&str, &str); 6] = [
 pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
     let mut sources = collect(site);
     sources.sort_by(|a, b| (&a.section, &a.city, &a.url).cmp(&(&b.section, &b.city, &b.url)));
-    if u32::try_from(sources.len()).is_err() {
+    if sources.len() > Posting::MAX_DOCS {
         return Err(IndexError::TooManyDocuments(sources.len()));
     }
 
@@ -599,7 +599,7 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
                     for (id, slice) in slices.iter().enumerate() {
                         for p in *slice {
                             if let Some(list) = map.get_mut(&(p >> 8)) {
-                                list.push((id as u32, (p & 0xFF) as u8));
+                                list.push(Posting::new(id as u32, (p & 0xFF) as u8));
                             }
                         }
                     }
@@ -612,7 +612,7 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
             let mut map: HashMap<&str, Vec<Posting>> = HashMap::default();
             for (id, d) in docs.iter().enumerate() {
                 for (t, w) in &d.text {
-                    map.entry(t.as_str()).or_default().push((id as u32, *w));
+                    map.entry(t.as_str()).or_default().push(Posting::new(id as u32, *w));
                 }
             }
             map.into_iter().map(|(t, p)| (t.to_string(), p)).collect::<Vec<_>>()

@@ -686,7 +686,8 @@ fn build_page(
         }
     }
     let typed = validate::typed_table(&mut meta, sections[section].page_type, doc, &mut diags);
-    let body = doc.body().to_string();
+    // Copied once, straight into the shared form (a `String` first would copy it twice).
+    let body: Arc<str> = Arc::from(doc.body());
     let text = text::analyse(&body);
     let summary = match text.more_at {
         Some(at) => text::analyse(&body[..at]).summary(400),
@@ -704,7 +705,7 @@ fn build_page(
         path,
         section,
         typed,
-        body: body.into(),
+        body,
         body_line: doc.body_line(),
         text: Arc::new(text),
         summary,
