@@ -561,14 +561,15 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    let docs: Vec<Weighted> = docs.into_par_iter().map(|d| weigh(d, &avg)).collect();
+    let (docs, texts): (Vec<Vec<u64>>, Vec<Vec<(String, u8)>>) =
+        docs.into_par_iter().map(|d| weigh(d, &avg)).map(|w| (w.han, w.text)).unzip();
 
     // Han terms (nearly all postings): split the key space into ranges holding about the same
     // number of postings, judged from a sample of documents. A document's terms are sorted,
     // so its part of a range is one slice; each range is inverted on its own (in parallel),
     // walking documents in order, so every posting list comes out sorted by document.
     let step = (docs.len() / 256).max(1);
-    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|d| d.han.iter().map(|p| p >> 8)).collect();
+    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|han| han.iter().map(|p| p >> 8)).collect();
     sample.sort_unstable();
     let mut bounds: Vec<u64> = (1..BUCKETS).filter_map(|b| sample.get(b * sample.len() / BUCKETS).copied()).collect();
     bounds.dedup();
@@ -583,10 +584,10 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
                 .flat_map_iter(|&(lo, hi)| {
                     let slices: Vec<&[u64]> = docs
                         .iter()
-                        .map(|d| {
-                            let start = d.han.partition_point(|p| p >> 8 < lo);
-                            let end = d.han.partition_point(|p| p >> 8 < hi);
-                            &d.han[start..end]
+                        .map(|han| {
+                            let start = han.partition_point(|p| p >> 8 < lo);
+                            let end = han.partition_point(|p| p >> 8 < hi);
+                            &han[start..end]
                         })
                         .collect();
                     // Count first, so each posting list is allocated once at its final size.
@@ -608,14 +609,16 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
                 .collect::<Vec<_>>()
         },
         || {
-            // Words, pinyin and exact keys: a small share of the postings.
-            let mut map: HashMap<&str, Vec<Posting>> = HashMap::default();
-            for (id, d) in docs.iter().enumerate() {
-                for (t, w) in &d.text {
-                    map.entry(t.as_str()).or_default().push(Posting::new(id as u32, *w));
+            // Words, pinyin and exact keys: a small share of the postings, but a String
+            // each. The documents' terms are consumed: a term's first string becomes its key
+            // and the others are freed as the walk goes, for the han postings to reuse.
+            let mut map: HashMap<String, Vec<Posting>> = HashMap::default();
+            for (id, text) in texts.into_iter().enumerate() {
+                for (t, w) in text {
+                    map.entry(t).or_default().push(Posting::new(id as u32, w));
                 }
             }
-            map.into_iter().map(|(t, p)| (t.to_string(), p)).collect::<Vec<_>>()
+            map.into_iter().collect::<Vec<_>>()
         },
     );
     let mut list = han;

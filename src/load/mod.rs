@@ -242,7 +242,7 @@ pub fn read_document(root: &Path, content: &Path, path: &Path) -> Result<Documen
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_big(bytes.len() as u64));
     }
-    let source = decode_text(&bytes).map_err(|(offset, message)| {
+    let source = decode_text_owned(bytes).map_err(|(bytes, offset, message)| {
         let valid = String::from_utf8_lossy(&bytes[..offset]).into_owned();
         Diagnostic::error(message)
             .file(&display_path)
@@ -330,6 +330,22 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, (usize, String)> {
     Ok(if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text.to_string() })
 }
 
+/// [`decode_text`] keeping the bytes when they already are the text (UTF-8 without a BOM,
+/// NUL bytes or carriage returns: nearly every file), instead of copying them. On failure
+/// the bytes come back with the error, for its excerpt.
+pub fn decode_text_owned(bytes: Vec<u8>) -> Result<String, (Vec<u8>, usize, String)> {
+    let plain = !bytes.starts_with(b"\xEF\xBB\xBF") && !bytes.iter().any(|&b| b == 0 || b == b'\r');
+    let bytes = if plain {
+        match String::from_utf8(bytes) {
+            Ok(text) => return Ok(text),
+            Err(e) => e.into_bytes(),
+        }
+    } else {
+        bytes
+    };
+    decode_text(&bytes).map_err(|(offset, message)| (bytes, offset, message))
+}
+
 /// Give every bundle page (`x/index.md`) the non-Markdown files in its folder.
 fn attach_assets(content: &Path, docs: &mut [Document], others: &[PathBuf]) {
     for doc in docs.iter_mut() {
@@ -342,6 +358,17 @@ fn attach_assets(content: &Path, docs: &mut [Document], others: &[PathBuf]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_decoding_is_decoding() {
+        for case in [&b"+++\ntitle = \"a\"\n+++\nbody"[..], b"\xEF\xBB\xBFa\r\nb", b"a\rb", b"ok \xE4\xB8\xAD"] {
+            assert_eq!(decode_text_owned(case.to_vec()).ok(), decode_text(case).ok());
+        }
+        for bad in [&b"a\0b"[..], b"a\xFFb", b"\r\xC3"] {
+            let (bytes, offset, message) = decode_text_owned(bad.to_vec()).unwrap_err();
+            assert_eq!((bytes.as_slice(), Err((offset, message))), (bad, decode_text(bad)));
+        }
+    }
 
     #[test]
     fn decode_strips_bom_and_crlf() {
