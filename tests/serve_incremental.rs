@@ -71,6 +71,14 @@ impl Site {
         out
     }
 
+    /// Rebuild after an edit of `rel` that must patch the model rather than rebuild it
+    /// (`why` is the failure message), then compare with a full build.
+    fn assert_patched_rebuild(&mut self, rel: &str, step: &str, why: &str) {
+        let r = built(self.rebuild(&[rel]), step);
+        assert!(r.model_patched, "{why}");
+        self.assert_same_as_full_build(step);
+    }
+
     /// Every served file equals the from-scratch build's.
     fn assert_same_as_full_build(&self, step: &str) {
         let full = build::generate(&options(&self.root), &mut |_| {}).unwrap_or_else(|e| panic!("{step}: full build failed:\n{e}"));
@@ -139,20 +147,14 @@ fn incremental_rebuilds_equal_full_builds() {
         let body = t.match_indices("+++\n").nth(1).map(|(i, _)| i + 4).expect("front matter");
         format!("{}\n本馆新增一句开头的话。\n{}", &t[..body], &t[body..])
     });
-    let r = built(site.rebuild(&[venue]), "summary edit");
-    assert!(r.model_patched, "a body edit that keeps the headings patches the model");
-    site.assert_same_as_full_build("summary edit");
+    site.assert_patched_rebuild(venue, "summary edit", "a body edit that keeps the headings patches the model");
     site.edit(venue, |t| t.replacen("description = \"", "description = \"（更新）", 1));
-    let r = built(site.rebuild(&[venue]), "description edit");
-    assert!(r.model_patched, "a description edit patches the model");
-    site.assert_same_as_full_build("description edit");
+    site.assert_patched_rebuild(venue, "description edit", "a description edit patches the model");
 
     // Title and weight: listings, related pages and the city change. The page only moves in
     // its lists, so the model is patched too.
     site.edit(venue, |t| t.replace("title = \"鹤壁市科技馆\"", "title = \"鹤壁科技馆\"").replace("weight = 12", "weight = 1"));
-    let r = built(site.rebuild(&[venue]), "title and weight");
-    assert!(r.model_patched, "a title and weight edit moves the page without a model rebuild");
-    site.assert_same_as_full_build("title and weight");
+    site.assert_patched_rebuild(venue, "title and weight", "a title and weight edit moves the page without a model rebuild");
 
     // With five venues a pager, a weight that takes the page from the first pager to the last
     // changes every pager in between; then a date, which the sitemap shows; then back.
@@ -169,16 +171,12 @@ fn incremental_rebuilds_equal_full_builds() {
             assert!(t.contains(from), "{step}: the page has {from:?}");
             t.replacen(from, to, 1)
         });
-        let r = built(site.rebuild(&[venue]), step);
-        assert!(r.model_patched, "{step}: patched");
-        site.assert_same_as_full_build(step);
+        site.assert_patched_rebuild(venue, step, &format!("{step}: patched"));
     }
     // A venue moving ahead of the other venues of its city, on the city's page.
     let nanyang = "content/venues/tong-bai-xian-ke-ji-guan.md";
     site.edit(nanyang, |t| t.replacen("weight = 23\n", "weight = 19\n", 1));
-    let r = built(site.rebuild(&[nanyang]), "weight in the city's list");
-    assert!(r.model_patched, "weight in the city's list: patched");
-    site.assert_same_as_full_build("weight in the city's list");
+    site.assert_patched_rebuild(nanyang, "weight in the city's list", "weight in the city's list: patched");
     // Sorted by title, in pinyin order: a new title takes the page from the middle to the top.
     let bases = "content/bases/_index.md";
     site.edit(bases, |t| t.replacen("sort_by = \"weight\"", "sort_by = \"title\"", 1));
@@ -186,9 +184,7 @@ fn incremental_rebuilds_equal_full_builds() {
     site.assert_same_as_full_build("by title");
     let base = "content/bases/hong-qi-qu-jing-shen-ying-di.md";
     site.edit(base, |t| t.replacen("title = \"红旗渠精神营地\"", "title = \"安阳红旗渠精神营地\"", 1));
-    let r = built(site.rebuild(&[base]), "title order");
-    assert!(r.model_patched, "title order: patched");
-    site.assert_same_as_full_build("title order");
+    site.assert_patched_rebuild(base, "title order", "title order: patched");
 
     // A title another typed page has, or the old title of a page a campaign names: the
     // rebuild reports what the full build would, and fixing it catches up.
