@@ -77,12 +77,13 @@ pub fn cmp_js(a: &str, b: &str) -> Ordering {
 }
 
 /// The deflate level of the index files (see [`gzip`]).
-const GZIP_LEVEL: u32 = 4;
+const GZIP_LEVEL: u32 = 3;
 
-/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 4:
-/// on a 10,000-page site's shards and fragments (34 MB before compression) level 6 took 20%
-/// more compression time for files 0.5% smaller, level 2 saved another 20% for 3% larger
-/// files, and levels 8–9 cost a third more than 6 for 1% smaller shards.
+/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes. Level 3:
+/// on a 10,000-page site's shards and fragments (34.2 MB before compression; zlib-rs, one
+/// thread) level 3 took 0.57 s for 15.18 MB, level 4 0.70 s for 15.12 MB (0.4% smaller for
+/// a fifth more time), level 6 0.82–0.87 s for 15.07 MB, level 2 0.57 s for 15.35 MB and
+/// level 1 0.28 s for 17.07 MB (13% more for every search to download).
 ///
 /// The index writes thousands of small streams; setting up a deflate state (its window and
 /// hash tables) cost as much as compressing an 8 kB shard, so each thread keeps one and

@@ -40,6 +40,10 @@ pub struct Template {
     /// The order of the Vec is from the first in hierarchy to the current template and the template
     /// name is needed in order to load its macros if necessary.
     pub blocks_definitions: HashMap<String, Vec<(String, Block)>>,
+    /// The macros this template can call, by template and namespace, worked out once when the
+    /// templates are built (`Tera::build_inheritance_chains`) instead of on every render
+    /// (kepu patch); `None` until then, or when they could not be (rendering works them out).
+    pub macro_namespaces: Option<std::sync::Arc<crate::renderer::MacroNamespaceNames>>,
 }
 
 impl Template {
@@ -107,6 +111,7 @@ impl Template {
             parents: vec![],
             blocks_definitions: HashMap::new(),
             from_extend: false,
+            macro_namespaces: None,
         })
     }
 }

@@ -331,6 +331,23 @@ impl Tera {
             };
         }
 
+        // kepu patch: each template's macros, worked out once here rather than on every
+        // render. One that cannot be (a missing macro file, which `check_macro_files`
+        // reports) keeps `None`, and rendering works its macros out as upstream does.
+        let macro_namespaces: Vec<(String, Option<std::sync::Arc<crate::renderer::MacroNamespaceNames>>)> = self
+            .templates
+            .iter()
+            .map(|(name, tpl)| {
+                let names = crate::renderer::MacroCollection::names_for(tpl, self).ok().map(std::sync::Arc::new);
+                (name.clone(), names)
+            })
+            .collect();
+        for (name, names) in macro_namespaces {
+            if let Some(tpl) = self.templates.get_mut(&name) {
+                tpl.macro_namespaces = names;
+            }
+        }
+
         Ok(())
     }
 

@@ -12,22 +12,64 @@ pub type MacroDefinitionMap = HashMap<String, MacroDefinition>;
 pub type MacroNamespaceMap<'a> = HashMap<&'a str, (&'a str, &'a MacroDefinitionMap)>;
 /// Maps { template => { namespace => ( macro_template, { macro => macro_definition }) }
 pub type MacroTemplateMap<'a> = HashMap<&'a str, MacroNamespaceMap<'a>>;
+/// Maps { template => { namespace => macro_template } }: a [`MacroCollection`] by name, kept
+/// in each [`Template`] (kepu patch). The definitions are `macro_template`'s own macros, so the
+/// names say as much as the references.
+pub type MacroNamespaceNames = HashMap<String, HashMap<String, String>>;
 
 /// Collection of all macro templates by file
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MacroCollection<'a> {
+    tera: &'a Tera,
+    /// The template the render started from.
+    start: &'a Template,
+    /// The start template's macros as worked out when the templates were built; used until
+    /// an include adds templates, when they are worked out into `macros` as upstream does.
+    built: Option<&'a MacroNamespaceNames>,
     macros: MacroTemplateMap<'a>,
 }
 
 impl<'a> MacroCollection<'a> {
     pub fn from_original_template(tpl: &'a Template, tera: &'a Tera) -> MacroCollection<'a> {
-        let mut macro_collection = MacroCollection { macros: MacroTemplateMap::new() };
+        let mut macro_collection =
+            MacroCollection { tera, start: tpl, built: tpl.macro_namespaces.as_deref(), macros: MacroTemplateMap::new() };
+        if macro_collection.built.is_none() {
+            macro_collection
+                .add_macros_from_template(tera, tpl)
+                .expect("Couldn't load macros from base template");
+        }
 
         macro_collection
-            .add_macros_from_template(tera, tpl)
-            .expect("Couldn't load macros from base template");
+    }
 
-        macro_collection
+    /// The macros `tpl` can call, by name, for [`Template::macro_namespaces`]; an error when one
+    /// of the templates they come from is missing.
+    pub fn names_for(tpl: &Template, tera: &Tera) -> Result<MacroNamespaceNames> {
+        // Working the macros out follows imports and parents without a guard against cycles;
+        // upstream meets one only when such a template is rendered, so leave it to that.
+        fn cycle(tera: &Tera, tpl: &Template, path: &mut Vec<String>) -> bool {
+            if path.contains(&tpl.name) {
+                return true;
+            }
+            path.push(tpl.name.clone());
+            let next = tpl.imported_macro_files.iter().map(|(file, _)| file).chain(&tpl.parents);
+            let found = next.filter_map(|name| tera.get_template(name).ok()).any(|t| cycle(tera, t, path));
+            path.pop();
+            found
+        }
+        if cycle(tera, tpl, &mut Vec::new()) {
+            return Err(Error::msg(format!("Template `{}` imports macros in a cycle", tpl.name)));
+        }
+        let mut collection = MacroCollection { tera, start: tpl, built: None, macros: MacroTemplateMap::new() };
+        collection.add_macros_from_template(tera, tpl)?;
+        Ok(collection
+            .macros
+            .iter()
+            .map(|(template, namespaces)| {
+                let namespaces = namespaces.iter().map(|(ns, (file, _))| (ns.to_string(), file.to_string())).collect();
+                (template.to_string(), namespaces)
+            })
+            .collect())
     }
 
     /// Add macros from parsed template to `MacroCollection`
@@ -41,6 +83,11 @@ impl<'a> MacroCollection<'a> {
         tera: &'a Tera,
         template: &'a Template,
     ) -> Result<()> {
+        if self.built.take().is_some() {
+            // An include adds templates: from here on, work the macros out as upstream does.
+            let start = self.start;
+            self.add_macros_from_template(tera, start)?;
+        }
         let template_name = &template.name[..];
         if self.macros.contains_key(template_name) {
             return Ok(());
@@ -93,10 +140,24 @@ impl<'a> MacroCollection<'a> {
         macro_namespace: &'a str,
         macro_name: &'a str,
     ) -> Result<(&'a str, &'a MacroDefinition)> {
-        let namespace = self
-            .macros
-            .get(template_name)
-            .and_then(|namespace_map| namespace_map.get(macro_namespace));
+        let built_namespace;
+        let namespace = match self.built {
+            Some(built) => {
+                let file = built.get(template_name).and_then(|namespace_map| namespace_map.get(macro_namespace));
+                built_namespace = match file {
+                    Some(file) => {
+                        let tpl = self.tera.get_template(file)?;
+                        Some((&tpl.name[..], &tpl.macros))
+                    }
+                    None => None,
+                };
+                built_namespace.as_ref()
+            }
+            None => self
+                .macros
+                .get(template_name)
+                .and_then(|namespace_map| namespace_map.get(macro_namespace)),
+        };
 
         if let Some(n) = namespace {
             let &(macro_template, macro_definition_map) = n;

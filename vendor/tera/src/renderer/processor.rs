@@ -955,6 +955,16 @@ impl<'a> Processor<'a> {
             // Comments are ignored when rendering
             Node::Comment(_, _) => (),
             Node::Text(ref s) | Node::Raw(_, ref s, _) => write!(write, "{}", s)?,
+            // kepu patch: `{{ ns::macro(…) }}` with no filters renders straight into the output;
+            // upstream rendered it into a string of its own, checked that string's UTF-8 and
+            // copied it out. A macro's output is never escaped, so the bytes are the same.
+            Node::VariableBlock(_, ref expr)
+                if expr.filters.is_empty() && !expr.negated && matches!(expr.val, ExprVal::MacroCall(_)) =>
+            {
+                if let ExprVal::MacroCall(ref macro_call) = expr.val {
+                    self.eval_macro_call(macro_call, write)?
+                }
+            }
             Node::VariableBlock(_, ref expr) => self.eval_expression(expr)?.render(write)?,
             Node::Set(_, ref set) => self.eval_set(set)?,
             Node::FilterSection(_, FilterSection { ref filter, ref body }, _) => {

@@ -8,7 +8,42 @@ use crate::renderer::for_loop::ForLoop;
 use crate::template::Template;
 
 pub type Val<'a> = Cow<'a, Value>;
-pub type FrameContext<'a> = HashMap<&'a str, Val<'a>>;
+
+/// The variables of one frame (macro arguments, `set`, loop variables): a handful each, so a
+/// list searched from the front beats hashing every name on every lookup (kepu patch; upstream
+/// used a `HashMap` with SipHash). Setting a name again replaces its value, as before.
+#[derive(Debug, Default)]
+pub struct FrameContext<'a>(Vec<(&'a str, Val<'a>)>);
+
+impl<'a> FrameContext<'a> {
+    pub fn new() -> Self {
+        FrameContext(Vec::new())
+    }
+
+    pub fn with_capacity(n: usize) -> Self {
+        FrameContext(Vec::with_capacity(n))
+    }
+
+    #[inline]
+    pub fn get(&self, key: &str) -> Option<&Val<'a>> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    pub fn insert(&mut self, key: &'a str, value: Val<'a>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&&'a str, &Val<'a>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
 
 /// Gets a value within a value by pointer, keeping lifetime
 #[inline]
@@ -191,7 +226,7 @@ impl<'a> StackFrame<'a> {
     pub fn context_owned(&self) -> HashMap<String, Value> {
         let mut context = HashMap::new();
 
-        for (key, val) in &self.context {
+        for (key, val) in self.context.iter() {
             context.insert((*key).to_string(), val.clone().into_owned());
         }
 
