@@ -573,22 +573,34 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     sample.sort_unstable();
     let mut bounds: Vec<u64> = (1..BUCKETS).filter_map(|b| sample.get(b * sample.len() / BUCKETS).copied()).collect();
     bounds.dedup();
-    let ranges: Vec<(u64, u64)> = std::iter::once(0)
-        .chain(bounds.iter().copied())
-        .zip(bounds.iter().copied().chain(std::iter::once(u64::MAX)))
+    // Range `r` holds the keys from `starts[r]` up to the next range's start.
+    let starts: Vec<u64> = std::iter::once(0).chain(bounds.iter().copied()).collect();
+    // Where each range starts in each document, found in one pass over the document's sorted
+    // terms. Two binary searches for every (range, document) pair, over 92 MB of terms at
+    // 10,000 pages, were most of the inversion's time (its Han side took 0.8 s, now 0.25–0.3 s).
+    let stride = starts.len() + 1;
+    let cuts: Vec<u32> = docs
+        .par_iter()
+        .flat_map_iter(|han| {
+            let mut at = 0;
+            let range_starts = starts.iter().map(move |&lo| {
+                while at < han.len() && han[at] >> 8 < lo {
+                    at += 1;
+                }
+                at as u32
+            });
+            range_starts.chain(std::iter::once(han.len() as u32))
+        })
         .collect();
     let (han, text) = rayon::join(
         || {
-            ranges
-                .par_iter()
-                .flat_map_iter(|&(lo, hi)| {
+            (0..starts.len())
+                .into_par_iter()
+                .flat_map_iter(|r| {
                     let slices: Vec<&[u64]> = docs
                         .iter()
-                        .map(|han| {
-                            let start = han.partition_point(|p| p >> 8 < lo);
-                            let end = han.partition_point(|p| p >> 8 < hi);
-                            &han[start..end]
-                        })
+                        .zip(cuts.chunks_exact(stride))
+                        .map(|(han, cut)| &han[cut[r] as usize..cut[r + 1] as usize])
                         .collect();
                     // Count first, so each posting list is allocated once at its final size.
                     let mut counts: HashMap<u64, usize> = HashMap::default();
