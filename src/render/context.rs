@@ -51,20 +51,29 @@ pub struct RelatedCtx {
     pub pages: Vec<PageRef>,
 }
 
-/// The current page, for `page.html` and the type templates.
+/// The current page, for `page.html` and the type templates: its listing value, what only its
+/// own page shows, its HTML and its related lists.
 #[derive(Debug, Clone, Serialize)]
 pub struct PageCtx {
     #[serde(flatten)]
     pub reference: PageRef,
+    #[serde(flatten)]
+    pub own: PageOwn,
+    pub content: String,
+    pub related: Vec<RelatedCtx>,
+}
+
+/// What a page's own value adds to its listing value ([`PageRef`]). Apart from it so that
+/// [`page_value`] can start from the listing value [`PageRefs`] already made.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageOwn {
     pub slug: String,
     pub updated: Option<String>,
-    pub content: String,
     pub toc: Vec<TocEntry>,
     pub char_count: usize,
     pub sources: Vec<String>,
     pub taxonomies: std::collections::BTreeMap<String, Vec<TermRef>>,
     pub extra: serde_json::Map<String, Value>,
-    pub related: Vec<RelatedCtx>,
     pub section: SectionRef,
     pub assets: Vec<String>,
     pub charts: Vec<RenderedChart>,
@@ -250,7 +259,10 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
 fn typed_value(t: Option<&Typed>) -> Value {
     match t {
         None => Value::Null,
-        Some(t) => serde_json::to_value(t).ok().and_then(|v| v.get("data").cloned()).unwrap_or(Value::Null),
+        Some(t) => match serde_json::to_value(t) {
+            Ok(Value::Object(mut tagged)) => tagged.remove("data").unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
     }
 }
 
@@ -280,11 +292,21 @@ pub fn toc(headings: &[crate::model::text::Heading]) -> Vec<TocEntry> {
     out
 }
 
+/// The current page's context, with its related pages.
 pub fn page_ctx(site: &Site, p: &Page, content: String) -> PageCtx {
-    page_ctx_inner(site, p, content, true)
+    let related = site
+        .related_of(p)
+        .iter()
+        .map(|g| RelatedCtx {
+            key: g.key,
+            label: g.label,
+            pages: g.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect(),
+        })
+        .collect();
+    PageCtx { reference: page_ref(site, p), own: page_own(site, p), content, related }
 }
 
-fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) -> PageCtx {
+fn page_own(site: &Site, p: &Page) -> PageOwn {
     let section = &site.sections[p.section];
     let taxonomies = p
         .meta
@@ -312,26 +334,14 @@ fn page_ctx_inner(site: &Site, p: &Page, content: String, with_related: bool) ->
         Some(Typed::Overview(o)) => o.charts.iter().enumerate().map(|(i, c)| charts::render(c, i)).collect(),
         _ => Vec::new(),
     };
-    PageCtx {
-        reference: page_ref(site, p),
+    PageOwn {
         slug: p.slug.clone(),
         updated: p.meta.updated.map(|d| d.to_string()),
-        content,
         toc: toc(&p.text.headings),
         char_count: p.text.han_chars + p.text.latin_words,
         sources: p.meta.sources.clone(),
         taxonomies,
         extra: p.meta.extra.clone(),
-        related: site
-            .related_of(p)
-            .iter()
-            .filter(|_| with_related)
-            .map(|g| RelatedCtx {
-                key: g.key,
-                label: g.label,
-                pages: g.pages.iter().map(|&i| page_ref(site, &site.pages[i])).collect(),
-            })
-            .collect(),
         section: section_ref(site, section),
         assets,
         charts,
@@ -450,11 +460,13 @@ fn ref_value(site: &Site, p: &Page) -> Value {
     serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)
 }
 
-/// The value of [`page_ctx`] (identical), with related pages from `refs`; the HTML is moved
-/// in, not copied.
-pub fn page_value(site: &Site, p: &Page, content: String, refs: &PageRefs) -> Value {
-    let mut v = serde_json::to_value(page_ctx_inner(site, p, String::new(), false)).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
+/// The value of [`page_ctx`] (identical) for page `i` of the site, made from its listing
+/// value and the related pages' in `refs`; the HTML is moved in, not copied.
+pub fn page_value(site: &Site, i: usize, content: String, refs: &PageRefs) -> Value {
+    let p = &site.pages[i];
+    let mut v = Value::clone(refs.get(i));
+    if let (Value::Object(m), Ok(Value::Object(own))) = (&mut v, serde_json::to_value(page_own(site, p))) {
+        m.extend(own);
         m.insert("content".into(), Value::String(content));
         let related = site
             .related_of(p)
@@ -502,6 +514,20 @@ mod tests {
 
     fn paths(menu: &[NavItem]) -> Vec<&str> {
         menu.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn page_value_is_the_value_of_page_ctx_for_every_page_of_the_portal() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::config::Config::load(root).expect("config");
+        let docs = crate::load::load_content(root).expect("content");
+        let site = crate::model::build(config, docs, &crate::model::ModelOptions::default()).expect("model");
+        let refs = PageRefs::new(&site);
+        assert!(site.pages.iter().any(|p| !site.related_of(p).is_empty()), "some page has related pages");
+        for (i, p) in site.pages.iter().enumerate() {
+            let expected = serde_json::to_value(page_ctx(&site, p, "<p>正文</p>".into())).expect("value");
+            assert_eq!(page_value(&site, i, "<p>正文</p>".into(), &refs), expected, "{}", p.rel_path);
+        }
     }
 
     #[test]

@@ -322,7 +322,7 @@ impl<'a> Renderer<'a> {
         let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
         match target {
             Target::Page(rel) => match site.get(rel) {
-                Some(DocRef::Page(i)) => self.page(&site.pages[i]),
+                Some(DocRef::Page(i)) => self.page(i),
                 _ => Err(gone()),
             },
             Target::SectionPager(rel, k) => match site.get(rel) {
@@ -440,7 +440,9 @@ impl Renderer<'_> {
         "page.html".into()
     }
 
-    fn page(&self, p: &Page) -> Result<Vec<OutputFile>, Diagnostic> {
+    /// Page `i` of the site, with its assets and aliases.
+    fn page(&self, i: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+        let p = &self.site.pages[i];
         let html = markdown::to_html(self.site, &p.body, &p.text.headings, &self.site.config.markdown);
         let template = self.page_template(p);
         if !self.exists(&template) {
@@ -450,7 +452,7 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let mut ctx = self.context();
-        ctx.put("page", page_value(self.site, p, html, &self.refs));
+        ctx.put("page", page_value(self.site, i, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
         let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
