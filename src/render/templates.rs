@@ -592,8 +592,8 @@ impl tera::Function for CardRenderer {
 
     /// The page value is read where the template has it: copying it for every call cost
     /// more than looking its card up.
-    fn call_cow(&self, args: HashMap<String, std::borrow::Cow<'_, Value>>) -> tera::Result<Value> {
-        self.card(|name| args.get(name).map(|v| &**v))
+    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
+        self.card(|name| args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v))
     }
 
     fn is_safe(&self) -> bool {

@@ -1,4 +1,8 @@
 use std::collections::HashMap;
+
+/// kepu patch: the tables looked up by name on every template, filter, test and function call
+/// hash with Fx rather than SipHash (names come from the site's own templates).
+pub type NameMap<V> = HashMap<String, V, rustc_hash::FxBuildHasher>;
 use std::fmt;
 use std::fs::File;
 use std::io::prelude::*;
@@ -63,13 +67,13 @@ pub struct Tera {
     #[doc(hidden)]
     glob: Option<String>,
     #[doc(hidden)]
-    pub templates: HashMap<String, Template>,
+    pub templates: NameMap<Template>,
     #[doc(hidden)]
-    pub filters: HashMap<String, Arc<dyn Filter>>,
+    pub filters: NameMap<Arc<dyn Filter>>,
     #[doc(hidden)]
-    pub testers: HashMap<String, Arc<dyn Test>>,
+    pub testers: NameMap<Arc<dyn Test>>,
     #[doc(hidden)]
-    pub functions: HashMap<String, Arc<dyn Function>>,
+    pub functions: NameMap<Arc<dyn Function>>,
     // Which extensions does Tera automatically autoescape on.
     // Defaults to [".html", ".htm", ".xml"]
     #[doc(hidden)]
@@ -89,10 +93,10 @@ impl Tera {
 
         let mut tera = Tera {
             glob: Some(dir.to_string()),
-            templates: HashMap::new(),
-            filters: HashMap::new(),
-            functions: HashMap::new(),
-            testers: HashMap::new(),
+            templates: NameMap::default(),
+            filters: NameMap::default(),
+            functions: NameMap::default(),
+            testers: NameMap::default(),
             autoescape_suffixes: vec![".html", ".htm", ".xml"],
             escape_fn: escape_html,
         };
@@ -265,7 +269,7 @@ impl Tera {
         // Recursive fn that finds all the parents and put them in an ordered Vec from closest to first parent
         // parent template
         fn build_chain(
-            templates: &HashMap<String, Template>,
+            templates: &NameMap<Template>,
             start: &Template,
             template: &Template,
             mut parents: Vec<String>,
@@ -910,10 +914,10 @@ impl Default for Tera {
     fn default() -> Tera {
         let mut tera = Tera {
             glob: None,
-            templates: HashMap::new(),
-            filters: HashMap::new(),
-            testers: HashMap::new(),
-            functions: HashMap::new(),
+            templates: NameMap::default(),
+            filters: NameMap::default(),
+            testers: NameMap::default(),
+            functions: NameMap::default(),
             autoescape_suffixes: vec![".html", ".htm", ".xml"],
             escape_fn: escape_html,
         };

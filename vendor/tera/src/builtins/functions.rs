@@ -13,12 +13,13 @@ pub trait Function: Sync + Send {
     /// The global function type definition
     fn call(&self, args: &HashMap<String, Value>) -> Result<Value>;
 
-    /// kepu: what the renderer calls, with each argument as the template's expression gave
-    /// it: borrowed where it named an existing value. The default copies the arguments and
-    /// calls [`Function::call`]; a function that reads a large argument (a whole page) can
-    /// read it in place instead of having it copied for every call.
-    fn call_cow(&self, args: HashMap<String, std::borrow::Cow<'_, Value>>) -> Result<Value> {
-        let args = args.into_iter().map(|(name, value)| (name, value.into_owned())).collect();
+    /// kepu: what the renderer calls, with each argument (name, value) as the template's
+    /// expression gave it: borrowed where it named an existing value, in no particular order.
+    /// The default copies the arguments into a map and calls [`Function::call`]; a function
+    /// that reads a large argument (a whole page) can read it in place instead of having it
+    /// copied for every call, and skip making the map.
+    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> Result<Value> {
+        let args = args.into_iter().map(|(name, value)| (name.to_string(), value.into_owned())).collect();
         self.call(&args)
     }
 

@@ -496,9 +496,9 @@ impl<'a> Processor<'a> {
 
         let err_wrap = |e| Error::call_function(&function_call.name, e);
 
-        let mut args = HashMap::with_capacity(function_call.args.len());
+        let mut args = Vec::with_capacity(function_call.args.len());
         for (arg_name, expr) in &function_call.args {
-            args.insert(arg_name.to_string(), self.safe_eval_expression(expr).map_err(err_wrap)?);
+            args.push((arg_name.as_str(), self.safe_eval_expression(expr).map_err(err_wrap)?));
         }
 
         Ok(Cow::Owned(tera_fn.call_cow(args).map_err(err_wrap)?))
