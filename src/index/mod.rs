@@ -577,7 +577,8 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     let starts: Vec<u64> = std::iter::once(0).chain(bounds.iter().copied()).collect();
     // Where each range starts in each document, found in one pass over the document's sorted
     // terms. Two binary searches for every (range, document) pair, over 92 MB of terms at
-    // 10,000 pages, were most of the inversion's time (its Han side took 0.8 s, now 0.25–0.3 s).
+    // 10,000 pages, missed the cache at nearly every step: the Han side of the inversion took
+    // 0.8 s of wall time, 0.25–0.3 s with the cuts (docs/performance.md).
     let stride = starts.len() + 1;
     let cuts: Vec<u32> = docs
         .par_iter()
