@@ -334,7 +334,7 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
 /// near the size of the index itself.
 struct Analysed {
     han: Vec<u64>,
-    text: Vec<(String, [u16; NF])>,
+    text: TextTerms<[u16; NF]>,
     lens: [u32; NF],
     exact: Vec<String>,
 }
@@ -347,7 +347,7 @@ const HAN_COUNT_MAX: u64 = (1 << HAN_FIELD_SHIFT) - 1;
 struct Weighted {
     han: Vec<u64>,
     /// Text terms (words, pinyin) and exact keys with their weights.
-    text: Vec<(String, u8)>,
+    text: TextTerms<u8>,
 }
 
 fn analyse(src: &Source) -> Analysed {
@@ -419,7 +419,12 @@ fn analyse(src: &Source) -> Analysed {
     }
     // Unsorted: `invert` files each term's postings under the term, walking documents in
     // order, so the order of terms within a document changes nothing in the index.
-    let text: Vec<_> = text.into_iter().collect();
+    let mut terms = TextTerms { buf: String::with_capacity(text.keys().map(String::len).sum()), terms: Vec::new() };
+    terms.terms.reserve(text.len());
+    for (t, counts) in text {
+        terms.push(&t, counts);
+    }
+    let text = terms;
     Analysed { han, text, lens, exact: exact.into_iter().collect() }
 }
 
@@ -477,6 +482,28 @@ impl UnigramCounts {
 
 /// Turn a document's counts into weights (given the average field lengths), reusing its
 /// memory: each term's packed entries become one `key << 8 | weight`.
+/// A document's text terms (words, pinyin, exact keys), each with a value, in one string: a
+/// 10,000-page site has nearly a million (term, document) pairs of them, and a `String` for
+/// each took ten times the memory of the terms' text (the index stage's peak holds them all).
+#[derive(Debug, Default)]
+struct TextTerms<T> {
+    buf: String,
+    /// Each term's byte range in `buf`, and its value.
+    terms: Vec<(u32, u32, T)>,
+}
+
+impl<T> TextTerms<T> {
+    fn push(&mut self, term: &str, value: T) {
+        let start = self.buf.len() as u32;
+        self.buf.push_str(term);
+        self.terms.push((start, self.buf.len() as u32, value));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.terms.iter().map(|(start, end, v)| (&self.buf[*start as usize..*end as usize], v))
+    }
+}
+
 fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     let Analysed { mut han, text, lens, exact } = doc;
     let norms = field_norms(&lens, avg);
@@ -495,14 +522,12 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
         write += 1;
     }
     han.truncate(write);
-    let text = text
-        .into_iter()
-        .map(|(t, c)| {
-            let w = quantize(&c, &norms);
-            (t, w)
-        })
-        .chain(exact.into_iter().map(|k| (k, MAX_LEVEL)))
-        .collect();
+    let mut weighed = TextTerms { buf: text.buf, terms: Vec::with_capacity(text.terms.len() + exact.len()) };
+    weighed.terms.extend(text.terms.into_iter().map(|(start, end, c)| (start, end, quantize(&c, &norms))));
+    for key in exact {
+        weighed.push(&key, MAX_LEVEL);
+    }
+    let text = weighed;
     Weighted { han, text }
 }
 
@@ -561,7 +586,7 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    let (docs, texts): (Vec<Vec<u64>>, Vec<Vec<(String, u8)>>) =
+    let (docs, texts): (Vec<Vec<u64>>, Vec<TextTerms<u8>>) =
         docs.into_par_iter().map(|d| weigh(d, &avg)).map(|w| (w.han, w.text)).unzip();
 
     // Han terms (nearly all postings): split the key space into ranges holding about the same
@@ -622,13 +647,19 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
                 .collect::<Vec<_>>()
         },
         || {
-            // Words, pinyin and exact keys: a small share of the postings, but a String
-            // each. The documents' terms are consumed: a term's first string becomes its key
-            // and the others are freed as the walk goes, for the han postings to reuse.
+            // Words, pinyin and exact keys: a small share of the postings. A term's string is
+            // made once, when the walk first meets it; each document's terms are freed as the
+            // walk leaves it, for the Han postings to reuse.
             let mut map: HashMap<String, Vec<Posting>> = HashMap::default();
             for (id, text) in texts.into_iter().enumerate() {
-                for (t, w) in text {
-                    map.entry(t).or_default().push(Posting::new(id as u32, w));
+                for (t, &w) in text.iter() {
+                    let posting = Posting::new(id as u32, w);
+                    match map.get_mut(t) {
+                        Some(list) => list.push(posting),
+                        None => {
+                            map.insert(t.to_string(), vec![posting]);
+                        }
+                    }
                 }
             }
             map.into_iter().collect::<Vec<_>>()
@@ -834,11 +865,12 @@ mod tests {
                     expected.push(key << 8 | u64::from(level_per_posting(&counts, &lens, &avg)));
                 }
             }
-            let text = vec![("word".to_string(), [1, 0, 0, 0, 2, 0, 5])];
-            let want_text = level_per_posting(&text[0].1, &lens, &avg);
-            let weighted = weigh(Analysed { han, text, lens, exact: Vec::new() }, &avg);
+            let mut text = TextTerms::default();
+            text.push("word", [1, 0, 0, 0, 2, 0, 5]);
+            let want_text = level_per_posting(&text.terms[0].2, &lens, &avg);
+            let weighted = weigh(Analysed { han, text, lens, exact: vec!["#exact".to_string()] }, &avg);
             assert_eq!(weighted.han, expected);
-            assert_eq!(weighted.text, vec![("word".to_string(), want_text)]);
+            assert_eq!(weighted.text.iter().collect::<Vec<_>>(), vec![("word", &want_text), ("#exact", &MAX_LEVEL)]);
         }
     }
 
