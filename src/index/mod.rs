@@ -419,13 +419,12 @@ fn analyse(src: &Source) -> Analysed {
     }
     // Unsorted: `invert` files each term's postings under the term, walking documents in
     // order, so the order of terms within a document changes nothing in the index.
-    let mut terms = TextTerms { buf: String::with_capacity(text.keys().map(String::len).sum()), terms: Vec::new() };
-    terms.terms.reserve(text.len());
+    let mut terms =
+        TextTerms { buf: String::with_capacity(text.keys().map(String::len).sum()), terms: Vec::with_capacity(text.len()) };
     for (t, counts) in text {
         terms.push(&t, counts);
     }
-    let text = terms;
-    Analysed { han, text, lens, exact: exact.into_iter().collect() }
+    Analysed { han, text: terms, lens, exact: exact.into_iter().collect() }
 }
 
 thread_local! {
@@ -480,8 +479,6 @@ impl UnigramCounts {
     }
 }
 
-/// Turn a document's counts into weights (given the average field lengths), reusing its
-/// memory: each term's packed entries become one `key << 8 | weight`.
 /// A document's text terms (words, pinyin, exact keys), each with a value, in one string: a
 /// 10,000-page site has nearly a million (term, document) pairs of them, and a `String` for
 /// each took ten times the memory of the terms' text (the index stage's peak holds them all).
@@ -504,6 +501,8 @@ impl<T> TextTerms<T> {
     }
 }
 
+/// Turn a document's counts into weights (given the average field lengths), reusing its
+/// memory: each term's packed entries become one `key << 8 | weight`.
 fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     let Analysed { mut han, text, lens, exact } = doc;
     let norms = field_norms(&lens, avg);
@@ -527,8 +526,7 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     for key in exact {
         weighed.push(&key, MAX_LEVEL);
     }
-    let text = weighed;
-    Weighted { han, text }
+    Weighted { han, text: weighed }
 }
 
 /// Each field's BM25 length normalisation for a document, made once per document rather

@@ -1,8 +1,4 @@
 use std::collections::HashMap;
-
-/// kepu patch: the tables looked up by name on every template, filter, test and function call
-/// hash with Fx rather than SipHash (names come from the site's own templates).
-pub type NameMap<V> = HashMap<String, V, rustc_hash::FxBuildHasher>;
 use std::fmt;
 use std::fs::File;
 use std::io::prelude::*;
@@ -25,6 +21,10 @@ const ONE_OFF_TEMPLATE_NAME: &str = "__tera_one_off";
 
 /// The escape function type definition
 pub type EscapeFn = fn(&str) -> String;
+
+/// kepu patch: the tables looked up by name on every template, filter, test and function call
+/// hash with Fx rather than SipHash (names come from the site's own templates).
+pub type NameMap<V> = HashMap<String, V, rustc_hash::FxBuildHasher>;
 
 /// Main point of interaction in this library.
 ///
