@@ -750,16 +750,20 @@ fn cut_shards(postings: &[(String, Vec<Posting>)]) -> Vec<std::ops::Range<usize>
 
 /// Text kept for excerpts: the description, then the body, cut to [`EXCERPT_CHARS`].
 fn excerpt_text(src: &Source) -> String {
+    let description = src.description.trim();
+    let parts: [&str; 3] = if src.description.is_empty() { ["", "", src.body] } else { [description, "\n", src.body] };
+    // Only as much of the body as the excerpt keeps is read (a body is thousands of characters).
     let mut text = String::new();
-    if !src.description.is_empty() {
-        text.push_str(src.description.trim());
-        text.push('\n');
+    let mut left = EXCERPT_CHARS;
+    for part in parts {
+        let (head, chars) = match part.char_indices().nth(left) {
+            Some((i, _)) => (&part[..i], left),
+            None => (part, part.chars().count()),
+        };
+        text.push_str(head);
+        left -= chars;
     }
-    text.push_str(src.body);
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((i, _)) => text[..i].to_string(),
-        None => text,
-    }
+    text
 }
 
 /// Documents per fragment file so that a file is about [`FRAGMENT_BYTES`].
@@ -823,6 +827,35 @@ fn facet_postings(sources: &[Source], section_labels: &BTreeMap<String, String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn source<'a>(description: &'a str, body: &'a str) -> Source<'a> {
+        Source {
+            url: String::new(),
+            title: "",
+            section: String::new(),
+            city: String::new(),
+            facets: Vec::new(),
+            names: Vec::new(),
+            exact: Vec::new(),
+            headings: Vec::new(),
+            description,
+            body,
+        }
+    }
+
+    #[test]
+    fn an_excerpt_is_the_description_then_the_body_cut_to_its_length() {
+        assert_eq!(excerpt_text(&source(" 简介 ", "正文")), "简介\n正文");
+        assert_eq!(excerpt_text(&source("", "正文")), "正文");
+        let body = "科".repeat(EXCERPT_CHARS * 2);
+        assert_eq!(excerpt_text(&source("", &body)), "科".repeat(EXCERPT_CHARS));
+        // The description and the line break count towards the length.
+        let cut = excerpt_text(&source("简介", &body));
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS);
+        assert_eq!(cut, format!("简介\n{}", "科".repeat(EXCERPT_CHARS - 3)));
+        let long = "介".repeat(EXCERPT_CHARS + 5);
+        assert_eq!(excerpt_text(&source(&long, &body)), "介".repeat(EXCERPT_CHARS));
+    }
 
     /// The BM25F level as it was computed before the per-document norms: every field's
     /// normalisation worked out again for each posting.

@@ -269,7 +269,10 @@ impl<'a> Iterator for PointerMachina<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let forwarded = &self.pointer[self.last_position..];
         let mut offset: usize = 0;
-        for (i, character) in forwarded.chars().enumerate() {
+        // kepu: byte offsets (`char_indices`), not character counts: with a non-ASCII key in
+        // square brackets (`groups["节日"]`) upstream's `chars().enumerate()` sliced inside a
+        // character and panicked.
+        for (i, character) in forwarded.char_indices() {
             match character {
                 '"' => {
                     if !self.escaped {
@@ -460,6 +463,15 @@ mod tests {
             dotted_pointer(&value, r#"foo["bar"].baz["qux"].blub"#),
             value.pointer(r#"/foo["bar"]/baz["qux"]/blub"#)
         );
+    }
+
+    #[test]
+    fn dotted_pointer_reads_non_ascii_keys_in_square_brackets() {
+        let value = json!({"groups": {"节日": [1, 2], "a": 3}});
+        assert_eq!(dotted_pointer(&value, r#"groups["节日"]"#), Some(&json!([1, 2])));
+        assert_eq!(dotted_pointer(&value, r#"groups."节日""#), Some(&json!([1, 2])));
+        assert_eq!(dotted_pointer(&value, "groups.节日"), Some(&json!([1, 2])));
+        assert_eq!(dotted_pointer(&value, r#"groups["a"]"#), Some(&json!(3)));
     }
 
     #[test]
