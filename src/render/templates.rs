@@ -469,28 +469,7 @@ fn register_functions(
     } else {
         HashMap::new()
     };
-    tera.register_function("get_url", move |args: &HashMap<String, Value>| {
-        let path = string_arg(args, "path")?;
-        if let Some(rest) = path.strip_prefix("@/") {
-            let (target, anchor) = rest.split_once('#').map_or((rest, None), |(t, a)| (t, Some(a)));
-            let url = links.get(target).ok_or_else(|| format!("get_url: no content file `{path}`"))?;
-            return Ok(Value::String(match anchor {
-                Some(a) => format!("{url}#{a}"),
-                None => url.clone(),
-            }));
-        }
-        if path.starts_with("http://") || path.starts_with("https://") {
-            return Ok(Value::String(path));
-        }
-        let rel = path.trim_start_matches('/');
-        if matches!(args.get("cachebust"), Some(Value::Bool(true))) {
-            let hash = asset_hashes.get(rel).ok_or_else(|| {
-                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
-            })?;
-            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
-        }
-        Ok(Value::String(format!("{prefix}/{rel}")))
-    });
+    tera.register_function("get_url", GetUrl { links, asset_hashes, prefix });
     let slot = CardSlot::default();
     if tera.get_template_names().any(|n| n == CARD_CALL) {
         tera.register_function("card", CardRenderer { templates: slot.clone(), cache: refs.cards().clone() });
@@ -653,6 +632,54 @@ impl CardRenderer {
     }
 }
 
+/// `get_url(path=…, cachebust=…)`: a page's, section's (`@/…`) or static file's URL. A page
+/// calls it several times (brand, menu, footer, scripts); it reads its arguments in place
+/// (`call_cow`) rather than from the map Tera's default call copies them into.
+struct GetUrl {
+    /// Site-relative URL of each content file (`venues/x.md`), when templates use `@/` links.
+    links: HashMap<String, String>,
+    asset_hashes: HashMap<String, String>,
+    prefix: String,
+}
+
+impl GetUrl {
+    fn url<'v>(&self, arg: impl Fn(&str) -> Option<&'v Value>) -> tera::Result<Value> {
+        let path = match arg("path") {
+            Some(Value::String(s)) => s.as_str(),
+            _ => return Err("missing string argument `path`".into()),
+        };
+        if let Some(rest) = path.strip_prefix("@/") {
+            let (target, anchor) = rest.split_once('#').map_or((rest, None), |(t, a)| (t, Some(a)));
+            let url = self.links.get(target).ok_or_else(|| format!("get_url: no content file `{path}`"))?;
+            return Ok(Value::String(match anchor {
+                Some(a) => format!("{url}#{a}"),
+                None => url.clone(),
+            }));
+        }
+        if path.starts_with("http://") || path.starts_with("https://") {
+            return Ok(Value::String(path.to_string()));
+        }
+        let (prefix, rel) = (&self.prefix, path.trim_start_matches('/'));
+        if matches!(arg("cachebust"), Some(Value::Bool(true))) {
+            let hash = self.asset_hashes.get(rel).ok_or_else(|| {
+                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
+            })?;
+            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
+        }
+        Ok(Value::String(format!("{prefix}/{rel}")))
+    }
+}
+
+impl tera::Function for GetUrl {
+    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+        self.url(|name| args.get(name))
+    }
+
+    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
+        self.url(|name| args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v))
+    }
+}
+
 /// `city_link(name="郑州")`: the city's full name (郑州市), linked to its page when the site
 /// has one; nothing for a name that is not one of the cities. Safe HTML, made once per
 /// city: the type templates show a page's cities in their facts box, and looking the name up
@@ -676,10 +703,21 @@ impl CityLink {
     }
 }
 
+impl CityLink {
+    fn link(&self, name: Option<&Value>) -> Value {
+        let name = name.and_then(Value::as_str).unwrap_or_default();
+        Value::String(self.0.get(name).cloned().unwrap_or_default())
+    }
+}
+
 impl tera::Function for CityLink {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let name = args.get("name").and_then(Value::as_str).unwrap_or_default();
-        Ok(Value::String(self.0.get(name).cloned().unwrap_or_default()))
+        Ok(self.link(args.get("name")))
+    }
+
+    /// Reads the name in place: a facts box calls this for each of its cities.
+    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
+        Ok(self.link(args.iter().find(|(n, _)| *n == "name").map(|(_, v)| &**v)))
     }
 
     fn is_safe(&self) -> bool {
