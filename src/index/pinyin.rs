@@ -29,19 +29,55 @@ pub const INITIALS: char = '^';
 
 /// Toneless readings of a (folded) Han character, most common first, ASCII only (`ü` → `v`).
 pub fn readings(c: char) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+    static_readings(c).as_slice().iter().map(|r| r.to_string()).collect()
+}
+
+/// [`readings`] as the pinyin data's own static strings, without allocating: the indexer
+/// reads every character of every title and name, and a `Vec` of `String`s per character
+/// cost more than the terms made from them.
+fn static_readings(c: char) -> Readings {
+    let mut out = Readings { strs: [""; MAX_READINGS], len: 0 };
     if let Some(multi) = c.to_pinyin_multi() {
         for p in multi {
-            let plain: String = p.plain().chars().map(|c| if c == 'ü' { 'v' } else { c }).collect();
-            if !plain.is_empty() && plain.is_ascii() && !out.contains(&plain) {
-                out.push(plain);
+            let Some(plain) = ascii_reading(p.plain()) else { continue };
+            if !out.as_slice().contains(&plain) {
+                out.strs[out.len] = plain;
+                out.len += 1;
             }
-            if out.len() == MAX_READINGS {
+            if out.len == MAX_READINGS {
                 break;
             }
         }
     }
     out
+}
+
+/// Up to [`MAX_READINGS`] readings of one character.
+#[derive(Clone, Copy)]
+struct Readings {
+    strs: [&'static str; MAX_READINGS],
+    len: usize,
+}
+
+impl Readings {
+    fn as_slice(&self) -> &[&'static str] {
+        &self.strs[..self.len]
+    }
+}
+
+/// The ASCII form of a toneless reading, `None` for an empty or other non-ASCII one. Of
+/// the pinyin data's toneless syllables only these four are not ASCII: `ü` is written `v`,
+/// as pinyin keyboards type it.
+fn ascii_reading(plain: &'static str) -> Option<&'static str> {
+    match plain {
+        "" => None,
+        _ if plain.is_ascii() => Some(plain),
+        "lü" => Some("lv"),
+        "lüe" => Some("lve"),
+        "nü" => Some("nv"),
+        "nüe" => Some("nve"),
+        _ => None,
+    }
 }
 
 /// The pinyin terms of a short field, in a stable order (duplicates included: they count as
@@ -58,8 +94,9 @@ pub fn terms(text: &str) -> Vec<String> {
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
     let mut term = String::new();
     for run in runs(text).into_iter().filter(|r| r.han) {
-        let readings: Vec<Vec<String>> = run.text.chars().map(readings).collect();
+        let readings: Vec<Readings> = run.text.chars().map(static_readings).collect();
         for (i, rs) in readings.iter().enumerate() {
+            let rs = rs.as_slice();
             for r in rs {
                 term.clear();
                 term.push(SYLLABLE);
@@ -71,7 +108,7 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
             // deduplicated, as a set of the strings would be.
             let mut initials: Vec<[u8; 2]> = Vec::new();
             for a in rs {
-                for b in next {
+                for b in next.as_slice() {
                     term.clear();
                     term.push(PAIR);
                     term.push_str(a);
@@ -97,6 +134,35 @@ pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `readings` as it was, with a `String` made for each reading.
+    fn readings_by_strings(c: char) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(multi) = c.to_pinyin_multi() {
+            for p in multi {
+                let plain: String = p.plain().chars().map(|c| if c == 'ü' { 'v' } else { c }).collect();
+                if !plain.is_empty() && plain.is_ascii() && !out.contains(&plain) {
+                    out.push(plain);
+                }
+                if out.len() == MAX_READINGS {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn static_readings_are_the_readings_of_every_han_character() {
+        let ranges = [0x3400..0xA000, 0xF900..0xFB00, 0x20000..0x32000];
+        let mut with_v = 0;
+        for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
+            let want = readings_by_strings(c);
+            assert_eq!(readings(c), want, "{c}");
+            with_v += usize::from(want.iter().any(|r| r.contains('v')));
+        }
+        assert!(with_v > 0, "some characters read lü or nü");
+    }
 
     #[test]
     fn pairs_and_initials_of_a_name() {
