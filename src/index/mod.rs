@@ -343,11 +343,58 @@ const HAN_FIELD_SHIFT: u32 = 18;
 const HAN_KEY_SHIFT: u32 = 21;
 const HAN_COUNT_MAX: u64 = (1 << HAN_FIELD_SHIFT) - 1;
 
-/// One document's terms with their weights. `han` is `key << 8 | weight`, sorted by key.
+/// One document's terms with their weights.
 struct Weighted {
-    han: Vec<u64>,
+    han: HanTerms,
     /// Text terms (words, pinyin) and exact keys with their weights.
     text: TextTerms<u8>,
+}
+
+/// A document's weighted Han terms, sorted by key, each a varint of `(key − the previous
+/// key) << 4 | level` (levels fit in four bits). The inversion holds every document's Han
+/// terms at once: at 10,000 pages 10.7 million of them, which took 85 MB as a `u64` each
+/// and take 32 MB as varints (three bytes a term: a document's sorted keys are close).
+#[derive(Debug, Default)]
+struct HanTerms(Vec<u8>);
+
+const _: () = assert!((MAX_LEVEL as u32) < 16);
+
+impl HanTerms {
+    /// The terms from byte `at` on, `key` being the key of the term before `at` (0 at 0).
+    fn iter_from(&self, at: usize, key: u64) -> HanIter<'_> {
+        HanIter { bytes: &self.0, at, end: self.0.len(), key }
+    }
+}
+
+/// (key, level) of [`HanTerms`], in key order; `at` is where the next term starts.
+#[derive(Clone)]
+struct HanIter<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    end: usize,
+    key: u64,
+}
+
+impl Iterator for HanIter<'_> {
+    type Item = (u64, u8);
+
+    fn next(&mut self) -> Option<(u64, u8)> {
+        if self.at >= self.end {
+            return None;
+        }
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let b = self.bytes[self.at];
+            self.at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        self.key += v >> 4;
+        Some((self.key, (v & 0xF) as u8))
+    }
 }
 
 fn analyse(src: &Source) -> Analysed {
@@ -428,6 +475,8 @@ fn analyse(src: &Source) -> Analysed {
 }
 
 thread_local! {
+    /// Each thread's buffer for encoding a document's [`HanTerms`].
+    static HAN_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     /// Each thread's [`UnigramCounts`], reused from document to document.
     static UNIGRAMS: std::cell::Cell<UnigramCounts> = std::cell::Cell::new(UnigramCounts::default());
 }
@@ -504,9 +553,13 @@ impl<T> TextTerms<T> {
 /// Turn a document's counts into weights (given the average field lengths), reusing its
 /// memory: each term's packed entries become one `key << 8 | weight`.
 fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
-    let Analysed { mut han, text, lens, exact } = doc;
+    let Analysed { han, text, lens, exact } = doc;
     let norms = field_norms(&lens, avg);
-    let (mut read, mut write) = (0, 0);
+    // Encoded into a reused buffer, then copied at its size: mimalloc keeps a block that
+    // shrinks by less than half, so `shrink_to_fit` would not give the memory back.
+    let mut out = HAN_SCRATCH.take();
+    out.clear();
+    let (mut read, mut last) = (0, 0);
     while read < han.len() {
         // A term's entries are sorted by field, so this sums in the order `quantize` does.
         let key = han[read] >> HAN_KEY_SHIFT;
@@ -517,10 +570,12 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
             tf += FIELDS[f].weight * f64::from(count) / norms[f];
             read += 1;
         }
-        han[write] = key << 8 | u64::from(level_of(tf));
-        write += 1;
+        encode::push_varint(&mut out, (key - last) << 4 | u64::from(level_of(tf)));
+        last = key;
     }
-    han.truncate(write);
+    drop(han);
+    let han = HanTerms(out.as_slice().to_vec());
+    HAN_SCRATCH.set(out);
     let mut weighed = TextTerms { buf: text.buf, terms: Vec::with_capacity(text.terms.len() + exact.len()) };
     weighed.terms.extend(text.terms.into_iter().map(|(start, end, c)| (start, end, quantize(&c, &norms))));
     for key in exact {
@@ -584,7 +639,7 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    let (docs, texts): (Vec<Vec<u64>>, Vec<TextTerms<u8>>) =
+    let (docs, texts): (Vec<HanTerms>, Vec<TextTerms<u8>>) =
         docs.into_par_iter().map(|d| weigh(d, &avg)).map(|w| (w.han, w.text)).unzip();
 
     // Han terms (nearly all postings): split the key space into ranges holding about the same
@@ -592,28 +647,32 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     // so its part of a range is one slice; each range is inverted on its own (in parallel),
     // walking documents in order, so every posting list comes out sorted by document.
     let step = (docs.len() / 256).max(1);
-    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|han| han.iter().map(|p| p >> 8)).collect();
+    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|han| han.iter_from(0, 0).map(|(key, _)| key)).collect();
     sample.sort_unstable();
     let mut bounds: Vec<u64> = (1..BUCKETS).filter_map(|b| sample.get(b * sample.len() / BUCKETS).copied()).collect();
     bounds.dedup();
     // Range `r` holds the keys from `starts[r]` up to the next range's start.
     let starts: Vec<u64> = std::iter::once(0).chain(bounds.iter().copied()).collect();
-    // Where each range starts in each document, found in one pass over the document's sorted
-    // terms. Two binary searches for every (range, document) pair, over 92 MB of terms at
-    // 10,000 pages, missed the cache at nearly every step: the Han side of the inversion took
-    // 0.8 s of wall time, 0.25–0.3 s with the cuts (docs/performance.md).
+    // Where each range starts in each document (a byte offset, and the key before it, which
+    // the varints there count from), found in one pass over the document's sorted terms. Two
+    // binary searches for every (range, document) pair, over 92 MB of terms at 10,000 pages,
+    // missed the cache at nearly every step: the Han side of the inversion took 0.8 s of
+    // wall time, 0.25–0.3 s with the cuts (docs/performance.md).
     let stride = starts.len() + 1;
-    let cuts: Vec<u32> = docs
+    let cuts: Vec<(u32, u64)> = docs
         .par_iter()
         .flat_map_iter(|han| {
-            let mut at = 0;
+            let mut terms = han.iter_from(0, 0);
+            // Where the term `next` starts, and the key before it.
+            let (mut here, mut next) = ((0u32, 0u64), terms.next());
             let range_starts = starts.iter().map(move |&lo| {
-                while at < han.len() && han[at] >> 8 < lo {
-                    at += 1;
+                while let Some((key, _)) = next.filter(|&(key, _)| key < lo) {
+                    here = (terms.at as u32, key);
+                    next = terms.next();
                 }
-                at as u32
+                here
             });
-            range_starts.chain(std::iter::once(han.len() as u32))
+            range_starts.chain(std::iter::once((han.0.len() as u32, 0)))
         })
         .collect();
     let (han, text) = rayon::join(
@@ -621,22 +680,22 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
             (0..starts.len())
                 .into_par_iter()
                 .flat_map_iter(|r| {
-                    let slices: Vec<&[u64]> = docs
+                    let slices: Vec<HanIter> = docs
                         .iter()
                         .zip(cuts.chunks_exact(stride))
-                        .map(|(han, cut)| &han[cut[r] as usize..cut[r + 1] as usize])
+                        .map(|(han, cut)| HanIter { end: cut[r + 1].0 as usize, ..han.iter_from(cut[r].0 as usize, cut[r].1) })
                         .collect();
                     // Count first, so each posting list is allocated once at its final size.
                     let mut counts: HashMap<u64, usize> = HashMap::default();
-                    for p in slices.iter().flat_map(|s| s.iter()) {
-                        *counts.entry(p >> 8).or_default() += 1;
+                    for (key, _) in slices.iter().cloned().flatten() {
+                        *counts.entry(key).or_default() += 1;
                     }
                     let mut map: HashMap<u64, Vec<Posting>> =
                         counts.into_iter().map(|(k, n)| (k, Vec::with_capacity(n))).collect();
                     for (id, slice) in slices.iter().enumerate() {
-                        for p in *slice {
-                            if let Some(list) = map.get_mut(&(p >> 8)) {
-                                list.push(Posting::new(id as u32, (p & 0xFF) as u8));
+                        for (key, level) in slice.clone() {
+                            if let Some(list) = map.get_mut(&key) {
+                                list.push(Posting::new(id as u32, level));
                             }
                         }
                     }
@@ -900,8 +959,30 @@ mod tests {
             text.push("word", [1, 0, 0, 0, 2, 0, 5]);
             let want_text = level_per_posting(&text.terms[0].2, &lens, &avg);
             let weighted = weigh(Analysed { han, text, lens, exact: vec!["#exact".to_string()] }, &avg);
-            assert_eq!(weighted.han, expected);
+            let decoded: Vec<u64> = weighted.han.iter_from(0, 0).map(|(key, level)| key << 8 | u64::from(level)).collect();
+            assert_eq!(decoded, expected);
             assert_eq!(weighted.text.iter().collect::<Vec<_>>(), vec![("word", &want_text), ("#exact", &MAX_LEVEL)]);
+        }
+    }
+
+    #[test]
+    fn han_terms_read_back_from_any_term_boundary() {
+        // Unigrams, then bigrams (keys near 2^43), as a document's sorted keys are.
+        let keys: Vec<u64> = [0x4E2D, 0x4E2E, 0x9FA5]
+            .into_iter()
+            .chain([('科', '技'), ('科', '普'), ('馆', '长'), ('\u{20000}', '\u{2A6D6}')].map(|(a, b)| tokenize::han_bigram(a, b)))
+            .collect();
+        let han = keys.iter().map(|&k| k << HAN_KEY_SHIFT | 2 << HAN_FIELD_SHIFT | 3).collect();
+        let weighted = weigh(Analysed { han, text: TextTerms::default(), lens: [1; NF], exact: Vec::new() }, &[1.0; NF]);
+        let all: Vec<(u64, u8)> = weighted.han.iter_from(0, 0).collect();
+        assert_eq!(all.iter().map(|t| t.0).collect::<Vec<_>>(), keys);
+        assert!(all.iter().all(|&(_, level)| (1..=MAX_LEVEL).contains(&level)));
+        // Starting at each term's first byte with the key before it gives the rest.
+        let mut it = weighted.han.iter_from(0, 0);
+        for i in 0..=keys.len() {
+            let before = if i == 0 { 0 } else { keys[i - 1] };
+            assert_eq!(weighted.han.iter_from(it.at, before).collect::<Vec<_>>(), all[i..], "from term {i}");
+            it.next();
         }
     }
 
