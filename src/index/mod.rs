@@ -346,6 +346,8 @@ const HAN_COUNT_MAX: u64 = (1 << HAN_FIELD_SHIFT) - 1;
 /// One document's terms with their weights.
 struct Weighted {
     han: HanTerms,
+    /// Where each key range starts in `han` (see [`weigh`]).
+    cuts: Vec<(u32, u64)>,
     /// Text terms (words, pinyin) and exact keys with their weights.
     text: TextTerms<u8>,
 }
@@ -382,16 +384,30 @@ impl Iterator for HanIter<'_> {
         if self.at >= self.end {
             return None;
         }
-        let (mut v, mut shift) = (0u64, 0);
-        loop {
-            let b = self.bytes[self.at];
-            self.at += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                break;
+        // A term is at most 7 bytes (a delta below 2^43, shifted by 4). Where 8 bytes can be
+        // read, the term is decoded from one word without a loop: the inversion reads each of
+        // millions of terms twice, and a byte at a time cost 15 instructions a byte.
+        let v = match self.bytes.get(self.at..self.at + 8) {
+            Some(window) => {
+                let word = u64::from_le_bytes(window.try_into().expect("8 bytes"));
+                let len = (!word & 0x8080_8080_8080_8080).trailing_zeros() / 8 + 1;
+                self.at += len as usize;
+                let w = word & (u64::MAX >> (64 - 8 * len));
+                (0..7).fold(0, |v, i| v | (w >> i) & (0x7f << (7 * i)))
             }
-            shift += 7;
-        }
+            None => {
+                let (mut v, mut shift) = (0u64, 0);
+                loop {
+                    let b = self.bytes[self.at];
+                    self.at += 1;
+                    v |= u64::from(b & 0x7f) << shift;
+                    if b < 0x80 {
+                        break v;
+                    }
+                    shift += 7;
+                }
+            }
+        };
         self.key += v >> 4;
         Some((self.key, (v & 0xF) as u8))
     }
@@ -550,9 +566,10 @@ impl<T> TextTerms<T> {
     }
 }
 
-/// Turn a document's counts into weights (given the average field lengths), reusing its
-/// memory: each term's packed entries become one `key << 8 | weight`.
-fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
+/// Turn a document's counts into weights (given the average field lengths): its packed
+/// entries become [`HanTerms`], and `cuts` says where in them each key range of `starts`
+/// begins (a byte offset and the key before it), plus where they end.
+fn weigh(doc: Analysed, avg: &[f64; NF], starts: &[u64]) -> Weighted {
     let Analysed { han, text, lens, exact } = doc;
     let norms = field_norms(&lens, avg);
     // Encoded into a reused buffer, then copied at its size: mimalloc keeps a block that
@@ -560,9 +577,13 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     let mut out = HAN_SCRATCH.take();
     out.clear();
     let (mut read, mut last) = (0, 0);
+    let mut cuts = Vec::with_capacity(starts.len() + 1);
     while read < han.len() {
         // A term's entries are sorted by field, so this sums in the order `quantize` does.
         let key = han[read] >> HAN_KEY_SHIFT;
+        while cuts.len() < starts.len() && starts[cuts.len()] <= key {
+            cuts.push((out.len() as u32, last));
+        }
         let mut tf = 0.0;
         while read < han.len() && han[read] >> HAN_KEY_SHIFT == key {
             let f = ((han[read] >> HAN_FIELD_SHIFT) & 7) as usize;
@@ -573,6 +594,9 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
         encode::push_varint(&mut out, (key - last) << 4 | u64::from(level_of(tf)));
         last = key;
     }
+    while cuts.len() <= starts.len() {
+        cuts.push((out.len() as u32, last));
+    }
     drop(han);
     let han = HanTerms(out.as_slice().to_vec());
     HAN_SCRATCH.set(out);
@@ -581,7 +605,7 @@ fn weigh(doc: Analysed, avg: &[f64; NF]) -> Weighted {
     for key in exact {
         weighed.push(&key, MAX_LEVEL);
     }
-    Weighted { han, text: weighed }
+    Weighted { han, cuts, text: weighed }
 }
 
 /// Each field's BM25 length normalisation for a document, made once per document rather
@@ -639,42 +663,39 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
     for a in &mut avg {
         *a = (*a / n).max(1.0);
     }
-    let (docs, texts): (Vec<HanTerms>, Vec<TextTerms<u8>>) =
-        docs.into_par_iter().map(|d| weigh(d, &avg)).map(|w| (w.han, w.text)).unzip();
-
     // Han terms (nearly all postings): split the key space into ranges holding about the same
-    // number of postings, judged from a sample of documents. A document's terms are sorted,
-    // so its part of a range is one slice; each range is inverted on its own (in parallel),
-    // walking documents in order, so every posting list comes out sorted by document.
+    // number of postings, judged from a sample of documents (each key once, though a document
+    // has an entry for each field the key is in). A document's terms are sorted, so its part
+    // of a range is one slice; each range is inverted on its own (in parallel), walking
+    // documents in order, so every posting list comes out sorted by document.
     let step = (docs.len() / 256).max(1);
-    let mut sample: Vec<u64> = docs.iter().step_by(step).flat_map(|han| han.iter_from(0, 0).map(|(key, _)| key)).collect();
+    let mut sample: Vec<u64> = Vec::new();
+    for d in docs.iter().step_by(step) {
+        for entry in &d.han {
+            let key = entry >> HAN_KEY_SHIFT;
+            if sample.last() != Some(&key) {
+                sample.push(key);
+            }
+        }
+    }
     sample.sort_unstable();
     let mut bounds: Vec<u64> = (1..BUCKETS).filter_map(|b| sample.get(b * sample.len() / BUCKETS).copied()).collect();
     bounds.dedup();
     // Range `r` holds the keys from `starts[r]` up to the next range's start.
     let starts: Vec<u64> = std::iter::once(0).chain(bounds.iter().copied()).collect();
-    // Where each range starts in each document (a byte offset, and the key before it, which
-    // the varints there count from), found in one pass over the document's sorted terms. Two
-    // binary searches for every (range, document) pair, over 92 MB of terms at 10,000 pages,
-    // missed the cache at nearly every step: the Han side of the inversion took 0.8 s of
-    // wall time, 0.25–0.3 s with the cuts (docs/performance.md).
-    let stride = starts.len() + 1;
-    let cuts: Vec<(u32, u64)> = docs
-        .par_iter()
-        .flat_map_iter(|han| {
-            let mut terms = han.iter_from(0, 0);
-            // Where the term `next` starts, and the key before it.
-            let (mut here, mut next) = ((0u32, 0u64), terms.next());
-            let range_starts = starts.iter().map(move |&lo| {
-                while let Some((key, _)) = next.filter(|&(key, _)| key < lo) {
-                    here = (terms.at as u32, key);
-                    next = terms.next();
-                }
-                here
-            });
-            range_starts.chain(std::iter::once((han.0.len() as u32, 0)))
-        })
-        .collect();
+    // Where each range starts in each document is noted while the document is weighed (its
+    // terms come out in key order). Two binary searches for every (range, document) pair, over
+    // 92 MB of terms at 10,000 pages, missed the cache at nearly every step: the Han side of
+    // the inversion took 0.8 s of wall time, 0.25–0.3 s with the cuts (docs/performance.md).
+    let weighed: Vec<Weighted> = docs.into_par_iter().map(|d| weigh(d, &avg, &starts)).collect();
+    let mut docs = Vec::with_capacity(weighed.len());
+    let mut cuts = Vec::with_capacity(weighed.len());
+    let mut texts = Vec::with_capacity(weighed.len());
+    for w in weighed {
+        docs.push(w.han);
+        cuts.push(w.cuts);
+        texts.push(w.text);
+    }
     let (han, text) = rayon::join(
         || {
             (0..starts.len())
@@ -682,7 +703,7 @@ fn invert(docs: Vec<Analysed>) -> Vec<(String, Vec<Posting>)> {
                 .flat_map_iter(|r| {
                     let slices: Vec<HanIter> = docs
                         .iter()
-                        .zip(cuts.chunks_exact(stride))
+                        .zip(&cuts)
                         .map(|(han, cut)| HanIter { end: cut[r + 1].0 as usize, ..han.iter_from(cut[r].0 as usize, cut[r].1) })
                         .collect();
                     // Count first, so each posting list is allocated once at its final size.
@@ -958,7 +979,7 @@ mod tests {
             let mut text = TextTerms::default();
             text.push("word", [1, 0, 0, 0, 2, 0, 5]);
             let want_text = level_per_posting(&text.terms[0].2, &lens, &avg);
-            let weighted = weigh(Analysed { han, text, lens, exact: vec!["#exact".to_string()] }, &avg);
+            let weighted = weigh(Analysed { han, text, lens, exact: vec!["#exact".to_string()] }, &avg, &[0]);
             let decoded: Vec<u64> = weighted.han.iter_from(0, 0).map(|(key, level)| key << 8 | u64::from(level)).collect();
             assert_eq!(decoded, expected);
             assert_eq!(weighted.text.iter().collect::<Vec<_>>(), vec![("word", &want_text), ("#exact", &MAX_LEVEL)]);
@@ -973,17 +994,28 @@ mod tests {
             .chain([('科', '技'), ('科', '普'), ('馆', '长'), ('\u{20000}', '\u{2A6D6}')].map(|(a, b)| tokenize::han_bigram(a, b)))
             .collect();
         let han = keys.iter().map(|&k| k << HAN_KEY_SHIFT | 2 << HAN_FIELD_SHIFT | 3).collect();
-        let weighted = weigh(Analysed { han, text: TextTerms::default(), lens: [1; NF], exact: Vec::new() }, &[1.0; NF]);
+        // Ranges starting at 0, at each key, between two keys and after the last.
+        let starts: Vec<u64> = std::iter::once(0).chain(keys.iter().flat_map(|&k| [k, k + 1])).collect();
+        let weighted = weigh(Analysed { han, text: TextTerms::default(), lens: [1; NF], exact: Vec::new() }, &[1.0; NF], &starts);
         let all: Vec<(u64, u8)> = weighted.han.iter_from(0, 0).collect();
         assert_eq!(all.iter().map(|t| t.0).collect::<Vec<_>>(), keys);
         assert!(all.iter().all(|&(_, level)| (1..=MAX_LEVEL).contains(&level)));
-        // Starting at each term's first byte with the key before it gives the rest.
+        // Starting at each term's first byte with the key before it gives the rest, and the
+        // cuts are those places: the first term at or above each range's start.
         let mut it = weighted.han.iter_from(0, 0);
+        let mut places = Vec::new();
         for i in 0..=keys.len() {
             let before = if i == 0 { 0 } else { keys[i - 1] };
             assert_eq!(weighted.han.iter_from(it.at, before).collect::<Vec<_>>(), all[i..], "from term {i}");
+            places.push((it.at as u32, before));
             it.next();
         }
+        assert_eq!(weighted.cuts.len(), starts.len() + 1);
+        for (r, &lo) in starts.iter().enumerate() {
+            let first = keys.iter().position(|&k| k >= lo).unwrap_or(keys.len());
+            assert_eq!(weighted.cuts[r], places[first], "range {r} from {lo}");
+        }
+        assert_eq!(weighted.cuts[starts.len()], places[keys.len()]);
     }
 
     #[test]
