@@ -182,7 +182,7 @@ pub fn analyse(markdown: &str) -> BodyText {
                 }
                 if !in_code {
                     push_block(&mut out.plain, &block);
-                block.clear();
+                    block.clear();
                 }
             }
             _ => {}
