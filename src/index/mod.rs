@@ -370,7 +370,10 @@ fn push_han_term(out: &mut Vec<u8>, v: u64) {
     debug_assert!(v < 1 << 49);
     let bytes = (64 - v.leading_zeros()).max(1).div_ceil(7);
     let word = v << bytes | 1 << (bytes - 1);
-    out.extend_from_slice(&word.to_le_bytes()[..bytes as usize]);
+    // All eight bytes, then back to the term's length: a copy of a fixed size is one store.
+    let at = out.len();
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(at + bytes as usize);
 }
 
 impl HanTerms {
