@@ -564,6 +564,11 @@ impl CardCache {
     }
 }
 
+/// The argument `name` of a `call_cow` call, where the template has it.
+fn named_arg<'v>(args: &'v [(&str, std::borrow::Cow<'_, Value>)], name: &str) -> Option<&'v Value> {
+    args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
+}
+
 impl tera::Function for CardRenderer {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
         self.card(|name| args.get(name))
@@ -572,7 +577,7 @@ impl tera::Function for CardRenderer {
     /// The page value is read where the template has it: copying it for every call cost
     /// more than looking its card up.
     fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        self.card(|name| args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v))
+        self.card(|name| named_arg(&args, name))
     }
 
     fn is_safe(&self) -> bool {
@@ -676,7 +681,7 @@ impl tera::Function for GetUrl {
     }
 
     fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        self.url(|name| args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v))
+        self.url(|name| named_arg(&args, name))
     }
 }
 
@@ -717,7 +722,7 @@ impl tera::Function for CityLink {
 
     /// Reads the name in place: a facts box calls this for each of its cities.
     fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        Ok(self.link(args.iter().find(|(n, _)| *n == "name").map(|(_, v)| &**v)))
+        Ok(self.link(named_arg(&args, "name")))
     }
 
     fn is_safe(&self) -> bool {
