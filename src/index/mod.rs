@@ -326,9 +326,8 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
     }
 }
 
-/// A document's term frequencies per field. Han terms stay packed keys
-/// ([`tokenize::Token::Han`]); only words, pinyin and exact keys are strings.
-/// One document's terms before weighting. Han terms are packed, one `u64` per (term, field):
+/// One document's term frequencies per field, before weighting; only words, pinyin and exact
+/// keys are strings. Han terms are packed, one `u64` per (term, field):
 /// `key << 21 | field << 18 | count`, sorted; on a 10,000-page site there are millions, and
 /// eight bytes each (rather than a key and a count per field) keeps the index stage's memory
 /// near the size of the index itself.
@@ -418,7 +417,8 @@ impl Iterator for HanIter<'_> {
 }
 
 fn analyse(src: &Source) -> Analysed {
-    let mut han_keys: Vec<u64> = Vec::new(); // key << 3 | field
+    let mut han_keys = HAN_KEYS.take(); // key << 3 | field
+    han_keys.clear();
     let mut unigrams = UNIGRAMS.take();
     let mut text: HashMap<String, [u16; NF]> = HashMap::default();
     let mut lens = [0u32; NF];
@@ -458,20 +458,20 @@ fn analyse(src: &Source) -> Analysed {
     add(Field::Description, src.description);
     add(Field::Body, src.body);
 
-    // The counted unigrams sort before every key left in `han_keys` (those are above them).
-    let mut han = unigrams.drain_packed();
-    UNIGRAMS.set(unigrams);
     // Sorted, equal (term, field) pairs are neighbours: count them into one packed entry.
     han_keys.sort_unstable();
-    let mut i = 0;
-    while i < han_keys.len() {
-        let k = han_keys[i];
-        let run = han_keys[i..].iter().take_while(|&&x| x == k).count();
-        let (key, f) = (k >> 3, k & 7);
-        han.push(key << HAN_KEY_SHIFT | f << HAN_FIELD_SHIFT | (run as u64).min(HAN_COUNT_MAX));
-        i += run;
+    let distinct = han_keys.chunk_by(|a, b| a == b).count();
+    // The counted unigrams sort before every key left in `han_keys` (those are above them).
+    // Sized once: grown by doubling, the kept vectors held a third more than their terms
+    // (mimalloc keeps a block that shrinks by less than half), and all of it was fresh memory.
+    let mut han = unigrams.drain_packed(distinct);
+    UNIGRAMS.set(unigrams);
+    for run in han_keys.chunk_by(|a, b| a == b) {
+        let (key, f) = (run[0] >> 3, run[0] & 7);
+        han.push(key << HAN_KEY_SHIFT | f << HAN_FIELD_SHIFT | (run.len() as u64).min(HAN_COUNT_MAX));
     }
-    han.shrink_to_fit();
+    debug_assert_eq!(han.len(), han.capacity());
+    HAN_KEYS.set(han_keys);
 
     let mut exact = BTreeSet::new();
     for name in &src.exact {
@@ -497,6 +497,8 @@ fn analyse(src: &Source) -> Analysed {
 thread_local! {
     /// Each thread's buffer for encoding a document's [`HanTerms`].
     static HAN_SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Each thread's buffer for a document's Han keys other than counted unigrams.
+    static HAN_KEYS: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
     /// Each thread's [`UnigramCounts`], reused from document to document.
     static UNIGRAMS: std::cell::Cell<UnigramCounts> = std::cell::Cell::new(UnigramCounts::default());
 }
@@ -534,10 +536,11 @@ impl UnigramCounts {
         true
     }
 
-    /// The counts as entries of [`Analysed::han`], sorted, leaving the counter empty.
-    fn drain_packed(&mut self) -> Vec<u64> {
+    /// The counts as entries of [`Analysed::han`], sorted, leaving the counter empty; with
+    /// room for `more` entries after them.
+    fn drain_packed(&mut self, more: usize) -> Vec<u64> {
         self.touched.sort_unstable();
-        let mut han = Vec::with_capacity(self.touched.len());
+        let mut han = Vec::with_capacity(self.touched.len() + more);
         for &slot in &self.touched {
             let count = std::mem::take(&mut self.counts[slot as usize]);
             let (key, f) = (UNIGRAM_FIRST + u64::from(slot >> 3), u64::from(slot & 7));
