@@ -82,6 +82,39 @@ fn pagination_and_feeds() {
     assert!(read(&site, "public/robots.txt").contains("Sitemap: https://fixture.example.org/sitemap.xml"));
 }
 
+/// A taxonomy's `paginate_by` splits each term's page into pagers, and its `feed` (on by
+/// default) gives each term with dated pages its own Atom feed, linked from the term's pages.
+#[test]
+fn term_pages_are_paginated_and_have_feeds() {
+    let (_t, site) = fixture("basic");
+    let config = read(&site, "config.toml").replacen("title = \"标签\"", "title = \"标签\"\npaginate_by = 3", 1);
+    write(&site, "config.toml", &config);
+    build_ok(&site, &[]);
+    let cards = |html: &str| Html::parse_document(html).select(&Selector::parse("li.card").unwrap()).count();
+    let p1 = read(&site, "public/tags/ke-ji-guan/index.html");
+    let p2 = read(&site, "public/tags/ke-ji-guan/page/2/index.html");
+    assert_eq!((cards(&p1), cards(&p2)), (3, 1), "four pages, three to a pager");
+    assert!(p1.contains("共4篇") && p2.contains("共4篇"), "the count is of all pagers");
+    assert!(p1.contains(r#"href="/tags/ke-ji-guan/page/2/" rel="next""#), "{p1}");
+    assert!(p2.contains(r#"href="/tags/ke-ji-guan/" rel="prev""#), "{p2}");
+    assert!(p2.contains("（第2页）"), "the second pager says which it is in its title");
+    assert!(!site.join("public/tags/ke-ji-guan/page/3").exists());
+    // The term's feed has its dated pages (the notes) and the term's pages link it.
+    let feed = read(&site, "public/tags/ke-ji-guan/atom.xml");
+    assert!(feed.contains("笔记 3") && feed.contains("https://fixture.example.org/tags/ke-ji-guan/atom.xml"), "{feed}");
+    assert!(p1.contains(r#"type="application/atom+xml" title="测试站" href="/tags/ke-ji-guan/atom.xml""#), "{p1}");
+    // A term with no dated page gets no feed, and its pages link the site's.
+    assert!(!site.join("public/tags/zheng-zhou/atom.xml").exists());
+    assert!(read(&site, "public/tags/zheng-zhou/index.html").contains(r#"href="/atom.xml""#));
+
+    // `paginator.total_pages` counts pages (as in Zola); `number_pagers` counts pagers.
+    write(&site, "templates/taxonomy_single.html", "{{ paginator.total_pages }}/{{ paginator.number_pagers }}/{{ term.pages | length }}");
+    write(&site, "config.toml", &config.replacen("paginate_by = 3", "paginate_by = 3\nfeed = false", 1));
+    build_ok(&site, &[]);
+    assert_eq!(read(&site, "public/tags/ke-ji-guan/page/2/index.html"), "4/2/0", "a paginated term's own list is empty");
+    assert!(!site.join("public/tags/ke-ji-guan/atom.xml").exists(), "feed = false");
+}
+
 #[test]
 fn drafts_flag_includes_drafts() {
     let (_t, site) = fixture("basic");

@@ -277,3 +277,30 @@ fn incremental_rebuilds_equal_full_builds() {
     built(site.rebuild(&["config.toml"]), "config");
     site.assert_same_as_full_build("config");
 }
+
+/// Term pagers and term feeds come and go as pages join and leave a paginated term.
+#[test]
+fn paginated_terms_follow_tag_edits() {
+    const TAGGED: &str = "\n[taxonomies]\ntags = [\"县市科技馆\"]\n\n[venue]\n";
+    let mut site = Site::new();
+    let venues = ["content/venues/gu-shi-xian-ke-ji-guan.md", "content/venues/he-bi-shi-ke-ji-guan.md", "content/venues/jiao-zuo-shi-ke-ji-guan.md"];
+    for v in venues {
+        site.edit(v, |t| t.replacen("\n[venue]\n", TAGGED, 1));
+    }
+    site.edit("config.toml", |t| t.replacen("title = \"标签\"", "title = \"标签\"\npaginate_by = 2", 1));
+    let mut changed: Vec<&str> = venues.to_vec();
+    changed.push("config.toml");
+    built(site.rebuild(&changed), "tagged");
+    site.assert_same_as_full_build("tagged");
+    assert!(site.live.files().contains_key("tags/xian-shi-ke-ji-guan/page/2/index.html"), "three pages, two to a pager");
+
+    // A dated page joins the term: its feed appears. Then a page leaves it: one pager is left.
+    site.edit(venues[0], |t| t.replacen("\nweight = ", "\ndate = 2024-05-01\nweight = ", 1));
+    built(site.rebuild(&[venues[0]]), "dated");
+    site.assert_same_as_full_build("dated");
+    assert!(site.live.files().contains_key("tags/xian-shi-ke-ji-guan/atom.xml"));
+    site.edit(venues[2], |t| t.replacen(TAGGED, "\n[venue]\n", 1));
+    built(site.rebuild(&[venues[2]]), "untagged");
+    site.assert_same_as_full_build("untagged");
+    assert!(!site.live.files().contains_key("tags/xian-shi-ke-ji-guan/page/2/index.html"), "the second pager is gone");
+}

@@ -26,7 +26,7 @@ use context::{globals, page_value, put, section_value, PageRef};
 pub use context::PageRefs;
 pub use context::Globals;
 
-/// Pagination state for a section page.
+/// Pagination state for a section's or a taxonomy term's pager (as in Zola).
 #[derive(Debug, Clone, Serialize)]
 pub struct Paginator {
     pub pages: Vec<PageRef>,
@@ -34,6 +34,7 @@ pub struct Paginator {
     pub current_index: usize,
     pub number_pagers: usize,
     pub paginate_by: usize,
+    /// The pages on all pagers together (not the number of pagers: that is `number_pagers`).
     pub total_pages: usize,
     pub first: String,
     pub last: String,
@@ -112,6 +113,20 @@ pub fn pager_count(s: &Section) -> usize {
         0 => 1,
         per => s.pages.len().div_ceil(per).max(1),
     }
+}
+
+/// How many pagers a taxonomy term renders: one, or one per `paginate_by` of its pages.
+pub fn term_pager_count(t: &Taxonomy, term: &Term) -> usize {
+    match t.paginate_by.unwrap_or(0) {
+        0 => 1,
+        per => term.pages.len().div_ceil(per).max(1),
+    }
+}
+
+/// Whether a term gets an Atom feed (`/tags/x/atom.xml`): feeds are on (`generate_feeds`),
+/// its taxonomy has `feed` (the default) and one of its pages has a date (a feed needs one).
+fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
+    site.config.generate_feeds && t.feed && term.pages.iter().any(|&i| site.pages[i].date().is_some())
 }
 
 /// Render every output file of the site except search index files.
@@ -336,7 +351,7 @@ impl<'a> Renderer<'a> {
             Target::Term(name, slug) => {
                 let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
                 let term = t.terms.iter().find(|term| &term.slug == slug).ok_or_else(gone)?;
-                self.term(t, term).map(|f| vec![f])
+                self.term(t, term)
             }
             Target::NotFound => Ok(vec![OutputFile::bytes("404.html", self.render("404.html", self.context())?)]),
             Target::Search => {
@@ -355,6 +370,11 @@ impl<'a> Renderer<'a> {
             Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
         }
     }
+}
+
+/// The path of pager `k` (1-based) of a list at `base`: `base` itself, then `base/page/k/`.
+fn pager_path(base: &str, k: usize) -> String {
+    if k == 1 { base.to_string() } else { format!("{base}page/{k}/") }
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -489,31 +509,36 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let per = s.paginate_by.unwrap_or(0);
-        let pager_path = |k: usize| if k == 1 { s.path.clone() } else { format!("{}page/{k}/", s.path) };
+        let path = pager_path(&s.path, k);
         let mut ctx = self.context();
-        ctx.insert("current_path", &self.site.url(&pager_path(k)));
-        ctx.insert("current_url", &self.site.permalink(&pager_path(k)));
+        ctx.insert("current_path", &self.site.url(&path));
+        ctx.insert("current_url", &self.site.permalink(&path));
         if per == 0 {
             ctx.put("section", section_value(self.site, s, html, &s.pages, &self.refs));
         } else {
             ctx.put("section", section_value(self.site, s, html, &[], &self.refs));
-            let chunk = s.pages.chunks(per).nth(k - 1).unwrap_or(&[]);
-            let paginator = Paginator {
-                pages: Vec::new(),
-                current_index: k,
-                number_pagers: total,
-                paginate_by: per,
-                total_pages: total,
-                first: self.site.url(&pager_path(1)),
-                last: self.site.url(&pager_path(total)),
-                previous: (k > 1).then(|| self.site.url(&pager_path(k - 1))),
-                next: (k < total).then(|| self.site.url(&pager_path(k + 1))),
-            };
-            let mut value = serde_json::to_value(&paginator).unwrap_or_default();
-            value["pages"] = self.refs.listed(chunk);
-            ctx.put("paginator", value);
+            ctx.put("paginator", self.paginator(&s.path, &s.pages, per, k));
         }
-        Ok(vec![OutputFile::bytes(output_path(&pager_path(k)), self.render(&template, ctx)?)])
+        Ok(vec![OutputFile::bytes(output_path(&path), self.render(&template, ctx)?)])
+    }
+
+    /// The `paginator` of pager `k` (1-based) of `pages` listed `per` to a pager under `base`.
+    fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> serde_json::Value {
+        let total = pages.len().div_ceil(per).max(1);
+        let paginator = Paginator {
+            pages: Vec::new(),
+            current_index: k,
+            number_pagers: total,
+            paginate_by: per,
+            total_pages: pages.len(),
+            first: self.site.url(&pager_path(base, 1)),
+            last: self.site.url(&pager_path(base, total)),
+            previous: (k > 1).then(|| self.site.url(&pager_path(base, k - 1))),
+            next: (k < total).then(|| self.site.url(&pager_path(base, k + 1))),
+        };
+        let mut value = serde_json::to_value(&paginator).unwrap_or_default();
+        value["pages"] = self.refs.listed(pages.chunks(per).nth(k - 1).unwrap_or(&[]));
+        value
     }
 
     /// A taxonomy's value, made once: every term page of it carries it.
@@ -542,15 +567,35 @@ impl Renderer<'_> {
         Ok(OutputFile::bytes(format!("{}/index.html", t.slug), self.render("taxonomy_list.html", ctx)?))
     }
 
-    fn term(&self, t: &Taxonomy, term: &Term) -> Result<OutputFile, Diagnostic> {
-        let path = format!("/{}/{}/", t.slug, term.slug);
-        let mut ctx = self.context();
-        ctx.put("taxonomy", self.taxonomy_value(t));
-        let mut value = serde_json::json!({"name": term.name, "slug": term.slug, "path": self.site.url(&path)});
-        value["pages"] = self.refs.listed(&term.pages);
-        ctx.put("term", value);
-        ctx.insert("current_path", &self.site.url(&path));
-        Ok(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?))
+    /// A term's pages: one page listing them all, or with the taxonomy's `paginate_by` one
+    /// pager per that many (`/tags/x/`, `/tags/x/page/2/`, …). As for sections, a paginated
+    /// term's `term.pages` is empty and each pager lists its own pages in `paginator.pages`;
+    /// `term.page_count` counts them all either way.
+    fn term(&self, t: &Taxonomy, term: &Term) -> Result<Vec<OutputFile>, Diagnostic> {
+        let base = format!("/{}/{}/", t.slug, term.slug);
+        let per = t.paginate_by.unwrap_or(0);
+        let mut files = Vec::new();
+        for k in 1..=term_pager_count(t, term) {
+            let path = pager_path(&base, k);
+            let mut ctx = self.context();
+            ctx.put("taxonomy", self.taxonomy_value(t));
+            let mut value = serde_json::json!({
+                "name": term.name, "slug": term.slug, "path": self.site.url(&base),
+                "permalink": self.site.permalink(&base), "page_count": term.pages.len(),
+            });
+            value["pages"] = if per == 0 { self.refs.listed(&term.pages) } else { serde_json::Value::Array(Vec::new()) };
+            ctx.put("term", value);
+            if per > 0 {
+                ctx.put("paginator", self.paginator(&base, &term.pages, per, k));
+            }
+            if term_has_feed(self.site, t, term) {
+                ctx.insert("feed_url", &self.site.url(&format!("{base}atom.xml")));
+            }
+            ctx.insert("current_path", &self.site.url(&path));
+            ctx.insert("current_url", &self.site.permalink(&path));
+            files.push(OutputFile::bytes(output_path(&path), self.render("taxonomy_single.html", ctx)?));
+        }
+        Ok(files)
     }
 
     /// The campaign calendar: campaigns by date, grouped by year; undated ones last.
@@ -606,6 +651,17 @@ impl Renderer<'_> {
                 let feed_path = format!("{}atom.xml", s.path);
                 let title = format!("{} · {}", s.title, site.config.title);
                 if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {
+                    out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
+                }
+            }
+        }
+        for t in &site.taxonomies {
+            for term in t.terms.iter().filter(|term| term_has_feed(site, t, term)) {
+                let pages: Vec<&Page> = term.pages.iter().map(|&i| &*site.pages[i]).collect();
+                let html_path = format!("/{}/{}/", t.slug, term.slug);
+                let feed_path = format!("{html_path}atom.xml");
+                let title = format!("{} · {} · {}", term.name, t.title, site.config.title);
+                if let Some(feed) = feeds::atom(site, &title, &feed_path, &html_path, &pages) {
                     out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
                 }
             }
