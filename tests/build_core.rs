@@ -176,6 +176,25 @@ fn slug_collision_names_both_files() {
     insta::assert_snapshot!("slug_collision", err);
 }
 
+/// A page that fails on its own is reported once: the links to it and the campaign that names
+/// it are not reported as missing as well (their files sort first, so those errors would
+/// come first). A link to a file that does not exist still is.
+#[test]
+fn a_broken_page_is_not_reported_again_by_what_refers_to_it() {
+    let (_t, site) = fixture("serve-site");
+    let venue = "content/venues/zheng-zhou-ke-ji-guan.md";
+    write(&site, venue, &read(&site, venue).replacen("weight = 1\n", "weight = 1\ntags = [\"科技馆\"]\n", 1));
+    let city = "content/cities/zheng-zhou.md";
+    write(&site, city, &format!("{}\n见[郑州科技馆](@/venues/zheng-zhou-ke-ji-guan.md)。\n", read(&site, city)));
+    let err = build_err(&site);
+    assert!(err.contains("unknown field `tags`") && err.contains(venue), "{err}");
+    assert!(err.contains("build failed: 1 error(s)"), "only the page's own error:\n{err}");
+
+    write(&site, city, &format!("{}\n见[新馆](@/venues/xin-guan.md)。\n", read(&site, city)));
+    let err = build_err(&site);
+    assert!(err.contains("build failed: 2 error(s)") && err.contains("`@/venues/xin-guan.md`: no such content file"), "{err}");
+}
+
 #[test]
 fn bad_front_matter_points_at_the_line() {
     let err = failing_build("front matter", |site| {

@@ -265,6 +265,7 @@ fn build_with_cache(
     keep: bool,
 ) -> Result<Site, Diagnostics> {
     let mut diags = Diagnostics::new();
+    let mut failed = validate::Failed::default();
 
     let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) =
         documents.iter().partition(|d| d.kind == DocumentKind::Section);
@@ -279,7 +280,10 @@ fn build_with_cache(
                 sections.push(s);
                 section_sources.push(doc);
             }
-            Err(d) => diags.extend(d),
+            Err(d) => {
+                failed.add(doc);
+                diags.extend(d)
+            }
         }
     }
     let implicit_root_doc = Document {
@@ -334,7 +338,10 @@ fn build_with_cache(
             match &c.built {
                 Ok(Some(p)) => paired.push((p.clone(), &c.doc)),
                 Ok(None) => {}
-                Err(d) => diags.extend(d.clone()),
+                Err(d) => {
+                    failed.add(&c.doc);
+                    diags.extend(d.clone())
+                }
             }
         }
     } else {
@@ -343,7 +350,10 @@ fn build_with_cache(
             match c.built {
                 Ok(Some(p)) => paired.push((p, doc.as_ref())),
                 Ok(None) => {}
-                Err(d) => diags.extend(d),
+                Err(d) => {
+                    failed.add(doc);
+                    diags.extend(d)
+                }
             }
         }
     }
@@ -367,10 +377,10 @@ fn build_with_cache(
         || {
             rayon::join(
                 || validate::unique_urls(&site, &page_sources, &section_sources),
-                || validate::internal_links(&site, &page_sources, &section_sources),
+                || validate::internal_links(&site, &page_sources, &section_sources, &failed),
             )
         },
-        || rayon::join(|| validate::typed_pages(&site, &page_sources), || build_taxonomies(&site, &page_sources)),
+        || rayon::join(|| validate::typed_pages(&site, &page_sources, &failed), || build_taxonomies(&site, &page_sources)),
     );
     diags.extend(urls);
     diags.extend(links);
@@ -439,7 +449,7 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
         return None;
     }
     let mut probe = Diagnostics::new();
-    validate::page_text(site, &built.text, &built.display_path, doc, &mut probe);
+    validate::page_text(site, &built.text, &built.display_path, doc, &validate::Failed::default(), &mut probe);
     if probe.has_errors() {
         return None;
     }

@@ -2,7 +2,7 @@
 //! paths, internal links and anchors, typed fields (cities, positive numbers, date order) and
 //! cross references — and, once all is well, the relations between pages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::front_matter::{locate, PageFrontMatter};
 use super::portal::{self, PageType, Typed, CITIES};
@@ -159,8 +159,35 @@ pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Docu
     diags
 }
 
+/// The documents that failed on their own (front matter, fields), so the checks across pages
+/// do not report links to them and references to their titles as missing too: the
+/// document's own error says what to fix, and those would only follow from it (and be
+/// printed first when their files sort first).
+#[derive(Debug, Default)]
+pub struct Failed {
+    /// Content paths (`venues/x.md`).
+    pub paths: HashSet<String>,
+    /// Their titles, where the front matter could be read that far.
+    pub titles: HashSet<String>,
+}
+
+impl Failed {
+    /// Note a document that failed to build.
+    pub fn add(&mut self, doc: &Document) {
+        /// Only the title: a page whose other fields are wrong may still name it.
+        #[derive(serde::Deserialize, Default)]
+        struct TitleOnly {
+            title: Option<String>,
+        }
+        self.paths.insert(doc.rel_path.clone());
+        if let Ok(TitleOnly { title: Some(t) }) = super::front_matter::parse::<TitleOnly>(doc) {
+            self.titles.insert(t);
+        }
+    }
+}
+
 /// Every `@/` link must name an existing file, and its `#anchor` an existing heading.
-pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) -> Diagnostics {
+pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document], failed: &Failed) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let texts = site
         .pages
@@ -169,17 +196,20 @@ pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document]) 
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
-        page_text(site, text, display, doc, &mut diags);
+        page_text(site, text, display, doc, failed, &mut diags);
     }
     diags
 }
 
 /// The checks of [`internal_links`] for one page's or section's text.
-pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &Document, diags: &mut Diagnostics) {
+pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &Document, failed: &Failed, diags: &mut Diagnostics) {
     {
         for link in &text.internal_links {
             let at = doc.body_start + link.offset;
             let Some(target) = site.get(&link.target) else {
+                if failed.paths.contains(&link.target) {
+                    continue;
+                }
                 let near = closest(&link.target, site.pages.iter().map(|p| p.rel_path.as_str()));
                 diags.push(
                     Diagnostic::error(format!("internal link to `@/{}`: no such content file", link.target))
@@ -261,7 +291,7 @@ fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<S
 }
 
 /// Field checks of typed pages and their references, all reported.
-pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
+pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let titles: HashMap<(PageType, &str), usize> = site
         .pages
@@ -353,7 +383,7 @@ pub fn typed_pages(site: &Site, sources: &[&Document]) -> Diagnostics {
                 }
                 for (field, names, t) in [("venues", &c.venues, PageType::Venue), ("bases", &c.bases, PageType::Base), ("experts", &c.experts, PageType::Expert)] {
                     for name in names {
-                        if !titles.contains_key(&(t, name.as_str())) {
+                        if !titles.contains_key(&(t, name.as_str())) && !failed.titles.contains(name) {
                             let near = closest(name, titles.keys().filter(|(tt, _)| *tt == t).map(|(_, n)| *n));
                             err(field, format!("no {} page is titled `{name}`", t.key()),
                                 if near.is_empty() { format!("use the exact title of a page in {}s/", t.key()) }
