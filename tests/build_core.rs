@@ -188,6 +188,7 @@ fn a_broken_page_is_not_reported_again_by_what_refers_to_it() {
     write(&site, city, &format!("{}\n见[郑州科技馆](@/venues/zheng-zhou-ke-ji-guan.md)。\n", read(&site, city)));
     let err = build_err(&site);
     assert!(err.contains("unknown field `tags`") && err.contains(venue), "{err}");
+    assert!(err.contains("`tags` is a taxonomy of this site: put it under [taxonomies]"), "{err}");
     assert!(err.contains("build failed: 1 error(s)"), "only the page's own error:\n{err}");
 
     write(&site, city, &format!("{}\n见[新馆](@/venues/xin-guan.md)。\n", read(&site, city)));

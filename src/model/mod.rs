@@ -625,13 +625,23 @@ fn nearest_section(sections: &[Section], mut dir: &str) -> usize {
     }
 }
 
+/// A page's terms go under `[taxonomies]`. Written at the top (`tags = […]`, as Hugo has
+/// them), the field is unknown, and the hint says where it goes instead of listing fields.
+fn taxonomy_hint(config: &Config, mut d: Diagnostic) -> Diagnostic {
+    let unknown = d.message.contains("unknown field");
+    if let Some(name) = d.field.as_deref().filter(|f| unknown && config.taxonomies.iter().any(|t| t.name == *f)) {
+        d.hint = Some(format!("`{name}` is a taxonomy of this site: put it under [taxonomies], e.g.\n[taxonomies]\n{name} = [\"…\"]"));
+    }
+    d
+}
+
 fn build_page(
     config: &Config,
     sections: &[Section],
     doc: &Document,
     options: &ModelOptions,
 ) -> Result<Option<Page>, Diagnostics> {
-    let mut meta: PageFrontMatter = front_matter::parse(doc)?;
+    let mut meta: PageFrontMatter = front_matter::parse(doc).map_err(|d| taxonomy_hint(config, d))?;
     if meta.draft && !options.include_drafts {
         return Ok(None);
     }
@@ -706,7 +716,6 @@ fn build_page(
     if diags.has_errors() {
         return Err(diags);
     }
-    let _ = config;
     let page = Page {
         rel_path: doc.rel_path.clone(),
         display_path: doc.display_path.clone(),
