@@ -109,18 +109,12 @@ pub fn pager_count(s: &Section) -> usize {
     if s.meta.render == Some(false) {
         return 0;
     }
-    match s.paginate_by.unwrap_or(0) {
-        0 => 1,
-        per => s.pages.len().div_ceil(per).max(1),
-    }
+    pagers(s.pages.len(), s.paginate_by.unwrap_or(0))
 }
 
-/// How many pagers a taxonomy term renders: one, or one per `paginate_by` of its pages.
-pub fn term_pager_count(t: &Taxonomy, term: &Term) -> usize {
-    match t.paginate_by.unwrap_or(0) {
-        0 => 1,
-        per => term.pages.len().div_ceil(per).max(1),
-    }
+/// How many pagers list `pages` pages `per` to a pager (`per` 0: all on one).
+fn pagers(pages: usize, per: usize) -> usize {
+    if per == 0 { 1 } else { pages.div_ceil(per).max(1) }
 }
 
 /// Whether a term gets an Atom feed (`/tags/x/atom.xml`): feeds are on (`generate_feeds`),
@@ -524,7 +518,7 @@ impl Renderer<'_> {
 
     /// The `paginator` of pager `k` (1-based) of `pages` listed `per` to a pager under `base`.
     fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> serde_json::Value {
-        let total = pages.len().div_ceil(per).max(1);
+        let total = pagers(pages.len(), per);
         let paginator = Paginator {
             pages: Vec::new(),
             current_index: k,
@@ -574,8 +568,9 @@ impl Renderer<'_> {
     fn term(&self, t: &Taxonomy, term: &Term) -> Result<Vec<OutputFile>, Diagnostic> {
         let base = format!("/{}/{}/", t.slug, term.slug);
         let per = t.paginate_by.unwrap_or(0);
+        let feed_url = term_has_feed(self.site, t, term).then(|| self.site.url(&format!("{base}atom.xml")));
         let mut files = Vec::new();
-        for k in 1..=term_pager_count(t, term) {
+        for k in 1..=pagers(term.pages.len(), per) {
             let path = pager_path(&base, k);
             let mut ctx = self.context();
             ctx.put("taxonomy", self.taxonomy_value(t));
@@ -588,8 +583,8 @@ impl Renderer<'_> {
             if per > 0 {
                 ctx.put("paginator", self.paginator(&base, &term.pages, per, k));
             }
-            if term_has_feed(self.site, t, term) {
-                ctx.insert("feed_url", &self.site.url(&format!("{base}atom.xml")));
+            if let Some(url) = &feed_url {
+                ctx.insert("feed_url", url);
             }
             ctx.insert("current_path", &self.site.url(&path));
             ctx.insert("current_url", &self.site.permalink(&path));
