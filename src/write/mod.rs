@@ -373,7 +373,7 @@ fn write_one(
     };
     put(path.to_string(), &data)?;
     if options.precompress && compress::eligible(path, data.len()) {
-        for (suffix, bytes) in compress::siblings(&data) {
+        for (suffix, bytes) in compress::siblings(path, &data) {
             let sibling = format!("{path}.{suffix}");
             claim(&sibling)?;
             put(sibling, &bytes)?;
