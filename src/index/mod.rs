@@ -890,7 +890,9 @@ fn facet_postings(sources: &[Source], section_labels: &BTreeMap<String, String>)
     }
     let mut values = FacetValues::new();
     for (key, by_value) in &docs {
-        // Most frequent first, then by value: the order chips appear in.
+        // The order chips appear in: the domain's own order where it has one (cities as the
+        // province lists them, levels from national down, kinds as the schema lists them),
+        // then the most frequent first, then by value.
         let mut v: Vec<(String, String)> = by_value
             .keys()
             .map(|value| {
@@ -901,7 +903,13 @@ fn facet_postings(sources: &[Source], section_labels: &BTreeMap<String, String>)
                 (value.clone(), label)
             })
             .collect();
-        v.sort_by(|a, b| by_value[&b.0].len().cmp(&by_value[&a.0].len()).then_with(|| a.0.cmp(&b.0)));
+        let rank = |value: &str| crate::model::portal::display_order(key, value).unwrap_or(usize::MAX);
+        v.sort_by(|a, b| {
+            rank(&a.0)
+                .cmp(&rank(&b.0))
+                .then_with(|| by_value[&b.0].len().cmp(&by_value[&a.0].len()))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         values.insert(key, v);
     }
     let runs = docs
@@ -928,6 +936,28 @@ mod tests {
             description,
             body,
         }
+    }
+
+    #[test]
+    fn facet_values_come_in_the_domain_order_then_by_frequency() {
+        let with = |facets: &[(&'static str, &str)]| Source {
+            facets: facets.iter().map(|&(k, v)| (k, v.to_string())).collect(),
+            ..source("", "")
+        };
+        // 焦作 is the most frequent, but 郑州 and 洛阳 come before it in the province's order;
+        // values outside the lists (a section) go by frequency, then by value.
+        let sources = [
+            with(&[("city", "焦作"), ("level", "市级"), ("section", "venues")]),
+            with(&[("city", "焦作"), ("level", "国家级"), ("section", "bases")]),
+            with(&[("city", "焦作"), ("level", "省级"), ("section", "bases")]),
+            with(&[("city", "洛阳"), ("section", "cities")]),
+            with(&[("city", "郑州"), ("section", "cities")]),
+        ];
+        let (_, values) = facet_postings(&sources, &BTreeMap::new());
+        let order = |key: &str| values[key].iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>();
+        assert_eq!(order("city"), ["郑州", "洛阳", "焦作"]);
+        assert_eq!(order("level"), ["国家级", "省级", "市级"]);
+        assert_eq!(order("section"), ["bases", "cities", "venues"]);
     }
 
     #[test]

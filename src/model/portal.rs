@@ -334,6 +334,15 @@ impl Typed {
                 k.extend(v.county.clone());
                 k.extend(v.halls.iter().cloned());
                 k.push(v.kind.as_str().into());
+                // Visitors search for these facts by their name (预约, 开放时间), and the few
+                // venues that state them should rank above pages that only mention the words.
+                if v.opening_days.is_some() || v.opening_hours.is_some() {
+                    k.push("开放时间".into());
+                }
+                if v.booking.is_some() || v.daily_tickets.is_some() {
+                    k.push("预约和门票".into());
+                }
+                k.extend([&v.opening_days, &v.opening_hours, &v.booking, &v.address].into_iter().flatten().cloned());
             }
             Typed::Base(b) => {
                 k.extend(b.county.clone());
@@ -360,4 +369,20 @@ impl Typed {
 /// `焦作` → `焦作市`, `济源` → `济源示范区`.
 pub fn city_full_name(short: &str) -> &str {
     CITIES.iter().find(|(s, _)| *s == short).map_or(short, |(_, full)| full)
+}
+
+/// Where a typed value (`key` as in [`Typed::facets`]) comes in lists a visitor reads: cities
+/// in the province's order, levels from national down, kinds and categories in the order
+/// the schema lists them. `None` for a value outside those lists.
+pub fn display_order(key: &str, value: &str) -> Option<usize> {
+    const LEVELS: [&str; 4] = ["国家级", "省级", "市级", "县级"];
+    let position = |lists: &[&[&str]]| lists.iter().flat_map(|l| l.iter()).position(|v| *v == value);
+    match key {
+        "city" => CITIES.iter().position(|(short, _)| *short == value),
+        "level" => LEVELS.iter().position(|l| *l == value),
+        "kind" => position(&[VenueKind::ALLOWED, ExpertKind::ALLOWED, CampaignKind::ALLOWED, CityKind::ALLOWED]),
+        "category" => position(&[BaseCategory::ALLOWED]),
+        "status" => position(&[VenueStatus::ALLOWED]),
+        _ => None,
+    }
 }
