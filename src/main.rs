@@ -84,7 +84,7 @@ enum Command {
     /// errors in the browser. Nothing is written to the output folder.
     Serve {
         /// Site root (the folder with config.toml).
-        #[arg(long, short, default_value = ".")]
+        #[arg(long, short, default_value = ".", value_parser = existing_folder)]
         root: PathBuf,
         /// Port to listen on (0: any free port).
         #[arg(long, short, default_value_t = kepu::serve::DEFAULT_PORT)]
@@ -114,7 +114,7 @@ enum Command {
         /// The page's title, e.g. "郑州科技馆"; the file name is its pinyin.
         name: String,
         /// Site root.
-        #[arg(long, short, default_value = ".")]
+        #[arg(long, short, default_value = ".", value_parser = existing_folder)]
         root: PathBuf,
     },
 }
@@ -122,7 +122,7 @@ enum Command {
 #[derive(clap::Args)]
 struct SiteArgs {
     /// Site root (the folder with config.toml).
-    #[arg(long, short, default_value = ".")]
+    #[arg(long, short, default_value = ".", value_parser = existing_folder)]
     root: PathBuf,
     /// Override base_url from config.toml.
     #[arg(long)]
@@ -139,6 +139,18 @@ struct SiteArgs {
 enum Format {
     Human,
     Json,
+}
+
+/// `--root` must name a folder that exists: a mistyped path is a usage error (exit code 2),
+/// not a site with a missing config.toml.
+fn existing_folder(arg: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(arg);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+        Err(format!("no such folder: {} (the site root is the folder with config.toml)", shown.display()))
+    }
 }
 
 impl SiteArgs {

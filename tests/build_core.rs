@@ -247,6 +247,13 @@ fn usage_errors_exit_with_2() {
     let (_t, site) = fixture("basic");
     assert_eq!(kepu(&site, &["build", "--no-such-flag"]).code, 2);
     assert_eq!(kepu(&site, &["frobnicate"]).code, 2);
+    // A mistyped site root is a usage error too, named in full, and writes nothing.
+    for command in ["build", "check", "serve"] {
+        let r = kepu(&site, &[command, "--root", "no-such-site"]);
+        assert_eq!(r.code, 2, "{command}: {}", r.stderr);
+        assert!(r.stderr.contains("no such folder") && r.stderr.contains(&*site.join("no-such-site").to_string_lossy()), "{}", r.stderr);
+    }
+    assert!(!site.join("no-such-site").exists());
     let v = kepu(&site, &["--version"]);
     assert_eq!(v.code, 0);
     assert!(v.stdout.starts_with("kepu "));
