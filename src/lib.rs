@@ -9,6 +9,7 @@ pub mod build;
 pub mod check;
 pub mod config;
 pub mod diagnostics;
+pub mod gzip;
 pub mod index;
 pub mod load;
 pub mod model;

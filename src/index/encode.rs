@@ -77,32 +77,15 @@ pub fn cmp_js(a: &str, b: &str) -> Ordering {
 /// The deflate level of the index files (see [`gzip`]).
 const GZIP_LEVEL: i32 = 2;
 
-/// Gzip with fixed header fields (no name, no timestamp): same input, same bytes.
+/// Gzip at [`GZIP_LEVEL`] (see [`crate::gzip`]).
 ///
 /// libdeflate at level 2: on a 10,000-page site's shards and fragments (5,146 streams, 34.2 MB
 /// before compression, one thread) it took 0.36–0.49 s for 15.59 MB, where zlib-rs at level 3
 /// took 0.48–0.60 s for 15.78 MB; libdeflate's level 1 took 0.21–0.27 s for 15.93 MB, its
 /// level 3 0.45–0.57 s for 15.45 MB, level 6 0.57 s for 15.22 MB, zlib-rs's level 1 0.21 s
 /// for 22.28 MB. Level 2 is both smaller and faster than what it replaced.
-///
-/// The index writes thousands of small streams; setting up a compressor (its hash tables)
-/// costs about as much as compressing a small shard, so each thread keeps one, with an output
-/// buffer of the largest bound so far; the result is copied out at its size.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    thread_local! {
-        static DEFLATE: std::cell::RefCell<(libdeflater::Compressor, Vec<u8>)> = std::cell::RefCell::new((
-            libdeflater::Compressor::new(libdeflater::CompressionLvl::new(GZIP_LEVEL).expect("a valid level")),
-            Vec::new(),
-        ));
-    }
-    DEFLATE.with_borrow_mut(|(compressor, out)| {
-        let bound = compressor.gzip_compress_bound(bytes.len());
-        if out.len() < bound {
-            out.resize(bound, 0);
-        }
-        let n = compressor.gzip_compress(bytes, out).expect("the output buffer has the bound's size");
-        out[..n].to_vec()
-    })
+    crate::gzip::gzip(bytes, GZIP_LEVEL)
 }
 
 /// Encode one shard from terms in [`cmp_js`] order with doc-sorted postings.

@@ -2,12 +2,10 @@
 //! precompressed file as is (nginx `gzip_static` / `brotli_static`, most CDNs) instead of
 //! compressing on every request.
 //!
-//! gzip at its highest level; brotli at its highest only for the site's scripts and
-//! stylesheets, and at a fast level for everything else (see [`brotli_quality`]). No
+//! gzip at level 9 ([`GZIP_LEVEL`]); brotli at its highest level only for the site's scripts
+//! and stylesheets, and at a fast level for everything else (see [`brotli_quality`]). No
 //! timestamp or file name in the gzip header, so the same input gives the same bytes and a
 //! deploy re-uploads a sibling only when its file changed.
-
-use std::io::Write;
 
 /// Files smaller than this are sent as they are: the saving does not pay for the header.
 pub const MIN_BYTES: usize = 256;
@@ -25,24 +23,29 @@ pub fn eligible(path: &str, len: usize) -> bool {
             .is_some_and(|(_, ext)| TEXT_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-/// gzip at level 9 with a zero mtime and no file name (deterministic).
+/// gzip level of the `.gz` siblings. libdeflate at 9 gives the same size as zlib at 9 in
+/// two thirds of the time (on 528 pages of a 10,000-page site, 6.6 MB: 2,538,364 bytes in
+/// 0.09 s against zlib-rs's 2,538,583 in 0.16 s); level 12 is 2% smaller and 13× slower.
+pub const GZIP_LEVEL: i32 = 9;
+
+/// gzip at [`GZIP_LEVEL`] with a zero mtime and no file name (deterministic).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::with_capacity(bytes.len() / 3), flate2::Compression::best());
-    enc.write_all(bytes).expect("writing to memory cannot fail");
-    enc.finish().expect("writing to memory cannot fail")
+    crate::gzip::gzip(bytes, GZIP_LEVEL)
 }
 
 /// Brotli quality for scripts and stylesheets: the highest. They are a handful of files that
 /// every visitor's first page loads, so the last few percent are worth their time.
 pub const BROTLI_BEST: i32 = 11;
 
-/// Brotli quality for everything else (pages, feeds, data). Measured on a 10,000-page site's
-/// pages (one thread): quality 11 compresses about 0.5 MB/s, and 0.2 MB/s on pages of
-/// 100 kB and more, which made `--precompress` take four minutes there; quality 7 does
-/// 10–28 MB/s for files 8–11% larger than quality 11’s and 15–23% smaller than gzip -9’s.
-/// (Qualities 9 and 10 allocate a 32 MB hash table per file and are as slow as 11 on small
-/// files.)
-pub const BROTLI_FAST: i32 = 7;
+/// Brotli quality for everything else (pages, feeds, data). Measured on a 10,000-page site
+/// (one thread; 528 of its pages, 6.6 MB, and its 60 pages of 100 kB and more, 19 MB):
+/// quality 11 compresses about 0.5 MB/s, and 0.2 MB/s on the large pages, which made
+/// `--precompress` take four minutes there. Quality 6 does 17–32 MB/s for files 10–13%
+/// larger than quality 11's and 13–21% smaller than gzip -9's; quality 7 is 2% smaller than
+/// 6 and takes 1.1–1.7× as long (it clears a 8 MB hash table for every file, quality 6 a
+/// 2 MB one); qualities 9 and 10 allocate 32 MB per file and are as slow as 11 on small
+/// files.
+pub const BROTLI_FAST: i32 = 6;
 
 /// The brotli quality for the file at `path` (see [`BROTLI_BEST`] and [`BROTLI_FAST`]).
 pub fn brotli_quality(path: &str) -> i32 {
