@@ -138,11 +138,18 @@ function parseQuery(query, t2s, syllables) {
       parts.push({ alts: [dedupe(terms.map((term) => ({ term, prefix: false })))], han: cs });
       continue;
     }
-    // Consecutive letter-only runs form one group: "ke ji guan" is one name in pinyin.
+    // Consecutive letter-only runs form one group: "ke ji guan" is one name in pinyin. A
+    // short group with a word that is no pinyin ("kjg ly", "luoyang kjg": initials) is
+    // names, each its own part; a longer one stays one part, so that text with many Latin
+    // words (English, markup) does not need most of them to match.
     if (/^[a-z]+$/.test(run.text)) {
       const group = [run];
       while (i + 1 < rs.length && !rs[i + 1].han && /^[a-z]+$/.test(rs[i + 1].text)) group.push(rs[++i]);
-      parts.push({ alts: latinAlternatives(group, syllables), words: group.map((r) => r.text) });
+      const apart =
+        group.length > 1 && group.length <= 3 && group.some((r) => syllabify(r.text, syllables, r.end).length === 0);
+      for (const g of apart ? group.map((r) => [r]) : [group]) {
+        parts.push({ alts: latinAlternatives(g, syllables), words: g.map((r) => r.text) });
+      }
       continue;
     }
     parts.push({ alts: [[{ term: run.text, prefix: run.end }]], words: [run.text] });
