@@ -105,6 +105,37 @@ fn every_city_page_lists_its_venues_and_every_venue_links_back() {
 }
 
 #[test]
+fn the_bases_page_offers_every_city_with_bases_and_its_count() {
+    // Every city that has a base is offered on /bases/, with its number of bases, linking to
+    // the bases list of the city's page; the city page's list has exactly that many cards.
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for file in pages_in("bases") {
+        if let Some(city) = front_matter("bases", &file)["base"].get("city").and_then(|c| c.as_str()) {
+            *counts.entry(city.to_string()).or_default() += 1;
+        }
+    }
+    assert!(counts.len() >= 5, "{counts:?}");
+    let bases = html("bases/index.html");
+    let offered: std::collections::BTreeMap<String, (String, usize)> = bases
+        .select(&Selector::parse("nav[aria-labelledby=jump-city-title] a").unwrap())
+        .map(|a| {
+            let count: String = a.select(&Selector::parse(".jump-count").unwrap()).flat_map(|c| c.text()).collect();
+            let name = a.text().next().unwrap().to_string();
+            (name, (a.value().attr("href").unwrap().to_string(), count.parse().unwrap()))
+        })
+        .collect();
+    assert_eq!(offered.keys().collect::<Vec<_>>(), counts.keys().collect::<Vec<_>>());
+    for (city, (href, count)) in &offered {
+        assert_eq!(*count, counts[city], "{city}");
+        let (path, anchor) = href.split_once('#').unwrap();
+        assert_eq!(anchor, "rel-bases", "{href}");
+        let doc = html(&format!("{}index.html", path.trim_start_matches('/')));
+        let cards = doc.select(&Selector::parse("section.related-bases .card").unwrap()).count();
+        assert_eq!(cards, *count, "{href}");
+    }
+}
+
+#[test]
 fn campaigns_link_their_venues_and_venues_list_their_campaigns() {
     let link = Selector::parse("a[href]").unwrap();
     let mut checked = 0;
