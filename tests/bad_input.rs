@@ -246,6 +246,13 @@ fixture_cases!(
     empty_term,
     javascript_link,
     heading_event_handler,
+    // References between pages: the true reason, once, and only close suggestions.
+    draft_target,
+    syntax_error_cascade,
+    near_miss_links,
+    near_miss_titles,
+    duplicate_title,
+    year_out_of_range,
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,

@@ -266,6 +266,7 @@ fn build_with_cache(
 ) -> Result<Site, Diagnostics> {
     let mut diags = Diagnostics::new();
     let mut failed = validate::Failed::default();
+    let mut drafts = validate::Drafts::default();
 
     let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) =
         documents.iter().partition(|d| d.kind == DocumentKind::Section);
@@ -275,7 +276,7 @@ fn build_with_cache(
     let mut section_sources: Vec<&Document> = Vec::new();
     for doc in section_docs {
         match build_section(&config, doc) {
-            Ok(s) if s.meta.draft && !options.include_drafts => {}
+            Ok(s) if s.meta.draft && !options.include_drafts => drafts.add(doc),
             Ok(s) => {
                 sections.push(s);
                 section_sources.push(doc);
@@ -337,7 +338,7 @@ fn build_with_cache(
             let Some(c) = cache.pages.get(&doc.rel_path) else { continue };
             match &c.built {
                 Ok(Some(p)) => paired.push((p.clone(), &c.doc)),
-                Ok(None) => {}
+                Ok(None) => drafts.add(&c.doc),
                 Err(d) => {
                     failed.add(&c.doc);
                     diags.extend(d.clone())
@@ -349,7 +350,7 @@ fn build_with_cache(
             let Some(c) = cache.pages.remove(&doc.rel_path) else { continue };
             match c.built {
                 Ok(Some(p)) => paired.push((p, doc.as_ref())),
-                Ok(None) => {}
+                Ok(None) => drafts.add(doc),
                 Err(d) => {
                     failed.add(doc);
                     diags.extend(d)
@@ -377,10 +378,10 @@ fn build_with_cache(
         || {
             rayon::join(
                 || validate::unique_urls(&site, &page_sources, &section_sources),
-                || validate::internal_links(&site, &page_sources, &section_sources, &failed),
+                || validate::internal_links(&site, &page_sources, &section_sources, &failed, &drafts),
             )
         },
-        || rayon::join(|| validate::typed_pages(&site, &page_sources, &failed), || build_taxonomies(&site, &page_sources)),
+        || rayon::join(|| validate::typed_pages(&site, &page_sources, &failed, &drafts), || build_taxonomies(&site, &page_sources)),
     );
     diags.extend(urls);
     diags.extend(links);
@@ -449,7 +450,8 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
         return None;
     }
     let mut probe = Diagnostics::new();
-    validate::page_text(site, &built.text, &built.display_path, doc, &validate::Failed::default(), &mut probe);
+    let (failed, drafts) = (validate::Failed::default(), validate::Drafts::default());
+    validate::page_text(site, &built.text, &built.display_path, doc, &failed, &drafts, &mut probe);
     if probe.has_errors() {
         return None;
     }
@@ -731,6 +733,10 @@ fn build_page(
         assets: doc.assets.clone(),
         meta: Arc::new(meta),
     };
+    validate::page_fields(&page, doc, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
     Ok(Some(page))
 }
 

@@ -167,27 +167,98 @@ pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Docu
 pub struct Failed {
     /// Content paths (`venues/x.md`).
     pub paths: HashSet<String>,
-    /// Their titles, where the front matter could be read that far.
+    /// Their titles, where the front matter could be read that far, and trimmed (a title with
+    /// a space around it is one way to fail).
     pub titles: HashSet<String>,
+}
+
+/// Only the title: a page whose other fields are wrong may still name it.
+#[derive(serde::Deserialize, Default)]
+struct TitleOnly {
+    title: Option<String>,
 }
 
 impl Failed {
     /// Note a document that failed to build.
     pub fn add(&mut self, doc: &Document) {
-        /// Only the title: a page whose other fields are wrong may still name it.
-        #[derive(serde::Deserialize, Default)]
-        struct TitleOnly {
-            title: Option<String>,
-        }
         self.paths.insert(doc.rel_path.clone());
-        if let Ok(TitleOnly { title: Some(t) }) = super::front_matter::parse::<TitleOnly>(doc) {
+        let title = match super::front_matter::parse::<TitleOnly>(doc) {
+            Ok(TitleOnly { title }) => title,
+            // A syntax error anywhere stops the parser, but the title line may be fine.
+            Err(_) => title_line(doc),
+        };
+        if let Some(t) = title {
+            self.titles.insert(t.trim().to_string());
             self.titles.insert(t);
         }
     }
 }
 
+/// The title of a front matter that does not parse, read from its own top-level line
+/// (before the first `[table]` in TOML, not indented in YAML). Curly quotes are taken as
+/// quotes: they are one of the slips that break the parse.
+fn title_line(doc: &Document) -> Option<String> {
+    let toml = doc.format == crate::load::FrontMatterFormat::Toml;
+    for line in doc.front_matter_text().lines() {
+        if toml && line.trim_start().starts_with('[') {
+            return None;
+        }
+        let Some((key, value)) = line.split_once(if toml { '=' } else { ':' }) else { continue };
+        if key.trim() != "title" || line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let parsed = if toml {
+            toml::from_str::<TitleOnly>(line).ok()
+        } else {
+            serde_yaml_ng::from_str::<TitleOnly>(line).ok()
+        };
+        if let Some(TitleOnly { title: Some(t) }) = parsed {
+            return Some(t);
+        }
+        let value = value.trim();
+        return [('“', '”'), ('‘', '’'), ('"', '"'), ('\'', '\'')]
+            .iter()
+            .find_map(|&(open, close)| value.strip_prefix(open)?.strip_suffix(close))
+            .map(str::to_string);
+    }
+    None
+}
+
+/// The documents left out on purpose: drafts (`draft = true`) in a build without `--drafts`.
+/// A link to one, or a campaign naming one, would be broken in the published site, so it is
+/// still an error, but one that says the page is a draft rather than that it does not exist.
+#[derive(Debug, Default)]
+pub struct Drafts {
+    /// Content path → where its `draft = true` is (`content/venues/x.md:5`).
+    pub paths: HashMap<String, String>,
+    /// Type and title of the typed ones → the same.
+    pub titles: HashMap<(PageType, String), String>,
+}
+
+impl Drafts {
+    /// Note a document left out as a draft.
+    pub fn add(&mut self, doc: &Document) {
+        /// The title, and which typed table the draft has (what campaigns refer to).
+        #[derive(serde::Deserialize, Default)]
+        struct Head {
+            title: Option<String>,
+            venue: Option<serde::de::IgnoredAny>,
+            base: Option<serde::de::IgnoredAny>,
+            expert: Option<serde::de::IgnoredAny>,
+        }
+        let at = format!("{}:{}", doc.display_path.display(), locate(doc, None, "draft"));
+        if let Ok(Head { title: Some(title), venue, base, expert }) = super::front_matter::parse::<Head>(doc) {
+            let t = [(venue.is_some(), PageType::Venue), (base.is_some(), PageType::Base), (expert.is_some(), PageType::Expert)];
+            if let Some(&(_, t)) = t.iter().find(|(has, _)| *has) {
+                self.titles.insert((t, title), at.clone());
+            }
+        }
+        self.paths.insert(doc.rel_path.clone(), at);
+    }
+}
+
 /// Every `@/` link must name an existing file, and its `#anchor` an existing heading.
-pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document], failed: &Failed) -> Diagnostics {
+pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document], failed: &Failed, drafts: &Drafts) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let texts = site
         .pages
@@ -196,13 +267,21 @@ pub fn internal_links(site: &Site, pages: &[&Document], sections: &[&Document], 
         .zip(pages)
         .chain(site.sections.iter().map(|s| (&s.text, &s.display_path)).zip(sections));
     for ((text, display), doc) in texts {
-        page_text(site, text, display, doc, failed, &mut diags);
+        page_text(site, text, display, doc, failed, drafts, &mut diags);
     }
     diags
 }
 
 /// The checks of [`internal_links`] for one page's or section's text.
-pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &Document, failed: &Failed, diags: &mut Diagnostics) {
+pub fn page_text(
+    site: &Site,
+    text: &BodyText,
+    display: &std::path::Path,
+    doc: &Document,
+    failed: &Failed,
+    drafts: &Drafts,
+    diags: &mut Diagnostics,
+) {
     {
         for link in &text.internal_links {
             let at = doc.body_start + link.offset;
@@ -210,18 +289,21 @@ pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &
                 if failed.paths.contains(&link.target) {
                     continue;
                 }
-                let near = closest(&link.target, site.pages.iter().map(|p| p.rel_path.as_str()));
-                diags.push(
-                    Diagnostic::error(format!("internal link to `@/{}`: no such content file", link.target))
-                        .file(display)
-                        .field("link")
-                        .hint(if near.is_empty() {
-                            "the path is relative to content/, e.g. @/venues/zheng-zhou-ke-ji-guan.md".to_string()
-                        } else {
-                            format!("did you mean: {}", near.iter().map(|n| format!("@/{n}")).collect::<Vec<_>>().join(", "))
-                        })
-                        .at_offset(&doc.source, at),
-                );
+                let error = Diagnostic::error(format!("internal link to `@/{}`: {}", link.target, match drafts.paths.get(&link.target) {
+                    Some(draft) => format!("the page is a draft (draft = true at {draft}), left out of this build"),
+                    None => "no such content file".to_string(),
+                }));
+                let hint = if drafts.paths.contains_key(&link.target) {
+                    DRAFT_HINT.replace("{what}", "the link").to_string()
+                } else {
+                    let near = link_suggestions(site, &link.target);
+                    if near.is_empty() {
+                        "the path is relative to content/, e.g. @/venues/zheng-zhou-ke-ji-guan.md".to_string()
+                    } else {
+                        format!("did you mean: {}", near.iter().map(|n| format!("@/{n}")).collect::<Vec<_>>().join(", "))
+                    }
+                };
+                diags.push(error.file(display).field("link").hint(hint).at_offset(&doc.source, at));
                 continue;
             };
             if let Some(anchor) = &link.anchor {
@@ -279,19 +361,96 @@ pub fn page_text(site: &Site, text: &BodyText, display: &std::path::Path, doc: &
     }
 }
 
-/// Up to three candidates that share the most characters with `wanted`.
-fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
-    let w: std::collections::HashSet<char> = wanted.chars().collect();
-    let mut scored: Vec<(usize, &str)> = candidates
-        .map(|c| (c.chars().filter(|ch| w.contains(ch)).count(), c))
-        .filter(|(s, c)| *s * 2 >= c.chars().count().min(wanted.chars().count()))
+/// The hint for a reference to a draft.
+const DRAFT_HINT: &str = "remove `draft = true` there to publish the page, build with --drafts to preview it, or remove {what}";
+
+/// What a link to a missing file most likely meant: the file itself when the link only
+/// writes it another way (without `.md`, with a trailing `/`, as a section folder, in
+/// Chinese, without or with the wrong folder), else up to three files of the same folder
+/// whose names are [`alike`].
+fn link_suggestions(site: &Site, target: &str) -> Vec<String> {
+    let t = target.trim_matches('/');
+    let t = t.strip_prefix("content/").unwrap_or(t);
+    let stem = t.strip_suffix(".md").unwrap_or(t);
+    let (folder, leaf) = stem.rsplit_once('/').unwrap_or(("", stem));
+    let join = |a: &str, b: &str| if a.is_empty() { b.to_string() } else { format!("{a}/{b}") };
+    let leaf_pinyin = super::slug::slugify(leaf);
+    let pinyin = join(folder, &leaf_pinyin);
+    let repairs = [
+        format!("{stem}.md"),
+        join(stem, "index.md"),
+        join(stem, "_index.md"),
+        format!("{pinyin}.md"),
+        join(&pinyin, "index.md"),
+    ];
+    if let Some(r) = repairs.into_iter().find(|r| r != target && site.get(r).is_some()) {
+        return vec![r];
+    }
+    // The same file name in another folder.
+    let elsewhere: Vec<String> = site
+        .pages
+        .iter()
+        .filter(|p| {
+            let (_, name) = split_page(&p.rel_path);
+            name == leaf || name == leaf_pinyin
+        })
+        .take(3)
+        .map(|p| p.rel_path.clone())
         .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    if !elsewhere.is_empty() {
+        return elsewhere;
+    }
+    let in_folder = site.pages.iter().any(|p| split_page(&p.rel_path).0 == folder);
+    alike(
+        leaf,
+        site.pages
+            .iter()
+            .map(|p| (split_page(&p.rel_path), p.rel_path.as_str()))
+            .filter(|((f, _), _)| !in_folder || *f == folder)
+            .map(|((_, name), rel)| (name, rel)),
+    )
+}
+
+/// A page's folder and its name without `.md` (for a bundle: its folder's name).
+fn split_page(rel: &str) -> (&str, &str) {
+    let stem = rel.strip_suffix("/index.md").or_else(|| rel.strip_suffix(".md")).unwrap_or(rel);
+    stem.rsplit_once('/').unwrap_or(("", stem))
+}
+
+/// Up to three of `candidates` (name, what to show) whose names are close to `wanted`, the
+/// closest first. Names are compared by their pinyin syllables, since that is how an
+/// editor's slips look: a homophone (好官 for 好馆), a missing or extra 市, a typo inside
+/// one syllable each cost one syllable; or letter by letter, more strictly, for names written
+/// without hyphens. A looser match would offer another city's page: pinyin names share long
+/// runs (`-shi-ke-ji-guan`).
+fn alike<'a>(wanted: &str, candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    let w = super::slug::slugify(wanted);
+    let w_syllables: Vec<&str> = w.split('-').filter(|s| !s.is_empty()).collect();
+    if w_syllables.is_empty() {
+        return Vec::new();
+    }
+    let mut scored: Vec<(f64, &str)> = candidates
+        .filter_map(|(name, shown)| {
+            let c = super::slug::slugify(name);
+            let c_syllables: Vec<&str> = c.split('-').filter(|s| !s.is_empty()).collect();
+            let longer = w_syllables.len().max(c_syllables.len());
+            let by_syllable = 1.0 - strsim::generic_levenshtein(&w_syllables, &c_syllables) as f64 / longer as f64;
+            let by_letter = strsim::normalized_levenshtein(&w.replace('-', ""), &c.replace('-', ""));
+            let close = by_syllable >= 0.75 || by_letter >= 0.85;
+            close.then_some((by_syllable.max(by_letter), shown))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
     scored.into_iter().take(3).map(|(_, c)| c.to_string()).collect()
 }
 
+/// The years a year field may hold. Anything else is a slip (`23` for 2023, `20233`), and
+/// would be shown as it is (`23年观众`).
+pub const YEARS: std::ops::RangeInclusive<u16> = 1900..=2100;
+
 /// Field checks of typed pages and their references, all reported.
-pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagnostics {
+pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: &Drafts) -> Diagnostics {
     let mut diags = Diagnostics::new();
     let titles: HashMap<(PageType, &str), usize> = site
         .pages
@@ -299,11 +458,21 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagn
         .enumerate()
         .filter_map(|(i, p)| Some(((p.page_type()?, p.title.as_str()), i)))
         .collect();
-    let mut seen_titles: HashMap<&str, &std::path::Path> = HashMap::new();
-    let mut seen_cities: HashMap<&str, &std::path::Path> = HashMap::new();
+    fn city_name(p: &super::Page) -> Option<&str> {
+        match &p.typed {
+            Some(Typed::City(c)) => Some(c.name.as_str()),
+            _ => None,
+        }
+    }
+    let title_keeper = keepers(site, |p| p.typed.as_ref().map(|_| p.title.as_str()), city_name);
+    let city_keeper = keepers(site, city_name, |_| None);
     let city_list = CITIES.iter().map(|(s, _)| *s).collect::<Vec<_>>().join(" ");
+    // `file:line` of a key of page `k`, for messages that name a second page.
+    let place = |k: usize, table: Option<&str>, key: &str| {
+        format!("{}:{}", site.pages[k].display_path.display(), locate(sources[k], table, key))
+    };
 
-    for (p, doc) in site.pages.iter().zip(sources) {
+    for (i, (p, doc)) in site.pages.iter().zip(sources).enumerate() {
         let Some(typed) = &p.typed else { continue };
         let table = typed.page_type().key();
         let mut err = |field: &str, message: String, hint: String| {
@@ -317,9 +486,9 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagn
                     .at_line(&doc.source, locate(doc, tbl, key)),
             );
         };
-        if let Some(first) = seen_titles.insert(p.title.as_str(), &p.display_path) {
-            err("title", format!("title `{}` is also used by {}", p.title, first.display()),
-                "titles of typed pages are their ids; make them unique".into());
+        if let Some(&k) = title_keeper.get(&i) {
+            err("title", format!("title `{}` is also used by {}", p.title, place(k, None, "title")),
+                "titles of typed pages are their ids: give one of the two pages another title".into());
         }
         if p.meta.sources.is_empty() && !p.meta.example {
             err("sources", "typed page lists no sources".into(),
@@ -383,19 +552,36 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagn
                 }
                 for (field, names, t) in [("venues", &c.venues, PageType::Venue), ("bases", &c.bases, PageType::Base), ("experts", &c.experts, PageType::Expert)] {
                     for name in names {
-                        if !titles.contains_key(&(t, name.as_str())) && !failed.titles.contains(name) {
-                            let near = closest(name, titles.keys().filter(|(tt, _)| *tt == t).map(|(_, n)| *n));
-                            err(field, format!("no {} page is titled `{name}`", t.key()),
-                                if near.is_empty() { format!("use the exact title of a page in {}s/", t.key()) }
-                                else { format!("did you mean: {}", near.join("、")) });
+                        let name = name.as_str();
+                        if titles.contains_key(&(t, name)) || failed.titles.contains(name) {
+                            continue;
                         }
+                        let missing = format!("no {} page is titled `{name}`", t.key());
+                        let (message, hint) = if let Some(draft) = drafts.titles.get(&(t, name.to_string())) {
+                            (format!("{} page `{name}` is a draft (draft = true at {draft}), left out of this build", t.key()),
+                             DRAFT_HINT.replace("{what}", &format!("the title from {table}.{field}")))
+                        } else if name.trim() != name && titles.contains_key(&(t, name.trim())) {
+                            (missing, format!("remove the space: the {} page is titled `{}`", t.key(), name.trim()))
+                        } else if let Some(other) = PageType::ALL.into_iter().find(|&o| titles.contains_key(&(o, name))) {
+                            let list = if matches!(other, PageType::Venue | PageType::Base | PageType::Expert) {
+                                format!(": list it in {table}.{}s", other.key())
+                            } else {
+                                String::new()
+                            };
+                            (missing, format!("`{name}` is a {} page, not a {} page{list}", other.key(), t.key()))
+                        } else {
+                            let near = alike(name, titles.keys().filter(|(tt, _)| *tt == t).map(|&(_, n)| (n, n)));
+                            (missing, if near.is_empty() { format!("use the exact title of a page in {}s/", t.key()) }
+                                else { format!("did you mean: {}", near.join("、")) })
+                        };
+                        err(field, message, hint);
                     }
                 }
             }
             Typed::City(c) => {
                 check_city("name", &c.name, &mut err);
-                if let Some(first) = seen_cities.insert(c.name.as_str(), &p.display_path) {
-                    err("name", format!("city `{}` already has a page: {}", c.name, first.display()), "keep one page per city".into());
+                if let Some(&k) = city_keeper.get(&i) {
+                    err("name", format!("city `{}` already has a page: {}", c.name, place(k, Some("city"), "name")), "keep one page per city".into());
                 }
             }
             Typed::Overview(o) => {
@@ -411,6 +597,104 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed) -> Diagn
         }
     }
     diags
+}
+
+fn year_message(field: &str, y: u16) -> String {
+    format!("{field} {y} is not a year from {} to {}", YEARS.start(), YEARS.end())
+}
+
+fn year_hint(field: &str) -> String {
+    format!("write the year with four digits, e.g. {field} = 2023")
+}
+
+/// 1-based line of `key` in the `n`-th `[[figures]]` table of a TOML front matter (else where
+/// [`locate`] finds it).
+fn figure_line(doc: &Document, n: usize, key: &str) -> usize {
+    let first = doc.source[..doc.front_matter.start].matches('\n').count() + 1;
+    let mut table = None;
+    let mut figures = 0;
+    for (i, line) in doc.front_matter_text().lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            if t.replace(' ', "") == "[[figures]]" {
+                figures += 1;
+                table = Some(figures - 1);
+            } else {
+                table = None;
+            }
+        } else if table == Some(n) && t.split('=').next().map(str::trim) == Some(key) {
+            return first + i;
+        }
+    }
+    locate(doc, Some("figures"), key)
+}
+
+/// The pages whose id (a typed page's title, a city page's city) an other page has too, each
+/// with the page that keeps it: the one whose file name is the pinyin of the id or of its
+/// `also` name (a city page's city), as `kepu new` names it, so most likely the original;
+/// else the first by path. The error then points at the copy, not at the page that was there
+/// first.
+fn keepers<'a>(
+    site: &'a Site,
+    id: impl Fn(&'a super::Page) -> Option<&'a str>,
+    also: impl Fn(&'a super::Page) -> Option<&'a str>,
+) -> HashMap<usize, usize> {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(site.pages.len());
+    let mut shared: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, p) in site.pages.iter().enumerate() {
+        let Some(k) = id(p) else { continue };
+        match first.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => shared.entry(k).or_insert_with(|| vec![*e.get()]).push(i),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+        }
+    }
+    let mut keeper = HashMap::new();
+    for (k, pages) in shared {
+        let own = super::slug::slugify(k);
+        let named = |i: usize| {
+            let p = &site.pages[i];
+            p.slug == own || also(p).is_some_and(|a| p.slug == super::slug::slugify(a))
+        };
+        let keep = pages.iter().copied().find(|&i| named(i)).unwrap_or(pages[0]);
+        keeper.extend(pages.into_iter().filter(|&i| i != keep).map(|i| (i, keep)));
+    }
+    keeper
+}
+
+/// The checks of a page's own fields that serde does not make and that need no other page:
+/// years in range, and a typed page's title without spaces around it.
+pub fn page_fields(p: &super::Page, doc: &Document, diags: &mut Diagnostics) {
+    let mut err = |field: &str, line: usize, message: String, hint: String| {
+        diags.push(Diagnostic::error(message).file(&p.display_path).field(field).hint(hint).at_line(&doc.source, line));
+    };
+    let years = match &p.typed {
+        Some(Typed::Venue(v)) => vec![("visitors_year", v.visitors_year), ("opened", v.opened)],
+        Some(Typed::Base(b)) => vec![("recognised_year", b.recognised_year)],
+        Some(Typed::Expert(e)) => vec![("year", e.year)],
+        Some(Typed::Campaign(c)) => vec![("year", c.year)],
+        _ => Vec::new(),
+    };
+    for (key, y) in years {
+        if let (Some(y), Some(t)) = (y.filter(|y| !YEARS.contains(y)), p.page_type()) {
+            err(&format!("{}.{key}", t.key()), locate(doc, Some(t.key()), key), year_message(key, y), year_hint(key));
+        }
+    }
+    for (n, f) in p.meta.figures.iter().enumerate() {
+        if let Some(y) = f.year.filter(|y| !YEARS.contains(y)) {
+            err("figures.year", figure_line(doc, n, "year"), year_message("year", y), year_hint("year"));
+        }
+    }
+    if p.typed.is_some() && p.title.trim() != p.title {
+        let side = match (p.title.starts_with(char::is_whitespace), p.title.ends_with(char::is_whitespace)) {
+            (true, true) => "starts and ends",
+            (true, false) => "starts",
+            _ => "ends",
+        };
+        err("title", locate(doc, None, "title"), format!("title `{}` {side} with a space", p.title),
+            "remove the space: titles of typed pages are their ids, and campaigns name pages by the exact title".into());
+    }
 }
 
 /// Fill `related` on every page, in both directions. Runs only on a valid site.
@@ -529,4 +813,75 @@ pub fn title_may_change(site: &Site, i: usize, title: &str) -> bool {
         _ => false,
     });
     !taken && !named
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(rel_path: &str, source: &str) -> Document {
+        let split = crate::load::split_front_matter(source).unwrap();
+        Document {
+            rel_path: rel_path.into(),
+            display_path: format!("content/{rel_path}").into(),
+            kind: crate::load::DocumentKind::Page,
+            source: source.into(),
+            format: split.format,
+            front_matter: split.front_matter,
+            body_start: split.body_start,
+            assets: Vec::new(),
+        }
+    }
+
+    fn alike_of(wanted: &str, names: &[&'static str]) -> Vec<String> {
+        alike(wanted, names.iter().map(|n| (*n, *n)))
+    }
+
+    #[test]
+    fn a_failed_pages_title_is_read_from_its_line_when_the_front_matter_does_not_parse() {
+        for broken in ["date = 2024/9/15", "city = “焦作”", "annual_visitors = 30万"] {
+            let d = doc("venues/x.md", &format!("+++\ntitle = \"焦作市科技馆\"\n{broken}\n[venue]\nkind = \"市级\"\n+++\n"));
+            let mut failed = Failed::default();
+            failed.add(&d);
+            assert!(failed.titles.contains("焦作市科技馆"), "{broken}: {:?}", failed.titles);
+        }
+        let curly = doc("venues/x.md", "+++\ntitle = “焦作市科技馆”\n+++\n");
+        assert_eq!(title_line(&curly).as_deref(), Some("焦作市科技馆"));
+        let yaml = doc("venues/x.md", "---\ntitle: 焦作市科技馆\ndate: [\n---\n");
+        assert_eq!(title_line(&yaml).as_deref(), Some("焦作市科技馆"));
+        // A `title` inside a table is not the page's.
+        let nested = doc("venues/x.md", "+++\ndate = x\n[extra]\ntitle = \"别的\"\n+++\n");
+        assert_eq!(title_line(&nested), None);
+    }
+
+    #[test]
+    fn drafts_are_known_by_path_and_by_type_and_title() {
+        let d = doc("venues/x.md", "+++\ntitle = \"焦作市科技馆\"\ndraft = true\n[venue]\nkind = \"市级\"\n+++\n");
+        let mut drafts = Drafts::default();
+        drafts.add(&d);
+        assert_eq!(drafts.paths["venues/x.md"], "content/venues/x.md:3");
+        assert_eq!(drafts.titles[&(PageType::Venue, "焦作市科技馆".to_string())], "content/venues/x.md:3");
+    }
+
+    #[test]
+    fn suggestions_are_close_names_only() {
+        let venues = ["zheng-zhou-ke-ji-guan", "xin-yang-shi-ke-ji-guan", "he-bi-shi-ke-ji-guan", "luo-he-shi-ke-ji-guan"];
+        // A typo inside a syllable, a word run together: found.
+        assert_eq!(alike_of("zheng-zou-ke-ji-guan", &venues), ["zheng-zhou-ke-ji-guan"]);
+        assert_eq!(alike_of("zhengzhou-kejiguan", &venues), ["zheng-zhou-ke-ji-guan"]);
+        // Another city's venue is not what an editor meant.
+        assert!(alike_of("kai-feng-shi-ke-ji-guan", &venues).is_empty());
+        let titles = ["郑州科技馆", "郑州科技馆新馆", "郑州市科技馆新馆", "信阳市科技馆新馆", "好馆"];
+        assert_eq!(alike_of("郑州市科技馆", &titles), ["郑州科技馆", "郑州市科技馆新馆"]);
+        // A homophone is the input method's slip.
+        assert_eq!(alike_of("好官", &titles), ["好馆"]);
+        assert!(alike_of("焦作市科技馆", &["郑州市科技馆", "信阳市科技馆"]).is_empty());
+    }
+
+    #[test]
+    fn figure_years_are_found_in_their_own_table() {
+        let d = doc("a.md", "+++\ntitle = \"x\"\n[[figures]]\nlabel = \"a\"\nyear = 2023\n[[figures]]\nlabel = \"b\"\nvalue = 1\nyear = 23\n+++\n");
+        assert_eq!(figure_line(&d, 0, "year"), 5);
+        assert_eq!(figure_line(&d, 1, "year"), 9);
+    }
 }
