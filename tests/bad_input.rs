@@ -265,6 +265,26 @@ fixture_cases!(
 );
 
 #[test]
+fn kepu_new_skeleton_published_as_is() {
+    // `kepu new`, then only `draft = true` deleted: the skeleton's placeholders must not go out.
+    expect_failure(
+        "kepu-new-skeleton",
+        |s| {
+            let out = Command::new(env!("CARGO_BIN_EXE_kepu"))
+                .args(["new", "venue", "开封市科技馆", "--root"])
+                .arg(&s.site)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let page = s.site.join("content/venues/kai-feng-shi-ke-ji-guan.md");
+            let text = std::fs::read_to_string(&page).unwrap();
+            std::fs::write(&page, text.replace("draft = true\n", "")).unwrap();
+        },
+        false,
+    );
+}
+
+#[test]
 fn invalid_utf8() {
     expect_failure(
         "invalid-utf8",

@@ -25,6 +25,7 @@ use crate::load::{Document, DocumentKind};
 pub use front_matter::{PageFrontMatter, SectionFrontMatter, SortBy};
 pub use portal::{PageType, Typed};
 pub use text::BodyText;
+pub use validate::placeholder;
 
 /// Options that change what the model contains.
 #[derive(Debug, Clone, Default)]

@@ -663,8 +663,47 @@ fn keepers<'a>(
     keeper
 }
 
+/// What `kepu new` writes where only the editor knows what goes. The skeleton is made from
+/// these, so [`skeleton_left`] finds exactly what it wrote.
+pub mod placeholder {
+    /// `sources = ["（填写资料来源）"]`.
+    pub const SOURCE: &str = "（填写资料来源）";
+    /// After a value the skeleton has to fill in for the page to build at all (a venue's
+    /// kind …): the editor chooses, then deletes the comment.
+    pub const EXAMPLE: &str = "# 示例值：选好后删掉这条注释";
+    const DESCRIPTION: (&str, &str) = ("（一两句话介绍", "）");
+    const BODY: (&str, &str) = ("（在这里介绍", "。）");
+
+    pub fn description(name: &str) -> String {
+        format!("{}{name}{}", DESCRIPTION.0, DESCRIPTION.1)
+    }
+
+    pub fn body(name: &str) -> String {
+        format!("{}{name}{}", BODY.0, BODY.1)
+    }
+
+    /// Whether a description is the skeleton's (whatever name it was written for).
+    pub fn is_description(text: &str) -> bool {
+        text.starts_with(DESCRIPTION.0) && text.ends_with(DESCRIPTION.1)
+    }
+
+    /// Byte offset and text of the body's first line that is the skeleton's.
+    pub fn in_body(body: &str) -> Option<(usize, &str)> {
+        let mut at = 0;
+        for line in body.split_inclusive('\n') {
+            let t = line.trim();
+            if t.starts_with(BODY.0) && t.ends_with(BODY.1) {
+                return Some((at + line.find(BODY.0).unwrap_or(0), t));
+            }
+            at += line.len();
+        }
+        None
+    }
+}
+
 /// The checks of a page's own fields that serde does not make and that need no other page:
-/// years in range, and a typed page's title without spaces around it.
+/// years in range, a typed page's title without spaces around it, and no `kepu new`
+/// placeholders left on a published page.
 pub fn page_fields(p: &super::Page, doc: &Document, diags: &mut Diagnostics) {
     let mut err = |field: &str, line: usize, message: String, hint: String| {
         diags.push(Diagnostic::error(message).file(&p.display_path).field(field).hint(hint).at_line(&doc.source, line));
@@ -694,6 +733,55 @@ pub fn page_fields(p: &super::Page, doc: &Document, diags: &mut Diagnostics) {
         };
         err("title", locate(doc, None, "title"), format!("title `{}` {side} with a space", p.title),
             "remove the space: titles of typed pages are their ids, and campaigns name pages by the exact title".into());
+    }
+    skeleton_left(p, doc, &mut err);
+}
+
+/// A page that is published must not keep `kepu new`'s placeholders: they would go out as the
+/// page's text. Drafts may (built with `--drafts` they are previews).
+fn skeleton_left(p: &super::Page, doc: &Document, err: &mut dyn FnMut(&str, usize, String, String)) {
+    if p.meta.draft {
+        return;
+    }
+    if let Some(d) = p.meta.description.as_deref().filter(|d| placeholder::is_description(d)) {
+        err("description", locate(doc, None, "description"), format!("description is still the placeholder `{d}` that `kepu new` wrote"),
+            "write one or two sentences about the page, or remove the line".into());
+    }
+    if p.meta.sources.iter().any(|s| s == placeholder::SOURCE) {
+        err("sources", locate(doc, None, "sources"), format!("sources still holds the placeholder `{}` that `kepu new` wrote", placeholder::SOURCE),
+            "list the files the page's facts come from, e.g. sources = [\"000_34df85477a50c534.txt\"]".into());
+    }
+    if let Some((at, text)) = placeholder::in_body(&p.body) {
+        let line = crate::diagnostics::line_col(&doc.source, doc.body_start + at).0;
+        err("body", line, format!("the text still holds the placeholder `{text}` that `kepu new` wrote"),
+            "write the page's text in its place".into());
+    }
+    if !doc.front_matter_text().contains(placeholder::EXAMPLE) {
+        return;
+    }
+    let first = doc.source[..doc.front_matter.start].matches('\n').count() + 1;
+    let mut table = "";
+    for (i, line) in doc.front_matter_text().lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            table = t.trim_matches(['[', ']', ' ']);
+            continue;
+        }
+        let Some((key, rest)) = t.split_once('=').filter(|_| t.contains(placeholder::EXAMPLE)) else { continue };
+        let key = key.trim();
+        let value = rest.split('#').next().unwrap_or("").trim();
+        let field = if table.is_empty() { key.to_string() } else { format!("{table}.{key}") };
+        let allowed = match (table, key) {
+            ("venue", "kind") => Some(portal::VenueKind::ALLOWED),
+            ("base", "category") => Some(portal::BaseCategory::ALLOWED),
+            ("expert", "kind") => Some(portal::ExpertKind::ALLOWED),
+            ("expert", "scope") => Some(portal::ExpertScope::ALLOWED),
+            ("campaign", "kind") => Some(portal::CampaignKind::ALLOWED),
+            _ => None,
+        };
+        let choose = allowed.map_or("choose the value".to_string(), |a| format!("choose one of {}", a.join(" ")));
+        err(&field, first + i, format!("{field} = {value} is the example value `kepu new` wrote, not a choice"),
+            format!("{choose}, then delete the comment `{}`", placeholder::EXAMPLE));
     }
 }
 
@@ -883,5 +971,14 @@ mod tests {
         let d = doc("a.md", "+++\ntitle = \"x\"\n[[figures]]\nlabel = \"a\"\nyear = 2023\n[[figures]]\nlabel = \"b\"\nvalue = 1\nyear = 23\n+++\n");
         assert_eq!(figure_line(&d, 0, "year"), 5);
         assert_eq!(figure_line(&d, 1, "year"), 9);
+    }
+
+    #[test]
+    fn skeleton_placeholders_are_recognised_whatever_the_name() {
+        assert!(placeholder::is_description(&placeholder::description("开封市科技馆")));
+        assert!(!placeholder::is_description("开封市科技馆（新馆）"));
+        let body = format!("## 简介\n\n{}\n", placeholder::body("开封市科技馆"));
+        assert_eq!(placeholder::in_body(&body), Some(("## 简介\n\n".len(), placeholder::body("开封市科技馆").as_str())));
+        assert_eq!(placeholder::in_body("（在这里介绍的内容很多）\n"), None);
     }
 }
