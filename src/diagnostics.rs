@@ -100,6 +100,18 @@ impl Diagnostic {
         self
     }
 
+    /// Underline `len` bytes from where the diagnostic points (after [`Self::at_offset`]),
+    /// not the whole word there: one wrong character in a line of them.
+    pub fn underline(mut self, len: usize) -> Self {
+        if let Some(ex) = &mut self.excerpt {
+            let end = (ex.span.start + len).min(ex.text.len());
+            if ex.text.is_char_boundary(end) {
+                ex.span.end = end;
+            }
+        }
+        self
+    }
+
     /// Point at a 1-based line of `source`.
     pub fn at_line(self, source: &str, line: usize) -> Self {
         let offset = line_start_offset(source, line);
@@ -300,6 +312,16 @@ mod tests {
         assert!(out.contains("venue.city"), "{out}");
         assert!(out.contains("use one of the 18"), "{out}");
         assert!(out.contains("city = \"北京\""), "{out}");
+    }
+
+    #[test]
+    fn underline_narrows_the_span_to_a_character() {
+        let src = "sources = [\"a\"，\"b\"]\n";
+        let at = src.find('，').unwrap();
+        let d = Diagnostic::error("x").at_offset(src, at);
+        assert_eq!(d.excerpt.as_ref().unwrap().span, at..src.len() - 1, "the word, up to the line's end");
+        let d = d.underline('，'.len_utf8());
+        assert_eq!(d.excerpt.unwrap().span, at..at + 3);
     }
 
     #[test]

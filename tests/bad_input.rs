@@ -228,6 +228,12 @@ fixture_cases!(
     front_matter_missing,
     empty_file,
     typed_bad_value,
+    // Editors' habits: a Chinese input method's punctuation, 30万 for a number, a date with
+    // slashes, a field written below the last table header.
+    toml_full_width,
+    toml_chinese_number,
+    toml_date_slashes,
+    toml_field_after_table,
     config_malformed,
     config_base_url_newline,
     // URLs that try to leave the output folder, or collide.
