@@ -49,6 +49,33 @@ pub struct UnsafeLink {
     pub offset: usize,
 }
 
+/// `@/` link text that Markdown did not read as a link, so the page would show it as it is:
+/// `[文字]（@/…）` with full-width parentheses, `[文字] (@/…)` with a space before the `(`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrayLink {
+    /// `@/venues/x.md#anchor`, as written.
+    pub target: String,
+    /// The text in brackets before it, if there is one.
+    pub text: Option<String>,
+    /// Byte offset in the body where the attempted link starts (its `[`, else the `@/`).
+    pub offset: usize,
+}
+
+impl StrayLink {
+    pub fn message(&self) -> String {
+        format!("`{}` is not written as a Markdown link, so the page would show it as plain text", self.target)
+    }
+
+    /// The link written as Markdown reads it, in the editor's language.
+    pub fn hint(&self) -> String {
+        format!(
+            "链接要写成 [{}]({})：方括号和圆括号都用半角，中间不留空格",
+            self.text.as_deref().unwrap_or("文字"),
+            self.target
+        )
+    }
+}
+
 /// A `{key=value}` heading attribute (`## 标题 {data-x=1}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadingAttribute {
@@ -76,6 +103,8 @@ pub struct BodyText {
     pub plain: String,
     pub internal_links: Vec<InternalLink>,
     pub unsafe_links: Vec<UnsafeLink>,
+    /// `@/` paths left in the text, outside any link (see [`StrayLink`]).
+    pub stray_links: Vec<StrayLink>,
     /// Every custom heading attribute (checked against [`is_safe_attribute`] by the model).
     pub heading_attributes: Vec<HeadingAttribute>,
     /// Han characters plus Latin words, the basis of reading time.
@@ -129,7 +158,14 @@ pub fn analyse(markdown: &str) -> BodyText {
     let parser = Parser::new_ext(markdown, markdown_options()).into_offset_iter();
     let mut block = String::new();
     let mut depth = 0usize;
+    let mut in_link = 0usize;
     for (event, range) in parser {
+        match &event {
+            Event::Text(_) if !in_code && in_link == 0 => find_stray_links(markdown, range.clone(), &mut out.stray_links),
+            Event::Start(Tag::Link { .. }) => in_link += 1,
+            Event::End(TagEnd::Link) => in_link = in_link.saturating_sub(1),
+            _ => {}
+        }
         match event {
             Event::Start(Tag::List(_) | Tag::BlockQuote(_)) => {
                 depth += 1;
@@ -225,6 +261,41 @@ fn check_link(url: &str, offset: usize, out: &mut BodyText) {
     }
 }
 
+/// The `@/` paths in the text at `range` of `markdown` (text, never a link's destination),
+/// with the bracketed text before each when there is one: `[郑州科技馆]（@/…）`.
+fn find_stray_links(markdown: &str, range: std::ops::Range<usize>, out: &mut Vec<StrayLink>) {
+    let text = &markdown[range.clone()];
+    for (i, _) in text.match_indices("@/") {
+        let at = range.start + i;
+        if markdown[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // part of a word or an address, not a link path
+        }
+        let end = markdown[at..]
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, ')' | '）' | '(' | '（' | '，' | '。' | '、' | '；' | '！' | '？' | '"' | '“' | '”' | '<' | '>' | ']' | '】' | '》')
+            })
+            .map_or(markdown.len(), |e| at + e);
+        if end - at <= 2 {
+            continue;
+        }
+        let target = markdown[at..end].to_string();
+        // Back over `(` or `（` and spaces to a `]` or `】`, then to its opening bracket.
+        let line_start = markdown[..at].rfind('\n').map_or(0, |n| n + 1);
+        let before = markdown[line_start..at].trim_end_matches(['(', '（']).trim_end();
+        let (text, offset) = match before.strip_suffix([']', '】']) {
+            Some(inner) => match inner.rfind(['[', '【']) {
+                Some(open) => {
+                    let bracket = inner[open..].chars().next().map_or(1, char::len_utf8);
+                    (Some(inner[open + bracket..].to_string()), line_start + open)
+                }
+                None => (None, at),
+            },
+            None => (None, at),
+        };
+        out.push(StrayLink { target, text, offset });
+    }
+}
+
 /// URLs whose scheme runs code or smuggles content when clicked.
 pub fn is_unsafe_url(url: &str) -> bool {
     let cleaned: String =
@@ -279,6 +350,41 @@ mod tests {
         assert_eq!(t.internal_links[0].target, "venues/x.md");
         assert_eq!(t.internal_links[0].anchor.as_deref(), Some("开放"));
         assert_eq!(t.unsafe_links.len(), 1);
+    }
+
+    #[test]
+    fn internal_link_paths_left_as_text_are_found() {
+        let body = "详见[郑州科技馆]（@/venues/zheng-zhou-ke-ji-guan.md）。\n\n\
+                    又见[郑州科技馆] (@/venues/zheng-zhou-ke-ji-guan.md#开放时间)\n\n\
+                    【焦作】（@/venues/jiao-zuo.md），还有 @/cities/jiao-zuo.md 和 [x](@/venues/x.md）\n";
+        let t = analyse(body);
+        let found: Vec<_> =
+            t.stray_links.iter().map(|s| (s.target.as_str(), s.text.as_deref(), body[s.offset..].chars().next())).collect();
+        assert_eq!(
+            found,
+            [
+                ("@/venues/zheng-zhou-ke-ji-guan.md", Some("郑州科技馆"), Some('[')),
+                ("@/venues/zheng-zhou-ke-ji-guan.md#开放时间", Some("郑州科技馆"), Some('[')),
+                ("@/venues/jiao-zuo.md", Some("焦作"), Some('【')),
+                ("@/cities/jiao-zuo.md", None, Some('@')),
+                ("@/venues/x.md", Some("x"), Some('[')),
+            ]
+        );
+        assert!(t.internal_links.is_empty(), "none of them is a link");
+        assert_eq!(
+            t.stray_links[0].hint(),
+            "链接要写成 [郑州科技馆](@/venues/zheng-zhou-ke-ji-guan.md)：方括号和圆括号都用半角，中间不留空格"
+        );
+        assert_eq!(
+            t.stray_links[3].message(),
+            "`@/cities/jiao-zuo.md` is not written as a Markdown link, so the page would show it as plain text"
+        );
+    }
+
+    #[test]
+    fn internal_link_paths_in_links_and_code_are_not_stray() {
+        let body = "[郑州科技馆](@/venues/x.md) [@/venues/x.md](@/venues/x.md) `@/venues/x.md` a@/b\n\n```\n[a]（@/venues/x.md）\n```\n";
+        assert_eq!(analyse(body).stray_links, []);
     }
 
     #[test]
