@@ -251,6 +251,7 @@ fixture_cases!(
     unknown_taxonomy,
     empty_term,
     javascript_link,
+    stray_internal_link,
     heading_event_handler,
     // References between pages: the true reason, once, and only close suggestions.
     draft_target,

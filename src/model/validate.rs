@@ -358,6 +358,15 @@ pub fn page_text(
                     .at_offset(&doc.source, doc.body_start + link.offset),
             );
         }
+        for link in &text.stray_links {
+            diags.push(
+                Diagnostic::error(link.message())
+                    .file(display)
+                    .field("link")
+                    .hint(link.hint())
+                    .at_offset(&doc.source, doc.body_start + link.offset),
+            );
+        }
     }
 }
 
