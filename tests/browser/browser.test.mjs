@@ -189,6 +189,52 @@ describe('search', () => {
     }
   });
 
+  test('what is hidden stays hidden: no "more" button or filters before a query or after clearing it', async () => {
+    const { context, page } = await openSearch();
+    try {
+      assert.equal(await page.locator('#search-more').isVisible(), false, '显示更多结果 before any query');
+      assert.equal(await page.locator('#search-filters').isVisible(), false, 'filters before any query');
+      await search(page, '科技馆');
+      assert.equal(await page.locator('#search-filters').isVisible(), true, 'filters with results');
+      await page.locator('main input[type="search"]').fill('');
+      await page.waitForFunction(() => document.getElementById('search-results').children.length === 0, null, { timeout: 5000 });
+      assert.equal(await page.locator('#search-filters').isVisible(), false, 'filters after the query is cleared');
+      assert.equal(await page.locator('#search-more').isVisible(), false, '显示更多结果 after the query is cleared');
+      const none = 'qqqzzzxxx';
+      await page.locator('main input[type="search"]').pressSequentially(none, { delay: 10 });
+      await page.waitForFunction((q) => document.getElementById('search-status').textContent.includes(q), none, { timeout: 10000 });
+      assert.equal(await page.locator('#search-more').isVisible(), false, '显示更多结果 without results');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('显示更多结果 moves the focus to the first added result, and hides once all are shown', async () => {
+    const { context, page } = await openSearch();
+    try {
+      const results = await search(page, 'kejiguan');
+      const all = await total(page, results);
+      assert.ok(all > 20, `kejiguan has more than one screen of results (${all})`);
+      const more = page.locator('#search-more');
+      for (let round = 0; round < 10 && (await more.isVisible()); round++) {
+        const shown = await results.count();
+        await more.focus();
+        await page.keyboard.press('Enter');
+        await page.waitForFunction((n) => document.querySelectorAll('#search-results a').length > n, shown, { timeout: 10000 });
+        const focus = await page.evaluate((n) => {
+          const a = document.activeElement;
+          return { index: [...document.querySelectorAll('#search-results a')].indexOf(a), tag: a.tagName, n };
+        }, shown);
+        assert.equal(focus.index, shown, `focus on the first added result, not ${focus.tag} (round ${round + 1})`);
+      }
+      assert.equal(await results.count(), all, 'every result is listed in the end');
+      assert.equal(await more.isVisible(), false, 'the button is gone once everything is shown');
+      assert.notEqual(await page.evaluate(() => document.activeElement.tagName), 'BODY', 'the focus did not fall to <body>');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('the header search box on any page leads to results', async () => {
     requireSearch();
     const { context, page } = await open(pages.venue);
@@ -315,6 +361,8 @@ describe('without JavaScript', () => {
       await page.goto(server.url('/search/?q=%E7%A7%91%E6%8A%80%E9%A6%86'));
       const text = await page.locator('main').innerText();
       assert.match(text, /JavaScript|脚本/, `the page explains that search needs JavaScript:\n${text.slice(0, 300)}`);
+      assert.equal(await page.locator('#search-more').isVisible(), false, 'no 显示更多结果 button that could do nothing');
+      assert.equal(await page.locator('#search-filters').isVisible(), false, 'no empty filter box');
       await page.screenshot({ path: screenshotPath('search-nojs'), fullPage: true });
     } finally {
       await context.close();

@@ -160,10 +160,17 @@ filtersBox.addEventListener("click", (e) => {
   limit = PAGE;
   run().then(() => filtersBox.querySelector(`.search-chip[data-key="${CSS.escape(key)}"][data-value="${CSS.escape(value)}"]`)?.focus());
 });
+// The button hides itself once everything is shown, so it must not keep the focus (it would
+// fall to <body>): go to the first result that was added, or else the last one, or the box.
 more.addEventListener("click", () => {
   const first = list.children.length;
   limit += PAGE;
-  run().then(() => list.children[first]?.querySelector("a")?.focus());
+  run().then(() => {
+    const added = list.children[first]?.querySelector("a");
+    if (added) added.focus();
+    else if (more.hidden && (document.activeElement === more || document.activeElement === document.body))
+      (list.lastElementChild?.querySelector("a") ?? input).focus();
+  });
 });
 
 // ↓ from the box goes to the first result; ↑ ↓ move between results; ↑ from the first
