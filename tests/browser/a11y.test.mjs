@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { artifact, launchChromium, pageTypes, requireSearch, startNginx } from './harness.mjs';
+import { artifact, existsPublic, launchChromium, pageTypes, requireSearch, startNginx } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -217,4 +217,64 @@ describe('structure axe cannot judge alone', () => {
       await context.close();
     }
   });
+
+  // A component's own rule (.site-nav a[aria-current], .jump li a, …) can be more specific than
+  // a:focus-visible and keep its background and shadow under the transparent outline: then
+  // nothing shows. So every focusable element of these pages must look different when focused:
+  // a real outline, or another background or shadow.
+  test('keyboard focus is visible on every focusable element, in both modes', async () => {
+    const types = pageTypes();
+    const paths = [types.home, types.section, types.venue, types.base, types.campaign, types.city, types.calendar, '/no-such-page/'];
+    if (existsPublic('search/index.html')) paths.push('/search/?q=' + encodeURIComponent('科技馆'));
+    const invisible = [];
+    let checked = 0;
+    for (const elder of [false, true]) {
+      const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 360, height: 740 } });
+      try {
+        const page = await context.newPage();
+        await page.goto(server.url('/'));
+        await page.evaluate((on) => (on ? localStorage.setItem('kepu-elder', '1') : localStorage.removeItem('kepu-elder')), elder);
+        for (const path of paths) {
+          await page.goto(server.url(path));
+          if (path.startsWith('/search/')) await page.locator('.search-chip').first().waitFor({ timeout: 15000 });
+          // One real key press puts the page in keyboard mode: focus() then counts as :focus-visible.
+          await page.keyboard.press('Tab');
+          const found = await page.evaluate(() => {
+            const transparent = (c) => c === 'transparent' || /rgba\([^)]*,\s*0\)$/.test(c);
+            const look = (e) => {
+              const s = getComputedStyle(e);
+              return {
+                outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 && !transparent(s.outlineColor),
+                paint: `${s.backgroundColor} | ${s.boxShadow}`,
+              };
+            };
+            // (checkVisibility also leaves out what a closed <details> holds.)
+            const all = [...document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')].filter(
+              (e) => e.tabIndex >= 0 && e.checkVisibility({ visibilityProperty: true }),
+            );
+            const out = { checked: 0, invisible: [] };
+            for (const e of all) {
+              if (document.activeElement === e) e.blur();
+              const before = look(e);
+              e.focus();
+              if (document.activeElement !== e) continue;
+              out.checked++;
+              const after = look(e);
+              const visible = e.matches(':focus-visible') && (after.outline || after.paint !== before.paint);
+              if (!visible) out.invisible.push(`${e.outerHTML.slice(0, 90)} (focus-visible: ${e.matches(':focus-visible')}, ${after.paint})`);
+            }
+            return out;
+          });
+          checked += found.checked;
+          // The same kind of element usually fails on every page: report each once.
+          for (const f of found.invisible) if (!invisible.some((i) => i.endsWith(f))) invisible.push(`${path}${elder ? ' (elder)' : ''}: ${f}`);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    assert.ok(checked > 100, `${checked} elements checked`);
+    assert.deepEqual(invisible, [], 'focusable elements that look the same focused and not');
+  });
+
 });
