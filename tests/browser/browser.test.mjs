@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { artifact, launchChromium, pageTypes, request, requireSearch, screenshotPath, startNginx } from './harness.mjs';
+import { artifact, existsPublic, launchChromium, pageTypes, request, requireSearch, screenshotPath, startNginx } from './harness.mjs';
 
 let server;
 let browser;
@@ -327,6 +327,55 @@ describe('phone-sized screens', () => {
       }
     });
   }
+});
+
+describe('a 360×740 phone, in both modes', () => {
+  const VIEWPORT = { width: 360, height: 740 };
+
+  /** A touch phone with the large-text mode on or off (stored before the first page). */
+  async function phone(elder, options = {}) {
+    const context = await browser.newContext({ locale: 'zh-CN', viewport: VIEWPORT, deviceScaleFactor: 2, isMobile: true, hasTouch: true, ...options });
+    const page = await context.newPage();
+    await page.goto(server.url('/'));
+    await page.evaluate((on) => (on ? localStorage.setItem('kepu-elder', '1') : localStorage.removeItem('kepu-elder')), elder);
+    return { context, page };
+  }
+  const mode = (elder) => (elder ? '大字模式' : 'normal');
+
+  test('the header is compact: logo and 大字模式 toggle share a row, the heading is on the first screen', async () => {
+    const paths = [pages.home, pages.section, pages.venue, pages.base, pages.campaign, existsPublic('search/index.html') ? '/search/' : null].filter(Boolean);
+    const problems = [];
+    for (const elder of [false, true]) {
+      const { context, page } = await phone(elder);
+      try {
+        for (const path of paths) {
+          await page.goto(server.url(path));
+          const m = await page.evaluate(() => {
+            const box = (sel) => document.querySelector(sel).getBoundingClientRect();
+            const header = box('.site-header');
+            const brand = box('.brand');
+            const toggle = box('#elder-toggle');
+            const h1 = box('main h1');
+            return { header: header.height, brand: [brand.top, brand.bottom], toggle: [toggle.top, toggle.bottom], h1: h1.bottom, screen: innerHeight };
+          });
+          const where = `${path} (${mode(elder)})`;
+          if (m.header > 0.4 * m.screen) problems.push(`${where}: header ${Math.round(m.header)}px of ${m.screen}`);
+          if (!(m.brand[0] < m.toggle[1] && m.toggle[0] < m.brand[1])) problems.push(`${where}: the toggle is on its own row (${m.toggle}) below the logo (${m.brand})`);
+          if (m.h1 > m.screen) problems.push(`${where}: the heading ends at ${Math.round(m.h1)}px, below the first screen`);
+        }
+        if (elder) {
+          // The short label 大字 on a phone keeps the full name for screen readers and voice control.
+          assert.equal(await page.getByRole('button', { name: '大字模式', exact: true }).count(), 1, 'the toggle is named 大字模式');
+        }
+        await page.goto(server.url(pages.venue));
+        await page.screenshot({ path: screenshotPath(`header-phone${elder ? '-elder' : ''}`) });
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
 });
 
 describe('without JavaScript', () => {
