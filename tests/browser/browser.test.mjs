@@ -376,6 +376,45 @@ describe('a 360×740 phone, in both modes', () => {
     assert.deepEqual(problems, []);
   });
 
+  test('search boxes: 搜索 stays on one line and the placeholder fits the box', async () => {
+    const problems = [];
+    for (const elder of [false, true]) {
+      const { context, page } = await phone(elder);
+      try {
+        for (const path of [existsPublic('search/index.html') ? '/search/' : null, '/no-such-page/', pages.venue].filter(Boolean)) {
+          await page.goto(server.url(path));
+          const found = await page.evaluate(() =>
+            [...document.querySelectorAll('form')].flatMap((form) => {
+              const out = [];
+              const input = form.querySelector('input[placeholder]');
+              const button = form.querySelector('button[type="submit"]');
+              if (button) {
+                const range = document.createRange();
+                range.selectNodeContents(button);
+                const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+                const b = button.getBoundingClientRect();
+                if (lines !== 1) out.push(`${form.getAttribute('aria-label')}: the button's label “${button.textContent}” takes ${lines} lines (${Math.round(b.width)}×${Math.round(b.height)}px)`);
+              }
+              if (input) {
+                const s = getComputedStyle(input);
+                const ctx = document.createElement('canvas').getContext('2d');
+                ctx.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+                const room = input.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+                const need = ctx.measureText(input.placeholder).width;
+                if (need > room) out.push(`#${input.id}: placeholder “${input.placeholder}” needs ${Math.round(need)}px, the box has ${Math.round(room)}px`);
+              }
+              return out;
+            }),
+          );
+          problems.push(...found.map((f) => `${path} (${mode(elder)}) ${f}`));
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
 });
 
 describe('without JavaScript', () => {
