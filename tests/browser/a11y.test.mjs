@@ -277,4 +277,57 @@ describe('structure axe cannot judge alone', () => {
     assert.deepEqual(invisible, [], 'focusable elements that look the same focused and not');
   });
 
+  // The theme promises at least 3:1 for the borders that outline a control (WCAG 1.4.11),
+  // against the control's own background and the one around it.
+  test('borders of chips and pill links: at least 3:1, in both modes', async () => {
+    const types = pageTypes();
+    const targets = [
+      [types.section, '.jump li a'],
+      [types.city, '.jump li a'],
+      [types.campaign, '.chips-links a'],
+      [types.venue, '.chips-links a, .tag'],
+    ];
+    if (existsPublic('search/index.html')) targets.push(['/search/?q=' + encodeURIComponent('科技馆'), '.search-chip[aria-pressed="false"]']);
+    const low = [];
+    let measured = 0;
+    for (const elder of [false, true]) {
+      const context = await browser.newContext({ locale: 'zh-CN' });
+      try {
+        const page = await context.newPage();
+        await page.goto(server.url('/'));
+        await page.evaluate((on) => (on ? localStorage.setItem('kepu-elder', '1') : localStorage.removeItem('kepu-elder')), elder);
+        for (const [path, selector] of targets) {
+          if (!path) continue;
+          await page.goto(server.url(path));
+          if (path.startsWith('/search/')) await page.locator(selector).first().waitFor({ timeout: 15000 });
+          const found = await page.evaluate((sel) => {
+            const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+            const lum = ([r, g, b]) =>
+              [r, g, b].map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+            const ratio = (a, b) => {
+              const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((p, q) => q - p);
+              return (x + 0.05) / (y + 0.05);
+            };
+            const opaque = (c) => { const v = rgb(c); return v.length === 3 || v[3] === 1; };
+            const backgroundOf = (e) => {
+              for (let n = e; n; n = n.parentElement) { const c = getComputedStyle(n).backgroundColor; if (opaque(c)) return c; }
+              return 'rgb(255, 255, 255)';
+            };
+            return [...document.querySelectorAll(sel)].slice(0, 3).map((e) => {
+              const s = getComputedStyle(e);
+              const inside = backgroundOf(e);
+              const outside = backgroundOf(e.parentElement);
+              return { el: e.outerHTML.slice(0, 60), border: s.borderTopColor, ratio: Math.min(ratio(s.borderTopColor, inside), ratio(s.borderTopColor, outside)) };
+            });
+          }, selector);
+          measured += found.length;
+          for (const f of found) if (f.ratio < 3) low.push(`${path}${elder ? ' (elder)' : ''} ${f.el}: border ${f.border} at ${f.ratio.toFixed(2)}:1`);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    assert.ok(measured >= 4, `${measured} controls measured`);
+    assert.deepEqual(low, []);
+  });
 });

@@ -415,6 +415,48 @@ describe('a 360×740 phone, in both modes', () => {
     assert.deepEqual(problems, []);
   });
 
+  // Lists of links ("- [名称](@/…)", e.g. 相关页面): each item is one link. (Links inside a
+  // sentence stay inline, like links in a paragraph.)
+  test('links that make up a Markdown list item are 44px tap targets on a touch screen, compact for a mouse', async () => {
+    const candidates = ['/bases/an-yang-shi-ke-pu-jiao-yu-ji-di/', pages.base, pages.venue, pages.campaign].filter((p) => existsPublic(`${p.slice(1)}index.html`));
+    const measure = (page) =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('.prose li a')]
+          .filter((a) => a.closest('li').textContent.trim() === a.textContent.trim())
+          .map((a) => {
+            const r = a.getBoundingClientRect();
+            return { text: a.textContent, top: r.top + scrollY, bottom: r.bottom + scrollY, height: r.height };
+          }),
+      );
+    let path;
+    const problems = [];
+    for (const elder of [false, true]) {
+      const { context, page } = await phone(elder);
+      try {
+        for (const p of path ? [path] : candidates) {
+          await page.goto(server.url(p));
+          if ((await measure(page)).length >= 2) { path = p; break; }
+        }
+        assert.ok(path, `a page with links in a Markdown list among ${candidates}`);
+        const links = await measure(page);
+        for (const [i, l] of links.entries()) {
+          if (l.height < 43.5) problems.push(`${path} (${mode(elder)}) “${l.text}”: ${Math.round(l.height)}px tall`);
+          const next = links[i + 1];
+          if (next && next.top < l.bottom - 0.5 && next.top > l.top) problems.push(`${path} (${mode(elder)}) “${l.text}” and “${next.text}” overlap`);
+        }
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual(problems, []);
+    const { context, page } = await open(path);
+    try {
+      const links = await measure(page);
+      assert.ok(links.every((l) => l.height < 40), `with a mouse the list keeps its line height: ${links.map((l) => Math.round(l.height))}`);
+    } finally {
+      await context.close();
+    }
+  });
 });
 
 describe('without JavaScript', () => {
