@@ -5,10 +5,11 @@
 // target/e2e/public, the way the README's deploy recipe builds it); KEPU_E2E_PUBLIC points
 // elsewhere. Each test file starts its own nginx on a free loopback port and stops it.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -174,4 +175,29 @@ export function screenshotPath(name) {
   const file = path.join(ARTIFACTS, 'screenshots', `${name}.png`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   return file;
+}
+
+/** Build a fixture site from tests/fixtures/<name> with the working tree's default theme
+ * (copied into the site, so the build reads it from disk and not the copy compiled into the
+ * binary) into a temp folder; returns the output folder. The binary is $KEPU_BIN, else the
+ * one `cargo run` built (debug, then release, under $CARGO_TARGET_DIR or target/), else
+ * `cargo run` itself. */
+export function buildFixture(name, args = []) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `kepu-${name}-`));
+  const site = path.join(tmp, 'site');
+  fs.cpSync(path.join(REPO, 'tests/fixtures', name), site, { recursive: true });
+  fs.cpSync(path.join(REPO, 'themes/default'), path.join(site, 'themes/default'), { recursive: true });
+  const out = path.join(tmp, 'public');
+  const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(REPO, process.env.CARGO_TARGET_DIR) : path.join(REPO, 'target');
+  const bin = [process.env.KEPU_BIN, path.join(targetDir, 'debug/kepu'), path.join(targetDir, 'release/kepu')].find(
+    (b) => b && fs.existsSync(b),
+  );
+  const cmd = bin ? [bin] : ['cargo', 'run', '--locked', '--quiet', '--'];
+  const run = spawnSync(cmd[0], [...cmd.slice(1), 'build', '--root', site, '--output', out, ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  if (run.status !== 0) throw new Error(`${cmd.join(' ')} build of fixture ${name} failed (${run.status}):\n${run.stderr}`);
+  return { out, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
