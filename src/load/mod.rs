@@ -44,6 +44,23 @@ pub struct Document {
 }
 
 impl Document {
+    /// A page document made from `source` as if read from `content/{rel_path}`, for tests of
+    /// the stages after loading.
+    #[cfg(test)]
+    pub fn page_for_test(rel_path: &str, source: &str) -> Document {
+        let split = split_front_matter(source).expect("front matter");
+        Document {
+            rel_path: rel_path.into(),
+            display_path: format!("content/{rel_path}").into(),
+            kind: DocumentKind::Page,
+            source: source.into(),
+            format: split.format,
+            front_matter: split.front_matter,
+            body_start: split.body_start,
+            assets: Vec::new(),
+        }
+    }
+
     pub fn front_matter_text(&self) -> &str {
         &self.source[self.front_matter.clone()]
     }

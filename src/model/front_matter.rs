@@ -865,17 +865,7 @@ mod tests {
     }
 
     fn doc(source: &str) -> Document {
-        let split = crate::load::split_front_matter(source).expect("front matter");
-        Document {
-            rel_path: "venues/x.md".into(),
-            display_path: "content/venues/x.md".into(),
-            kind: crate::load::DocumentKind::Page,
-            source: source.into(),
-            format: split.format,
-            front_matter: split.front_matter,
-            body_start: split.body_start,
-            assets: Vec::new(),
-        }
+        Document::page_for_test("venues/x.md", source)
     }
 
     /// The error for a venue page whose `[venue]` table (after `kind`) holds `venue`, and

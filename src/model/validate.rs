@@ -917,17 +917,7 @@ mod tests {
     use super::*;
 
     fn doc(rel_path: &str, source: &str) -> Document {
-        let split = crate::load::split_front_matter(source).unwrap();
-        Document {
-            rel_path: rel_path.into(),
-            display_path: format!("content/{rel_path}").into(),
-            kind: crate::load::DocumentKind::Page,
-            source: source.into(),
-            format: split.format,
-            front_matter: split.front_matter,
-            body_start: split.body_start,
-            assets: Vec::new(),
-        }
+        Document::page_for_test(rel_path, source)
     }
 
     fn alike_of(wanted: &str, names: &[&'static str]) -> Vec<String> {
