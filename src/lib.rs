@@ -10,6 +10,7 @@ pub mod check;
 pub mod config;
 pub mod diagnostics;
 pub mod gzip;
+pub mod images;
 pub mod index;
 pub mod load;
 pub mod model;

@@ -229,6 +229,13 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+    /// The images stage's progress on the same line: count and current file.
+    fn images(&self) -> kepu::build::ImageProgress {
+        let Some(bar) = self.bar.clone() else { return Default::default() };
+        kepu::build::ImageProgress(Some(std::sync::Arc::new(move |done: usize, total: usize, file: &str| {
+            bar.set_message(format!("images {done}/{total} {file}"));
+        })))
+    }
 }
 
 fn print_diagnostics(d: &Diagnostics, format: Format) {
@@ -252,6 +259,7 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
     options.minify = minify;
     options.precompress = precompress;
     let progress = Progress::new(site.format == Format::Json);
+    options.image_progress = progress.images();
     let start = Instant::now();
     let result = build::build(&options, &mut |s| progress.stage(s));
     progress.finish();
@@ -318,8 +326,9 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
 }
 
 fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
-    let options = site.options(None);
+    let mut options = site.options(None);
     let progress = Progress::new(site.format == Format::Json);
+    options.image_progress = progress.images();
     let generated = build::generate(&options, &mut |s| progress.stage(s));
     let g = match generated {
         Ok(g) => g,

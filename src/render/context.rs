@@ -380,9 +380,9 @@ pub struct PageRefs {
 }
 
 impl PageRefs {
-    pub fn new(site: &Site) -> Self {
+    pub fn new(site: &Site, images: &crate::images::ImageSet) -> Self {
         use rayon::prelude::*;
-        let values = site.pages.par_iter().map(|p| std::sync::Arc::new(ref_value(site, p))).collect();
+        let values = site.pages.par_iter().map(|p| std::sync::Arc::new(ref_value(site, images, p))).collect();
         Self::from_values(site, values)
     }
 
@@ -393,7 +393,12 @@ impl PageRefs {
     /// The cards rendered from the previous values are kept too, except those of pages whose
     /// value was remade (the caller clears them all when the templates or the globals they
     /// may show changed).
-    pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
+    pub fn update(
+        site: &Site,
+        images: &crate::images::ImageSet,
+        previous: &PageRefs,
+        changed: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Self {
         use rayon::prelude::*;
         // (value, remade, the page is at the same position as before)
         let values: Vec<(std::sync::Arc<Value>, bool, bool)> = site
@@ -408,7 +413,7 @@ impl PageRefs {
                 let in_place = before.is_some_and(|b| b.rel_path == p.rel_path);
                 match previous.by_path.get(&p.rel_path) {
                     Some(&k) if !changed(&p.rel_path) => (previous.values[k].clone(), false, in_place),
-                    _ => (std::sync::Arc::new(ref_value(site, p)), true, in_place),
+                    _ => (std::sync::Arc::new(ref_value(site, images, p)), true, in_place),
                 }
             })
             .collect();
@@ -456,8 +461,16 @@ impl PageRefs {
     }
 }
 
-fn ref_value(site: &Site, p: &Page) -> Value {
-    serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)
+/// A page's listing value: its [`PageRef`] and, when it has one, its processed cover
+/// (`cover`: see [`super::picture::CoverValue`]; cards and the page header show it).
+fn ref_value(site: &Site, images: &crate::images::ImageSet, p: &Page) -> Value {
+    let mut value = serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null);
+    let cover = images.cover(&p.rel_path).zip(p.typed.as_ref().and_then(Typed::cover));
+    if let (Some((r, c)), Value::Object(m)) = (cover, &mut value) {
+        let cover = super::picture::cover_value(site, r, c.alt.unwrap_or_default());
+        m.insert("cover".into(), serde_json::to_value(cover).unwrap_or(Value::Null));
+    }
+    value
 }
 
 /// The value of [`page_ctx`] (identical) for page `i` of the site, made from its listing

@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod filters;
 pub mod guard;
 pub mod markdown;
+pub mod picture;
 pub mod templates;
 
 use rayon::prelude::*;
@@ -19,6 +20,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::images::ImageSet;
 use crate::load::theme::Assets;
 use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
@@ -124,8 +126,8 @@ fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
 }
 
 /// Render every output file of the site except search index files.
-pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
-    let renderer = Renderer::new(site, assets)?;
+pub fn render(site: &Site, assets: &Assets, images: &ImageSet) -> Result<Vec<OutputFile>, Diagnostics> {
+    let renderer = Renderer::new(site, assets, images)?;
     let rendered = renderer.render_targets(&targets(site, assets))?;
     Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
 }
@@ -133,8 +135,13 @@ pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnosti
 /// [`render`], handing each file to `sink` as soon as it is made, from the rendering threads,
 /// in no particular order. `kepu build` writes them at once, so the rendered site is never
 /// held in memory whole. On errors, `sink` may already have had some files.
-pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<(), Diagnostics> {
-    let renderer = Renderer::new(site, assets)?;
+pub fn render_into(
+    site: &Site,
+    assets: &Assets,
+    images: &ImageSet,
+    sink: &(dyn Fn(OutputFile) + Sync),
+) -> Result<(), Diagnostics> {
+    let renderer = Renderer::new(site, assets, images)?;
     let mut order = targets(site, assets);
     order.sort_by_key(heavy_first);
     let errors: Vec<Diagnostic> = order
@@ -199,18 +206,20 @@ pub struct Renderer<'a> {
     asset_hashes: std::collections::HashMap<String, String>,
     /// Kept for [`Renderer::into_templates`] too.
     deps: templates::TemplateDependencies,
+    /// The processed images (pictures in bodies, covers).
+    images: &'a ImageSet,
 }
 
 impl<'a> Renderer<'a> {
     /// Compile the templates for `site`.
-    pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
-        Self::with_refs(site, assets, PageRefs::new(site))
+    pub fn new(site: &'a Site, assets: &'a Assets, images: &'a ImageSet) -> Result<Self, Diagnostics> {
+        Self::with_refs(site, assets, images, PageRefs::new(site, images))
     }
 
     /// [`Renderer::new`] with the pages' listing values already made (`kepu serve` keeps them
     /// between rebuilds; see [`PageRefs::update`]).
-    pub fn with_refs(site: &'a Site, assets: &'a Assets, refs: PageRefs) -> Result<Self, Diagnostics> {
-        Self::with_parts(site, assets, refs, None)
+    pub fn with_refs(site: &'a Site, assets: &'a Assets, images: &'a ImageSet, refs: PageRefs) -> Result<Self, Diagnostics> {
+        Self::with_parts(site, assets, images, refs, None)
     }
 
     /// [`Renderer::with_refs`] from the templates of `assets` already compiled, bound to `site`
@@ -219,6 +228,7 @@ impl<'a> Renderer<'a> {
     pub fn with_parts(
         site: &'a Site,
         assets: &'a Assets,
+        images: &'a ImageSet,
         refs: PageRefs,
         compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
@@ -247,6 +257,7 @@ impl<'a> Renderer<'a> {
             taxonomy_values,
             asset_hashes: hashes,
             deps,
+            images,
         })
     }
 
@@ -457,7 +468,15 @@ impl Renderer<'_> {
     /// Page `i` of the site, with its assets and aliases.
     fn page(&self, i: usize) -> Result<Vec<OutputFile>, Diagnostic> {
         let p = &self.site.pages[i];
-        let html = markdown::to_html(self.site, &p.body, &p.text.headings, &self.site.config.markdown);
+        let cover = self.images.cover(&p.rel_path);
+        let body_images = markdown::BodyImages {
+            set: self.images,
+            rel_path: &p.rel_path,
+            sizes: &self.site.config.images.sizes,
+            eager_first: cover.is_none(),
+        };
+        let html =
+            markdown::to_html_with_images(self.site, &p.body, &p.text.headings, &self.site.config.markdown, Some(body_images));
         let template = self.page_template(p);
         if !self.exists(&template) {
             return Err(Diagnostic::error(format!("template `{template}` does not exist"))
@@ -472,7 +491,11 @@ impl Renderer<'_> {
         let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
-                out.push(OutputFile::copy(format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy()), asset.clone()));
+                let path = format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy());
+                // Photos are written by the images stage, without their metadata.
+                if !self.images.replaced.contains(&path) {
+                    out.push(OutputFile::copy(path, asset.clone()));
+                }
             }
         }
         for alias in &p.meta.aliases {
@@ -494,7 +517,14 @@ impl Renderer<'_> {
         if k == 0 || k > total {
             return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
         }
-        let html = markdown::to_html(self.site, &s.body, &s.text.headings, &self.site.config.markdown);
+        let body_images = markdown::BodyImages {
+            set: self.images,
+            rel_path: &s.rel_path,
+            sizes: &self.site.config.images.sizes,
+            eager_first: true,
+        };
+        let html =
+            markdown::to_html_with_images(self.site, &s.body, &s.text.headings, &self.site.config.markdown, Some(body_images));
         let template = section_template(s);
         if !self.exists(&template) {
             return Err(Diagnostic::error(format!("template `{template}` does not exist"))

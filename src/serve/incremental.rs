@@ -154,6 +154,8 @@ struct Good {
     owned: HashMap<Target, Vec<String>>,
     static_paths: BTreeSet<String>,
     index_paths: BTreeSet<String>,
+    /// Files of the images stage being served.
+    image_paths: BTreeSet<String>,
 }
 
 /// The stages' state between rebuilds.
@@ -180,6 +182,9 @@ pub struct Live {
     index_stale: bool,
     /// Mirror of the served files, to tell which outputs really changed.
     files: HashMap<String, Served>,
+    /// The image pipeline, kept between rebuilds: its cache is the one `kepu build` uses
+    /// (an added photo is the only one encoded), and it remembers which sources it has read.
+    images: Option<crate::images::Pipeline>,
 }
 
 impl Live {
@@ -201,6 +206,7 @@ impl Live {
             pending_static: true,
             index_stale: false,
             files: HashMap::default(),
+            images: None,
         }
     }
 
@@ -243,6 +249,13 @@ impl Live {
         };
 
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
+        let pipeline = self.images.get_or_insert_with(|| build::image_pipeline(&self.options, &site));
+        pipeline.max_pixels = site.config.images.max_pixels;
+        let mut images = match build::process_images(&self.options, &site, assets, pipeline) {
+            Ok(set) => set,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
+        let assets = self.assets.as_ref().expect("read_sources loaded the assets");
         // A page's listing value depends on its own document and the config only; reuse the
         // others' (serializing ten thousand of them would cost more than the whole render).
         let refs = match &self.good {
@@ -250,12 +263,12 @@ impl Live {
             Some(good) if !self.pending_full && (patched.is_some() || good.site.sections.len() == site.sections.len()) => {
                 let changed_section = self.pending.iter().any(|rel| matches!(site.get(rel), Some(DocRef::Section(_))));
                 if changed_section {
-                    render::PageRefs::new(&site)
+                    render::PageRefs::new(&site, &images)
                 } else {
-                    render::PageRefs::update(&site, &good.refs, &|rel| self.pending.contains(rel))
+                    render::PageRefs::update(&site, &images, &good.refs, &|rel| self.pending.contains(rel))
                 }
             }
-            _ => render::PageRefs::new(&site),
+            _ => render::PageRefs::new(&site, &images),
         };
         if self.compiled.is_none() {
             match render::templates::Compiled::new(assets) {
@@ -264,7 +277,7 @@ impl Live {
             }
         }
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
-        let renderer = match Renderer::with_parts(&site, assets, refs, self.compiled.take()) {
+        let renderer = match Renderer::with_parts(&site, assets, &images, refs, self.compiled.take()) {
             Ok(r) => r,
             Err(d) => return Err(self.unpatch(site, patched, d)),
         };
@@ -355,7 +368,7 @@ impl Live {
         if static_changed {
             removed.extend(static_paths.iter().cloned());
             static_paths.clear();
-            for (path, f) in &assets.static_files {
+            for (path, f) in assets.static_files.iter().filter(|(p, _)| !images.replaced.contains(*p)) {
                 static_paths.insert(path.clone());
                 produced.insert(path.clone());
                 upserts.entry(path.clone()).or_insert_with(|| f.contents.clone().into());
@@ -363,6 +376,17 @@ impl Live {
         }
         let index_paths = good.as_ref().map(|g| g.index_paths.clone()).unwrap_or_default();
         produced.extend(index_paths.iter().cloned());
+        // The images stage's files: all of them each time (each is a path into the cache;
+        // only those that differ from what is served count as changed).
+        if let Some(g) = &good {
+            removed.extend(g.image_paths.iter().cloned());
+        }
+        let mut image_paths = BTreeSet::new();
+        for f in std::mem::take(&mut images.files) {
+            image_paths.insert(f.path.clone());
+            produced.insert(f.path.clone());
+            upserts.insert(f.path, f.contents.into());
+        }
 
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for path in removed {
@@ -389,11 +413,11 @@ impl Live {
             pages: site.pages.len(),
             model_patched: patched.is_some(),
             elapsed: start.elapsed(),
-            warnings: Diagnostics::new(),
+            warnings: std::mem::take(&mut images.warnings),
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
-        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths });
+        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths, image_paths });
         self.pending.clear();
         self.pending_full = false;
         self.pending_static = false;
