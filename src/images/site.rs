@@ -222,7 +222,9 @@ pub fn process_site(
             Ok(r) => r,
             Err(e) => {
                 let mut seen = HashSet::new();
-                for place in &job.places {
+                // Where the editor wrote the image, else (a bundle file no text shows) the file.
+                let written = job.places.iter().any(|p| !matches!(p, Place::Asset { .. }));
+                for place in job.places.iter().filter(|p| !written || !matches!(p, Place::Asset { .. })) {
                     let d = diagnostic(root, place, &job.name, &e);
                     if seen.insert((d.file.clone(), d.line)) {
                         diags.push(d);
