@@ -116,11 +116,12 @@ export function request(url, { method = 'GET', headers = {} } = {}) {
   });
 }
 
-/** Start nginx with deploy/nginx.conf on a free port; resolves once it answers. */
-export async function startNginx() {
-  requireBuild();
+/** Start nginx with deploy/nginx.conf on a free port serving `root` (the portal's build by
+ * default); resolves once it answers. */
+export async function startNginx(root = PUBLIC) {
+  if (root === PUBLIC) requireBuild();
   const port = await freePort();
-  const child = spawn(path.join(REPO, 'scripts/nginx-serve'), [PUBLIC, String(port)], {
+  const child = spawn(path.join(REPO, 'scripts/nginx-serve'), [root, String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
