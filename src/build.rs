@@ -240,7 +240,7 @@ pub fn process_images(
 
 /// The image pipeline of a site: its cache, its pixel limit.
 pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
-    images::Pipeline { cache: images::Cache::open(&options.root), max_pixels: site.config.images.max_pixels }
+    images::Pipeline::open(&options.root, site.config.images.max_pixels)
 }
 
 /// Static files less those the images stage replaced, then the images stage's files.

@@ -46,7 +46,8 @@ pub fn init(dir: &Path, title: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
                 "title = \"{title}\"\ndescription = \"\"\nbase_url = \"https://example.org/\"\ndefault_language = \"zh\"\ntheme = \"default\"\n\n[[taxonomies]]\nname = \"tags\"\ntitle = \"标签\"\n"
             ),
         ),
-        (".gitignore", "/public/\n".to_string()),
+        // The image cache (.kepu-cache/) is rebuilt from the photos; it is never committed.
+        (".gitignore", "/public/\n/.kepu-cache/\n".to_string()),
         ("content/_index.md", format!("+++\ntitle = \"{title}\"\nsort_by = \"weight\"\n+++\n\n欢迎访问{title}。\n")),
         (
             "content/venues/_index.md",
@@ -178,6 +179,12 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
         }
         PageType::Overview => "[overview]\n".to_string(),
     };
+    let cover = "\
+        # 封面照片（可选），用在卡片、页面顶部和分享预览：把这一页改成文件夹里的 index.md\n\
+        # （如 venues/x/index.md），照片放在它旁边写 \"cover.jpg\"；或放在 static/ 下写 \"/images/x.jpg\"\n\
+        # cover = \"cover.jpg\"\n\
+        # cover_alt = \"照片里是什么：写给看不见照片的读者\"  # 有 cover 就必填\n";
+    let table = if t == PageType::Overview { table } else { format!("{table}{cover}") };
     format!(
         "+++\ntitle = \"{name}\"\ndescription = \"{}\"\n# 资料来源：事实出自哪些文件\nsources = [\"{}\"]\n# 草稿不会发布；写好后删除这一行\ndraft = true\n\n{table}+++\n\n## 简介\n\n{}\n",
         placeholder::description(name),

@@ -79,6 +79,17 @@ impl Cache {
         Ok(path)
     }
 
+    /// Store a file of the cache's own (not an entry), kept by [`Cache::prune`].
+    pub fn put_named(&self, name: &str, bytes: &[u8]) -> Result<(), ImageError> {
+        let failed = |e: std::io::Error| ImageError::Cache { why: format!("{}: {e}", self.dir.display()) };
+        std::fs::create_dir_all(&self.dir).map_err(failed)?;
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(failed)?;
+        std::fs::rename(&tmp, self.dir.join(name)).map_err(failed)?;
+        self.mark(name.to_string());
+        Ok(())
+    }
+
     /// Delete every entry not used since the cache was opened, and left-over temporary files.
     /// Returns how many files were removed. Only a whole build should prune (`kepu build`).
     pub fn prune(&self) -> std::io::Result<usize> {

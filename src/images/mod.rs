@@ -190,18 +190,96 @@ pub struct Pipeline {
     pub cache: Cache,
     /// Largest width × height decoded (see [`ImageError::TooManyPixels`]).
     pub max_pixels: u64,
+    /// Sources already read, by path, with the file's identity then (see [`Identity`]): a
+    /// warm build reads no unchanged photo at all. Loaded from and saved to the cache.
+    known: std::sync::Mutex<std::collections::HashMap<PathBuf, (Identity, Source)>>,
 }
+
+/// What tells a file changed without reading it: size, modification and change times (the
+/// change time cannot be set back by copying tools, unlike the modification time) and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Identity {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            inode: m.ino(),
+        })
+    }
+}
+
+/// The file in the cache folder remembering sources (one line each).
+const SOURCES_FILE: &str = "sources.tsv";
 
 /// The largest image file read at all: bigger is not a photo an editor means to publish.
 pub const MAX_SOURCE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Pipeline {
-    /// Read `path`: hash and header (no pixels decoded).
+    /// The pipeline of the site at `root`, with what the last build remembered of its sources.
+    pub fn open(root: &Path, max_pixels: u64) -> Pipeline {
+        let cache = Cache::open(root);
+        let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t)).unwrap_or_default();
+        Pipeline { cache, max_pixels, known: std::sync::Mutex::new(known) }
+    }
+
+    /// Read `path`: hash and header (no pixels decoded). A file whose identity is what it was
+    /// when last read is not read again.
     pub fn source(&self, path: &Path) -> Result<Source, ImageError> {
+        let identity = Identity::of(path);
+        if let Some(id) = identity {
+            let known = self.known.lock().ok().and_then(|k| k.get(path).filter(|(i, _)| *i == id).map(|(_, s)| s.clone()));
+            if let Some(source) = known {
+                // The pixel limit may have been lowered since.
+                let h = source.header;
+                if u64::from(h.width) * u64::from(h.height) > self.max_pixels {
+                    return Err(ImageError::TooManyPixels { width: h.width, height: h.height, max_pixels: self.max_pixels });
+                }
+                return Ok(source);
+            }
+        }
         let bytes = read(path)?;
         let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         let header = codec::header(&bytes, self.max_pixels)?;
-        Ok(Source { path: path.to_path_buf(), hash, header })
+        let source = Source { path: path.to_path_buf(), hash, header };
+        if let (Some(id), Ok(mut known)) = (identity, self.known.lock()) {
+            known.insert(path.to_path_buf(), (id, source.clone()));
+        }
+        Ok(source)
+    }
+
+    /// Save what is known of `used` sources for the next build (others are forgotten).
+    pub fn save_known(&self, used: &[PathBuf]) -> Result<(), ImageError> {
+        let Ok(known) = self.known.lock() else { return Ok(()) };
+        let mut lines: Vec<String> = used
+            .iter()
+            .filter_map(|p| known.get(p).map(|(id, s)| (p, id, s)))
+            .map(|(p, id, s)| {
+                let format = match s.header.format {
+                    codec::SourceFormat::Jpeg => "jpeg",
+                    codec::SourceFormat::Png => "png",
+                };
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\t{}\n",
+                    id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
+                    p.to_string_lossy().replace(['\t', '\n'], " ")
+                )
+            })
+            .collect();
+        if lines.is_empty() && !self.cache.dir().exists() {
+            return Ok(());
+        }
+        lines.sort();
+        self.cache.put_named(SOURCES_FILE, lines.concat().as_bytes())
     }
 
     /// Make every request of `source`, decoding it once if any is not cached. Results are in
@@ -243,6 +321,30 @@ pub struct RunStats {
     pub decoded: bool,
     pub encoded: usize,
     pub cached: usize,
+}
+
+/// Parse [`SOURCES_FILE`]; lines that do not parse are skipped (the file is only a shortcut).
+fn parse_known(text: &str) -> std::collections::HashMap<PathBuf, (Identity, Source)> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.splitn(10, '\t').collect();
+        let [len, mtime, ctime, inode, hash, width, height, format, path] = f[..] else { continue };
+        let format = match format {
+            "jpeg" => codec::SourceFormat::Jpeg,
+            "png" => codec::SourceFormat::Png,
+            _ => continue,
+        };
+        let (Ok(len), Ok(mtime_ns), Ok(ctime_ns), Ok(inode), Ok(width), Ok(height)) =
+            (len.parse(), mtime.parse(), ctime.parse(), inode.parse(), width.parse(), height.parse())
+        else {
+            continue;
+        };
+        let path = PathBuf::from(path);
+        let header = codec::Header { format, width, height };
+        let source = Source { path: path.clone(), hash: hash.to_string(), header };
+        out.insert(path, (Identity { len, mtime_ns, ctime_ns, inode }, source));
+    }
+    out
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ImageError> {

@@ -271,6 +271,8 @@ pub fn process_site(
     if diags.has_errors() {
         return Err(diags.sorted());
     }
+    let used: Vec<PathBuf> = jobs.iter().map(|(p, _)| p.clone()).collect();
+    pipeline.save_known(&used).map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
     set.files = files.into_iter().map(|(path, file)| OutputFile::copy(path, file)).collect();
     Ok(set)
 }
