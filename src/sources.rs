@@ -123,7 +123,14 @@ pub fn check(site: &Site, root: &Path, seeds: &Seeds) -> (Diagnostics, SourcesSt
             let hint = if elsewhere.is_empty() {
                 "no source document gives this number: correct it, or leave it out".to_string()
             } else {
-                format!("it is in {}: add it to sources if the fact comes from there", elsewhere.join(" and "))
+                let named: Vec<String> = elsewhere
+                    .iter()
+                    .map(|f| match crate::model::portal::source_document(f) {
+                        Some(d) => format!("{f} (《{}》)", d.title),
+                        None => f.to_string(),
+                    })
+                    .collect();
+                format!("it is in {}: add it to sources if the fact comes from there", named.join(" and "))
             };
             let cited_list = if cited.is_empty() { "none".to_string() } else { cited.join(", ") };
             diags.push(
