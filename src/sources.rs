@@ -354,6 +354,26 @@ mod tests {
     }
 
     #[test]
+    fn hostile_documents_are_read_calmly() {
+        // Long runs of numerals overflow nothing; 200,000 digits are one number.
+        assert_eq!(chinese_numbers(&"亿".repeat(8)), Vec::<String>::new(), "longer than a number");
+        assert!(chinese_numbers("亿亿亿亿亿亿").is_empty(), "{:?}", chinese_numbers("亿亿亿亿亿亿"));
+        let digits = "9".repeat(200_000);
+        let found = arabic_numbers(&format!("{digits}万"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].values[1].len(), 200_004);
+        // Not UTF-8, not text: read what can be read, skip what is not a document.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"\xff\xfe 2558\x00 \xe4\xb8\x87").unwrap();
+        std::fs::write(dir.path().join("b.bin"), b"12345").unwrap();
+        std::fs::create_dir(dir.path().join("c.txt")).unwrap();
+        let seeds = Seeds::load(dir.path()).unwrap();
+        assert_eq!(seeds.names().collect::<Vec<_>>(), ["a.txt"]);
+        assert!(seeds.holds("a.txt", &["2558".into()]));
+        assert!(matches!(Seeds::load(&dir.path().join("none")), Err(SourcesError::Missing(_))));
+    }
+
+    #[test]
     fn a_number_is_found_only_in_the_cited_sources() {
         let mut seeds = Seeds::default();
         seeds.add("a.txt", "开放面积达到11万平方米，接待200多万人次，十项工作。");

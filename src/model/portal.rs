@@ -308,20 +308,21 @@ impl Annual {
         }
     }
 
-    /// What is wrong with the date, if anything: a month outside 1–12, or a day the month
-    /// does not have every year (29 February would vanish three years in four).
-    pub fn problem(&self) -> Option<String> {
+    /// What is wrong with the date, if anything, and in which field: a month outside 1–12, a
+    /// day the month does not have every year (29 February would vanish three years in
+    /// four), an empty basis.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
         if !(1..=12).contains(&self.month) {
-            return Some(format!("month {} is not a month (1–12)", self.month));
+            return Some(("month", format!("month {} is not a month (1–12)", self.month)));
         }
         if let Some(d) = self.day {
             // 2023 is not a leap year: a day it has, every year has.
             if d == 0 || chrono::NaiveDate::from_ymd_opt(2023, self.month.into(), d.into()).is_none() {
-                return Some(format!("{}月 has no day {d} every year", self.month));
+                return Some(("day", format!("{}月 has no day {d} every year", self.month)));
             }
         }
         if self.basis.trim().is_empty() {
-            return Some("basis is empty: say who fixed the date (a law, the national organisers, a source)".into());
+            return Some(("basis", "basis is empty: say who fixed the date (a law, the national organisers, a source)".into()));
         }
         None
     }

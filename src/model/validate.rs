@@ -490,7 +490,7 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
             diags.push(
                 Diagnostic::error(message)
                     .file(&p.display_path)
-                    .field(if tbl.is_some() { format!("{table}.{key}") } else { key.to_string() })
+                    .field(if tbl.is_some() { format!("{table}.{field}") } else { key.to_string() })
                     .hint(hint)
                     .at_line(&doc.source, locate(doc, tbl, key)),
             );
@@ -555,15 +555,16 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
                     check_city("cities", city, &mut err);
                 }
                 if let Some(a) = &c.annual {
-                    if let Some(problem) = a.problem() {
-                        err("annual", format!("[campaign.annual]: {problem}"),
+                    if let Some((key, problem)) = a.problem() {
+                        err(&format!("annual.{key}"), format!("[campaign.annual]: {problem}"),
                             "write month = 9 (and day = 30 for one day), and basis = \"…\" naming the law, the national organisers or the source that fixes the date".into());
                     } else if c.start.is_none() && c.year.is_none() {
-                        err("annual", "a yearly date needs the year the page starts from".into(),
-                            "add year = … (the first year the sources report it), or start = …".into());
+                        err("annual.month", "a yearly date needs the year the page starts from".into(),
+                            "add year = … to [campaign] (the first year the sources report it), or start = …".into());
                     } else if c.recurrence != Some(portal::Recurrence::Yearly) {
-                        err("annual", "a campaign with a yearly date must have recurrence = \"每年\"".into(),
-                            "add recurrence = \"每年\", or remove [campaign.annual]".into());
+                        err(if c.recurrence.is_some() { "recurrence" } else { "annual.month" },
+                            "a campaign with a yearly date must have recurrence = \"每年\"".into(),
+                            "write recurrence = \"每年\", or remove [campaign.annual]".into());
                     }
                 }
                 if let (Some(s), Some(e)) = (c.start, c.end) {
