@@ -138,7 +138,8 @@ pub fn check(site: &Site, root: &Path, seeds: &Seeds) -> (Diagnostics, SourcesSt
                     .file(&page.display_path)
                     .field(found.field.clone())
                     .hint(hint)
-                    .at_line(&source, found.line),
+                    .at_offset(&source, found.offset)
+                    .underline(found.written.len()),
             );
         }
     }
@@ -162,6 +163,8 @@ struct PageNumber {
     written: String,
     values: Vec<String>,
     line: usize,
+    /// Byte offset of the number in the file (its first occurrence on its line).
+    offset: usize,
     field: String,
 }
 
@@ -174,11 +177,15 @@ const NOT_FACTS: &[&str] =
 fn page_numbers(source: &str) -> Vec<PageNumber> {
     let mut out = Vec::new();
     let mut fences = 0;
+    let mut line_start = 0;
     // An internal link's text is the other page's title, whose numbers are checked there; of
     // any other link, only the target is not text.
     let internal_link = regex::Regex::new(r"\[[^\]]*\]\(@/[^)]*\)").expect("valid regex");
     let link_target = regex::Regex::new(r"\]\([^)]*\)").expect("valid regex");
-    for (i, line) in source.lines().enumerate() {
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        let start = line_start;
+        line_start += line.len();
+        let line = line.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim();
         if fences < 2 && (trimmed == "+++" || (trimmed == "---" && i == 0) || (fences == 1 && trimmed == "---")) {
             fences += 1;
@@ -201,7 +208,8 @@ fn page_numbers(source: &str) -> Vec<PageNumber> {
             continue;
         };
         for n in arabic_numbers(&text) {
-            out.push(PageNumber { written: n.written, values: n.values, line: i + 1, field: field.clone() });
+            let offset = start + line.find(n.written.as_str()).unwrap_or(0);
+            out.push(PageNumber { written: n.written, values: n.values, line: i + 1, offset, field: field.clone() });
         }
     }
     out
@@ -342,6 +350,9 @@ mod tests {
     fn a_pages_numbers_are_its_facts_not_its_settings_or_links() {
         let page = "+++\ntitle = \"甲（2023年）\"\nweight = 7\ndate = 2024-01-02\nsources = [\"000_x.txt\"]\n\n[venue]\nbuilding_area_m2 = 79000\n\n[campaign.annual]\nmonth = 5\nday = 30\nbasis = \"某法第18条\"\n\n[[figures]]\nvalue = 24\n+++\n\n见[乙（2023年）](@/campaigns/bing-2023.md)，开放面积11万平方米。\n";
         let found: Vec<(String, usize, String)> = page_numbers(page).into_iter().map(|n| (n.written, n.line, n.field)).collect();
+        let at = |written: &str| page_numbers(page).into_iter().find(|n| n.written == written).map(|n| n.offset);
+        assert_eq!(at("11万"), page.find("11万"));
+        assert_eq!(at("79000"), page.find("79000"));
         assert_eq!(
             found,
             [

@@ -487,7 +487,7 @@ fn the_sources_check_names_a_number_from_a_source_the_page_does_not_cite() {
         "it is in b.txt: add it to sources",
         "`1.7万` is in none of the sources",
         "no source document gives this number",
-        "x.md:9",
+        "x.md:9:22",
     ] {
         assert!(r.stderr.contains(needle), "missing `{needle}` in:\n{}", r.stderr);
     }
