@@ -269,6 +269,11 @@ fn national_days_fixed_by_law_repeat_every_year_in_the_feed() {
         assert_eq!(start[4..6].parse::<i64>().unwrap(), month, "{file}");
         assert_eq!(start[6..8].parse::<i64>().unwrap(), day.unwrap_or(1), "{file}");
     }
+    // The page says the day and why, and not that no date is known.
+    let page = html("campaigns/quan-guo-ke-ji-gong-zuo-zhe-ri/index.html");
+    let facts: String = page.select(&Selector::parse(".facts-box").unwrap()).flat_map(|f| f.text()).collect();
+    assert!(facts.contains("每年5月30日") && facts.contains("日期依据") && facts.contains("科学技术进步法"), "{facts}");
+    assert!(!facts.contains("没有写明具体日期"), "{facts}");
     // The legal basis travels with the event.
     let unfolded = text.replace("\r\n ", "");
     assert!(unfolded.contains("日期依据：《中华人民共和国科学技术进步法》"), "{unfolded}");
