@@ -7,8 +7,12 @@ use crate::model::date::Date;
 use crate::model::portal::Campaign;
 use crate::model::{PageType, Site, Typed};
 
-/// `2024年9月15日—9月21日`, or the single day, or the year when only that is known.
+/// `2024年9月15日—9月21日`, or the single day, or a yearly day (`每年5月30日`), or the year
+/// when only that is known.
 pub fn dates_label(c: &Campaign) -> Option<String> {
+    if let Some(a) = &c.annual {
+        return Some(a.label());
+    }
     let day = |d: Date| format!("{}年{}月{}日", d.0.format("%Y"), d.0.format("%-m"), d.0.format("%-d"));
     match (c.start, c.end) {
         (Some(s), Some(e)) if s != e => {
