@@ -535,7 +535,7 @@ mod tests {
         let config = crate::config::Config::load(root).expect("config");
         let docs = crate::load::load_content(root).expect("content");
         let site = crate::model::build(config, docs, &crate::model::ModelOptions::default()).expect("model");
-        let refs = PageRefs::new(&site);
+        let refs = PageRefs::new(&site, &Default::default());
         assert!(site.pages.iter().any(|p| !site.related_of(p).is_empty()), "some page has related pages");
         for (i, p) in site.pages.iter().enumerate() {
             let expected = TeraValue::from_serializable(&page_ctx(&site, p, "<p>正文</p>".into()));
