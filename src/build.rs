@@ -212,7 +212,13 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     let mut files = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets))?;
     files.extend(index_files);
     files.extend(assets.static_files.into_values());
-    Ok(Generated { site, files, timings, warnings: Diagnostics::new() })
+    let warnings = config_warnings(&site);
+    Ok(Generated { site, files, timings, warnings })
+}
+
+/// The config's own warnings (the Zola keys kepu does not use), reported once per build.
+fn config_warnings(site: &Site) -> Diagnostics {
+    site.config.zola.warning.clone().into_iter().collect()
 }
 
 /// The index stage's files for `site` (empty while search is disabled). The seam `kepu serve`
@@ -257,7 +263,7 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
         staging.finish()
     })
     .map_err(write_failed)?;
-    let mut warnings = Diagnostics::new();
+    let mut warnings = config_warnings(&site);
     for (path, why) in &report.not_minified {
         warnings.push(
             Diagnostic::warning(format!("{path} was written unminified: {why}"))

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
+pub mod zola;
+
 /// The whole `config.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -34,12 +36,27 @@ pub struct Config {
     /// Generate Atom feeds for the site and each section.
     #[serde(default = "yes")]
     pub generate_feeds: bool,
+    /// Most entries in a feed (newest first); 30 when not set.
+    #[serde(default)]
+    pub feed_limit: Option<usize>,
+    /// The site's author, named in its Atom feeds (as in Zola).
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Write `sitemap.xml` (as in Zola).
+    #[serde(default = "yes")]
+    pub generate_sitemap: bool,
+    /// Write `robots.txt` (as in Zola).
+    #[serde(default = "yes")]
+    pub generate_robots_txt: bool,
     /// Per-section options keyed by section folder (`venues`), overriding `_index.md` values.
     #[serde(default)]
     pub sections: BTreeMap<String, SectionOptions>,
     /// Free-form values for templates.
     #[serde(default)]
     pub extra: toml::Table,
+    /// What Zola's keys of this config left for later stages (see [`zola`]).
+    #[serde(skip)]
+    pub zola: zola::ZolaSettings,
 }
 
 /// A taxonomy declared for the site (`[[taxonomies]] name = "tags"`).
@@ -54,6 +71,13 @@ pub struct TaxonomyConfig {
     pub paginate_by: Option<usize>,
     #[serde(default = "yes")]
     pub feed: bool,
+    /// The URL folder of the taxonomy (`/slug/`); made from `name` when not set.
+    #[serde(default)]
+    pub slug: Option<String>,
+    /// Whether the taxonomy's list and term pages are written (`false`: pages keep their
+    /// terms, for templates, but no page lists them).
+    #[serde(default = "yes")]
+    pub render: bool,
 }
 
 /// Markdown rendering switches.
@@ -70,12 +94,36 @@ pub struct MarkdownConfig {
     /// Turn straight quotes and `--` into typographic ones.
     #[serde(default)]
     pub smart_punctuation: bool,
+    /// Anchor links on headings, site-wide; a section's or page's front matter may override
+    /// it (as in Zola).
+    #[serde(default)]
+    pub insert_anchor_links: InsertAnchor,
 }
 
 impl Default for MarkdownConfig {
     fn default() -> Self {
-        MarkdownConfig { highlight_code: true, unsafe_html: false, smart_punctuation: false }
+        MarkdownConfig {
+            highlight_code: true,
+            unsafe_html: false,
+            smart_punctuation: false,
+            insert_anchor_links: InsertAnchor::None,
+        }
     }
+}
+
+/// Where a heading gets a link to itself (Zola's `insert_anchor_links`), so readers can copy
+/// a link to a part of a long page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsertAnchor {
+    /// A `#` link before the heading's text.
+    Left,
+    /// A `#` link after the heading's text.
+    Right,
+    /// The heading's text itself is the link.
+    Heading,
+    #[default]
+    None,
 }
 
 /// Search index settings.
@@ -157,17 +205,32 @@ impl Config {
         Config::parse(&text)
     }
 
-    /// Parse config text; every error names the key and line.
+    /// Parse config text; every error names the key and line. Zola's keys are mapped onto
+    /// kepu's or collected into one warning ([`zola`]); other unknown keys are errors with
+    /// the nearest known key suggested.
     pub fn parse(text: &str) -> Result<Config, Diagnostics> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let mut d = Diagnostic::error(format!("config.toml: {}", e.message().trim()))
-                .file("config.toml")
-                .hint("see the README's configuration section for the keys kepu knows");
+        let error = |e: toml::de::Error| {
+            let message = e.message().trim().to_string();
+            let (message, hint) = match unknown_key_suggestion(&message) {
+                Some((key, Some(near))) => {
+                    (format!("config.toml: unknown key `{key}`"), format!("did you mean `{near}`?"))
+                }
+                Some((key, None)) => (
+                    format!("config.toml: unknown key `{key}`"),
+                    "neither kepu nor Zola has this key; see docs/zola-compatibility.md and the README's configuration section".into(),
+                ),
+                None => (format!("config.toml: {message}"), "see the README's configuration section for the keys kepu knows".into()),
+            };
+            let mut d = Diagnostic::error(message).file("config.toml").hint(hint);
             if let Some(span) = e.span() {
                 d = d.at_offset(text, span.start);
             }
-            d
-        })?;
+            Diagnostics::from(d)
+        };
+        let mut table = toml::de::DeTable::parse(text).map_err(error)?;
+        let (zola_keys, explicit) = zola::take(table.get_mut());
+        let mut config: Config = Config::deserialize(toml::de::Deserializer::from(table)).map_err(error)?;
+        config.zola = zola::apply(&mut config, &zola_keys, explicit, text)?;
         let mut diags = Diagnostics::new();
         if let Err(message) = check_base_url(&config.base_url) {
             diags.push(
@@ -205,15 +268,85 @@ impl Config {
     }
 }
 
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the key, and the known key
+/// (kepu's of that table, or Zola's) nearest to it, if one is near enough to be the intended
+/// one.
+fn unknown_key_suggestion(message: &str) -> Option<(String, Option<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let kepu: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let near = kepu
+        .iter()
+        .copied()
+        .chain(zola::all_names().map(|k| -> &str { k }))
+        .map(|k| (strsim::damerau_levenshtein(key, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min()
+        .map(|(_, k)| k.to_string());
+    Some((key.to_string(), near))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BASE: &str = "title = \"x\"\nbase_url = \"https://a.org/\"\n";
 
     #[test]
     fn unknown_key_is_an_error_naming_it() {
         let err = Config::parse("title = \"x\"\nbase_url = \"https://a.org\"\ntittle = 1\n").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("tittle"), "{text}");
+        assert!(text.contains("unknown key `tittle`"), "{text}");
+        assert!(text.contains("did you mean `title`?"), "{text}");
+        assert_eq!(err.0[0].line, Some(3));
+    }
+
+    #[test]
+    fn a_misspelt_zola_key_is_an_error_suggesting_it() {
+        let err = Config::parse(&format!("{BASE}build_serch_index = true\n")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `build_search_index`?"), "{err}");
+        let err = Config::parse(&format!("{BASE}[markdown]\nhighlight_cod = true\n")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `highlight_code`?"), "{err}");
+        assert_eq!(err.0[0].line, Some(4));
+        let err = Config::parse(&format!("{BASE}frobnicate = 1\n")).unwrap_err();
+        assert!(err.to_string().contains("neither kepu nor Zola"), "{err}");
+    }
+
+    #[test]
+    fn zola_keys_with_a_kepu_meaning_are_mapped_silently() {
+        let c = Config::parse(&format!(
+            "{BASE}build_search_index = false\nminify_html = true\ncompile_sass = false\nfeed_filenames = [\"atom.xml\"]\n[markdown]\nhighlight_code = false\n[markdown.highlighting]\n"
+        ))
+        .unwrap();
+        assert!(!c.search.enabled);
+        assert!(c.output.minify);
+        assert!(!c.markdown.highlight_code, "kepu's own key wins");
+        assert!(c.zola.warning.is_none(), "{:?}", c.zola.warning);
+        // kepu's own key wins over Zola's.
+        let c = Config::parse(&format!("{BASE}build_search_index = false\n[search]\nenabled = true\n")).unwrap();
+        assert!(c.search.enabled);
+    }
+
+    #[test]
+    fn ignored_zola_keys_make_one_warning_listing_each() {
+        let c = Config::parse(&format!(
+            "{BASE}compile_sass = true\n[markdown.highlighting]\ntheme = \"x\"\n[link_checker]\ninternal_level = \"warn\"\n[[taxonomies]]\nname = \"tags\"\nlang = \"fr\"\n"
+        ))
+        .unwrap();
+        let w = c.zola.warning.expect("a warning");
+        assert_eq!(w.severity, crate::diagnostics::Severity::Warning);
+        assert!(w.message.contains("4 Zola settings"), "{}", w.message);
+        let hint = w.hint.unwrap();
+        for key in ["`compile_sass` (line 3)", "`[markdown.highlighting]` (line 4)", "`[link_checker]` (line 6)", "`taxonomies.tags.lang` (line 10)"] {
+            assert!(hint.contains(key), "{key} in {hint}");
+        }
+        assert!(c.markdown.highlight_code);
+    }
+
+    #[test]
+    fn a_mapped_zola_key_of_the_wrong_type_is_an_error() {
+        let err = Config::parse(&format!("{BASE}build_search_index = \"yes\"\n")).unwrap_err();
+        assert!(err.to_string().contains("must be true or false"), "{err}");
         assert_eq!(err.0[0].line, Some(3));
     }
 

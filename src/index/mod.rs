@@ -271,8 +271,8 @@ fn section_key(section: &Section) -> String {
 /// Every page and every section page that has its own page, as sources.
 fn collect(site: &Site) -> Vec<Source<'_>> {
     let mut out = Vec::new();
-    for section in &site.sections {
-        if section.meta.render == Some(false) {
+    for (i, section) in site.sections.iter().enumerate() {
+        if !section.has_own_page() || !in_search_index(site, i) {
             continue;
         }
         let key = section_key(section);
@@ -290,9 +290,26 @@ fn collect(site: &Site) -> Vec<Source<'_>> {
         });
     }
     for page in &site.pages {
-        out.push(page_source(site, page));
+        if page.is_rendered() && page.meta.in_search_index != Some(false) && in_search_index(site, page.section) {
+            out.push(page_source(site, page));
+        }
     }
     out
+}
+
+/// Whether section `i` and its pages belong in the index: not when it or a section above it
+/// says `in_search_index = false` (as in Zola).
+fn in_search_index(site: &Site, mut i: usize) -> bool {
+    loop {
+        let s = &site.sections[i];
+        if s.meta.in_search_index == Some(false) {
+            return false;
+        }
+        match s.parent {
+            Some(p) => i = p,
+            None => return true,
+        }
+    }
 }
 
 fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -55,6 +55,18 @@ pub struct Section {
     pub pages: Vec<usize>,
     pub subsections: Vec<usize>,
     pub parent: Option<usize>,
+    /// Where the section's URL sends visitors instead of showing a page (`redirect_to`,
+    /// resolved and checked): a site-relative link with the base URL's path prefix, or an
+    /// http(s) URL.
+    pub redirect: Option<String>,
+}
+
+impl Section {
+    /// Whether the section shows a page of its own (not `render = false`, not a redirect):
+    /// only then is it in the sitemap, the feeds and the search index.
+    pub fn has_own_page(&self) -> bool {
+        self.meta.render != Some(false) && self.redirect.is_none()
+    }
 }
 
 /// A group of related pages shown on a page ("在此举办的活动").
@@ -88,6 +100,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// Whether the page is written (not `render = false`): only then is it in the sitemap,
+    /// the feeds and the search index.
+    pub fn is_rendered(&self) -> bool {
+        self.meta.render != Some(false)
+    }
+
     pub fn page_type(&self) -> Option<PageType> {
         self.typed.as_ref().map(Typed::page_type)
     }
@@ -117,6 +135,8 @@ pub struct Taxonomy {
     pub slug: String,
     pub paginate_by: Option<usize>,
     pub feed: bool,
+    /// Whether its list and term pages are written (config `render`).
+    pub render: bool,
     pub terms: Vec<Term>,
 }
 
@@ -269,8 +289,13 @@ fn build_with_cache(
     let mut failed = validate::Failed::default();
     let mut drafts = validate::Drafts::default();
 
-    let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) =
-        documents.iter().partition(|d| d.kind == DocumentKind::Section);
+    // Translations (`about.fr.md` with `[languages.fr]` in config): kepu builds one language,
+    // and the config's warning says so.
+    let languages = &config.zola.languages;
+    let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) = documents
+        .iter()
+        .filter(|d| languages.is_empty() || !crate::config::zola::is_translation(&d.rel_path, languages))
+        .partition(|d| d.kind == DocumentKind::Section);
 
     // Sections first: pages need to know their section's type.
     let mut sections = Vec::new();
@@ -373,6 +398,7 @@ fn build_with_cache(
 
     let mut site = Site { config, sections, pages, related: Vec::new(), taxonomies: Vec::new(), by_rel_path };
     assign_pages_to_sections(&mut site);
+    diags.extend(resolve_redirects(&mut site, &section_sources));
     // The cross-page checks and the taxonomies only read the site: side by side, since
     // `kepu serve` runs all of them again after an edit that moves a page.
     let ((urls, links), (typed, taxonomies)) = rayon::join(
@@ -479,15 +505,22 @@ pub fn unpatch_page(site: &mut Site, patched: Patched) {
 /// Move page `i` to where its (new) sort keys put it in its section's list and in the
 /// related lists it is in; every other page keeps its order, as a full build would give.
 fn put_in_place(site: &mut Site, i: usize) {
-    let s = site.pages[i].section;
-    let by = site.sections[s].sort_by;
-    let pages = &site.pages;
-    let list = &mut site.sections[s].pages;
-    list.retain(|&k| k != i);
-    let key = |k: usize| if by == SortBy::Title { pinyin_key(&pages[k].title) } else { String::new() };
-    let key_i = key(i);
-    let at = list.partition_point(|&k| section_order(by, (&pages[k], &key(k)), (&pages[i], &key_i)).is_lt());
-    list.insert(at, i);
+    let mut s = site.pages[i].section;
+    loop {
+        let by = site.sections[s].sort_by;
+        let pages = &site.pages;
+        let list = &mut site.sections[s].pages;
+        list.retain(|&k| k != i);
+        let key = |k: usize| if by == SortBy::Title { pinyin_key(&pages[k].title) } else { String::new() };
+        let key_i = key(i);
+        let at = list.partition_point(|&k| section_order(by, (&pages[k], &key(k)), (&pages[i], &key_i)).is_lt());
+        list.insert(at, i);
+        // A transparent section's pages are in its parent's list too.
+        match site.sections[s].parent.filter(|_| site.sections[s].meta.transparent) {
+            Some(parent) => s = parent,
+            None => break,
+        }
+    }
     validate::resort_related(site, i);
 }
 
@@ -524,6 +557,7 @@ fn implicit_root(config: &Config) -> Section {
         pages: Vec::new(),
         subsections: Vec::new(),
         parent: None,
+        redirect: None,
     }
 }
 
@@ -550,9 +584,8 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
         },
     };
     let sort_by = match options.sort_by.as_deref() {
-        Some("date") => SortBy::Date,
-        Some("title") => SortBy::Title,
-        _ => meta.sort_by.unwrap_or_default(),
+        Some(s) => SortBy::deserialize(toml::Value::String(s.to_string())).unwrap_or_default(),
+        None => meta.sort_by.unwrap_or_default(),
     };
     let title = meta.title.clone().unwrap_or_else(|| {
         if dir.is_empty() { config.title.clone() } else { dir.rsplit('/').next().unwrap_or(&dir).to_string() }
@@ -560,6 +593,11 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
     let path = if dir.is_empty() { "/".to_string() } else { url_dir(&dir) };
     if let Err(d) = validate::safe_url_path(&path, doc, "path") {
         diags.push(d);
+    }
+    for alias in &meta.aliases {
+        if let Err(d) = validate::safe_url_path(alias, doc, "aliases") {
+            diags.push(d);
+        }
     }
     let body = doc.body().to_string();
     let text = text::analyse(&body);
@@ -581,7 +619,140 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
         pages: Vec::new(),
         subsections: Vec::new(),
         parent: None,
+        redirect: None,
     })
+}
+
+/// Where a `redirect_to` value sends visitors, before loops are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RedirectTarget {
+    /// A URL path of this site (`/docs/overview/`, without the base URL's prefix) and anchor.
+    Site(String, Option<String>),
+    /// An http(s) URL of another site.
+    External(String),
+}
+
+/// Read one `redirect_to`: `@/file.md#anchor` (checked like every internal link), a path of
+/// the site (`docs/overview`, as Zola writes it) or an http(s) URL. Anything else — other
+/// schemes (`javascript:`, `data:`), `//host`, markup or spaces — is refused: the value ends
+/// up in a `<meta http-equiv="refresh">` and a link.
+fn parse_redirect(site: &Site, value: &str) -> Result<RedirectTarget, (String, String)> {
+    let v = value.trim();
+    let plain_hint = "write `@/other/page.md`, a path of the site such as `docs/overview`, or an https:// URL";
+    if v.is_empty() {
+        return Err(("redirect_to is empty".into(), plain_hint.into()));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control() || "\"'<>\\^`{|}".contains(*c)) {
+        return Err((format!("redirect_to `{}` contains {c:?}, which a URL cannot contain", v.escape_debug()), plain_hint.into()));
+    }
+    if let Some(rest) = v.strip_prefix("@/") {
+        let (target, anchor) = match rest.split_once('#') {
+            Some((t, a)) => (t, Some(a.to_string())),
+            None => (rest, None),
+        };
+        let path = match site.get(target) {
+            Some(DocRef::Page(i)) => site.pages[i].path.clone(),
+            Some(DocRef::Section(i)) => site.sections[i].path.clone(),
+            None => {
+                return Err((format!("redirect_to `{v}`: there is no content/{target}"), "check the file name (the path is relative to content/)".into()));
+            }
+        };
+        return Ok(RedirectTarget::Site(path, anchor));
+    }
+    if v.starts_with("http://") || v.starts_with("https://") {
+        return crate::config::check_base_url(v)
+            .map(|()| RedirectTarget::External(v.to_string()))
+            .map_err(|m| (m.replace("base_url", "redirect_to"), plain_hint.into()));
+    }
+    let scheme = v.split(['/', '?', '#']).next().is_some_and(|first| first.contains(':'));
+    if scheme || v.starts_with("//") {
+        return Err((format!("redirect_to `{v}` is neither a page of this site nor an http(s) URL"), plain_hint.into()));
+    }
+    let (path, anchor) = match v.split_once('#') {
+        Some((p, a)) => (p, Some(a.to_string())),
+        None => (v, None),
+    };
+    if path.split('/').any(|seg| seg == ".." || seg == ".") || path.contains('\\') {
+        return Err((format!("redirect_to `{v}` may not contain `.` or `..` segments"), plain_hint.into()));
+    }
+    let trimmed = path.trim_matches('/');
+    let last_has_extension = trimmed.rsplit('/').next().is_some_and(|s| s.contains('.'));
+    let path = match trimmed {
+        "" => "/".to_string(),
+        t if last_has_extension => format!("/{t}"),
+        t => format!("/{t}/"),
+    };
+    Ok(RedirectTarget::Site(path, anchor))
+}
+
+/// Check every section's `redirect_to` and store where it leads; a redirect to the section
+/// itself, or a chain of section redirects that comes back (a → b → a), is an error, since
+/// browsers would go round it for ever.
+fn resolve_redirects(site: &mut Site, sources: &[&Document]) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let mut targets: Vec<Option<RedirectTarget>> = vec![None; site.sections.len()];
+    for (i, s) in site.sections.iter().enumerate() {
+        let Some(value) = &s.meta.redirect_to else { continue };
+        match parse_redirect(site, value) {
+            Ok(t) => targets[i] = Some(t),
+            Err((message, hint)) => {
+                let doc = sources[i];
+                diags.push(
+                    Diagnostic::error(message)
+                        .file(&doc.display_path)
+                        .field("redirect_to")
+                        .hint(hint)
+                        .at_line(&doc.source, front_matter::locate(doc, None, "redirect_to")),
+                );
+            }
+        }
+    }
+    let by_path: HashMap<&str, usize> = site.sections.iter().enumerate().map(|(i, s)| (s.path.as_str(), i)).collect();
+    for start in 0..site.sections.len() {
+        let mut chain = vec![start];
+        let mut at = start;
+        while let Some(Some(RedirectTarget::Site(path, _))) = targets.get(at) {
+            let Some(&next) = by_path.get(path.as_str()) else { break };
+            if targets[next].is_none() {
+                break;
+            }
+            if chain.contains(&next) {
+                // Report a loop once, at the section where it starts in site order.
+                if next == start && chain.iter().all(|&k| k >= start) {
+                    chain.push(next);
+                    let shown: Vec<&str> = chain.iter().map(|&k| site.sections[k].path.as_str()).collect();
+                    let doc = sources[start];
+                    diags.push(
+                        Diagnostic::error(format!("redirect_to makes a loop: {}", shown.join(" → ")))
+                            .file(&doc.display_path)
+                            .field("redirect_to")
+                            .hint("point redirect_to at a page that shows content, or remove it")
+                            .at_line(&doc.source, front_matter::locate(doc, None, "redirect_to")),
+                    );
+                }
+                break;
+            }
+            chain.push(next);
+            at = next;
+        }
+    }
+    if diags.has_errors() {
+        return diags;
+    }
+    for (s, t) in site.sections.iter_mut().zip(targets) {
+        s.redirect = t.map(|t| match t {
+            RedirectTarget::External(url) => url,
+            RedirectTarget::Site(path, anchor) => {
+                let mut url = format!("{}{}", site.config.path_prefix(), path);
+                if let Some(a) = anchor {
+                    url.push('#');
+                    url.push_str(&a);
+                }
+                url
+            }
+        });
+    }
+    diags
 }
 
 /// `/a/b/` for folder `a/b`, each folder name slugified.
@@ -745,6 +916,14 @@ fn build_page(
 fn assign_pages_to_sections(site: &mut Site) {
     for (i, p) in site.pages.iter().enumerate() {
         site.sections[p.section].pages.push(i);
+        // A `transparent` section passes its pages on to its parent (and so on up).
+        let mut s = p.section;
+        while site.sections[s].meta.transparent
+            && let Some(parent) = site.sections[s].parent
+        {
+            site.sections[parent].pages.push(i);
+            s = parent;
+        }
     }
     let pages = &site.pages;
     // Pinyin keys once per page, not once per comparison.
@@ -773,7 +952,12 @@ fn section_order(by: SortBy, (a, a_key): (&Page, &str), (b, b_key): (&Page, &str
     let ord = match by {
         SortBy::Weight => a.meta.weight.unwrap_or(i64::MAX).cmp(&b.meta.weight.unwrap_or(i64::MAX)),
         SortBy::Date => b.date().cmp(&a.date()),
+        SortBy::UpdateDate => b.meta.updated.or(b.date()).cmp(&a.meta.updated.or(a.date())),
         SortBy::Title => a_key.cmp(b_key),
+        SortBy::TitleBytes => a.title.cmp(&b.title),
+        SortBy::Slug => a.slug.cmp(&b.slug),
+        SortBy::Permalink => a.path.cmp(&b.path),
+        SortBy::None => std::cmp::Ordering::Equal,
     };
     ord.then_with(|| a.rel_path.cmp(&b.rel_path))
 }
@@ -840,8 +1024,9 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
         .map(|t| Taxonomy {
             name: t.name.clone(),
             title: t.title.clone().unwrap_or_else(|| t.name.clone()),
-            slug: slug::slugify(&t.name),
+            slug: slug::slugify(t.slug.as_deref().unwrap_or(&t.name)),
             paginate_by: t.paginate_by,
+            render: t.render,
             feed: t.feed,
             terms: terms
                 .remove(&t.name)

@@ -139,8 +139,11 @@ pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Docu
         diags.push(d);
     }
     for (s, doc) in site.sections.iter().zip(sections) {
-        if s.meta.render != Some(false) {
+        if s.meta.render != Some(false) || s.meta.redirect_to.is_some() {
             claim(&mut owners, s.path.as_str().into(), doc, None, &mut diags);
+        }
+        for a in &s.meta.aliases {
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/").into(), doc, Some("aliases"), &mut diags);
         }
     }
     for (p, doc) in site.pages.iter().zip(pages) {

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera};
 
+use crate::config::InsertAnchor;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
 use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
@@ -72,11 +73,11 @@ pub enum Target {
 /// Every target a full render of `site` produces, in a stable order.
 pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     let has = |name: &str| assets.templates.contains_key(name);
-    let mut out: Vec<Target> = site.pages.iter().map(|p| Target::Page(p.rel_path.clone())).collect();
+    let mut out: Vec<Target> = site.pages.iter().filter(|p| p.is_rendered()).map(|p| Target::Page(p.rel_path.clone())).collect();
     for s in &site.sections {
         out.extend((1..=pager_count(s)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
     }
-    for t in &site.taxonomies {
+    for t in site.taxonomies.iter().filter(|t| t.render) {
         if has("taxonomy_list.html") {
             out.push(Target::TaxonomyList(t.name.clone()));
         }
@@ -106,10 +107,21 @@ fn section_template(s: &Section) -> String {
 
 /// How many pagers a section renders (0 when it is not rendered at all).
 pub fn pager_count(s: &Section) -> usize {
+    if s.redirect.is_some() {
+        return 1;
+    }
     if s.meta.render == Some(false) {
         return 0;
     }
     pagers(s.pages.len(), s.paginate_by.unwrap_or(0))
+}
+
+/// The folder name of a section's later pagers (`page`, or its `paginate_path`).
+fn pager_folder(s: &Section) -> &str {
+    match s.meta.paginate_path.as_deref().map(|p| p.trim_matches('/')) {
+        Some(p) if !p.is_empty() => p,
+        _ => "page",
+    }
 }
 
 /// How many pagers list `pages` pages `per` to a pager (`per` 0: all on one).
@@ -120,7 +132,7 @@ fn pagers(pages: usize, per: usize) -> usize {
 /// Whether a term gets an Atom feed (`/tags/x/atom.xml`): feeds are on (`generate_feeds`),
 /// its taxonomy has `feed` (the default) and one of its pages has a date (a feed needs one).
 fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
-    site.config.generate_feeds && t.feed && term.pages.iter().any(|&i| site.pages[i].date().is_some())
+    site.config.generate_feeds && t.feed && t.render && term.pages.iter().any(|&i| site.pages[i].date().is_some())
 }
 
 /// Render every output file of the site except search index files.
@@ -356,10 +368,16 @@ impl<'a> Renderer<'a> {
             Target::Calendar => {
                 Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
             }
-            Target::Sitemap => Ok(vec![
-                OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
-                OutputFile::bytes("robots.txt", feeds::robots(site)),
-            ]),
+            Target::Sitemap => {
+                let mut files = Vec::new();
+                if site.config.generate_sitemap {
+                    files.push(OutputFile::bytes("sitemap.xml", feeds::sitemap(site)));
+                }
+                if site.config.generate_robots_txt {
+                    files.push(OutputFile::bytes("robots.txt", feeds::robots(site)));
+                }
+                Ok(files)
+            }
             Target::Feeds => Ok(self.feeds()),
             Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
         }
@@ -368,7 +386,41 @@ impl<'a> Renderer<'a> {
 
 /// The path of pager `k` (1-based) of a list at `base`: `base` itself, then `base/page/k/`.
 fn pager_path(base: &str, k: usize) -> String {
-    if k == 1 { base.to_string() } else { format!("{base}page/{k}/") }
+    pager_path_in(base, "page", k)
+}
+
+/// [`pager_path`] with the later pagers in `folder` instead of `page`.
+fn pager_path_in(base: &str, folder: &str, k: usize) -> String {
+    if k == 1 { base.to_string() } else { format!("{base}{folder}/{k}/") }
+}
+
+/// The anchor links a body gets: its own front matter's, else its section's (up the tree),
+/// else the site's.
+fn anchors_for(site: &Site, own: Option<InsertAnchor>, mut section: usize) -> InsertAnchor {
+    if let Some(a) = own {
+        return a;
+    }
+    loop {
+        let s = &site.sections[section];
+        if let Some(a) = s.meta.insert_anchor_links {
+            return a;
+        }
+        match s.parent {
+            Some(p) => section = p,
+            None => return site.config.markdown.insert_anchor_links,
+        }
+    }
+}
+
+/// Whether a section has an Atom feed: its `generate_feeds`, else the site's.
+fn section_has_feed(site: &Site, s: &Section) -> bool {
+    !s.dir.is_empty() && s.has_own_page() && s.meta.generate_feeds.unwrap_or(site.config.generate_feeds)
+}
+
+/// The file an alias's redirect page is written to: `old/path` → `old/path/index.html`,
+/// `old.html` as it is.
+fn alias_output_path(alias: &str) -> String {
+    if alias.ends_with(".html") { alias.trim_start_matches('/').to_string() } else { format!("{}/index.html", alias.trim_matches('/')) }
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -457,7 +509,8 @@ impl Renderer<'_> {
     /// Page `i` of the site, with its assets and aliases.
     fn page(&self, i: usize) -> Result<Vec<OutputFile>, Diagnostic> {
         let p = &self.site.pages[i];
-        let html = markdown::to_html(self.site, &p.body, &p.text.headings, &self.site.config.markdown);
+        let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
+        let html = markdown::to_html_with_anchors(self.site, &p.body, &p.text.headings, &self.site.config.markdown, anchors);
         let template = self.page_template(p);
         if !self.exists(&template) {
             return Err(Diagnostic::error(format!("template `{template}` does not exist"))
@@ -476,13 +529,7 @@ impl Renderer<'_> {
             }
         }
         for alias in &p.meta.aliases {
-            let to = self.site.url(&p.path);
-            let path = if alias.ends_with(".html") {
-                alias.trim_start_matches('/').to_string()
-            } else {
-                format!("{}/index.html", alias.trim_matches('/'))
-            };
-            out.push(OutputFile::bytes(path, feeds::redirect(&to)));
+            out.push(OutputFile::bytes(alias_output_path(alias), feeds::redirect(&self.site.url(&p.path))));
         }
         Ok(out)
     }
@@ -494,7 +541,25 @@ impl Renderer<'_> {
         if k == 0 || k > total {
             return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
         }
-        let html = markdown::to_html(self.site, &s.body, &s.text.headings, &self.site.config.markdown);
+        let mut out = Vec::new();
+        if k == 1 {
+            for alias in &s.meta.aliases {
+                out.push(OutputFile::bytes(alias_output_path(alias), feeds::redirect(&self.site.url(&s.path))));
+            }
+        }
+        if let Some(to) = &s.redirect {
+            out.push(OutputFile::bytes(output_path(&s.path), feeds::redirect(to)));
+            return Ok(out);
+        }
+        let site_index = self.site.get(&s.rel_path).and_then(|r| match r {
+            DocRef::Section(i) => Some(i),
+            DocRef::Page(_) => None,
+        });
+        let anchors = match site_index {
+            Some(i) => anchors_for(self.site, None, i),
+            None => self.site.config.markdown.insert_anchor_links,
+        };
+        let html = markdown::to_html_with_anchors(self.site, &s.body, &s.text.headings, &self.site.config.markdown, anchors);
         let template = section_template(s);
         if !self.exists(&template) {
             return Err(Diagnostic::error(format!("template `{template}` does not exist"))
@@ -503,7 +568,8 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field"));
         }
         let per = s.paginate_by.unwrap_or(0);
-        let path = pager_path(&s.path, k);
+        let folder = pager_folder(s);
+        let path = pager_path_in(&s.path, folder, k);
         let mut ctx = self.context();
         ctx.insert("current_path", &self.site.url(&path));
         ctx.insert("current_url", &self.site.permalink(&path));
@@ -511,24 +577,38 @@ impl Renderer<'_> {
             ctx.put("section", section_value(self.site, s, html, &s.pages, &self.refs));
         } else {
             ctx.put("section", section_value(self.site, s, html, &[], &self.refs));
-            ctx.put("paginator", self.paginator(&s.path, &s.pages, per, k));
+            let reversed: Vec<usize>;
+            let pages = if s.meta.paginate_reversed {
+                reversed = s.pages.iter().rev().copied().collect();
+                &reversed
+            } else {
+                &s.pages
+            };
+            ctx.put("paginator", self.paginator_in(&s.path, folder, pages, per, k));
         }
-        Ok(vec![OutputFile::bytes(output_path(&path), self.render(&template, ctx)?)])
+        out.push(OutputFile::bytes(output_path(&path), self.render(&template, ctx)?));
+        Ok(out)
     }
 
     /// The `paginator` of pager `k` (1-based) of `pages` listed `per` to a pager under `base`.
     fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> serde_json::Value {
+        self.paginator_in(base, "page", pages, per, k)
+    }
+
+    /// [`Renderer::paginator`] with the later pagers in `folder`.
+    fn paginator_in(&self, base: &str, folder: &str, pages: &[usize], per: usize, k: usize) -> serde_json::Value {
         let total = pagers(pages.len(), per);
+        let at = |k: usize| self.site.url(&pager_path_in(base, folder, k));
         let paginator = Paginator {
             pages: Vec::new(),
             current_index: k,
             number_pagers: total,
             paginate_by: per,
             total_pages: pages.len(),
-            first: self.site.url(&pager_path(base, 1)),
-            last: self.site.url(&pager_path(base, total)),
-            previous: (k > 1).then(|| self.site.url(&pager_path(base, k - 1))),
-            next: (k < total).then(|| self.site.url(&pager_path(base, k + 1))),
+            first: at(1),
+            last: at(total),
+            previous: (k > 1).then(|| at(k - 1)),
+            next: (k < total).then(|| at(k + 1)),
         };
         let mut value = serde_json::to_value(&paginator).unwrap_or_default();
         value["pages"] = self.refs.listed(pages.chunks(per).nth(k - 1).unwrap_or(&[]));
@@ -637,22 +717,22 @@ impl Renderer<'_> {
         let site = self.site;
         let mut out = Vec::new();
         if site.config.generate_feeds {
-            let all: Vec<&Page> = site.pages.iter().map(|p| &**p).collect();
+            let all: Vec<&Page> = site.pages.iter().filter(|p| p.is_rendered()).map(|p| &**p).collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {
                 out.push(OutputFile::bytes("atom.xml", feed));
             }
-            for s in site.sections.iter().filter(|s| !s.dir.is_empty() && s.meta.render != Some(false)) {
-                let pages: Vec<&Page> = s.pages.iter().map(|&i| &*site.pages[i]).collect();
-                let feed_path = format!("{}atom.xml", s.path);
-                let title = format!("{} · {}", s.title, site.config.title);
-                if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {
-                    out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
-                }
+        }
+        for s in site.sections.iter().filter(|s| section_has_feed(site, s)) {
+            let pages: Vec<&Page> = s.pages.iter().map(|&i| &*site.pages[i]).filter(|p| p.is_rendered()).collect();
+            let feed_path = format!("{}atom.xml", s.path);
+            let title = format!("{} · {}", s.title, site.config.title);
+            if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {
+                out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
             }
         }
         for t in &site.taxonomies {
             for term in t.terms.iter().filter(|term| term_has_feed(site, t, term)) {
-                let pages: Vec<&Page> = term.pages.iter().map(|&i| &*site.pages[i]).collect();
+                let pages: Vec<&Page> = term.pages.iter().map(|&i| &*site.pages[i]).filter(|p| p.is_rendered()).collect();
                 let html_path = format!("/{}/{}/", t.slug, term.slug);
                 let feed_path = format!("{html_path}atom.xml");
                 let title = format!("{} · {} · {}", term.name, t.title, site.config.title);

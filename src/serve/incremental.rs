@@ -389,7 +389,11 @@ impl Live {
             pages: site.pages.len(),
             model_patched: patched.is_some(),
             elapsed: start.elapsed(),
-            warnings: Diagnostics::new(),
+            // The config's warning once, with the first build (and after a config edit).
+            warnings: match (&site.config.zola.warning, kind) {
+                (Some(w), RebuildKind::Initial | RebuildKind::Full) => w.clone().into(),
+                _ => Diagnostics::new(),
+            },
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
