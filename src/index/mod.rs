@@ -651,6 +651,9 @@ fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
 
 /// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a couple of ways).
 fn exact_pinyin(key: &str) -> Vec<String> {
+    if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
+        return Vec::new(); // a Latin title's key is already its exact key
+    }
     let mut full = vec![String::new()];
     let mut initials = vec![String::new()];
     for c in key.chars() {
@@ -664,10 +667,8 @@ fn exact_pinyin(key: &str) -> Vec<String> {
         }
         full = full.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{r}"))).take(EXACT_PINYIN_WAYS).collect();
         initials =
-            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", &r[..1]))).take(EXACT_PINYIN_WAYS).collect();
-    }
-    if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
-        return Vec::new(); // a Latin title's key is already its exact key
+            // The first character, not byte: a title may mix Han with `ō` or `é`.
+            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", r.chars().next().unwrap_or('_')))).take(EXACT_PINYIN_WAYS).collect();
     }
     let mut out: Vec<String> = full.into_iter().chain(initials).map(|k| format!("{EXACT}{k}")).collect();
     out.sort();
@@ -953,6 +954,15 @@ mod tests {
             description,
             body,
         }
+    }
+
+    #[test]
+    fn exact_pinyin_of_titles_with_accented_latin_letters_does_not_panic() {
+        // A Zola site's project "dōteki" panicked here: `ō` is two bytes.
+        assert!(exact_pinyin("dōteki").is_empty());
+        let mixed = exact_pinyin("科ō");
+        assert!(mixed.iter().any(|k| k.ends_with("keō")), "{mixed:?}");
+        assert!(mixed.iter().any(|k| k.ends_with("kō")), "{mixed:?}");
     }
 
     #[test]
