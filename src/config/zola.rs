@@ -240,13 +240,17 @@ pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &s
         }
     }
     if let Some((first, _)) = ignored.first() {
-        let lines: Vec<String> = ignored
-            .iter()
-            .map(|(k, why)| {
-                let line = crate::diagnostics::line_col(text, k.offset).0;
-                format!("`{}` (line {line}): {why}", shown(&k.path, &k.value))
-            })
-            .collect();
+        // Keys ignored for the same reason share a line (`search.include_title`, `…_path`).
+        let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+        for (k, why) in &ignored {
+            let line = crate::diagnostics::line_col(text, k.offset).0;
+            let key = format!("`{}` (line {line})", shown(&k.path, &k.value));
+            match groups.iter_mut().find(|(w, _)| w == why) {
+                Some((_, keys)) => keys.push(key),
+                None => groups.push((why, vec![key])),
+            }
+        }
+        let lines: Vec<String> = groups.iter().map(|(why, keys)| format!("{}: {why}", keys.join(", "))).collect();
         let count = ignored.len();
         settings.warning = Some(
             Diagnostic::warning(format!(
