@@ -71,13 +71,6 @@ pub struct TaxonomyConfig {
     pub paginate_by: Option<usize>,
     #[serde(default = "yes")]
     pub feed: bool,
-    /// The URL folder of the taxonomy (`/slug/`); made from `name` when not set.
-    #[serde(default)]
-    pub slug: Option<String>,
-    /// Whether the taxonomy's list and term pages are written (`false`: pages keep their
-    /// terms, for templates, but no page lists them).
-    #[serde(default = "yes")]
-    pub render: bool,
 }
 
 /// Markdown rendering switches.

@@ -61,7 +61,7 @@ pub const SEARCH: &[&str] = &[
 ];
 
 /// Zola's `[[taxonomies]]` keys kepu has no field of its own for.
-pub const TAXONOMY: &[&str] = &["paginate_path", "lang"];
+pub const TAXONOMY: &[&str] = &["paginate_path", "render", "slug", "lang"];
 
 /// One Zola key taken out of the config before kepu's own keys are read.
 #[derive(Debug, Clone)]
@@ -233,6 +233,8 @@ pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &s
                 (k.value.as_str() != Some("page")).then(|| "term pagers are always at /<taxonomy>/<term>/page/N/".into())
             }
             p if p.ends_with(".lang") => Some("kepu builds one language".into()),
+            p if p.ends_with(".slug") => Some("a taxonomy's URL folder is made from its `name`, as Zola does".into()),
+            p if p.ends_with(".render") => (!boolean(k)?).then(|| "taxonomy pages are always written: every page links its terms".into()),
             _ => Some("not used by kepu".into()),
         };
         if let Some(why) = why {

@@ -135,8 +135,6 @@ pub struct Taxonomy {
     pub slug: String,
     pub paginate_by: Option<usize>,
     pub feed: bool,
-    /// Whether its list and term pages are written (config `render`).
-    pub render: bool,
     pub terms: Vec<Term>,
 }
 
@@ -914,7 +912,9 @@ fn build_page(
 
 /// Fill each section's page list and order it.
 fn assign_pages_to_sections(site: &mut Site) {
-    for (i, p) in site.pages.iter().enumerate() {
+    // A page that is not written (`render = false`) is listed nowhere: templates still
+    // reach it by path (get_page), links to it would lead nowhere.
+    for (i, p) in site.pages.iter().enumerate().filter(|(_, p)| p.is_rendered()) {
         site.sections[p.section].pages.push(i);
         // A `transparent` section passes its pages on to its parent (and so on up).
         let mut s = p.section;
@@ -975,6 +975,9 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
         terms.insert(t.name.clone(), BTreeMap::new());
     }
     for (i, p) in site.pages.iter().enumerate() {
+        if !p.is_rendered() {
+            continue;
+        }
         for (name, values) in &p.meta.taxonomies {
             let Some(map) = terms.get_mut(name) else {
                 let declared: Vec<_> = site.config.taxonomies.iter().map(|t| t.name.as_str()).collect();
@@ -1024,9 +1027,8 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
         .map(|t| Taxonomy {
             name: t.name.clone(),
             title: t.title.clone().unwrap_or_else(|| t.name.clone()),
-            slug: slug::slugify(t.slug.as_deref().unwrap_or(&t.name)),
+            slug: slug::slugify(&t.name),
             paginate_by: t.paginate_by,
-            render: t.render,
             feed: t.feed,
             terms: terms
                 .remove(&t.name)

@@ -77,7 +77,7 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     for s in &site.sections {
         out.extend((1..=pager_count(s)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
     }
-    for t in site.taxonomies.iter().filter(|t| t.render) {
+    for t in &site.taxonomies {
         if has("taxonomy_list.html") {
             out.push(Target::TaxonomyList(t.name.clone()));
         }
@@ -132,7 +132,7 @@ fn pagers(pages: usize, per: usize) -> usize {
 /// Whether a term gets an Atom feed (`/tags/x/atom.xml`): feeds are on (`generate_feeds`),
 /// its taxonomy has `feed` (the default) and one of its pages has a date (a feed needs one).
 fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
-    site.config.generate_feeds && t.feed && t.render && term.pages.iter().any(|&i| site.pages[i].date().is_some())
+    site.config.generate_feeds && t.feed && term.pages.iter().any(|&i| site.pages[i].date().is_some())
 }
 
 /// Render every output file of the site except search index files.
