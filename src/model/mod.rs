@@ -429,8 +429,9 @@ pub struct Patched {
     pub old: Arc<Page>,
     /// Where it was in its section's list.
     pub old_position: usize,
-    /// Its title, sort keys or dates changed: it may have moved in its section's list and in
-    /// the related lists it is in, and the sitemap and feeds show its dates.
+    /// Its title, sort keys, dates or authors changed: it may have moved in its section's list
+    /// and in the related lists it is in, and the sitemap and feeds show its dates (and the
+    /// feeds its authors).
     pub reordered: bool,
 }
 
@@ -460,17 +461,27 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
         && built.meta.aliases == old.meta.aliases
         && built.meta.sources.is_empty() == old.meta.sources.is_empty()
         && built.meta.example == old.meta.example
+        // Whether it is written and found decides which lists, feeds and indexes hold it.
+        && built.meta.render == old.meta.render
+        && built.meta.in_search_index == old.meta.in_search_index
         && built.assets == old.assets
         && typed(&built) == typed(old)
         && anchors(&built) == anchors(old);
     if !same_identity {
         return None;
     }
+    // Its place in a transparent section's parent list, or on reversed pagers, is not where
+    // `kepu serve`'s plan for a patch looks: rebuild instead.
+    let section = &site.sections[built.section];
+    if section.meta.transparent || section.meta.paginate_reversed {
+        return None;
+    }
     let reordered = built.title != old.title
         || built.meta.weight != old.meta.weight
         || built.meta.date != old.meta.date
         || built.date() != old.date()
-        || built.meta.updated != old.meta.updated;
+        || built.meta.updated != old.meta.updated
+        || built.meta.authors != old.meta.authors;
     if built.title != old.title && !validate::title_may_change(site, i, &built.title) {
         return None;
     }
