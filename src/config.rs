@@ -337,6 +337,20 @@ mod tests {
     }
 
     #[test]
+    fn ignored_zola_keys_of_any_shape_are_listed_not_trusted() {
+        let c = Config::parse(&format!(
+            "{BASE}languages = 5\nfeed_filenames = 3\noutput_dir = [1]\n[markdown]\nhighlighting = \"x\"\n[search]\nindex_format = {{ a = 1 }}\n"
+        ))
+        .unwrap();
+        assert!(c.zola.languages.is_empty());
+        let hint = c.zola.warning.expect("a warning").hint.unwrap();
+        for key in ["`languages` (line 3)", "`feed_filenames` (line 4)", "`output_dir` (line 5)", "`[search.index_format]` (line 9)"] {
+            assert!(hint.contains(key), "{key} in {hint}");
+        }
+        assert!(c.markdown.highlight_code);
+    }
+
+    #[test]
     fn a_mapped_zola_key_of_the_wrong_type_is_an_error() {
         let err = Config::parse(&format!("{BASE}build_search_index = \"yes\"\n")).unwrap_err();
         assert!(err.to_string().contains("must be true or false"), "{err}");

@@ -5,6 +5,7 @@
 //! `highlight_code`) or **ignored**, and all ignored keys of a build are explained together in
 //! one warning. Keys that are neither kepu's nor Zola's stay errors (see `Config::parse`).
 
+use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
@@ -126,13 +127,12 @@ fn take_from(table: &mut DeTable<'_>, keys: &[&str], prefix: &str, out: &mut Vec
     for key in keys {
         if let Some((k, v)) = table.remove_entry(*key) {
             let offset = k.span().start;
+            // Every parsed TOML value is a `toml::Value`; the fallback is never taken.
             let value = toml::Value::deserialize(toml::de::ValueDeserializer::from(v)).unwrap_or(toml::Value::Boolean(false));
             out.push(ZolaKey { path: format!("{prefix}{key}"), value, offset });
         }
     }
 }
-
-use serde::Deserialize;
 
 /// Apply the Zola keys to `config`: mapped ones change kepu's settings, the others make the
 /// one warning. A mapped key of the wrong type is an error, as kepu's own keys are.
