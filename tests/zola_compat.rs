@@ -141,6 +141,10 @@ fn zola_front_matter_fields_have_their_meaning() {
     assert_eq!(atom.matches("<entry>").count(), 2, "{atom}");
     // The blog's own feed (generate_feeds = true) and the tag's.
     assert!(public.join("blog/atom.xml").is_file() && public.join("tags/news/atom.xml").is_file());
+    // The blog's page_template reaches the pages of its subsection too (nearest wins).
+    assert!(read(&public, "blog/2024/first/index.html").contains("<title>Post: First post</title>"));
+    assert!(read(&public, "blog/second/index.html").contains("<title>Post: Second post</title>"));
+    assert!(!read(&public, "about/index.html").contains("<title>Post:"));
     // Page aliases still work next to all this.
     assert!(read(&public, "who-we-are/index.html").contains("url=/site/about/"));
 }

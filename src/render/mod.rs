@@ -494,8 +494,14 @@ impl Renderer<'_> {
         if let Some(t) = &p.meta.template {
             return t.clone();
         }
-        if let Some(t) = &self.site.sections[p.section].meta.page_template {
-            return t.clone();
+        // The nearest section up the tree that sets `page_template` (as in Zola).
+        let mut s = Some(p.section);
+        while let Some(i) = s {
+            let section = &self.site.sections[i];
+            if let Some(t) = &section.meta.page_template {
+                return t.clone();
+            }
+            s = section.parent;
         }
         if let Some(t) = p.page_type() {
             let name = format!("types/{}.html", t.key());
