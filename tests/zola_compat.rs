@@ -157,6 +157,23 @@ fn the_built_site_passes_kepu_check() {
     assert!(r.stderr.contains("check passed"), "{}", r.stderr);
 }
 
+#[test]
+fn link_checker_skip_prefixes_are_not_fetched_by_kepu_check_external() {
+    // Port 9 on this machine refuses connections: fetched, the link is broken.
+    let (_t, site) = fixture("zola-site");
+    let args = ["check", "--root", site.to_str().unwrap(), "--external", "--timeout", "5"];
+    let r = kepu(&site, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("127.0.0.1"), "{}", r.stderr);
+    // (https://example.com/ stays skipped: the redirect of old/ points there, and tests have
+    // no network.)
+    let config = read(&site, "config.toml").replace("\"http://127.0.0.1:9/\", ", "");
+    write(&site, "config.toml", &config);
+    let r = kepu(&site, &args);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("http://127.0.0.1:9/status"), "{}", r.stderr);
+}
+
 /// Build the fixture with `content/docs/_index.md` replaced, expecting failure; the previous
 /// `public/` must be left exactly as it was.
 fn redirect_error(docs_index: &str) -> String {

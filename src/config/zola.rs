@@ -83,6 +83,8 @@ pub struct ZolaSettings {
     /// `[languages.xx]` codes: content files `name.xx.md` are translations, which kepu (one
     /// language) does not build.
     pub languages: Vec<String>,
+    /// `[link_checker] skip_prefixes`: external URLs `kepu check --external` does not fetch.
+    pub link_skip_prefixes: Vec<String>,
 }
 
 /// Whether kepu's own config has set a key the Zola key maps onto (then kepu's wins).
@@ -197,9 +199,26 @@ pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &s
                 let empty = k.value.as_array().is_some_and(|a| a.is_empty());
                 (!empty).then(|| "kepu skips only hidden files and editors' temporary files; move the others out of the site".into())
             }
-            "link_checker" => Some(
-                "`kepu check` checks every internal link and #anchor of the output as an error, and external links only with `--external`".into(),
-            ),
+            "link_checker" => {
+                let table = k.value.as_table();
+                settings.link_skip_prefixes = table
+                    .and_then(|t| t.get("skip_prefixes"))
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                // skip_prefixes is honoured; kepu never fetches other sites' anchors, so
+                // skip_anchor_prefixes asks for what kepu does anyway.
+                let unused: Vec<String> = match table {
+                    Some(t) => t.keys().filter(|key| !matches!(key.as_str(), "skip_prefixes" | "skip_anchor_prefixes")).map(|key| format!("`{key}`")).collect(),
+                    None => vec!["its value".to_string()],
+                };
+                (!unused.is_empty()).then(|| {
+                    format!(
+                        "{} not used: `kepu check` reports every broken internal link, asset and #anchor as an error, and fetches external links only with `--external` (skipping `skip_prefixes`)",
+                        unused.join(", ") + if unused.len() == 1 { " is" } else { " are" }
+                    )
+                })
+            }
             "slugify" => Some(
                 "URLs are pinyin slugs of the file names (郑州科技馆 → zheng-zhou-ke-ji-guan) and heading ids keep their letters (#开放时间)".into(),
             ),
