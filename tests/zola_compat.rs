@@ -220,6 +220,20 @@ fn hostile_redirect_targets_are_refused() {
 }
 
 #[test]
+fn a_paginate_path_or_section_alias_leaving_the_output_folder_is_refused() {
+    for (field, value) in [("paginate_path", "../../../outside"), ("paginate_path", "C:\\x"), ("aliases", "[\"../../escape\"]")] {
+        let (_t, site) = fixture("zola-site");
+        let value = if value.starts_with('[') { value.to_string() } else { toml_string(value) };
+        let replaced = if field == "paginate_path" { "paginate_path = \"p\"" } else { "in_search_index = true" };
+        let blog = read(&site, "content/blog/_index.md").replace(replaced, &format!("{field} = {value}"));
+        write(&site, "content/blog/_index.md", &blog);
+        let err = build_err(&site);
+        assert!(err.contains("it could leave the site's output folder") && err.contains(&format!("[{field}]")), "{err}");
+        assert!(!site.parent().unwrap().join("outside").exists() && !site.parent().unwrap().join("escape").exists());
+    }
+}
+
+#[test]
 fn redirect_error_messages() {
     let err = redirect_error(&docs_redirecting_to("javascript:alert(1)"));
     insta::assert_snapshot!("redirect-javascript", err);

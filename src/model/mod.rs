@@ -608,6 +608,12 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
             diags.push(d);
         }
     }
+    // Pagers are written under it: it must stay inside the section's folder.
+    if let Some(p) = &meta.paginate_path
+        && let Err(d) = validate::safe_url_path(p, doc, "paginate_path")
+    {
+        diags.push(d);
+    }
     let body = doc.body().to_string();
     let text = text::analyse(&body);
     if diags.has_errors() {
