@@ -165,6 +165,16 @@ fn yes() -> bool {
     true
 }
 
+/// The names a site's config file may have: kepu's, then Zola's (Zola 0.22 and later create
+/// `zola.toml`).
+pub const FILE_NAMES: [&str; 2] = ["config.toml", "zola.toml"];
+
+/// The config file of the site at `root`: `config.toml`, else `zola.toml` when only that
+/// exists (a Zola site), else `config.toml` (for the error that it is missing).
+pub fn file_name(root: &Path) -> &'static str {
+    FILE_NAMES.into_iter().find(|n| root.join(n).is_file()).unwrap_or(FILE_NAMES[0])
+}
+
 /// A `base_url` must be an absolute http(s) URL with nothing a URL cannot contain: it is
 /// copied into pages, feeds, `robots.txt` and the calendar, where a line break would start a
 /// new line or property.
@@ -187,34 +197,40 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Read and check `root/config.toml`.
+    /// Read and check `root/config.toml` (or, without one, Zola's `root/zola.toml`).
     pub fn load(root: &Path) -> Result<Config, Diagnostics> {
-        let path = root.join("config.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Diagnostic::error(format!("cannot read config.toml: {e}"))
-                .file("config.toml")
+        let name = file_name(root);
+        let text = std::fs::read_to_string(root.join(name)).map_err(|e| {
+            Diagnostic::error(format!("cannot read {name}: {e}"))
+                .file(name)
                 .hint("run `kepu init DIR` to create a new site, or pass --root to point at one")
         })?;
-        Config::parse(&text)
+        Config::parse_named(&text, name)
     }
 
     /// Parse config text; every error names the key and line. Zola's keys are mapped onto
     /// kepu's or collected into one warning ([`zola`]); other unknown keys are errors with
     /// the nearest known key suggested.
     pub fn parse(text: &str) -> Result<Config, Diagnostics> {
+        Config::parse_named(text, "config.toml")
+    }
+
+    /// [`Config::parse`] for a config file of another name (`zola.toml`), which diagnostics
+    /// then name.
+    pub fn parse_named(text: &str, name: &str) -> Result<Config, Diagnostics> {
         let error = |e: toml::de::Error| {
             let message = e.message().trim().to_string();
             let (message, hint) = match unknown_key_suggestion(&message) {
                 Some((key, Some(near))) => {
-                    (format!("config.toml: unknown key `{key}`"), format!("did you mean `{near}`?"))
+                    (format!("{name}: unknown key `{key}`"), format!("did you mean `{near}`?"))
                 }
                 Some((key, None)) => (
-                    format!("config.toml: unknown key `{key}`"),
+                    format!("{name}: unknown key `{key}`"),
                     "neither kepu nor Zola has this key; see docs/zola-compatibility.md and the README's configuration section".into(),
                 ),
-                None => (format!("config.toml: {message}"), "see the README's configuration section for the keys kepu knows".into()),
+                None => (format!("{name}: {message}"), "see the README's configuration section for the keys kepu knows".into()),
             };
-            let mut d = Diagnostic::error(message).file("config.toml").hint(hint);
+            let mut d = Diagnostic::error(message).file(name).hint(hint);
             if let Some(span) = e.span() {
                 d = d.at_offset(text, span.start);
             }
@@ -223,12 +239,12 @@ impl Config {
         let mut table = toml::de::DeTable::parse(text).map_err(error)?;
         let (zola_keys, explicit) = zola::take(table.get_mut());
         let mut config: Config = Config::deserialize(toml::de::Deserializer::from(table)).map_err(error)?;
-        config.zola = zola::apply(&mut config, &zola_keys, explicit, text)?;
+        config.zola = zola::apply(&mut config, &zola_keys, explicit, text, name)?;
         let mut diags = Diagnostics::new();
         if let Err(message) = check_base_url(&config.base_url) {
             diags.push(
                 Diagnostic::error(message)
-                    .file("config.toml")
+                    .file(name)
                     .field("base_url")
                     .hint("write it as https://example.org/ (or pass --base-url)")
                     .at_offset(text, text.find("base_url").unwrap_or(0)),
@@ -239,7 +255,7 @@ impl Config {
             if !seen.insert(&t.name) {
                 diags.push(
                     Diagnostic::error(format!("taxonomy `{}` is declared twice", t.name))
-                        .file("config.toml")
+                        .file(name)
                         .field("taxonomies"),
                 );
             }

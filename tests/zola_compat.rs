@@ -278,6 +278,26 @@ fn config_keys_neither_kepus_nor_zolas_stay_errors_with_a_suggestion() {
 }
 
 #[test]
+fn a_site_whose_config_is_zola_toml_builds_and_its_diagnostics_name_that_file() {
+    let (_t, site) = fixture("zola-site");
+    std::fs::rename(site.join("config.toml"), site.join("zola.toml")).unwrap();
+    let run = build_ok(&site, &[]);
+    assert!(run.stderr.contains("warning: zola.toml: 9 Zola settings") && run.stderr.contains("--> zola.toml:7:1"), "{}", run.stderr);
+    let config = read(&site, "zola.toml").replace("compile_sass = true", "compile_sas = true");
+    write(&site, "zola.toml", &config);
+    let err = build_err(&site);
+    assert!(err.contains("error: zola.toml: unknown key `compile_sas`") && err.contains("--> zola.toml:7:1"), "{err}");
+    // kepu's own name wins when both are there.
+    write(
+        &site,
+        "config.toml",
+        "title = \"kepu\"\nbase_url = \"https://example.org/\"\ntaxonomies = [{ name = \"tags\" }, { name = \"categories\" }]\n",
+    );
+    let run = build_ok(&site, &[]);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
 fn kepus_own_site_has_no_zola_warning() {
     let (_t, site) = fixture("basic");
     let run = build_ok(&site, &[]);

@@ -138,13 +138,13 @@ fn take_from(table: &mut DeTable<'_>, keys: &[&str], prefix: &str, out: &mut Vec
 
 /// Apply the Zola keys to `config`: mapped ones change kepu's settings, the others make the
 /// one warning. A mapped key of the wrong type is an error, as kepu's own keys are.
-pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &str) -> Result<ZolaSettings, Diagnostic> {
+pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &str, file: &str) -> Result<ZolaSettings, Diagnostic> {
     let mut ignored: Vec<(&ZolaKey, String)> = Vec::new();
     let mut settings = ZolaSettings::default();
     let boolean = |k: &ZolaKey| match k.value {
         toml::Value::Boolean(b) => Ok(b),
-        _ => Err(Diagnostic::error(format!("config.toml: `{}` must be true or false", k.path))
-            .file("config.toml")
+        _ => Err(Diagnostic::error(format!("{file}: `{}` must be true or false", k.path))
+            .file(file)
             .field(k.path.clone())
             .hint(format!("write `{} = true` or `{} = false`", leaf(&k.path), leaf(&k.path)))
             .at_offset(text, k.offset)),
@@ -275,11 +275,11 @@ pub fn apply(config: &mut Config, keys: &[ZolaKey], explicit: Explicit, text: &s
         let count = ignored.len();
         settings.warning = Some(
             Diagnostic::warning(format!(
-                "config.toml: {count} Zola setting{} not used by kepu; the site is built without {}",
+                "{file}: {count} Zola setting{} not used by kepu; the site is built without {}",
                 if count == 1 { " is" } else { "s are" },
                 if count == 1 { "it" } else { "them" }
             ))
-            .file("config.toml")
+            .file(file)
             .hint(format!("{}\n(remove them to silence this warning; docs/zola-compatibility.md has the whole list)", lines.join("\n")))
             .at_offset(text, first.offset),
         );

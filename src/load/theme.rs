@@ -38,7 +38,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         return Err(at_theme_key(
             root,
             Diagnostic::error(format!("theme `{theme}` is not a folder name"))
-                .file("config.toml")
+                .file(crate::config::file_name(root))
                 .field("theme")
                 .hint("name a folder directly inside themes/, e.g. theme = \"default\""),
         )
@@ -75,7 +75,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         return Err(at_theme_key(
             root,
             Diagnostic::error(format!("theme `{theme}` not found (looked for themes/{theme}/)"))
-                .file("config.toml")
+                .file(crate::config::file_name(root))
                 .field("theme")
                 .hint("install the theme into themes/, or set theme = \"default\""),
         )
@@ -87,7 +87,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
 
 /// Point a diagnostic about the theme at the `theme = …` line of config.toml.
 fn at_theme_key(root: &Path, d: Diagnostic) -> Diagnostic {
-    let Ok(text) = std::fs::read_to_string(root.join("config.toml")) else { return d };
+    let Ok(text) = std::fs::read_to_string(root.join(crate::config::file_name(root))) else { return d };
     let line = text.lines().position(|l| l.trim_start().starts_with("theme") && l.contains('='));
     match line {
         Some(i) => d.at_line(&text, i + 1),
