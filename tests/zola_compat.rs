@@ -50,7 +50,7 @@ fn a_zola_style_site_builds_with_one_warning_naming_the_unused_keys() {
     // a time in it).
     let warning: String = run.stderr.lines().take_while(|l| !l.starts_with("built ")).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!("zola-site-warning", warning);
-    assert!(run.stderr.contains("built 7 pages, 5 sections"), "{}", run.stderr);
+    assert!(run.stderr.contains("built 8 pages, 5 sections"), "{}", run.stderr);
 }
 
 #[test]
@@ -145,6 +145,10 @@ fn zola_front_matter_fields_have_their_meaning() {
     assert!(read(&public, "blog/2024/first/index.html").contains("<title>Post: First post</title>"));
     assert!(read(&public, "blog/second/index.html").contains("<title>Post: Second post</title>"));
     assert!(!read(&public, "about/index.html").contains("<title>Post:"));
+    // A Zola date prefix in the file name: the page's date, and not part of its URL.
+    let dated = read(&public, "blog/dated-post/index.html");
+    assert!(dated.contains("2024-01-15") || dated.contains("2024年1月15日"), "{dated}");
+    assert!(read(&public, "sitemap.xml").contains("/site/blog/dated-post/</loc><lastmod>2024-01-15</lastmod>"));
     // Page aliases still work next to all this.
     assert!(read(&public, "who-we-are/index.html").contains("url=/site/about/"));
 }

@@ -856,6 +856,17 @@ fn build_page(
             (f.to_string(), name.trim_end_matches(".md").to_string())
         }
     };
+    // `2024-03-01-first-post.md` (or `…_first-post`, or a bundle folder so named), as in
+    // Zola: the date is the page's when its front matter has none, and the URL is the rest.
+    let stem = match split_date_prefix(&stem) {
+        Some((date, rest)) => {
+            if meta.date.is_none() {
+                meta.date = Some(date);
+            }
+            rest.to_string()
+        }
+        None => stem,
+    };
     let section = nearest_section(sections, &folder);
     let slug = match &meta.slug {
         Some(s) => {
@@ -925,6 +936,18 @@ fn build_page(
         return Err(diags);
     }
     Ok(Some(page))
+}
+
+/// `2024-03-01-name` → the date and `name` (Zola's date prefix of content file names, `-` or
+/// `_` after it). `None` when the name does not start with a real day.
+fn split_date_prefix(stem: &str) -> Option<(date::Date, &str)> {
+    let (day, rest) = (stem.get(..10)?, stem.get(11..)?);
+    let separator = stem.as_bytes()[10];
+    let shape = day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shape || !(separator == b'-' || separator == b'_') || rest.is_empty() {
+        return None;
+    }
+    Some((date::Date::parse(day)?, rest))
 }
 
 /// Fill each section's page list and order it.
@@ -1055,4 +1078,19 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
                 .collect(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zola_date_prefixes_of_file_names() {
+        let (d, rest) = split_date_prefix("2024-03-01-first-post").unwrap();
+        assert_eq!((d.to_string().as_str(), rest), ("2024-03-01", "first-post"));
+        assert_eq!(split_date_prefix("2024-03-01_first").map(|(_, r)| r), Some("first"));
+        for no in ["2024-02-30-x", "2024-03-01", "2024-03-01-", "2024-03-01x", "24-03-01-x", "2024-3-1-xx-x", "科普日-2024-03-01", "2024-03-0１-x"] {
+            assert!(split_date_prefix(no).is_none(), "{no}");
+        }
+    }
 }
