@@ -22,6 +22,16 @@ pub fn dates_label(c: &Campaign) -> Option<String> {
     }
 }
 
+/// The calendar's subscription link: `https://host/campaigns.ics` → `webcal://host/campaigns.ics`.
+/// Phones hand webcal:// to their calendar app, which subscribes and keeps the events up to
+/// date; an http(s) link only downloads the file once.
+pub fn webcal_url(permalink: &str) -> String {
+    match permalink.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => format!("webcal://{rest}"),
+        _ => permalink.to_string(),
+    }
+}
+
 /// Build `campaigns.ics` from every campaign with a start date.
 pub fn ics(site: &Site) -> String {
     let host = site
@@ -92,6 +102,13 @@ fn fold(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subscription_link_is_webcal_on_the_same_host_and_path() {
+        assert_eq!(webcal_url("https://kepu.example.org/campaigns.ics"), "webcal://kepu.example.org/campaigns.ics");
+        assert_eq!(webcal_url("http://127.0.0.1:8000/portal/campaigns.ics"), "webcal://127.0.0.1:8000/portal/campaigns.ics");
+        assert_eq!(webcal_url("/campaigns.ics"), "/campaigns.ics");
+    }
 
     #[test]
     fn folding_keeps_lines_within_75_octets_and_characters_whole() {

@@ -5,6 +5,7 @@
 //! Owns: Markdown → HTML, template selection and context, pagination, charts, feeds, iCal.
 //! Knows nothing of the disk (the write stage puts files there).
 
+pub mod az;
 pub mod calendar;
 pub mod charts;
 pub mod context;
@@ -61,6 +62,9 @@ pub enum Target {
     Search,
     /// `calendar/index.html` and `campaigns.ics`.
     Calendar,
+    /// `a-z/index.html`: every page by section in pinyin order (where the header search box
+    /// leads without JavaScript).
+    AtoZ,
     /// `sitemap.xml` and `robots.txt`.
     Sitemap,
     /// The Atom feeds (the site's and each section's).
@@ -92,6 +96,9 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     }
     if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
         out.push(Target::Calendar);
+    }
+    if has("az.html") {
+        out.push(Target::AtoZ);
     }
     out.push(Target::Sitemap);
     out.push(Target::Feeds);
@@ -232,7 +239,7 @@ impl<'a> Renderer<'a> {
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
-        let globals = globals(site, has_search, has_calendar, &hashes);
+        let globals = globals(site, has_search, has_calendar, has("az.html"), &hashes);
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
         base.insert("current_path", "");
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
@@ -285,6 +292,7 @@ impl<'a> Renderer<'a> {
             Target::NotFound => Some("404.html".into()),
             Target::Search => Some("search.html".into()),
             Target::Calendar => Some("calendar.html".into()),
+            Target::AtoZ => Some("az.html".into()),
             Target::Sitemap | Target::Feeds | Target::SyntaxCss => None,
         }
     }
@@ -356,6 +364,7 @@ impl<'a> Renderer<'a> {
             Target::Calendar => {
                 Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
             }
+            Target::AtoZ => Ok(vec![self.az_page()?]),
             Target::Sitemap => Ok(vec![
                 OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
                 OutputFile::bytes("robots.txt", feeds::robots(site)),
@@ -628,8 +637,20 @@ impl Renderer<'_> {
         ctx.put("years", serde_json::Value::Array(years));
         ctx.put("undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
+        // The same file as a subscription: phones' calendars follow webcal:// links and keep
+        // the calendar up to date (an https link only imports today's events once).
+        ctx.insert("webcal_url", &calendar::webcal_url(&self.site.permalink("/campaigns.ics")));
         ctx.insert("current_path", &self.site.url("/calendar/"));
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
+    }
+
+    /// The A–Z index: every page by section (menu order first) in pinyin order.
+    fn az_page(&self) -> Result<OutputFile, Diagnostic> {
+        let first: Vec<String> = self.globals.menu.iter().map(|m| m.path.clone()).collect();
+        let mut ctx = self.context();
+        ctx.insert("az_sections", &az::sections(self.site, &first));
+        ctx.insert("current_path", &self.site.url(az::PATH));
+        Ok(OutputFile::bytes(output_path(az::PATH), self.render("az.html", ctx)?))
     }
 
     /// The Atom feeds.
