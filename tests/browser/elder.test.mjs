@@ -182,6 +182,13 @@ describe('search on a phone', () => {
         const first = page.locator('#search-results a').first();
         await first.waitFor({ timeout: 15000 });
         await page.waitForFunction(() => document.activeElement?.id === 'search-results', null, { timeout: 5000 });
+        // The view may scroll smoothly: measure once it has stopped.
+        await page.waitForFunction(() => {
+          const y = document.querySelector('#search-results a').getBoundingClientRect().top;
+          const same = window.__lastY === y;
+          window.__lastY = y;
+          return same;
+        }, null, { timeout: 5000, polling: 150 });
         const m = await page.evaluate(() => {
           const r = (sel) => document.querySelector(sel).getBoundingClientRect();
           return {
