@@ -70,9 +70,10 @@
   function setupElder() {
     var button = document.getElementById("elder-toggle");
     if (!button) return;
-    apply(settings());
+    // Kept here too: where storage is off, the choices still hold for this page.
+    var s = settings();
+    apply(s);
     button.addEventListener("click", function () {
-      var s = settings();
       s.size = root.classList.contains("elder") ? 0 : 1;
       put(KEY, s.size ? String(s.size) : null);
       apply(s);
@@ -81,7 +82,6 @@
     if (bar) bar.addEventListener("click", function (e) {
       var b = e.target.closest ? e.target.closest(".care-btn") : null;
       if (!b) return;
-      var s = settings();
       var kind = b.getAttribute("data-care");
       if (kind === "size") {
         s.size = b.getAttribute("data-value") === "2" ? 2 : 1;
@@ -103,7 +103,7 @@
     }
     // Another tab changed a setting: follow it.
     window.addEventListener("storage", function (e) {
-      if (e.key === KEY || e.key === CONTRAST || e.key === CURSOR) apply(settings());
+      if (e.key === KEY || e.key === CONTRAST || e.key === CURSOR) apply(s = settings());
     });
   }
 
