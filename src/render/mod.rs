@@ -160,12 +160,12 @@ pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sy
     }
 }
 
-/// The order [`render_into`] starts targets in: the few large ones (the calendar lists every
-/// campaign, a term page every page of its term) before the thousands of small pages, so that
+/// The order [`render_into`] starts targets in: the few large ones (the A–Z index lists every
+/// page, the calendar every campaign, a term page every page of its term) before the thousands of small pages, so that
 /// no thread is still busy with a large one after the others have run out of work.
 fn heavy_first(target: &Target) -> u8 {
     match target {
-        Target::Calendar => 0,
+        Target::AtoZ | Target::Calendar => 0,
         Target::Term(..) => 1,
         Target::SectionPager(..) | Target::Sitemap | Target::Feeds => 2,
         Target::Page(_) => 4,
@@ -717,10 +717,12 @@ mod tests {
             Target::Calendar,
             Target::Term("tags".into(), "x".into()),
             Target::NotFound,
+            Target::AtoZ,
         ];
         order.sort_by_key(heavy_first);
         assert_eq!(order[0], Target::Calendar);
-        assert_eq!(order[1], Target::Term("tags".into(), "x".into()));
+        assert_eq!(order[1], Target::AtoZ);
+        assert_eq!(order[2], Target::Term("tags".into(), "x".into()));
         assert_eq!(order.last(), Some(&Target::Page("a.md".into())));
     }
 }
