@@ -64,10 +64,11 @@ describe('key pages', () => {
     });
   }
 
-  test('the calendar page links the iCal feed, and the feed downloads', async () => {
+  test('the calendar page links the iCal feed, as a subscription and a download, and the feed downloads', async () => {
     const { context, page } = await open(pages.calendar);
     try {
-      // The file itself (the webcal:// link beside it is for calendar apps).
+      const webcal = await page.locator('a[href^="webcal://"][href$="/campaigns.ics"]').count();
+      assert.ok(webcal >= 1, 'a webcal:// subscription link (添加到手机日历)');
       const href = await page.locator('a[href$="campaigns.ics"]:not([href^="webcal:"])').first().getAttribute('href');
       assert.ok(href, 'a link to campaigns.ics');
       const res = await request(new URL(href, server.base).href);
