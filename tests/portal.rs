@@ -204,7 +204,6 @@ fn typed_pages_cite_their_sources() {
             assert!(!sources.is_empty() || fm.get("example").is_some(), "{section}/{file} lists no sources");
             for s in sources {
                 let s = s.as_str().unwrap();
-                assert!(kepu::model::portal::source_document(s).is_some(), "{section}/{file}: source {s} is not in SOURCE_DOCUMENTS");
                 assert!(
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(s).is_file()
                         || !std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").is_dir(),
