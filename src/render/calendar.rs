@@ -125,13 +125,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_subscription_link_is_webcal_on_the_same_host_and_path() {
-        assert_eq!(webcal_url("https://kepu.example.org/campaigns.ics"), "webcal://kepu.example.org/campaigns.ics");
-        assert_eq!(webcal_url("http://127.0.0.1:8000/portal/campaigns.ics"), "webcal://127.0.0.1:8000/portal/campaigns.ics");
-        assert_eq!(webcal_url("/campaigns.ics"), "/campaigns.ics");
-    }
-
-    #[test]
     fn folding_keeps_lines_within_75_octets_and_characters_whole() {
         let mut out = String::new();
         fold(&mut out, &format!("SUMMARY:{}", "科普".repeat(40)));
