@@ -260,6 +260,8 @@ fixture_cases!(
     near_miss_titles,
     duplicate_title,
     year_out_of_range,
+    // Official short names (`aliases`): empty, another page's title, repeated.
+    bad_aliases,
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,
