@@ -157,7 +157,7 @@ export function syllabify(letters, syllables, partial) {
 
 /** A part is what the user typed as one unit; it matches if one of its alternatives does.
  * An alternative is a list of terms `{ term, prefix }` that should all match. */
-function parseQuery(query, t2s, syllables, readings = new Map()) {
+function parseQuery(query, t2s, syllables) {
   const rs = runs(query, t2s);
   const parts = [];
   for (let i = 0; i < rs.length; i++) {
@@ -165,10 +165,7 @@ function parseQuery(query, t2s, syllables, readings = new Map()) {
     if (run.han) {
       const cs = [...run.text];
       const terms = cs.length === 1 ? [cs[0]] : cs.slice(1).map((c, k) => cs[k] + c);
-      const alts = [dedupe(terms.map((term) => ({ term, prefix: false })))];
-      const sound = soundAlternative(cs, readings);
-      if (sound) alts.push(sound);
-      parts.push({ alts, han: cs });
+      parts.push({ alts: [dedupe(terms.map((term) => ({ term, prefix: false })))], han: cs });
       continue;
     }
     // Consecutive letter-only runs form one group: "ke ji guan" is one name in pinyin. A
@@ -188,6 +185,18 @@ function parseQuery(query, t2s, syllables, readings = new Map()) {
     parts.push({ alts: [[{ term: run.text, prefix: run.end }]], words: [run.text] });
   }
   return parts;
+}
+
+/** Does some document have every term of `alt` (given each term's postings)? */
+function foundTogether(alt, postings) {
+  if (!alt || !alt.length) return false;
+  let docs = null;
+  for (const t of alt) {
+    const p = postings(t);
+    docs = docs ? docs.filter((d) => p.has(d)) : [...p.keys()];
+    if (!docs.length) return false;
+  }
+  return true;
 }
 
 /** The pinyin pairs of a Han run (`+xu'chang`, `+chang'ke`, …), matched against the pinyin
@@ -675,47 +684,64 @@ export function createSearch(base) {
     let q = [...String(query ?? "")].slice(0, MAX_QUERY_CHARS * 2).join("").trim();
     q = [...q].slice(0, MAX_QUERY_CHARS).join("");
     if (!q || m.docs === 0) return empty;
-    // The readings of the characters as typed are fetched while the table folds them; the
-    // folded characters' chunks are nearly always the same ones.
-    const early = readingsFor(q.normalize("NFKC"), m).catch(() => null);
     const t2s = await t2sFor(q, m);
     const text = foldQuery(q, t2s);
-    await early;
-    const readings = await readingsFor(text, m);
-    const parts = parseQuery(text, t2s, m.syllableSet, readings);
+    const parts = parseQuery(text, t2s, m.syllableSet);
     if (!parts.length) return { ...empty, query: q };
 
     // Look every distinct term up once, in parallel, within the term budget.
     const wanted = new Map();
-    for (const p of parts) for (const alt of p.alts) for (const t of alt) {
-      const key = (t.prefix ? "*" : "=") + t.term;
-      if (!wanted.has(key) && wanted.size < MAX_TERMS) wanted.set(key, t);
-    }
-    // Exact-name keys: the whole query as a title (exact), or as the start of one (prefix);
-    // and the same by sound (开风 is 开封 by its pinyin key).
+    const found = new Map();
+    const id = (t) => (t.prefix ? "*" : "=") + t.term;
+    let budget = MAX_TERMS;
+    const want = (t, always = false) => {
+      if (wanted.has(id(t)) || (!always && budget <= 0)) return;
+      wanted.set(id(t), t);
+      if (!always) budget--;
+    };
+    const fetchWanted = () =>
+      Promise.all([...wanted].filter(([k]) => !found.has(k)).map(async ([k, t]) => found.set(k, await lookup(m, t.term, t.prefix))));
+    for (const p of parts) for (const alt of p.alts) for (const t of alt) want(t);
+    // Exact-name keys: the whole query as a title (exact), or as the start of one (prefix).
     const key = exactKey(text, t2s);
     const exactTerm = MARKS.exact + key;
-    const exactKeys = [[exactTerm, false]];
-    if ([...key].length >= 2) exactKeys.push([exactTerm, true]);
-    const sounds = soundKey(key, readings);
-    const soundTerm = sounds && MARKS.exact + sounds;
-    if (soundTerm) exactKeys.push([soundTerm, false], [soundTerm, true]);
-    for (const [term, prefix] of exactKeys) wanted.set((prefix ? "*" : "=") + term, { term, prefix });
+    want({ term: exactTerm, prefix: false }, true);
+    if ([...key].length >= 2) want({ term: exactTerm, prefix: true }, true);
+    await fetchWanted();
+    const postings = (t) => found.get(id(t)) ?? new Map();
+
+    // By sound, only when the characters as typed are not all found together in some page
+    // (科技管: no page has 技管): then each character's reading comes from the pinyin table,
+    // and the pinyin pairs and the whole query's pinyin key (开风 → #kaifeng) are looked up
+    // too. A query found as typed costs no table chunk and no extra shard.
+    let soundTerm = null;
+    const unheard = parts.filter((p) => p.han && p.han.length >= 2 && !foundTogether(p.alts[0], postings));
+    if (unheard.length) {
+      const readings = await readingsFor(text, m);
+      for (const p of unheard) {
+        const alt = soundAlternative(p.han, readings);
+        if (!alt) continue;
+        p.alts.push(alt);
+        for (const t of alt) want(t);
+      }
+      const sounds = soundKey(key, readings);
+      if (sounds) {
+        soundTerm = MARKS.exact + sounds;
+        want({ term: soundTerm, prefix: false }, true);
+        want({ term: soundTerm, prefix: true }, true);
+      }
+      await fetchWanted();
+    }
     // A very long query keeps the terms that fit the budget; coverage counts only those.
     for (const p of parts) {
       p.alts = p.alts
         .map((alt) => {
-          const kept = alt.filter((t) => wanted.has((t.prefix ? "*" : "=") + t.term));
+          const kept = alt.filter((t) => wanted.has(id(t)));
           return Object.assign(kept, { sound: alt.sound, total: (alt.total ?? alt.length) - (alt.length - kept.length) });
         })
         .filter((a) => a.length);
     }
     parts.splice(0, parts.length, ...parts.filter((p) => p.alts.length));
-    const found = new Map();
-    await Promise.all(
-      [...wanted].map(async ([key, t]) => found.set(key, await lookup(m, t.term, t.prefix)))
-    );
-    const postings = (t) => found.get((t.prefix ? "*" : "=") + t.term) ?? new Map();
 
     // Score: per part the best alternative; an alternative sums its terms' BM25 scores and
     // is damped by the square of the share of its terms the document has (a sound-alike
