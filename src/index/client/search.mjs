@@ -33,6 +33,8 @@ const EXACT_PINYIN_CHARS = 12;
 /** Titles of the first results are compared with the query (`containment`); at least these
  * many, so that `limit` does not change the order of the first results. */
 const RERANK = 10;
+/** Queries up to this many characters are also looked up as a whole name by sound. */
+const SOUND_KEY_CHARS = 8;
 /** Suggestions shown when nothing is found. */
 const SUGGESTIONS = 5;
 
@@ -199,19 +201,37 @@ function foundTogether(alt, postings) {
   return true;
 }
 
-/** The pinyin pairs of a Han run (`+xu'chang`, `+chang'ke`, …), matched against the pinyin
- * of titles and names: 许昌科技管 finds 许昌市科技馆 by sound. A pair with a character of no
- * known reading cannot match but still counts in the coverage. */
-export function soundAlternative(chars, readings) {
+/** A Han run by sound: at each pair the IME may have got wrong (`misses[k]`, default all),
+ * the pinyin pair (`+ji'guan`), matched against the pinyin of titles and names; elsewhere
+ * the characters' own pair. 许昌科技管 finds 许昌市科技馆 by `许昌 昌科 科技 +ji'guan`. A pair
+ * with a character of no known reading cannot match but still counts in the coverage. */
+export function soundAlternative(chars, readings, misses = null) {
   if (chars.length < 2) return null;
   const terms = [];
+  let heard = 0;
   for (let k = 1; k < chars.length; k++) {
+    if (misses && !misses[k - 1]) {
+      terms.push({ term: chars[k - 1] + chars[k], prefix: false });
+      continue;
+    }
     const a = readings.get(chars[k - 1]);
     const b = readings.get(chars[k]);
-    if (a && b) terms.push({ term: `${MARKS.pair}${a}'${b}`, prefix: false });
+    if (a && b) terms.push({ term: `${MARKS.pair}${a}'${b}`, prefix: false }), heard++;
   }
-  if (!terms.length) return null;
+  if (!heard) return null;
   return Object.assign(dedupe(terms), { sound: true, total: chars.length - 1 });
+}
+
+/** The pairs of a Han part the page that has most of them lacks: where the IME most
+ * likely picked a wrong character. */
+function missingPairs(part, postings) {
+  const pairs = part.han.slice(1).map((c, k) => postings({ term: part.han[k] + c, prefix: false }));
+  const count = new Map();
+  for (const p of pairs) for (const d of p.keys()) count.set(d, (count.get(d) ?? 0) + 1);
+  let best = -1;
+  let most = 0;
+  for (const [d, n] of count) if (n > most || (n === most && d < best)) (best = d), (most = n);
+  return pairs.map((p) => !p.has(best));
 }
 
 /** The pinyin of a whole-name key (Han characters by their reading, letters and digits as
@@ -714,17 +734,24 @@ export function createSearch(base) {
     // (科技管: no page has 技管): then each character's reading comes from the pinyin table,
     // and the pinyin pairs and the whole query's pinyin key (开风 → #kaifeng) are looked up
     // too. A query found as typed costs no table chunk and no extra shard.
+    // Only the pairs the best page lacks are looked up by sound (one or two shards, not one
+    // per pair), and only their characters' readings are fetched, unless the query is short
+    // enough to be a whole name by sound.
     let soundTerm = null;
     const unheard = parts.filter((p) => p.han && p.han.length >= 2 && !foundTogether(p.alts[0], postings));
     if (unheard.length) {
-      const readings = await readingsFor(text, m);
+      const whole = [...key].length <= SOUND_KEY_CHARS;
+      const misses = new Map(unheard.map((p) => [p, missingPairs(p, postings)]));
+      const chars = new Set();
+      for (const [p, miss] of misses) miss.forEach((m, k) => m && chars.add(p.han[k]).add(p.han[k + 1]));
+      const readings = await readingsFor(whole ? text : [...chars].join(""), m);
       for (const p of unheard) {
-        const alt = soundAlternative(p.han, readings);
+        const alt = soundAlternative(p.han, readings, misses.get(p));
         if (!alt) continue;
         p.alts.push(alt);
         for (const t of alt) want(t);
       }
-      const sounds = soundKey(key, readings);
+      const sounds = whole ? soundKey(key, readings) : null;
       if (sounds) {
         soundTerm = MARKS.exact + sounds;
         want({ term: soundTerm, prefix: false }, true);
