@@ -772,42 +772,47 @@ export function createSearch(base) {
 
     // Score: per part the best alternative; an alternative sums its terms' BM25 scores and
     // is damped by the square of the share of its terms the document has (a sound-alike
-    // alternative by SOUND too). `loose` keeps every partial match, for suggestions.
+    // alternative by SOUND too). With `loose`, every partial match counts (for suggestions).
     const scores = new Map();
     const satisfied = new Map();
-    const loose = new Map();
-    for (const p of parts) {
-      const best = new Map();
-      // Pages the characters typed match are scored by them alone, so the sound can add
-      // pages but never reorder what an exact query finds.
-      const typed = new Set();
-      for (const alt of p.alts) {
-        const hits = new Map();
-        for (const t of alt) {
-          for (const [d, s] of postings(t)) {
-            const h = hits.get(d) ?? { n: 0, s: 0 };
-            h.n++;
-            h.s += s;
-            hits.set(d, h);
+    const score = (loose) => {
+      for (const p of parts) {
+        const best = new Map();
+        // Pages the characters typed match are scored by them alone, so the sound can add
+        // pages but never reorder what an exact query finds.
+        const typed = new Set();
+        for (const alt of p.alts) {
+          const hits = new Map();
+          for (const t of alt) {
+            for (const [d, s] of postings(t)) {
+              const h = hits.get(d) ?? { n: 0, s: 0 };
+              h.n++;
+              h.s += s;
+              hits.set(d, h);
+            }
+          }
+          const n = alt.total ?? alt.length;
+          const need = needed(n);
+          const factor = alt.sound ? SOUND : 1;
+          for (const [d, h] of hits) {
+            const cover = h.n / n;
+            const s = h.s * cover * cover * factor;
+            if (loose) {
+              if (!(loose.get(d) >= s)) loose.set(d, s);
+              continue;
+            }
+            if (h.n < need || (alt.sound && typed.has(d))) continue;
+            if (!alt.sound) typed.add(d);
+            if (!(best.get(d) >= s)) best.set(d, s);
           }
         }
-        const n = alt.total ?? alt.length;
-        const need = needed(n);
-        const factor = alt.sound ? SOUND : 1;
-        for (const [d, h] of hits) {
-          const cover = h.n / n;
-          const s = h.s * cover * cover * factor;
-          if (!(loose.get(d) >= s)) loose.set(d, s);
-          if (h.n < need || (alt.sound && typed.has(d))) continue;
-          if (!alt.sound) typed.add(d);
-          if (!(best.get(d) >= s)) best.set(d, s);
+        for (const [d, s] of best) {
+          scores.set(d, (scores.get(d) ?? 0) + s);
+          satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
         }
       }
-      for (const [d, s] of best) {
-        scores.set(d, (scores.get(d) ?? 0) + s);
-        satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
-      }
-    }
+    };
+    score(null);
     // One or two parts must all match (two names, a name and a word), unless no page has
     // both: then, as for longer input (a sentence, a name and a question), pages that have
     // most of the parts match, ranked by how many.
@@ -911,6 +916,8 @@ export function createSearch(base) {
     // sound, in titles and names first), as "did you mean".
     let suggestions = [];
     if (!matches.length) {
+      const loose = new Map();
+      score(loose);
       const near = [...loose.keys()].filter((d) => passes(d)).sort((a, b) => loose.get(b) - loose.get(a) || a - b).slice(0, SUGGESTIONS);
       suggestions = (await Promise.all(near.map((d) => fragment(m, d)))).map(([url, title]) => ({ url, title }));
     }
