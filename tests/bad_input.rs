@@ -265,7 +265,7 @@ fixture_cases!(
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,
-    template_macro_recursion,
+    template_component_recursion,
     template_self_include,
     template_huge_range,
     template_runaway_loop,

@@ -302,7 +302,7 @@ fn a_sites_own_card_template_is_what_card_renders_and_may_call_other_functions()
     std::fs::create_dir_all(site.join("templates/partials")).unwrap();
     std::fs::write(
         site.join("templates/partials/card.html"),
-        r#"{% macro card(p, compact=false, city=true, level=2) %}<li class="my-card" data-home="{{ get_url(path='/') }}" data-level="{{ level }}">{{ p.title }}|{{ city_link(name="郑州") }}|<b>x</b></li>{% endmacro card %}"#,
+        r#"{% component cards.card(p, compact=false, city=true, level=2) %}<li class="my-card" data-home="{{ get_url(path='/') }}" data-level="{{ level }}">{{ p.title }}|{{ city_link(name="郑州") }}|<b>x</b></li>{% endcomponent cards.card %}"#,
     )
     .unwrap();
     build_ok(&site, &[]);

@@ -19,6 +19,9 @@ pub struct TemplateSource {
     pub name: String,
     pub text: String,
     pub display_path: PathBuf,
+    /// The theme's rather than the site's own: Tera tries the site's first, for templates
+    /// and components alike (see `render::templates::THEME_PREFIX`).
+    pub from_theme: bool,
 }
 
 /// Everything a build takes from themes and the site besides content.
@@ -54,7 +57,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         return Err(diags);
     }
     if theme_dir.is_dir() {
-        read_dir(root, &theme_dir.join("templates"), &theme_dir.join("static"), &mut assets, &mut diags);
+        read_dir(root, &theme_dir.join("templates"), &theme_dir.join("static"), true, &mut assets, &mut diags);
     } else if theme == "default" {
         for file in all_files(&DEFAULT_THEME) {
             let path = file.path().to_string_lossy().replace('\\', "/");
@@ -65,6 +68,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
                         name: name.to_string(),
                         text: String::from_utf8_lossy(file.contents()).into_owned(),
                         display_path: PathBuf::from("(built-in theme)/templates").join(name),
+                        from_theme: true,
                     },
                 );
             } else if let Some(out) = path.strip_prefix("static/") {
@@ -81,7 +85,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         )
         .into());
     }
-    read_dir(root, &root.join("templates"), &root.join("static"), &mut assets, &mut diags);
+    read_dir(root, &root.join("templates"), &root.join("static"), false, &mut assets, &mut diags);
     if diags.has_errors() { Err(diags) } else { Ok(assets) }
 }
 
@@ -104,7 +108,7 @@ fn all_files<'a>(dir: &'a Dir<'a>) -> Vec<&'a include_dir::File<'a>> {
     out
 }
 
-fn read_dir(root: &Path, templates: &Path, statics: &Path, assets: &mut Assets, diags: &mut Diagnostics) {
+fn read_dir(root: &Path, templates: &Path, statics: &Path, from_theme: bool, assets: &mut Assets, diags: &mut Diagnostics) {
     let display = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
     for (dir, is_template) in [(templates, true), (statics, false)] {
         if !dir.is_dir() {
@@ -137,7 +141,7 @@ fn read_dir(root: &Path, templates: &Path, statics: &Path, assets: &mut Assets, 
                     Ok(text) => {
                         assets.templates.insert(
                             name.clone(),
-                            TemplateSource { name, text, display_path: display(entry.path()) },
+                            TemplateSource { name, text, display_path: display(entry.path()), from_theme },
                         );
                     }
                     Err(e) => diags.push(

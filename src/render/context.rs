@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use tera::Value as TeraValue;
 
 use crate::model::portal::{city_full_name, Figure, CITIES};
 use crate::model::{Page, Section, Site, Typed};
@@ -360,15 +361,15 @@ pub fn section_ctx(site: &Site, s: &Section, content: String, pages: Vec<PageRef
     }
 }
 
-/// Every page's [`PageRef`] as a template value, made once per build (in parallel) and cloned
+/// Every page's [`PageRef`] as a template value, made once per build (in parallel) and shared
 /// wherever the page is listed: a page appears in its section's pagers, its terms' pages,
-/// related lists, the calendar and `get_section`/`get_page` results, and serializing a
-/// `PageRef` costs several times more than cloning its value. Owned and cheap to share, so
-/// the template functions can hold it too; `kepu serve` carries it from one rebuild to the
-/// next and remakes only the values of pages that changed ([`PageRefs::update`]).
+/// related lists, the calendar and `get_section`/`get_page` results. A Tera value shares its
+/// strings, lists and maps, so listing a page costs a reference count, not a copy. Cheap to
+/// share, so the template functions can hold it too; `kepu serve` carries it from one rebuild
+/// to the next and remakes only the values of pages that changed ([`PageRefs::update`]).
 #[derive(Clone, Default)]
 pub struct PageRefs {
-    values: std::sync::Arc<Vec<std::sync::Arc<Value>>>,
+    values: std::sync::Arc<Vec<TeraValue>>,
     /// Content path → position, to reuse values across rebuilds.
     by_path: std::sync::Arc<std::collections::HashMap<String, usize>>,
     /// The pages the values were made from: a page that is still the same (shared) page in
@@ -382,7 +383,7 @@ pub struct PageRefs {
 impl PageRefs {
     pub fn new(site: &Site) -> Self {
         use rayon::prelude::*;
-        let values = site.pages.par_iter().map(|p| std::sync::Arc::new(ref_value(site, p))).collect();
+        let values = site.pages.par_iter().map(|p| ref_value(site, p)).collect();
         Self::from_values(site, values)
     }
 
@@ -396,7 +397,7 @@ impl PageRefs {
     pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
         use rayon::prelude::*;
         // (value, remade, the page is at the same position as before)
-        let values: Vec<(std::sync::Arc<Value>, bool, bool)> = site
+        let values: Vec<(TeraValue, bool, bool)> = site
             .pages
             .par_iter()
             .enumerate()
@@ -408,7 +409,7 @@ impl PageRefs {
                 let in_place = before.is_some_and(|b| b.rel_path == p.rel_path);
                 match previous.by_path.get(&p.rel_path) {
                     Some(&k) if !changed(&p.rel_path) => (previous.values[k].clone(), false, in_place),
-                    _ => (std::sync::Arc::new(ref_value(site, p)), true, in_place),
+                    _ => (ref_value(site, p), true, in_place),
                 }
             })
             .collect();
@@ -430,7 +431,7 @@ impl PageRefs {
         refs
     }
 
-    fn from_values(site: &Site, values: Vec<std::sync::Arc<Value>>) -> Self {
+    fn from_values(site: &Site, values: Vec<TeraValue>) -> Self {
         let by_path = site.pages.iter().enumerate().map(|(i, p)| (p.rel_path.clone(), i)).collect();
         PageRefs {
             values: std::sync::Arc::new(values),
@@ -446,62 +447,56 @@ impl PageRefs {
     }
 
     /// The value of `page_ref` for page `i`.
-    pub fn get(&self, i: usize) -> &Value {
+    pub fn get(&self, i: usize) -> &TeraValue {
         &self.values[i]
     }
 
     /// The listed pages' values, in order.
-    pub fn listed(&self, pages: &[usize]) -> Value {
-        Value::Array(pages.iter().map(|&i| Value::clone(&self.values[i])).collect())
+    pub fn listed(&self, pages: &[usize]) -> TeraValue {
+        TeraValue::from(pages.iter().map(|&i| self.values[i].clone()).collect::<Vec<_>>())
     }
 }
 
-fn ref_value(site: &Site, p: &Page) -> Value {
-    serde_json::to_value(page_ref(site, p)).unwrap_or(Value::Null)
+fn ref_value(site: &Site, p: &Page) -> TeraValue {
+    TeraValue::from_serializable(&page_ref(site, p))
+}
+
+/// `base`'s entries followed by those of `more` (a struct), as one map value.
+fn extended(base: &TeraValue, more: &impl Serialize) -> tera::Map {
+    let mut m = base.as_map().cloned().unwrap_or_default();
+    if let Some(more) = TeraValue::from_serializable(more).into_map() {
+        m.extend(more);
+    }
+    m
 }
 
 /// The value of [`page_ctx`] (identical) for page `i` of the site, made from its listing
 /// value and the related pages' in `refs`; the HTML is moved in, not copied.
-pub fn page_value(site: &Site, i: usize, content: String, refs: &PageRefs) -> Value {
+pub fn page_value(site: &Site, i: usize, content: String, refs: &PageRefs) -> TeraValue {
     let p = &site.pages[i];
-    let mut v = Value::clone(refs.get(i));
-    if let (Value::Object(m), Ok(Value::Object(own))) = (&mut v, serde_json::to_value(page_own(site, p))) {
-        m.extend(own);
-        m.insert("content".into(), Value::String(content));
-        let related = site
-            .related_of(p)
-            .iter()
-            .map(|g| {
-                let mut r = serde_json::Map::new();
-                r.insert("key".into(), Value::from(g.key));
-                r.insert("label".into(), Value::from(g.label));
-                r.insert("pages".into(), refs.listed(&g.pages));
-                Value::Object(r)
-            })
-            .collect();
-        m.insert("related".into(), Value::Array(related));
-    }
-    v
+    let mut m = extended(refs.get(i), &page_own(site, p));
+    m.insert("content".into(), TeraValue::from(content));
+    let related: Vec<TeraValue> = site
+        .related_of(p)
+        .iter()
+        .map(|g| {
+            let mut r = tera::Map::new();
+            r.insert("key".into(), TeraValue::from(g.key));
+            r.insert("label".into(), TeraValue::from(g.label));
+            r.insert("pages".into(), refs.listed(&g.pages));
+            TeraValue::from(r)
+        })
+        .collect();
+    m.insert("related".into(), TeraValue::from(related));
+    TeraValue::from(m)
 }
 
 /// The value of [`section_ctx`] (identical) listing `pages` from `refs`.
-pub fn section_value(site: &Site, s: &Section, content: String, pages: &[usize], refs: &PageRefs) -> Value {
-    let mut v = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("content".into(), Value::String(content));
-        m.insert("pages".into(), refs.listed(pages));
-    }
-    v
-}
-
-/// Put an already built value into a context without serializing it again (`insert` would
-/// deep-copy it).
-pub fn put(ctx: &mut tera::Context, key: &str, value: Value) {
-    let mut m = serde_json::Map::new();
-    m.insert(key.to_string(), value);
-    if let Ok(c) = tera::Context::from_value(Value::Object(m)) {
-        ctx.extend(c);
-    }
+pub fn section_value(site: &Site, s: &Section, content: String, pages: &[usize], refs: &PageRefs) -> TeraValue {
+    let mut m = TeraValue::from_serializable(&section_ctx(site, s, String::new(), Vec::new())).into_map().unwrap_or_default();
+    m.insert("content".into(), TeraValue::from(content));
+    m.insert("pages".into(), refs.listed(pages));
+    TeraValue::from(m)
 }
 
 #[cfg(test)]
@@ -525,7 +520,7 @@ mod tests {
         let refs = PageRefs::new(&site);
         assert!(site.pages.iter().any(|p| !site.related_of(p).is_empty()), "some page has related pages");
         for (i, p) in site.pages.iter().enumerate() {
-            let expected = serde_json::to_value(page_ctx(&site, p, "<p>正文</p>".into())).expect("value");
+            let expected = TeraValue::from_serializable(&page_ctx(&site, p, "<p>正文</p>".into()));
             assert_eq!(page_value(&site, i, "<p>正文</p>".into(), &refs), expected, "{}", p.rel_path);
         }
     }

@@ -1,115 +1,185 @@
 //! Bounds on what one template render may do, so a template mistake is an error naming the
-//! template instead of a crash or a build that never ends.
+//! template instead of a build that never ends.
 //!
-//! Tera itself has no limits: a macro that calls itself without end, or a template that
-//! includes itself, overflows the stack and aborts the whole process; `range(end=…)` with a
-//! huge number allocates until the machine runs out of memory. Tera offers no hook for this,
-//! so after the templates are parsed, [`install`] adds calls to small guard functions into
-//! their syntax trees:
+//! Tera 2 guards most of it itself: `range()` refuses more than 100,000 items, a component
+//! that calls itself stops after 20 levels, and a template that includes itself is an error
+//! when the templates are loaded. What it does not bound is the work of nested loops
+//! (`{% for i in range(end=50000) %}{% for j in range(end=50000) %}…`), which runs for hours.
+//! So before the templates are parsed, [`prepare`] adds a call of a small step function at the
+//! start of every `{% for %}` body; it counts loop iterations per render (at most
+//! [`MAX_STEPS`]) and prints nothing, so output is unchanged. Counters live in thread-locals,
+//! reset by [`render_bytes`] at the start of every render; always render through it.
 //!
-//! - at the start and end of every macro body and around every `{% include %}`, tracking the
-//!   nesting depth (at most [`MAX_DEPTH`]);
-//! - at the start of every `for` loop body, counting the steps of the render (at most
-//!   [`MAX_STEPS`] loop iterations, macro calls and includes per output file);
-//!
-//! and replaces the built-in `range` with one that refuses more than [`MAX_RANGE`] items.
-//! The guards print nothing, so output is unchanged. Counters live in thread-locals, reset by
-//! [`render`] at the start of every render; always render through it.
+//! The added calls move what follows them on the same line, so [`SourceMap`] remembers where
+//! they are and maps positions in Tera's errors back to the template as its author wrote it.
 //!
 //! Templates are code written by the site's developers, not by editors: this protects against
 //! their mistakes, not against a hostile template author (who could still, say, build a huge
 //! string by repeated concatenation).
-//!
-//! The syntax tree is Tera's `#[doc(hidden)]` API; if a Tera update changes it, this module
-//! stops compiling, loudly, rather than silently losing the guards.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 
-use serde_json::Value;
-use tera::ast::{Expr, ExprVal, FunctionCall, Node, WS};
-use tera::{Context, Tera};
+use tera::{Context, Kwargs, State, Tera, TeraResult};
 
-/// Deepest nesting of macro calls and includes. Recursive macros (a menu tree, say) rarely go
-/// past ten levels.
-pub const MAX_DEPTH: usize = 64;
-/// Loop iterations, macro calls and includes in one render.
+/// Loop iterations in one render.
 pub const MAX_STEPS: u64 = 1_000_000;
-/// Most items `range()` may produce.
+/// Most items `range()` may produce (Tera's own limit).
 pub const MAX_RANGE: usize = 100_000;
 
-const ENTER: &str = "__kepu_enter";
-const LEAVE: &str = "__kepu_leave";
 const STEP: &str = "__kepu_step";
 
 thread_local! {
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
     static STEPS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Register the guard functions and the bounded `range`, and add the guard calls to every
-/// parsed template. Call after all templates are added.
+/// Register the step function. Call before the templates are added (Tera checks, when it
+/// loads a template, that every function it calls exists).
 pub fn install(tera: &mut Tera) {
-    tera.register_function(ENTER, |args: &HashMap<String, Value>| {
+    tera.register_function(STEP, |_: Kwargs, _: &State| -> TeraResult<&'static str> {
         step()?;
-        let depth = DEPTH.with(|d| {
-            d.set(d.get() + 1);
-            d.get()
-        });
-        if depth > MAX_DEPTH {
-            let name = |key: &str| args.get(key).and_then(Value::as_str).map(str::to_string);
-            return Err(match (name("macro"), name("include")) {
-                (Some(m), _) => format!(
-                    "macro `{m}` is nested more than {MAX_DEPTH} levels deep: does it call itself without end?"
-                ),
-                (_, Some(t)) => format!(
-                    "include of `{t}` is nested more than {MAX_DEPTH} levels deep: does a template include itself?"
-                ),
-                _ => format!("macros and includes are nested more than {MAX_DEPTH} levels deep"),
-            }
-            .into());
-        }
-        Ok(Value::String(String::new()))
+        Ok("")
     });
-    tera.register_function(LEAVE, |_: &HashMap<String, Value>| {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        Ok(Value::String(String::new()))
-    });
-    tera.register_function(STEP, |_: &HashMap<String, Value>| {
-        step()?;
-        Ok(Value::String(String::new()))
-    });
-    tera.register_function("range", range);
+}
 
-    for template in tera.templates.values_mut() {
-        guard_body(&mut template.ast);
-        for m in template.macros.values_mut() {
-            guard_body(&mut m.body);
-            m.body.insert(0, call(ENTER, Some(("macro", &m.name))));
-            m.body.push(call(LEAVE, None));
-        }
-        for block in template.blocks.values_mut() {
-            guard_body(&mut block.body);
-        }
-        for levels in template.blocks_definitions.values_mut() {
-            for (_, block) in levels {
-                guard_body(&mut block.body);
+/// Where [`prepare`] added text to each template (by Tera name), to map Tera's positions back.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    /// Tera name → the text Tera parsed and the insertions, in order.
+    templates: HashMap<String, Prepared>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Prepared {
+    text: String,
+    /// (offset in the prepared text where the insertion starts, its length, offset in the
+    /// original of the `{% for %}` tag it belongs to)
+    insertions: Vec<(usize, usize, usize)>,
+}
+
+impl SourceMap {
+    /// The offset in the original template of `offset` in the text Tera parsed.
+    pub fn original_offset(&self, name: &str, offset: usize) -> usize {
+        let Some(p) = self.templates.get(name) else { return offset };
+        let mut shift = 0;
+        for &(at, len, tag) in &p.insertions {
+            if offset < at {
+                break;
             }
+            if offset < at + len {
+                return tag;
+            }
+            shift += len;
         }
+        offset - shift
+    }
+
+    /// The offset in the text Tera parsed of 1-based `line` and `column` (in characters), as
+    /// Tera's messages give them.
+    pub fn prepared_offset(&self, name: &str, line: usize, column: usize) -> Option<usize> {
+        let text = &self.templates.get(name)?.text;
+        let start = crate::diagnostics::line_start_offset(text, line);
+        let rest = &text[start..];
+        let within: usize = rest.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+        Some(start + within.min(rest.len()))
     }
 }
 
-/// Render `name` with fresh counters.
-pub fn render(tera: &Tera, name: &str, context: &Context) -> tera::Result<String> {
-    DEPTH.with(|d| d.set(0));
-    STEPS.with(|s| s.set(0));
-    tera.render(name, context)
+/// The templates' text with a step call at the start of every loop body, by Tera name.
+pub fn prepare<'a>(templates: impl Iterator<Item = (String, &'a str)>) -> (Vec<(String, String)>, SourceMap) {
+    let mut out = Vec::new();
+    let mut map = SourceMap::default();
+    for (name, text) in templates {
+        let prepared = add_steps(text);
+        out.push((name.clone(), prepared.text.clone()));
+        map.templates.insert(name, prepared);
+    }
+    (out, map)
 }
 
-/// [`render`] into bytes: no second check that the whole page is UTF-8, which
-/// `Tera::render` makes on every page.
-pub fn render_bytes(tera: &Tera, name: &str, context: &Context) -> tera::Result<Vec<u8>> {
-    DEPTH.with(|d| d.set(0));
+/// Find the `{% for … %}` tags (outside comments and `{% raw %}`) and add a step call after
+/// each. A tag that trims the whitespace after it (`-%}`) gets a call that does too, so the
+/// output is the same.
+fn add_steps(text: &str) -> Prepared {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut insertions = Vec::new();
+    let mut last = 0;
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while let Some(pos) = memchr::memchr(b'{', &bytes[i..]) {
+        let start = i + pos;
+        match bytes.get(start + 1) {
+            Some(b'#') => {
+                i = text[start..].find("#}").map_or(text.len(), |e| start + e + 2);
+            }
+            Some(b'%') => {
+                let Some(end) = tag_end(text, start + 2) else { break };
+                let inner = text[start + 2..end - 2].trim_start_matches('-').trim_end_matches('-').trim();
+                let keyword = inner.split(|c: char| c.is_whitespace()).next().unwrap_or("");
+                if keyword == "raw" {
+                    i = find_endraw(text, end).unwrap_or(text.len());
+                    continue;
+                }
+                if keyword == "for" {
+                    out.push_str(&text[last..end]);
+                    let call = if text[..end - 2].ends_with('-') {
+                        format!("{{{{ {STEP}() -}}}}")
+                    } else {
+                        format!("{{{{ {STEP}() }}}}")
+                    };
+                    insertions.push((out.len(), call.len(), start));
+                    out.push_str(&call);
+                    last = end;
+                }
+                i = end;
+            }
+            _ => i = start + 1,
+        }
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    out.push_str(&text[last..]);
+    Prepared { text: out, insertions }
+}
+
+/// The offset just after the `%}` closing the tag whose inside starts at `from`, skipping
+/// quoted strings.
+fn tag_end(text: &str, from: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if matches!(b, b'"' | b'\'' | b'`') => quote = Some(b),
+            None if b == b'%' && bytes.get(i + 1) == Some(&b'}') => return Some(i + 2),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The offset after the `{% endraw %}` tag following `from`.
+fn find_endraw(text: &str, from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(pos) = text[i..].find("{%") {
+        let start = i + pos;
+        let end = tag_end(text, start + 2)?;
+        let inner = text[start + 2..end - 2].trim_matches('-').trim();
+        if inner == "endraw" {
+            return Some(end);
+        }
+        i = end;
+    }
+    None
+}
+
+/// Render `name` into bytes with a fresh step counter.
+pub fn render_bytes(tera: &Tera, name: &str, context: &Context) -> TeraResult<Vec<u8>> {
     STEPS.with(|s| s.set(0));
     let mut out = Vec::with_capacity(16 * 1024);
     tera.render_to(name, context, &mut out)?;
@@ -120,90 +190,29 @@ pub fn render_bytes(tera: &Tera, name: &str, context: &Context) -> tera::Result<
     Ok(out)
 }
 
-fn step() -> tera::Result<()> {
+/// Render `name` to a string with a fresh step counter.
+pub fn render(tera: &Tera, name: &str, context: &Context) -> TeraResult<String> {
+    let bytes = render_bytes(tera, name, context)?;
+    String::from_utf8(bytes).map_err(tera::Error::message)
+}
+
+fn step() -> TeraResult<()> {
     let steps = STEPS.with(|s| {
         s.set(s.get() + 1);
         s.get()
     });
     if steps > MAX_STEPS {
-        return Err(format!(
-            "the template ran more than {MAX_STEPS} loop iterations, macro calls and includes for one page: a loop or recursion that does not end?"
-        )
-        .into());
+        return Err(tera::Error::message(format!(
+            "the template ran more than {MAX_STEPS} loop iterations for one page: a loop that does not end?"
+        )));
     }
     Ok(())
 }
 
-/// `{{ name(key="value") }}`: the guard calls carry the macro's or included template's name
-/// for the error message.
-fn call(name: &str, arg: Option<(&str, &str)>) -> Node {
-    let args = arg
-        .map(|(k, v)| (k.to_string(), Expr::new(ExprVal::String(v.to_string()))))
-        .into_iter()
-        .collect();
-    Node::VariableBlock(WS::default(), Expr::new(ExprVal::FunctionCall(FunctionCall { name: name.to_string(), args })))
-}
-
-/// Add guard calls inside `body`: a step at the start of each loop body, enter/leave around
-/// each include.
-fn guard_body(body: &mut Vec<Node>) {
-    let mut i = 0;
-    while i < body.len() {
-        match &mut body[i] {
-            Node::Include(_, names, _) => {
-                let name = names.first().cloned().unwrap_or_default();
-                body.insert(i, call(ENTER, Some(("include", &name))));
-                body.insert(i + 2, call(LEAVE, None));
-                i += 3;
-                continue;
-            }
-            Node::Forloop(_, for_loop, _) => {
-                guard_body(&mut for_loop.body);
-                for_loop.body.insert(0, call(STEP, None));
-                if let Some(empty) = &mut for_loop.empty_body {
-                    guard_body(empty);
-                }
-            }
-            Node::If(cond, _) => {
-                for (_, _, b) in &mut cond.conditions {
-                    guard_body(b);
-                }
-                if let Some((_, b)) = &mut cond.otherwise {
-                    guard_body(b);
-                }
-            }
-            Node::Block(_, block, _) => guard_body(&mut block.body),
-            Node::FilterSection(_, section, _) => guard_body(&mut section.body),
-            Node::MacroDefinition(_, m, _) => guard_body(&mut m.body),
-            _ => {}
-        }
-        i += 1;
-    }
-}
-
-/// Tera's `range(start, end, step_by)`, refusing to make more than [`MAX_RANGE`] items.
-fn range(args: &HashMap<String, Value>) -> tera::Result<Value> {
-    let number = |name: &str, default: Option<usize>| -> tera::Result<usize> {
-        match args.get(name) {
-            Some(v) => serde_json::from_value::<usize>(v.clone())
-                .map_err(|_| format!("Function `range` received {name}={v} but `{name}` can only be a number").into()),
-            None => default.ok_or_else(|| format!("Function `range` was called without a `{name}` argument").into()),
-        }
-    };
-    let start = number("start", Some(0))?;
-    let step_by = number("step_by", Some(1))?;
-    let end = number("end", None)?;
-    if start > end {
-        return Err("Function `range` was called with a `start` argument greater than the `end` one".into());
-    }
-    if step_by == 0 {
-        return Err("Function `range` was called with a `step_by` argument of 0".into());
-    }
-    let count = (end - start).div_ceil(step_by);
-    if count > MAX_RANGE {
-        return Err(format!("Function `range` would make {count} items; the limit is {MAX_RANGE}").into());
-    }
-    Ok(Value::Array((start..end).step_by(step_by).map(Value::from).collect()))
+/// The prepared text of each template, for tests.
+#[cfg(test)]
+fn prepared(text: &str) -> String {
+    add_steps(text).text
 }
 
 #[cfg(test)]
@@ -212,8 +221,9 @@ mod tests {
 
     fn tera(templates: &[(&str, &str)]) -> Tera {
         let mut t = Tera::default();
-        t.add_raw_templates(templates.to_vec()).unwrap();
         install(&mut t);
+        let (prepared, _) = prepare(templates.iter().map(|(n, s)| (n.to_string(), *s)));
+        t.add_raw_templates(prepared).unwrap();
         t
     }
 
@@ -228,31 +238,36 @@ mod tests {
     }
 
     #[test]
-    fn endless_macro_recursion_is_an_error_not_a_crash() {
-        let t = tera(&[("a.html", "{% macro r(n) %}{{ self::r(n=n+1) }}{% endmacro r %}{{ self::r(n=1) }}")]);
+    fn endless_component_recursion_is_an_error_not_a_crash() {
+        let t = tera(&[(
+            "a.html",
+            "{% component nest(n) %}<div>{{ <nest n={n + 1} /> }}</div>{% endcomponent nest %}{{ <nest n={1} /> }}",
+        )]);
         let err = render(&t, "a.html", &Context::new()).unwrap_err();
-        assert!(error_text(&err).contains("macro `r` is nested more than 64 levels"), "{}", error_text(&err));
+        assert!(error_text(&err).contains("recursion depth"), "{}", error_text(&err));
     }
 
     #[test]
-    fn self_include_is_an_error_not_a_crash() {
-        let t = tera(&[("a.html", "x{% include \"b.html\" %}"), ("b.html", "{% include \"a.html\" %}")]);
-        let err = render(&t, "a.html", &Context::new()).unwrap_err();
-        assert!(error_text(&err).contains("include of `"), "{}", error_text(&err));
-        assert!(error_text(&err).contains("nested more than"), "{}", error_text(&err));
+    fn self_include_is_an_error_when_loading() {
+        let mut t = Tera::default();
+        let err = t.add_raw_templates(vec![("a.html", "x{% include \"b.html\" %}"), ("b.html", "{% include \"a.html\" %}")]);
+        assert!(error_text(&err.unwrap_err()).contains("Circular include"));
     }
 
     #[test]
     fn bounded_recursion_and_loops_render_unchanged() {
-        let src = "{% macro count(n) %}{{ n }}{% if n > 0 %},{{ self::count(n=n-1) }}{% endif %}{% endmacro count %}\
-                   {{ self::count(n=40) }}|{% for i in range(end=3) %}{{ i }}{% else %}none{% endfor %}\
-                   |{% for i in range(start=2, end=9, step_by=3) %}{{ i }}{% endfor %}|{% include \"b.html\" %}";
+        let src = "{% component count(n) %}{{ n }}{% if n > 0 %},{{ <count n={n - 1} /> }}{% endif %}{% endcomponent count %}\
+                   {{ <count n={15} /> }}|{% for i in range(end=3) %}{{ i }}{% else %}none{% endfor %}\
+                   |{% for i in range(start=2, end=9, step_by=3) -%}  {{ i }}{% endfor %}|{% include \"b.html\" %}\
+                   |{% raw %}{% for x in y %}{% endraw %}|{# {% for a in b %} #}";
         let t = tera(&[("a.html", src), ("b.html", "B")]);
         let out = render(&t, "a.html", &Context::new()).unwrap();
-        let expected: Vec<String> = (0..=40).rev().map(|n| n.to_string()).collect();
-        assert_eq!(out, format!("{}|012|258|B", expected.join(",")));
+        let expected: Vec<String> = (0..=15).rev().map(|n| n.to_string()).collect();
+        assert_eq!(out, format!("{}|012|258|B|{{% for x in y %}}|", expected.join(",")));
         // A second render starts from zero again.
         assert_eq!(render(&t, "a.html", &Context::new()).unwrap(), out);
+        // Raw blocks and comments are left alone.
+        assert_eq!(prepared("{% raw %}{% for x in y %}{% endraw %}{# {% for a in b %} #}"), "{% raw %}{% for x in y %}{% endraw %}{# {% for a in b %} #}");
     }
 
     #[test]
@@ -262,7 +277,7 @@ mod tests {
             ("nested.html", "{% for i in range(end=2000) %}{% for j in range(end=2000) %}{% endfor %}{% endfor %}"),
         ]);
         let err = error_text(&render(&t, "huge.html", &Context::new()).unwrap_err());
-        assert!(err.contains("the limit is 100000"), "{err}");
+        assert!(err.contains(&format!("limit of {MAX_RANGE}")), "{err}");
         let err = error_text(&render(&t, "nested.html", &Context::new()).unwrap_err());
         assert!(err.contains("more than 1000000 loop iterations"), "{err}");
     }
@@ -279,5 +294,16 @@ mod tests {
         ]);
         let err = error_text(&render(&t, "child.html", &Context::new()).unwrap_err());
         assert!(err.contains("more than 1000000 loop iterations"), "{err}");
+    }
+
+    #[test]
+    fn positions_map_back_to_the_original_text() {
+        let text = "ab{% for i in x %}{{ i }}{% endfor %}{{ oops }}";
+        let (_, map) = prepare(std::iter::once(("t".to_string(), text)));
+        let p = &map.templates["t"];
+        let oops = p.text.find("oops").unwrap();
+        assert_eq!(map.original_offset("t", oops), text.find("oops").unwrap());
+        let inserted = p.text.find(STEP).unwrap();
+        assert_eq!(map.original_offset("t", inserted), 2, "inside an insertion: the for tag");
     }
 }

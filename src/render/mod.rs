@@ -16,13 +16,14 @@ pub mod templates;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use tera::{Context, Tera};
+use tera::{Context, Tera, Value};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::Assets;
 use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
-use context::{globals, page_value, put, section_value, PageRef};
+use context::{globals, page_value, section_value, PageRef};
+use templates::with_field;
 pub use context::PageRefs;
 pub use context::Globals;
 
@@ -186,19 +187,16 @@ pub struct Renderer<'a> {
     tera: std::sync::Arc<Tera>,
     assets: &'a Assets,
     globals: Globals,
-    /// The globals and an empty `current_path`: what every template's context starts from,
-    /// serialized once.
-    base: Context,
-    /// Copies of `base` for the rendering threads to reuse (see [`TargetContext`]).
-    spare_contexts: std::sync::Mutex<Vec<Context>>,
     /// Page values for lists, made once each.
     refs: PageRefs,
     /// Each taxonomy's value (its terms, without their pages), made once.
-    taxonomy_values: Vec<std::sync::OnceLock<serde_json::Value>>,
+    taxonomy_values: Vec<std::sync::OnceLock<Value>>,
     /// Kept for [`Renderer::into_templates`].
     asset_hashes: std::collections::HashMap<String, String>,
     /// Kept for [`Renderer::into_templates`] too.
     deps: templates::TemplateDependencies,
+    /// Where the guard calls went in the templates, to report positions as written.
+    sources: guard::SourceMap,
 }
 
 impl<'a> Renderer<'a> {
@@ -222,39 +220,31 @@ impl<'a> Renderer<'a> {
         refs: PageRefs,
         compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
-        let templates::Compiled { mut tera, asset_hashes: hashes, deps } = match compiled {
+        let templates::Compiled { mut tera, asset_hashes: hashes, deps, sources } = match compiled {
             Some(c) => c,
             None => templates::Compiled::new(assets)?,
         };
         let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
-        let tera = std::sync::Arc::new(tera);
-        cards.fill(&tera);
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
         let globals = globals(site, has_search, has_calendar, &hashes);
+        // What every template sees besides its own variables: Tera's global context, looked up
+        // after a render's own, so it is made once rather than copied into every page's.
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
         base.insert("current_path", "");
+        *tera.global_context() = base;
+        let tera = std::sync::Arc::new(tera);
+        cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Renderer {
-            site,
-            tera,
-            assets,
-            globals,
-            base,
-            spare_contexts: Default::default(),
-            refs,
-            taxonomy_values,
-            asset_hashes: hashes,
-            deps,
-        })
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
     pub fn into_templates(self) -> templates::Compiled {
         // The `card` function holds only a weak reference, so this is the one owner.
         let tera = std::sync::Arc::try_unwrap(self.tera).unwrap_or_else(|shared| Tera::clone(&shared));
-        templates::Compiled { tera, asset_hashes: self.asset_hashes, deps: self.deps }
+        templates::Compiled { tera, asset_hashes: self.asset_hashes, deps: self.deps, sources: self.sources }
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -377,61 +367,31 @@ pub fn output_path(url_path: &str) -> String {
     if p.ends_with(".html") || p.ends_with(".xml") { p.to_string() } else { format!("{p}index.html") }
 }
 
-/// One target's template context: a copy of the renderer's base context (the globals) with
-/// the target's own variables added. The copy comes from, and goes back to, the renderer's
-/// spares with those variables taken out again, so the globals are copied once per thread
-/// rather than once per page.
-struct TargetContext<'r> {
+/// One target's template context: its own variables (the globals are Tera's global context).
+struct TargetContext {
     ctx: Context,
-    added: Vec<&'static str>,
-    base: &'r Context,
-    spares: &'r std::sync::Mutex<Vec<Context>>,
 }
 
-impl TargetContext<'_> {
+impl TargetContext {
     /// Add a variable, serializing it.
     fn insert<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) {
-        self.added.push(key);
         self.ctx.insert(key, value);
     }
 
     /// Add an already built value (moved in, not copied).
-    fn put(&mut self, key: &'static str, value: serde_json::Value) {
-        self.added.push(key);
-        put(&mut self.ctx, key, value);
-    }
-}
-
-impl Drop for TargetContext<'_> {
-    fn drop(&mut self) {
-        for key in self.added.drain(..) {
-            match self.base.get(key) {
-                Some(v) => self.ctx.insert(key, v),
-                None => {
-                    self.ctx.remove(key);
-                }
-            }
-        }
-        if let Ok(mut spares) = self.spares.lock() {
-            spares.push(std::mem::take(&mut self.ctx));
-        }
+    fn put(&mut self, key: &'static str, value: Value) {
+        self.ctx.insert_value(key, value);
     }
 }
 
 impl Renderer<'_> {
-    fn context(&self) -> TargetContext<'_> {
-        let spare = self.spare_contexts.lock().ok().and_then(|mut s| s.pop());
-        TargetContext {
-            ctx: spare.unwrap_or_else(|| self.base.clone()),
-            added: Vec::new(),
-            base: &self.base,
-            spares: &self.spare_contexts,
-        }
+    fn context(&self) -> TargetContext {
+        TargetContext { ctx: Context::new() }
     }
 
-    fn render(&self, template: &str, ctx: TargetContext<'_>) -> Result<Vec<u8>, Diagnostic> {
+    fn render(&self, template: &str, ctx: TargetContext) -> Result<Vec<u8>, Diagnostic> {
         guard::render_bytes(&self.tera, template, &ctx.ctx)
-            .map_err(|e| templates::error(&e, &self.assets.templates, Some(template)))
+            .map_err(|e| templates::error(&e, &self.assets.templates, &self.sources, Some(template)))
     }
 
     fn exists(&self, name: &str) -> bool {
@@ -517,7 +477,7 @@ impl Renderer<'_> {
     }
 
     /// The `paginator` of pager `k` (1-based) of `pages` listed `per` to a pager under `base`.
-    fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> serde_json::Value {
+    fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> Value {
         let total = pagers(pages.len(), per);
         let paginator = Paginator {
             pages: Vec::new(),
@@ -530,13 +490,11 @@ impl Renderer<'_> {
             previous: (k > 1).then(|| self.site.url(&pager_path(base, k - 1))),
             next: (k < total).then(|| self.site.url(&pager_path(base, k + 1))),
         };
-        let mut value = serde_json::to_value(&paginator).unwrap_or_default();
-        value["pages"] = self.refs.listed(pages.chunks(per).nth(k - 1).unwrap_or(&[]));
-        value
+        with_field(&Value::from_serializable(&paginator), "pages", self.refs.listed(pages.chunks(per).nth(k - 1).unwrap_or(&[])))
     }
 
     /// A taxonomy's value, made once: every term page of it carries it.
-    fn taxonomy_value(&self, t: &Taxonomy) -> serde_json::Value {
+    fn taxonomy_value(&self, t: &Taxonomy) -> Value {
         let i = self.site.taxonomies.iter().position(|x| std::ptr::eq(x, t));
         match i {
             Some(i) => self.taxonomy_values[i].get_or_init(|| self.make_taxonomy_value(t)).clone(),
@@ -544,14 +502,14 @@ impl Renderer<'_> {
         }
     }
 
-    fn make_taxonomy_value(&self, t: &Taxonomy) -> serde_json::Value {
-        serde_json::json!({
+    fn make_taxonomy_value(&self, t: &Taxonomy) -> Value {
+        Value::from_serializable(&serde_json::json!({
             "name": t.name, "title": t.title, "path": self.site.url(&format!("/{}/", t.slug)),
             "items": t.terms.iter().map(|term| serde_json::json!({
                 "name": term.name, "slug": term.slug, "count": term.pages.len(),
                 "path": self.site.url(&format!("/{}/{}/", t.slug, term.slug)),
             })).collect::<Vec<_>>(),
-        })
+        }))
     }
 
     fn taxonomy_list(&self, t: &Taxonomy) -> Result<OutputFile, Diagnostic> {
@@ -574,12 +532,12 @@ impl Renderer<'_> {
             let path = pager_path(&base, k);
             let mut ctx = self.context();
             ctx.put("taxonomy", self.taxonomy_value(t));
-            let mut value = serde_json::json!({
+            let value = Value::from_serializable(&serde_json::json!({
                 "name": term.name, "slug": term.slug, "path": self.site.url(&base),
                 "permalink": self.site.permalink(&base), "page_count": term.pages.len(),
-            });
-            value["pages"] = if per == 0 { self.refs.listed(&term.pages) } else { serde_json::Value::Array(Vec::new()) };
-            ctx.put("term", value);
+            }));
+            let pages = if per == 0 { self.refs.listed(&term.pages) } else { Value::from(Vec::<Value>::new()) };
+            ctx.put("term", with_field(&value, "pages", pages));
             if per > 0 {
                 ctx.put("paginator", self.paginator(&base, &term.pages, per, k));
             }
@@ -607,15 +565,15 @@ impl Renderer<'_> {
         dated.sort_by(|a, b| a.1.cmp(&b.1).then(pages[a.0].rel_path.cmp(&pages[b.0].rel_path)));
         let entry = |i: usize| {
             let Some(Typed::Campaign(c)) = &pages[i].typed else { unreachable!() };
-            serde_json::json!({
-                "page": self.refs.get(i).clone(),
+            let value = Value::from_serializable(&serde_json::json!({
                 "start": c.start.map(|d| d.to_string()),
                 "end": c.end.or(c.start).map(|d| d.to_string()),
                 "dates_label": calendar::dates_label(c),
                 "year": c.start.map(|d| d.0.format("%Y").to_string().parse::<u16>().unwrap_or(0)).or(c.year),
-            })
+            }));
+            with_field(&value, "page", self.refs.get(i).clone())
         };
-        let mut years: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+        let mut years: Vec<(String, Vec<Value>)> = Vec::new();
         for &(i, d) in &dated {
             let y = d.0.format("%Y").to_string();
             match years.last_mut() {
@@ -624,9 +582,12 @@ impl Renderer<'_> {
             }
         }
         let mut ctx = self.context();
-        let years = years.into_iter().map(|(y, l)| serde_json::json!({"year": y, "campaigns": l})).collect();
-        ctx.put("years", serde_json::Value::Array(years));
-        ctx.put("undated", serde_json::Value::Array(undated.into_iter().map(entry).collect()));
+        let years: Vec<Value> = years
+            .into_iter()
+            .map(|(y, l)| with_field(&Value::from_serializable(&serde_json::json!({"year": y})), "campaigns", Value::from(l)))
+            .collect();
+        ctx.put("years", Value::from(years));
+        ctx.put("undated", Value::from(undated.into_iter().map(entry).collect::<Vec<_>>()));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
         ctx.insert("current_path", &self.site.url("/calendar/"));
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
@@ -668,25 +629,6 @@ impl Renderer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_target_context_goes_back_to_the_spares_as_the_base_was() {
-        let mut base = Context::new();
-        base.insert("current_path", "");
-        base.insert("menu", &["a", "b"]);
-        let spares = std::sync::Mutex::new(Vec::new());
-        for round in 0..2 {
-            let ctx = spares.lock().unwrap().pop().unwrap_or_else(|| base.clone());
-            let mut target = TargetContext { ctx, added: Vec::new(), base: &base, spares: &spares };
-            target.put("page", serde_json::json!({"title": format!("第{round}页")}));
-            target.insert("current_path", "/venues/");
-            assert_eq!(target.ctx.get("current_path"), Some(&serde_json::json!("/venues/")));
-            assert_eq!(target.ctx.get("page").unwrap()["title"], format!("第{round}页"));
-        }
-        let spare = spares.lock().unwrap().pop().unwrap();
-        assert!(spares.lock().unwrap().is_empty(), "one spare, reused");
-        assert_eq!(spare.into_json(), base.clone().into_json());
-    }
 
     #[test]
     fn large_targets_start_first() {

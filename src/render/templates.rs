@@ -1,18 +1,26 @@
 //! Tera set-up: the theme's and site's templates, and the functions templates call
 //! (`get_page`, `get_section`, `get_pages`, `count_pages`, `get_taxonomy`, `get_url`; `get_url(path=…, cachebust=true)`
 //! appends `?h=` and a hash of the static file's content; `city_link`, and `card`, the theme's
-//! card macro rendered once per listed page).
+//! `cards.card` component rendered once per listed page).
+//!
+//! The theme's templates are loaded under [`THEME_PREFIX`], which Tera tries after a name as
+//! written: a site template of the same name wins, and so does a site component of the same
+//! name as one of the theme's, wherever each is defined.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Value;
-use tera::Tera;
+use tera::{Kwargs, State, Tera, TeraResult, Value};
 
 use super::context::{section_ctx, PageRefs};
+use super::guard::SourceMap;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::load::theme::TemplateSource;
 use crate::model::Site;
+
+/// What theme templates are called inside Tera. Not a folder anyone can name: template names
+/// come from file paths relative to `templates/`.
+pub const THEME_PREFIX: &str = "(theme)/";
 
 /// What rendering needs from the theme alone: the templates compiled ([`compile`]) and the
 /// content hashes of the static files (`get_url(…, cachebust=true)`). `kepu serve` keeps it
@@ -23,37 +31,110 @@ pub struct Compiled {
     pub asset_hashes: HashMap<String, String>,
     /// What the templates read from the site, found once by reading them.
     pub deps: TemplateDependencies,
+    /// Where the guard calls went, to report positions as the templates were written.
+    pub sources: SourceMap,
 }
 
 impl Compiled {
     /// Compile the templates of `assets` and hash its static files and the syntax stylesheet.
     pub fn new(assets: &crate::load::theme::Assets) -> Result<Self, Diagnostics> {
-        let tera = compile(&assets.templates)?;
+        let (tera, sources) = compile(&assets.templates)?;
         let syntax_css = super::markdown::syntax_css();
         let asset_hashes = asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
-        Ok(Compiled { tera, asset_hashes, deps: TemplateDependencies::of(&assets.templates) })
+        Ok(Compiled { tera, asset_hashes, deps: TemplateDependencies::of(&assets.templates), sources })
     }
 }
 
-/// Parse every template and install the filters; errors name the template file and, for
-/// syntax errors, the line.
-pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<Tera, Diagnostics> {
+/// The functions [`bind`] gives a site's data to. Registered as placeholders before the
+/// templates are added, because Tera checks when it loads a template that every function it
+/// calls exists.
+const SITE_FUNCTIONS: [&str; 7] = ["get_page", "get_section", "get_pages", "count_pages", "get_taxonomy", "city_link", "get_url"];
+
+/// The name Tera knows a template by: the theme's under [`THEME_PREFIX`].
+pub fn tera_name(t: &TemplateSource) -> String {
+    if t.from_theme { format!("{THEME_PREFIX}{}", t.name) } else { t.name.clone() }
+}
+
+/// Parse every template and install the filters; errors name the template file, line and
+/// column.
+pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<(Tera, SourceMap), Diagnostics> {
     let mut tera = Tera::default();
+    tera.set_fallback_prefixes([THEME_PREFIX]).expect("no templates yet");
     tera.autoescape_on(vec![".html", ".htm", ".xml"]);
     // Escape what HTML needs escaped, but leave `/` alone so URLs stay readable.
-    tera.set_escape_fn(|s| super::markdown::escape_html(s));
+    tera.set_escape_fn(super::markdown::escape_html_to);
     tera.register_filter("cn_number", cn_number_filter);
-    let mut raw: Vec<(&str, &str)> = templates.values().map(|t| (t.name.as_str(), t.text.as_str())).collect();
-    let card_call = card_call();
-    if templates.contains_key(CARD_TEMPLATE) {
-        raw.push((CARD_CALL, &card_call));
-    }
-    if let Err(e) = tera.add_raw_templates(raw) {
-        return Err(error(&e, templates, None).into());
-    }
     super::filters::install(&mut tera);
     super::guard::install(&mut tera);
-    Ok(tera)
+    for name in SITE_FUNCTIONS {
+        tera.register_function(name, unbound);
+    }
+    if templates.contains_key(CARD_TEMPLATE) {
+        tera.register_function("card", unbound);
+    }
+    let texts = without_orphan_blocks(templates);
+    let (prepared, sources) =
+        super::guard::prepare(templates.values().map(|t| (tera_name(t), texts.get(&t.name).map_or(t.text.as_str(), String::as_str))));
+    if let Err(e) = tera.add_raw_templates(prepared) {
+        return Err(errors(&e, templates, &sources, None));
+    }
+    Ok((tera, sources))
+}
+
+/// The theme's templates that define a block none of their parents has, with that block
+/// blanked out (by name). That happens when a site overrides a theme template with a simpler
+/// one: the site's `page.html` has no `facts` block, which the theme's `types/venue.html`
+/// fills. Tera 1 rendered such a block nowhere; Tera 2 refuses the template. Blanking keeps
+/// Tera 1's output and the site working, and keeps every byte offset (errors still point at
+/// the right place): each character of the block becomes as many spaces as it has bytes,
+/// newlines stay.
+fn without_orphan_blocks(templates: &BTreeMap<String, TemplateSource>) -> HashMap<String, String> {
+    let extends = regex::Regex::new(r#"\{%-?\s*extends\s+["']([^"']+)["']"#).expect("valid regex");
+    let block_tag = regex::Regex::new(r#"\{%-?\s*(block|endblock)\b\s*(\w*)\s*-?%\}"#).expect("valid regex");
+    let blocks_of = |text: &str| -> Vec<(String, usize, usize)> {
+        // (name, start of the block tag, end of its endblock tag), outermost blocks only.
+        let mut out = Vec::new();
+        let mut stack: Vec<(String, usize)> = Vec::new();
+        for c in block_tag.captures_iter(text) {
+            let m = c.get(0).expect("whole match");
+            if &c[1] == "block" {
+                stack.push((c[2].to_string(), m.start()));
+            } else if let Some((name, start)) = stack.pop() {
+                if stack.is_empty() {
+                    out.push((name, start, m.end()));
+                }
+            }
+        }
+        out
+    };
+    let mut out = HashMap::new();
+    for t in templates.values().filter(|t| t.from_theme) {
+        let Some(parent) = extends.captures(&t.text).map(|c| c[1].to_string()) else { continue };
+        let mut known = std::collections::HashSet::new();
+        let mut next = Some(parent);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = next.take() {
+            let Some(p) = templates.get(&name).filter(|_| seen.insert(name.clone())) else { break };
+            known.extend(block_tag.captures_iter(&p.text).filter(|c| &c[1] == "block").map(|c| c[2].to_string()));
+            next = extends.captures(&p.text).map(|c| c[1].to_string());
+        }
+        let orphans: Vec<_> = blocks_of(&t.text).into_iter().filter(|(name, _, _)| !known.contains(name)).collect();
+        if orphans.is_empty() {
+            continue;
+        }
+        let mut text = t.text.clone();
+        for (_, start, end) in orphans {
+            let blank: String = t.text[start..end].chars().map(|c| if c == '\n' { "\n".to_string() } else { " ".repeat(c.len_utf8()) }).collect();
+            text.replace_range(start..end, &blank);
+        }
+        out.insert(t.name.clone(), text);
+    }
+    out
+}
+
+/// The placeholder of a site function until [`bind`] replaces it.
+fn unbound(_: Kwargs, _: &State) -> TeraResult<Value> {
+    Err(tera::Error::message("internal error: the templates are not bound to a site"))
 }
 
 /// Give compiled templates the functions that read `site` (`get_page`, `get_section`, …).
@@ -88,7 +169,7 @@ pub struct TemplateDependencies {
 }
 
 /// Which templates reach the site-wide lookups, directly or through what they extend,
-/// include or import.
+/// include, or whose components they call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateReach {
     pub deps: TemplateDependencies,
@@ -100,8 +181,14 @@ pub struct TemplateReach {
 
 impl TemplateReach {
     pub fn of(templates: &BTreeMap<String, TemplateSource>) -> Self {
-        let tag = regex::Regex::new(r#"\{%-?\s*(?:extends|include|import)\s+([^%]*)%\}"#).expect("valid regex");
+        let tag = regex::Regex::new(r#"\{%-?\s*(?:extends|include)\s+([^%]*)%\}"#).expect("valid regex");
         let quoted = regex::Regex::new(r#"["']([^"']+)["']"#).expect("valid regex");
+        let component_def = regex::Regex::new(r#"\{%-?\s*component\s+([\w.]+)"#).expect("valid regex");
+        let component_call = regex::Regex::new(r#"\{[{%]-?\s*<([\w.]+)"#).expect("valid regex");
+        let defined_in: HashMap<String, String> = templates
+            .iter()
+            .flat_map(|(name, t)| component_def.captures_iter(&t.text).map(move |c| (c[1].to_string(), name.clone())))
+            .collect();
         let one = |t: &TemplateSource| {
             let mut m = BTreeMap::new();
             m.insert(t.name.clone(), t.clone());
@@ -110,10 +197,14 @@ impl TemplateReach {
         let uses: BTreeMap<&str, Vec<String>> = templates
             .iter()
             .map(|(name, t)| {
-                let refs = tag
+                let mut refs: Vec<String> = tag
                     .captures_iter(&t.text)
                     .flat_map(|c| quoted.captures_iter(c.get(1).map_or("", |m| m.as_str())).map(|q| q[1].to_string()).collect::<Vec<_>>())
                     .collect();
+                refs.extend(component_call.captures_iter(&t.text).filter_map(|c| defined_in.get(&c[1]).cloned()));
+                if t.text.contains("card(") {
+                    refs.push(CARD_TEMPLATE.to_string());
+                }
                 (name.as_str(), refs)
             })
             .collect();
@@ -185,54 +276,183 @@ pub fn asset_hashes(assets: &crate::load::theme::Assets, generated: &[(&str, &[u
     out
 }
 
-/// Turn a Tera error into a diagnostic naming the template file and, where it can be found,
-/// the line: from Tera's parse position, or by finding the unknown filter/variable/function in
-/// the templates of the render (errors in a parent template are reported on the parent).
-pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rendering: Option<&str>) -> Diagnostic {
-    let mut chain = vec![e.to_string()];
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        chain.push(s.to_string());
-        source = s.source();
+/// One error as Tera reports it: the message and, where Tera knows it, the template (by Tera
+/// name) with a position, either as a byte offset in the text Tera parsed or as Tera's
+/// 1-based line and column.
+#[derive(Debug, Clone, PartialEq)]
+struct Located {
+    message: String,
+    template: Option<String>,
+    offset: Option<usize>,
+    line_col: Option<(usize, usize)>,
+    /// "called from" notes, outermost last: (template, line, column).
+    notes: Vec<(String, usize, usize)>,
+    /// Text to look for in the template when Tera gives no position (see [`Located::pointing_at`]).
+    search: Option<String>,
+}
+
+impl Located {
+    /// Where `needle` first appears in the template's tag (`{% … %}`) lines, for errors Tera
+    /// gives no position for.
+    fn pointing_at(mut self, needle: Option<String>) -> Self {
+        self.search = needle;
+        self
     }
-    let text = chain.join("\n");
-    let root_cause = chain.last().cloned().unwrap_or_default();
-    // Tera's parse errors carry an ASCII-art excerpt; keep only the reason after `= `.
-    let reason = match root_cause.rsplit_once("= ") {
-        Some((_, r)) if root_cause.contains("-->") => r.trim().to_string(),
-        _ => root_cause.trim().to_string(),
-    };
-    let named: Vec<&String> = templates.keys().filter(|n| text.contains(&format!("'{n}'"))).collect();
-    let mut location: Option<(String, usize, usize)> = None;
-    if let Some((line, col)) = line_in_message(&text) {
-        // A parse error: Tera names the file it was parsing.
-        if let Some(name) = named.iter().find(|n| chain.iter().any(|m| m.contains(&format!("parse '{n}'")))).or(named.first()) {
-            location = Some(((*name).clone(), line, col));
+}
+
+/// The `error: …` / `--> name:line:col` reports in a text Tera made (several when loading;
+/// one, possibly inside another's message, when rendering).
+fn reports_in(text: &str) -> Vec<Located> {
+    let arrow = regex::Regex::new(r"^\s*--> (.+):(\d+):(\d+)$").expect("valid regex");
+    let note = regex::Regex::new(r"^note: called from (.+):(\d+):(\d+)$").expect("valid regex");
+    let mut out: Vec<Located> = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if let Some(message) = line.strip_prefix("error: ") {
+            let mut loc = Located { message: message.trim().to_string(), template: None, offset: None, line_col: None, notes: Vec::new(), search: None };
+            if let Some(c) = lines.peek().and_then(|l| arrow.captures(l)) {
+                loc.template = Some(c[1].to_string());
+                loc.line_col = Some((c[2].parse().unwrap_or(1), c[3].parse().unwrap_or(1)));
+                lines.next();
+            }
+            out.push(loc);
+        } else if let (Some(c), Some(last)) = (note.captures(line), out.last_mut()) {
+            last.notes.push((c[1].to_string(), c[2].parse().unwrap_or(1), c[3].parse().unwrap_or(1)));
         }
-    } else if let Some(ident) = quoted_identifier(&reason) {
-        // A render error: find the template (rendered one first, then the rest) using it.
-        let mut order: Vec<&String> = rendering.and_then(|r| templates.get_key_value(r)).map(|(k, _)| k).into_iter().collect();
-        order.extend(named.iter().copied());
-        order.extend(templates.keys());
-        for name in order {
-            if let Some(offset) = find_offset(&templates[name].text, &ident) {
-                let (line, col) = crate::diagnostics::line_col(&templates[name].text, offset);
-                location = Some((name.clone(), line, col));
-                break;
+    }
+    out
+}
+
+/// What went wrong in `e`, innermost first when a function's error carries another render's
+/// report (a card's template failing inside a list page).
+fn located(e: &tera::Error) -> Vec<Located> {
+    use tera::ErrorKind;
+    match e.kind() {
+        ErrorKind::SyntaxError(r) | ErrorKind::RenderingError(r) => {
+            // A function's error that is itself a render's report (a card's template failing):
+            // where that went wrong, called from here.
+            if let Some(mut inner) = reports_in(r.message()).into_iter().next() {
+                inner.notes.push((r.filename().to_string(), r.span().start_line, r.span().start_col + 1));
+                return vec![inner];
+            }
+            // The "called from" notes of an error inside a component are only in the report.
+            let notes = reports_in(&e.to_string()).into_iter().next().map(|l| l.notes).unwrap_or_default();
+            vec![Located {
+                message: r.message().trim().to_string(),
+                template: Some(r.filename().to_string()),
+                offset: Some(r.span().range.start),
+                line_col: None,
+                notes,
+                search: None,
+            }]
+        }
+        ErrorKind::Msg(text) => {
+            let found = reports_in(text);
+            if found.is_empty() {
+                let mut chain = vec![text.clone()];
+                let mut source = std::error::Error::source(e);
+                while let Some(s) = source {
+                    chain.push(s.to_string());
+                    source = s.source();
+                }
+                vec![Located { message: chain.join(": "), template: None, offset: None, line_col: None, notes: Vec::new(), search: None }]
+            } else {
+                found
             }
         }
+        ErrorKind::CircularInclude { tpl, include_chain } => {
+            // Point at the include that closes the circle: the chain ends … → tpl → tpl's include.
+            let message = format!("`{tpl}` includes itself: {}", include_chain.join(" → "));
+            vec![Located { message, template: Some(tpl.clone()), offset: None, line_col: None, notes: Vec::new(), search: None }
+                .pointing_at(include_chain.last().map(|n| format!("\"{n}\"")))]
+        }
+        ErrorKind::CircularExtend { tpl, inheritance_chain } => {
+            let message = format!("`{tpl}` extends itself: {}", inheritance_chain.join(" → "));
+            vec![Located { message, template: Some(tpl.clone()), offset: None, line_col: None, notes: Vec::new(), search: None }
+                .pointing_at(inheritance_chain.last().map(|n| format!("\"{n}\"")))]
+        }
+        ErrorKind::MissingParent { current, .. } => {
+            let ErrorKind::MissingParent { parent, .. } = e.kind() else { unreachable!() };
+            vec![Located { message: e.to_string(), template: Some(current.clone()), offset: None, line_col: None, notes: Vec::new(), search: None }
+                .pointing_at(Some(format!("\"{parent}\"")))]
+        }
+        _ => vec![Located { message: e.to_string(), template: None, offset: None, line_col: None, notes: Vec::new(), search: None }],
     }
-    let template = location.as_ref().map(|(n, _, _)| n.clone()).or_else(|| rendering.map(str::to_string));
-    let mut d = Diagnostic::error(format!("template error: {reason}"))
-        .hint("fix the template; Tera syntax: https://keats.github.io/tera/docs/");
-    if let Some(name) = template {
+}
+
+/// Turn a Tera error into diagnostics naming the template file, line and column, as the
+/// template was written; `rendering` is the template being rendered, named when Tera does not
+/// say where the error is.
+pub fn errors(
+    e: &tera::Error,
+    templates: &BTreeMap<String, TemplateSource>,
+    sources: &SourceMap,
+    rendering: Option<&str>,
+) -> Diagnostics {
+    let mut out = Diagnostics::new();
+    for mut loc in located(e) {
+        if loc.template.is_none() && loc.message.contains("recursion depth for components") {
+            if let Some((name, component, offset)) = self_calling_component(templates) {
+                loc = Located {
+                    message: format!("component `{component}` is nested more than 20 levels deep: does it call itself without end?"),
+                    template: Some(name),
+                    offset: Some(offset),
+                    line_col: None,
+                    notes: Vec::new(),
+                    search: None,
+                };
+            }
+        }
+        out.push(diagnostic(loc, templates, sources, rendering));
+    }
+    out
+}
+
+/// The first of [`errors`] (a render stops at its first error).
+pub fn error(
+    e: &tera::Error,
+    templates: &BTreeMap<String, TemplateSource>,
+    sources: &SourceMap,
+    rendering: Option<&str>,
+) -> Diagnostic {
+    errors(e, templates, sources, rendering).0.into_iter().next().unwrap_or_else(|| Diagnostic::error(format!("template error: {e}")))
+}
+
+fn diagnostic(loc: Located, templates: &BTreeMap<String, TemplateSource>, sources: &SourceMap, rendering: Option<&str>) -> Diagnostic {
+    let tera_name = loc.template.clone().or_else(|| rendering.map(str::to_string));
+    let name = tera_name.as_deref().map(|n| n.strip_prefix(THEME_PREFIX).unwrap_or(n).to_string());
+    let mut message = loc.message.clone();
+    let called_from: Vec<String> = loc
+        .notes
+        .iter()
+        .filter(|(t, _, _)| Some(t) != loc.template.as_ref())
+        .map(|(t, l, c)| {
+            let plain = t.strip_prefix(THEME_PREFIX).unwrap_or(t);
+            let shown = templates.get(plain).map_or_else(|| format!("templates/{plain}"), |s| s.display_path.display().to_string());
+            let offset = sources.prepared_offset(t, *l, *c).map(|o| sources.original_offset(t, o));
+            match (offset, templates.get(plain)) {
+                (Some(o), Some(src)) => {
+                    let (line, col) = crate::diagnostics::line_col(&src.text, o.min(src.text.len()));
+                    format!("{shown}:{line}:{col}")
+                }
+                _ => shown,
+            }
+        })
+        .collect();
+    if !called_from.is_empty() {
+        message.push_str(&format!(" (called from {})", called_from.join(", ")));
+    }
+    let mut d = Diagnostic::error(format!("template error: {message}"))
+        .hint("fix the template; Tera 2 syntax: https://keats.github.io/tera/docs/");
+    if let (Some(name), Some(tera_name)) = (name, tera_name) {
         d = d.field(name.clone());
         match templates.get(&name) {
             Some(src) => {
                 d = d.file(&src.display_path);
-                if let Some((_, line, col)) = location {
-                    let offset = crate::diagnostics::line_start_offset(&src.text, line)
-                        + src.text.lines().nth(line - 1).map_or(0, |l| l.chars().take(col - 1).map(char::len_utf8).sum());
+                let prepared = loc.offset.or_else(|| loc.line_col.and_then(|(l, c)| sources.prepared_offset(&tera_name, l, c)));
+                if let Some(offset) = prepared {
+                    d = d.at_offset(&src.text, sources.original_offset(&tera_name, offset));
+                } else if let Some(offset) = loc.search.as_deref().and_then(|n| find_in_tags(&src.text, n)) {
                     d = d.at_offset(&src.text, offset);
                 }
             }
@@ -242,31 +462,36 @@ pub fn error(e: &tera::Error, templates: &BTreeMap<String, TemplateSource>, rend
     d
 }
 
-/// The name in `Filter 'x' not found`, "Variable `x` not found", `Function 'x' not found`.
-fn quoted_identifier(reason: &str) -> Option<String> {
-    let re = regex::Regex::new(
-        r"(?:Filter|Function|Test|Variable|Macro|macro|include of) [`'](\S+?)[`'] (?:not found|would make|is nested)",
-    )
-    .ok()?;
-    Some(re.captures(reason)?[1].to_string())
+/// A component whose body calls the component itself: (Tera name of its template, the
+/// component, offset of the call), for Tera's recursion error, which says neither.
+fn self_calling_component(templates: &BTreeMap<String, TemplateSource>) -> Option<(String, String, usize)> {
+    let def = regex::Regex::new(r#"\{%-?\s*component\s+([\w.]+)"#).expect("valid regex");
+    for t in templates.values() {
+        for c in def.captures_iter(&t.text) {
+            let name = &c[1];
+            let body_start = c.get(0).expect("whole match").end();
+            let body_end = t.text[body_start..].find("endcomponent").map_or(t.text.len(), |e| body_start + e);
+            let body = &t.text[body_start..body_end];
+            for call in [format!("<{name} "), format!("<{name}/")] {
+                if let Some(pos) = body.find(&call) {
+                    return Some((tera_name(t), name.to_string(), body_start + pos + 1));
+                }
+            }
+        }
+    }
+    None
 }
 
-/// Byte offset of the first occurrence of `needle` on a line with a `{{ }}`/`{% %}` tag.
-fn find_offset(text: &str, needle: &str) -> Option<usize> {
+/// Byte offset of the first occurrence of `needle` on a line with a `{% %}` tag.
+fn find_in_tags(text: &str, needle: &str) -> Option<usize> {
     let mut start = 0;
     for l in text.split_inclusive('\n') {
-        if let Some(pos) = l.find(needle).filter(|_| l.contains("{{") || l.contains("{%")) {
+        if let Some(pos) = l.find(needle).filter(|_| l.contains("{%")) {
             return Some(start + pos);
         }
         start += l.len();
     }
     None
-}
-
-fn line_in_message(text: &str) -> Option<(usize, usize)> {
-    let re = regex::Regex::new(r"--> (\d+):(\d+)").ok()?;
-    let c = re.captures(text)?;
-    Some((c[1].parse().ok()?, c[2].parse().ok()?))
 }
 
 /// Data behind the template functions, shared by all render threads. A section's or
@@ -289,63 +514,71 @@ struct Lookup {
 /// A section's pages grouped by one attribute, positions in the section's order.
 #[derive(Default)]
 struct Grouped {
-    /// The value as JSON text → pages with that value.
-    by_value: HashMap<String, Vec<usize>>,
+    /// The value (its kind and text) → pages with that value.
+    by_value: HashMap<(tera::value::ValueKind, String), Vec<usize>>,
     /// Pages where the attribute is present and not null.
     present: Vec<usize>,
+}
+
+/// `v` with `key` set to `value` (a map's entries are shared, not copied).
+pub fn with_field(v: &Value, key: &'static str, value: Value) -> Value {
+    let mut map = v.as_map().cloned().unwrap_or_default();
+    map.insert(key.into(), value);
+    Value::from(map)
+}
+
+/// The key a value is grouped under: equal values, equal keys.
+fn group_key(v: &Value) -> (tera::value::ValueKind, String) {
+    (v.kind(), v.to_string())
 }
 
 impl Lookup {
     fn section(&self, path: &str) -> Option<Value> {
         let (head, pages, full) = self.sections.get(path)?;
-        Some(
-            full.get_or_init(|| {
-                let mut v = head.clone();
-                v["pages"] = self.refs.listed(pages);
-                v
-            })
-            .clone(),
-        )
+        Some(full.get_or_init(|| with_field(head, "pages", self.refs.listed(pages))).clone())
     }
 
     /// `get_pages(section="venues/_index.md", attribute="typed.city", value="郑州", limit=4)`:
     /// a section's pages (in its order) whose dotted attribute equals `value` (or, without
-    /// `value`, is present and not null), at most `limit` of them. Unlike filtering
-    /// `get_section(…).pages` in the template, it copies only the pages it returns: Tera copies
-    /// a `set` variable's whole value each time a template reads it, which on a section of
-    /// thousands of pages costs milliseconds per read.
-    fn pages_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let limit = match args.get("limit") {
+    /// `value`, is present and not null), at most `limit` of them. Cheaper than filtering
+    /// `get_section(…).pages` in the template: only the pages it returns are looked at again.
+    fn pages_of(&self, args: &Kwargs) -> TeraResult<Value> {
+        let matching = self.matching(args, "get_pages")?;
+        let limit = match args.get::<&Value>("limit")? {
             None => usize::MAX,
-            Some(v) => v.as_u64().ok_or_else(|| format!("get_pages: `limit` must be a whole number, got `{v}`"))? as usize,
+            Some(v) => v
+                .as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| tera::Error::message(format!("get_pages: `limit` must be a whole number, got `{v}`")))?,
         };
-        let found = self.matching(args, "get_pages")?;
-        Ok(Value::Array(found.iter().take(limit).map(|&i| self.refs.get(i).clone()).collect()))
+        Ok(self.refs.listed(&matching[..matching.len().min(limit)]))
     }
 
-    /// `count_pages(section=…, attribute=…, value=…)`: how many pages `get_pages` would give
-    /// without a limit, without copying any.
-    fn count_of(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    /// `count_pages(section=…, attribute=…, value=…)`: how many pages `get_pages` would
+    /// list without a limit.
+    fn count_of(&self, args: &Kwargs) -> TeraResult<Value> {
         Ok(Value::from(self.matching(args, "count_pages")?.len()))
     }
 
     /// The positions of the pages of `section=` matching `attribute=`/`value=`, in the
     /// section's order.
-    fn matching(&self, args: &HashMap<String, Value>, function: &str) -> tera::Result<Vec<usize>> {
+    fn matching(&self, args: &Kwargs, function: &str) -> TeraResult<Vec<usize>> {
         let path = string_arg(args, "section")?;
         let (_, pages, _) = self
             .sections
             .get(path.trim_start_matches("@/"))
-            .ok_or_else(|| format!("{function}: no section `{path}` (use e.g. \"venues/_index.md\")"))?;
-        let attribute = match args.get("attribute") {
+            .ok_or_else(|| tera::Error::message(format!("{function}: no section `{path}` (use e.g. \"venues/_index.md\")")))?;
+        let attribute = match args.get::<&Value>("attribute")? {
             None => return Ok(pages.clone()),
-            Some(Value::String(a)) => a,
-            Some(other) => return Err(format!("{function}: `attribute` must be a string, got `{other}`").into()),
+            Some(a) => a.as_str().ok_or_else(|| {
+                tera::Error::message(format!("{function}: `attribute` must be a string, got `{a}`"))
+            })?,
         };
         let grouped = self.grouped(path.trim_start_matches("@/"), attribute, pages);
-        Ok(match args.get("value") {
-            None | Some(Value::Null) => grouped.present.clone(),
-            Some(v) => grouped.by_value.get(&v.to_string()).cloned().unwrap_or_default(),
+        Ok(match args.get::<&Value>("value")? {
+            None => grouped.present.clone(),
+            Some(v) if v.is_none() => grouped.present.clone(),
+            Some(v) => grouped.by_value.get(&group_key(v)).cloned().unwrap_or_default(),
         })
     }
 
@@ -356,11 +589,12 @@ impl Lookup {
         }
         let mut g = Grouped::default();
         for &i in pages {
-            match tera::dotted_pointer(self.refs.get(i), attribute) {
-                None | Some(Value::Null) => {}
+            match self.refs.get(i).get_from_path(attribute) {
+                None => {}
+                Some(v) if v.is_none() || v.is_undefined() => {}
                 Some(v) => {
                     g.present.push(i);
-                    g.by_value.entry(v.to_string()).or_default().push(i);
+                    g.by_value.entry(group_key(v)).or_default().push(i);
                 }
             }
         }
@@ -373,13 +607,15 @@ impl Lookup {
         let (head, term_pages, full) = self.taxonomies.get(kind)?;
         Some(
             full.get_or_init(|| {
-                let mut v = head.clone();
-                if let Some(items) = v["items"].as_array_mut() {
-                    for (item, pages) in items.iter_mut().zip(term_pages) {
-                        item["pages"] = self.refs.listed(pages);
-                    }
-                }
-                v
+                let items: Vec<Value> = head
+                    .get_from_path("items")
+                    .and_then(Value::as_array)
+                    .unwrap_or(&[])
+                    .iter()
+                    .zip(term_pages)
+                    .map(|(item, pages)| with_field(item, "pages", self.refs.listed(pages)))
+                    .collect();
+                with_field(head, "items", Value::from(items))
             })
             .clone(),
         )
@@ -405,58 +641,61 @@ fn register_functions(
     }
     if used.get_section || used.get_pages {
         for s in &site.sections {
-            let head = serde_json::to_value(section_ctx(site, s, String::new(), Vec::new())).unwrap_or(Value::Null);
+            let head = Value::from_serializable(&section_ctx(site, s, String::new(), Vec::new()));
             lookup.sections.insert(s.rel_path.clone(), (head, s.pages.clone(), OnceLock::new()));
         }
     }
     if used.get_taxonomy {
         for t in &site.taxonomies {
-            let items: Vec<Value> = t
+            let items: Vec<TaxonomyItem> = t
                 .terms
                 .iter()
-                .map(|term| {
-                    serde_json::json!({
-                        "name": term.name,
-                        "slug": term.slug,
-                        "path": site.url(&format!("/{}/{}/", t.slug, term.slug)),
-                        "count": term.pages.len(),
-                        "pages": [],
-                    })
+                .map(|term| TaxonomyItem {
+                    name: term.name.clone(),
+                    slug: term.slug.clone(),
+                    path: site.url(&format!("/{}/{}/", t.slug, term.slug)),
+                    count: term.pages.len(),
+                    pages: Vec::new(),
                 })
                 .collect();
-            let head = serde_json::json!({ "name": t.name, "title": t.title, "path": site.url(&format!("/{}/", t.slug)), "items": items });
+            let head = Value::from_serializable(&TaxonomyHead {
+                name: t.name.clone(),
+                title: t.title.clone(),
+                path: site.url(&format!("/{}/", t.slug)),
+                items,
+            });
             let pages = t.terms.iter().map(|term| term.pages.clone()).collect();
             lookup.taxonomies.insert(t.name.clone(), (head, pages, OnceLock::new()));
         }
     }
     let lookup = Arc::new(lookup);
     let l = lookup.clone();
-    tera.register_function("get_page", move |args: &HashMap<String, Value>| {
-        let path = string_arg(args, "path")?;
+    tera.register_function("get_page", move |args: Kwargs, _: &State| -> TeraResult<Value> {
+        let path = string_arg(&args, "path")?;
         match l.pages.get(path.trim_start_matches("@/")) {
             Some(&i) => Ok(l.refs.get(i).clone()),
-            None => Err(format!("get_page: no page `{path}`").into()),
+            None => Err(tera::Error::message(format!("get_page: no page `{path}`"))),
         }
     });
     let l = lookup.clone();
-    tera.register_function("get_section", move |args: &HashMap<String, Value>| {
-        let path = string_arg(args, "path")?;
+    tera.register_function("get_section", move |args: Kwargs, _: &State| -> TeraResult<Value> {
+        let path = string_arg(&args, "path")?;
         let rel = path.trim_start_matches("@/");
-        let found = if matches!(args.get("metadata_only"), Some(Value::Bool(true))) {
+        let found = if args.get::<bool>("metadata_only")?.unwrap_or(false) {
             l.sections.get(rel).map(|(head, _, _)| head.clone())
         } else {
             l.section(rel)
         };
-        found.ok_or_else(|| format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")").into())
+        found.ok_or_else(|| tera::Error::message(format!("get_section: no section `{path}` (use e.g. \"venues/_index.md\")")))
     });
     let l = lookup.clone();
-    tera.register_function("get_pages", move |args: &HashMap<String, Value>| l.pages_of(args));
+    tera.register_function("get_pages", move |args: Kwargs, _: &State| l.pages_of(&args));
     let l = lookup.clone();
-    tera.register_function("count_pages", move |args: &HashMap<String, Value>| l.count_of(args));
+    tera.register_function("count_pages", move |args: Kwargs, _: &State| l.count_of(&args));
     let l = lookup.clone();
-    tera.register_function("get_taxonomy", move |args: &HashMap<String, Value>| {
-        let kind = string_arg(args, "kind")?;
-        l.taxonomy(&kind).ok_or_else(|| format!("get_taxonomy: no taxonomy `{kind}`").into())
+    tera.register_function("get_taxonomy", move |args: Kwargs, _: &State| -> TeraResult<Value> {
+        let kind = string_arg(&args, "kind")?;
+        l.taxonomy(&kind).ok_or_else(|| tera::Error::message(format!("get_taxonomy: no taxonomy `{kind}`")))
     });
     tera.register_function("city_link", CityLink::new(site));
     let prefix = site.config.path_prefix();
@@ -471,15 +710,34 @@ fn register_functions(
     };
     tera.register_function("get_url", GetUrl { links, asset_hashes, prefix });
     let slot = CardSlot::default();
-    if tera.get_template_names().any(|n| n == CARD_CALL) {
+    if tera.contains_template(CARD_TEMPLATE) {
         tera.register_function("card", CardRenderer { templates: slot.clone(), cache: refs.cards().clone() });
     }
     slot
 }
 
+/// A taxonomy as `get_taxonomy` gives it (its terms' pages added on first use).
+#[derive(serde::Serialize)]
+pub struct TaxonomyHead {
+    pub name: String,
+    pub title: String,
+    pub path: String,
+    pub items: Vec<TaxonomyItem>,
+}
+
+/// A term of [`TaxonomyHead`].
+#[derive(serde::Serialize)]
+pub struct TaxonomyItem {
+    pub name: String,
+    pub slug: String,
+    pub path: String,
+    pub count: usize,
+    pub pages: Vec<()>,
+}
+
 /// Where the `card` function finds the templates it is registered in, once they are shared.
-/// It used to render with a copy of them, and copying every template's syntax tree cost more
-/// than a small `kepu serve` rebuild's rendering.
+/// It used to render with a copy of them, and copying every template cost more than a small
+/// `kepu serve` rebuild's rendering.
 #[derive(Clone, Default)]
 pub struct CardSlot(Arc<OnceLock<std::sync::Weak<Tera>>>);
 
@@ -490,30 +748,24 @@ impl CardSlot {
     }
 }
 
-/// The one-line template of a call of the card macro, [`CARD_CALL`].
-fn card_call() -> String {
-    format!(r#"{{% import "{CARD_TEMPLATE}" as cards %}}{{{{ cards::card(p=p, compact=compact, city=city, level=level) }}}}"#)
-}
-
 thread_local! {
     /// Set while this thread renders a card: a card that asks for cards is an error, not an
     /// endless recursion.
     static IN_CARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// The theme's card partial: a macro `card(p, compact=false, city=true, level=2)`.
+/// The theme's card partial, defining the component [`CARD_COMPONENT`].
 pub const CARD_TEMPLATE: &str = "partials/card.html";
-/// A template of one call of the card macro, rendered by [`CardRenderer`]. Tera decides
-/// escaping by the name of the template it renders, so the name must end in `.html`.
-const CARD_CALL: &str = "__kepu_card_call.html";
+/// `{% component cards.card(p, compact=false, city=true, level=2) %}`: one page in a list.
+pub const CARD_COMPONENT: &str = "cards.card";
 
-/// `card(p=page, compact=…, city=…, level=…)`: the `card` macro of `partials/card.html`
-/// (the site's own when it overrides the theme's) for a listed page, rendered once per page
-/// and arguments and then reused. A page is listed in its section's pager, in every term
-/// page of its tags, in the related lists of the pages it relates to and on the home page:
-/// rendering its card anew each time was most of the time of every list page. The result
-/// depends only on the arguments, so a reused card is byte for byte a fresh one; the cache
-/// is the [`CardCache`] of the [`PageRefs`] the templates are bound to.
+/// `card(p=page, compact=…, city=…, level=…)`: the `cards.card` component of
+/// `partials/card.html` (the site's own when it overrides the theme's) for a listed page,
+/// rendered once per page and arguments and then reused. A page is listed in its section's
+/// pager, in every term page of its tags, in the related lists of the pages it relates to and
+/// on the home page: rendering its card anew each time was most of the time of every list
+/// page. The result depends only on the arguments, so a reused card is byte for byte a fresh
+/// one; the cache is the [`CardCache`] of the [`PageRefs`] the templates are bound to.
 struct CardRenderer {
     templates: CardSlot,
     cache: Arc<CardCache>,
@@ -526,18 +778,19 @@ struct CardRenderer {
 #[derive(Default)]
 pub struct CardCache(std::sync::Mutex<CardsByUrl>);
 
-/// Each page's cards (by URL), one per set of arguments it was shown with.
-type CardsByUrl = HashMap<String, Vec<(CardArgs, Arc<str>)>>;
+/// Each page's cards (by URL), one per set of arguments it was shown with: safe strings,
+/// shared rather than copied each time a card is shown.
+type CardsByUrl = HashMap<String, Vec<(CardArgs, Value)>>;
 /// A card's arguments besides its page: (compact, city, level).
 type CardArgs = (bool, bool, i64);
 
 impl CardCache {
-    fn get(&self, url: &str, args: CardArgs) -> Option<Arc<str>> {
+    fn get(&self, url: &str, args: CardArgs) -> Option<Value> {
         let map = self.0.lock().ok()?;
         map.get(url)?.iter().find(|(a, _)| *a == args).map(|(_, html)| html.clone())
     }
 
-    fn put(&self, url: String, args: CardArgs, html: Arc<str>) {
+    fn put(&self, url: String, args: CardArgs, html: Value) {
         if let Ok(mut map) = self.0.lock() {
             let cards = map.entry(url).or_default();
             match cards.iter_mut().find(|(a, _)| *a == args) {
@@ -564,20 +817,54 @@ impl CardCache {
     }
 }
 
-/// The argument `name` of a `call_cow` call, where the template has it.
-fn named_arg<'v>(args: &'v [(&str, std::borrow::Cow<'_, Value>)], name: &str) -> Option<&'v Value> {
-    args.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
-}
-
-impl tera::Function for CardRenderer {
-    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        self.card(|name| args.get(name))
-    }
-
-    /// The page value is read where the template has it: copying it for every call cost
-    /// more than looking its card up.
-    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        self.card(|name| named_arg(&args, name))
+impl tera::Function<TeraResult<Value>> for CardRenderer {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let page = args
+            .get::<&Value>("p")?
+            .ok_or_else(|| tera::Error::message("card: missing argument `p` (the page to show)"))?;
+        let flag = |name: &str, default: bool| -> TeraResult<bool> {
+            Ok(args.get::<&Value>(name)?.and_then(Value::as_bool).unwrap_or(default))
+        };
+        let (compact, city) = (flag("compact", false)?, flag("city", true)?);
+        let level = args.get::<&Value>("level")?.and_then(Value::as_i64).unwrap_or(2);
+        let path = page.get_from_path("path").and_then(Value::as_str).unwrap_or_default();
+        let key = (compact, city, level);
+        if let Some(html) = self.cache.get(path, key) {
+            return Ok(html);
+        }
+        let mut ctx = tera::Context::new();
+        ctx.insert_value("p", page.clone());
+        ctx.insert("compact", &compact);
+        ctx.insert("city", &city);
+        ctx.insert("level", &level);
+        let tera = self
+            .templates
+            .0
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .ok_or_else(|| tera::Error::message("card: the templates are gone"))?;
+        if IN_CARD.replace(true) {
+            return Err(tera::Error::message(format!(
+                "card: {CARD_TEMPLATE} calls card() itself; a card cannot contain cards"
+            )));
+        }
+        /// Clears [`IN_CARD`] however the render ends.
+        struct Leave;
+        impl Drop for Leave {
+            fn drop(&mut self) {
+                IN_CARD.set(false);
+            }
+        }
+        let rendered = {
+            let _leave = Leave;
+            tera.render_component(CARD_COMPONENT, &ctx, None, true)
+        };
+        let html = Value::safe_string(&rendered?);
+        // An unlisted value (no `path`) is rendered but not kept.
+        if !path.is_empty() {
+            self.cache.put(path.to_string(), key, html.clone());
+        }
+        Ok(html)
     }
 
     fn is_safe(&self) -> bool {
@@ -585,61 +872,7 @@ impl tera::Function for CardRenderer {
     }
 }
 
-impl CardRenderer {
-    /// `card(p=…, compact=…, city=…, level=…)` with its arguments looked up by `arg`.
-    fn card<'v>(&self, arg: impl Fn(&str) -> Option<&'v Value>) -> tera::Result<Value> {
-        let page = arg("p").ok_or("card: missing argument `p` (the page to show)")?;
-        let flag = |name: &str, default: bool| arg(name).and_then(Value::as_bool).unwrap_or(default);
-        let (compact, city) = (flag("compact", false), flag("city", true));
-        let level = arg("level").and_then(Value::as_i64).unwrap_or(2);
-        let path = page.get("path").and_then(Value::as_str).unwrap_or_default();
-        let key = (compact, city, level);
-        let html = match self.cache.get(path, key) {
-            Some(html) => html,
-            None => {
-                let mut ctx = tera::Context::new();
-                super::context::put(&mut ctx, "p", page.clone()); // a copy; `insert` would serialize it
-                ctx.insert("compact", &compact);
-                ctx.insert("city", &city);
-                ctx.insert("level", &level);
-                let tera = self.templates.0.get().and_then(std::sync::Weak::upgrade).ok_or("card: the templates are gone")?;
-                if IN_CARD.replace(true) {
-                    return Err(format!("card: {CARD_TEMPLATE} calls card() itself; a card cannot contain cards").into());
-                }
-                /// Clears [`IN_CARD`] however the render ends.
-                struct Leave;
-                impl Drop for Leave {
-                    fn drop(&mut self) {
-                        IN_CARD.set(false);
-                    }
-                }
-                let rendered = {
-                    let _leave = Leave;
-                    tera.render(CARD_CALL, &ctx)
-                };
-                let html: Arc<str> = rendered.map_err(|e| {
-                    let mut message = format!("card: rendering {CARD_TEMPLATE} failed");
-                    let mut source: Option<&dyn std::error::Error> = Some(&e);
-                    while let Some(err) = source {
-                        message.push_str(&format!(": {err}"));
-                        source = err.source();
-                    }
-                    tera::Error::msg(message)
-                })?.into();
-                // An unlisted value (no `path`) is rendered but not kept.
-                if !path.is_empty() {
-                    self.cache.put(path.to_string(), key, html.clone());
-                }
-                html
-            }
-        };
-        Ok(Value::String(html.to_string()))
-    }
-}
-
-/// `get_url(path=…, cachebust=…)`: a page's, section's (`@/…`) or static file's URL. A page
-/// calls it several times (brand, menu, footer, scripts); it reads its arguments in place
-/// (`call_cow`) rather than from the map Tera's default call copies them into.
+/// `get_url(path=…, cachebust=…)`: a page's, section's (`@/…`) or static file's URL.
 struct GetUrl {
     /// Site-relative URL of each content file (`venues/x.md`), when templates use `@/` links.
     links: HashMap<String, String>,
@@ -647,41 +880,36 @@ struct GetUrl {
     prefix: String,
 }
 
-impl GetUrl {
-    fn url<'v>(&self, arg: impl Fn(&str) -> Option<&'v Value>) -> tera::Result<Value> {
-        let path = match arg("path") {
-            Some(Value::String(s)) => s.as_str(),
-            _ => return Err("missing string argument `path`".into()),
+impl tera::Function<TeraResult<Value>> for GetUrl {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let path = match args.get::<&Value>("path")? {
+            Some(v) if v.is_string() => v.as_str().unwrap_or_default(),
+            _ => return Err(tera::Error::message("missing string argument `path`")),
         };
         if let Some(rest) = path.strip_prefix("@/") {
             let (target, anchor) = rest.split_once('#').map_or((rest, None), |(t, a)| (t, Some(a)));
-            let url = self.links.get(target).ok_or_else(|| format!("get_url: no content file `{path}`"))?;
-            return Ok(Value::String(match anchor {
+            let url = self
+                .links
+                .get(target)
+                .ok_or_else(|| tera::Error::message(format!("get_url: no content file `{path}`")))?;
+            return Ok(Value::from(match anchor {
                 Some(a) => format!("{url}#{a}"),
                 None => url.clone(),
             }));
         }
         if path.starts_with("http://") || path.starts_with("https://") {
-            return Ok(Value::String(path.to_string()));
+            return Ok(Value::from(path));
         }
         let (prefix, rel) = (&self.prefix, path.trim_start_matches('/'));
-        if matches!(arg("cachebust"), Some(Value::Bool(true))) {
+        if args.get::<&Value>("cachebust")?.and_then(Value::as_bool) == Some(true) {
             let hash = self.asset_hashes.get(rel).ok_or_else(|| {
-                format!("get_url: cachebust=true for `{path}`, which is not a static file of the theme or site")
+                tera::Error::message(format!(
+                    "get_url: cachebust=true for `{path}`, which is not a static file of the theme or site"
+                ))
             })?;
-            return Ok(Value::String(format!("{prefix}/{rel}?h={hash}")));
+            return Ok(Value::from(format!("{prefix}/{rel}?h={hash}")));
         }
-        Ok(Value::String(format!("{prefix}/{rel}")))
-    }
-}
-
-impl tera::Function for GetUrl {
-    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        self.url(|name| args.get(name))
-    }
-
-    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        self.url(|name| named_arg(&args, name))
+        Ok(Value::from(format!("{prefix}/{rel}")))
     }
 }
 
@@ -689,7 +917,7 @@ impl tera::Function for GetUrl {
 /// has one; nothing for a name that is not one of the cities. Safe HTML, made once per
 /// city: the type templates show a page's cities in their facts box, and looking the name up
 /// in `cities` with a template loop cost more than the rest of the box.
-struct CityLink(HashMap<&'static str, String>);
+struct CityLink(HashMap<&'static str, Value>);
 
 impl CityLink {
     fn new(site: &Site) -> Self {
@@ -701,28 +929,17 @@ impl CityLink {
                     Some(i) => format!(r#"<a href="{}">{}</a>"#, esc(&site.url(&site.pages[i].path)), esc(full)),
                     None => esc(full),
                 };
-                (short, html)
+                (short, Value::safe_string(&html))
             })
             .collect();
         CityLink(html)
     }
 }
 
-impl CityLink {
-    fn link(&self, name: Option<&Value>) -> Value {
-        let name = name.and_then(Value::as_str).unwrap_or_default();
-        Value::String(self.0.get(name).cloned().unwrap_or_default())
-    }
-}
-
-impl tera::Function for CityLink {
-    fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        Ok(self.link(args.get("name")))
-    }
-
-    /// Reads the name in place: a facts box calls this for each of its cities.
-    fn call_cow(&self, args: Vec<(&str, std::borrow::Cow<'_, Value>)>) -> tera::Result<Value> {
-        Ok(self.link(named_arg(&args, "name")))
+impl tera::Function<TeraResult<Value>> for CityLink {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let name = args.get::<&Value>("name")?.and_then(Value::as_str).unwrap_or_default();
+        Ok(self.0.get(name).cloned().unwrap_or_else(|| Value::safe_string("")))
     }
 
     fn is_safe(&self) -> bool {
@@ -732,9 +949,11 @@ impl tera::Function for CityLink {
 
 /// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
 /// read large figures.
-fn cn_number_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
-    let Some(n) = value.as_f64() else { return Ok(value.clone()) };
-    Ok(Value::String(cn_number(n)))
+fn cn_number_filter(value: &Value, _: Kwargs, _: &State) -> Value {
+    match value.as_f64() {
+        Some(n) if value.is_number() => Value::from(cn_number(n)),
+        _ => value.clone(),
+    }
 }
 
 /// Format a number the Chinese way (万, 亿), at most two decimals.
@@ -742,10 +961,10 @@ pub fn cn_number(n: f64) -> String {
     super::charts::compact(n)
 }
 
-fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String> {
-    match args.get(name) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        _ => Err(format!("missing string argument `{name}`").into()),
+fn string_arg(args: &Kwargs, name: &str) -> TeraResult<String> {
+    match args.get::<&Value>(name)? {
+        Some(v) if v.is_string() => Ok(v.as_str().unwrap_or_default().to_string()),
+        _ => Err(tera::Error::message(format!("missing string argument `{name}`"))),
     }
 }
 
@@ -753,9 +972,13 @@ fn string_arg(args: &HashMap<String, Value>, name: &str) -> tera::Result<String>
 mod tests {
     use super::*;
 
+    fn source(name: &str, text: &str) -> TemplateSource {
+        TemplateSource { name: name.into(), text: text.into(), display_path: name.into(), from_theme: false }
+    }
+
     fn deps(text: &str) -> TemplateDependencies {
         let mut t = BTreeMap::new();
-        t.insert("x.html".to_string(), TemplateSource { name: "x.html".into(), text: text.into(), display_path: "x.html".into() });
+        t.insert("x.html".to_string(), source("x.html", text));
         TemplateDependencies::of(&t)
     }
 
@@ -770,49 +993,71 @@ mod tests {
     }
 
     #[test]
-    fn lookups_are_followed_through_extends_and_includes() {
+    fn lookups_are_followed_through_extends_includes_and_components() {
         let mut t = BTreeMap::new();
         for (name, text) in [
             ("base.html", "<html>{% block content %}{% endblock content %}</html>"),
             ("index.html", "{% extends \"base.html\" %}{% block content %}{% include \"partials/list.html\" %}{% endblock content %}"),
             ("partials/list.html", "{% set s = get_section(path=\"venues/_index.md\") %}"),
             ("page.html", "{% extends \"base.html\" %}"),
+            ("section.html", "{% extends \"base.html\" %}{% block content %}{{ <lists.all /> }}{% endblock content %}"),
+            ("partials/lists.html", "{% component lists.all() %}{{ get_page(path=\"a.md\").title }}{% endcomponent lists.all %}"),
         ] {
-            t.insert(name.to_string(), TemplateSource { name: name.into(), text: text.into(), display_path: name.into() });
+            t.insert(name.to_string(), source(name, text));
         }
         let r = TemplateReach::of(&t);
         assert!(r.lookups.contains("index.html") && r.lookups.contains("partials/list.html"));
+        assert!(r.lookups.contains("section.html"), "through the component it calls");
         assert!(!r.lookups.contains("page.html") && !r.lookups.contains("base.html"));
     }
 
     #[test]
-    fn card_renders_the_macro_once_per_page_and_arguments() {
-        let card = r#"{% macro card(p, compact=false, city=true, level=2) %}<li><h{{ level + 1 }}>{{ p.title }}</h{{ level + 1 }}>{% if city %}{{ p.city }}{% endif %}{% if not compact %}<p>{{ p.summary }}</p>{% endif %}</li>{% endmacro card %}"#;
+    fn card_renders_the_component_once_per_page_and_arguments() {
+        let card = r#"{% component cards.card(p, compact=false, city=true, level=2) %}<li><h{{ level + 1 }}>{{ p.title }}</h{{ level + 1 }}>{% if city %}{{ p.city }}{% endif %}{% if not compact %}<p>{{ p.summary }}</p>{% endif %}</li>{% endcomponent cards.card %}"#;
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html"]);
-        tera.add_raw_template(CARD_TEMPLATE, card).unwrap();
-        tera.add_raw_template(
-            "macro.html",
-            r#"{% import "partials/card.html" as cards %}{% for p in pages %}{{ cards::card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
-        )
+        tera.register_function("card", unbound);
+        tera.add_raw_templates(vec![
+            (CARD_TEMPLATE, card),
+            (
+                "component.html",
+                r#"{% for p in pages %}{{ <cards.card p={p} compact={loop.first} city={not loop.last} level={loop.index} /> }}{% endfor %}"#,
+            ),
+            (
+                "function.html",
+                r#"{% for p in pages %}{{ card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
+            ),
+        ])
         .unwrap();
-        tera.add_raw_template(
-            "function.html",
-            r#"{% for p in pages %}{{ card(p=p, compact=loop.first, city=not loop.last, level=loop.index) }}{% endfor %}"#,
-        )
-        .unwrap();
-        tera.add_raw_template(CARD_CALL, &card_call()).unwrap();
         let templates = CardSlot::default();
         tera.register_function("card", CardRenderer { templates: templates.clone(), cache: Default::default() });
         let tera = Arc::new(tera);
         templates.fill(&tera);
-        let page = |path: &str, title: &str| serde_json::json!({"path": path, "title": title, "city": "郑州市", "summary": "<b>科普</b>"});
+        #[derive(serde::Serialize)]
+        struct P {
+            path: &'static str,
+            title: &'static str,
+            city: &'static str,
+            summary: &'static str,
+        }
+        let page = |path, title| P { path, title, city: "郑州市", summary: "<b>科普</b>" };
         let mut ctx = tera::Context::new();
         ctx.insert("pages", &vec![page("/a/", "甲"), page("/b/", "乙 & 丙"), page("/a/", "甲"), page("/c/", "丁")]);
-        let by_macro = tera.render("macro.html", &ctx).unwrap();
-        assert!(by_macro.contains("乙 &amp; 丙") && by_macro.contains("&lt;b&gt;"), "{by_macro}");
+        let direct = tera.render("component.html", &ctx).unwrap();
+        assert!(direct.contains("乙 &amp; 丙") && direct.contains("&lt;b&gt;"), "{direct}");
         // Twice: the second render takes every card from the cache.
-        assert_eq!(tera.render("function.html", &ctx).unwrap(), by_macro);
-        assert_eq!(tera.render("function.html", &ctx).unwrap(), by_macro);
+        assert_eq!(tera.render("function.html", &ctx).unwrap(), direct);
+        assert_eq!(tera.render("function.html", &ctx).unwrap(), direct);
+    }
+
+    #[test]
+    fn errors_name_the_template_line_and_column_as_written() {
+        let mut t = BTreeMap::new();
+        t.insert("a.html".to_string(), source("a.html", "x\n{% for i in [1] %}{{ i }}{% endfor %}{{ i | nope }}\n"));
+        let Err(diags) = compile(&t) else { panic!("an unknown filter is an error when loading") };
+        let d = &diags.0[0];
+        assert!(d.message.contains("nope"), "{d:?}");
+        assert_eq!((d.line, d.column), (Some(2), Some(45)), "{d:?}");
+        assert_eq!(d.file.as_deref(), Some(std::path::Path::new("a.html")));
     }
 }
