@@ -135,6 +135,10 @@ chinese_enum!(
 #[serde(deny_unknown_fields)]
 pub struct Venue {
     pub kind: VenueKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub city: Option<String>,
     pub county: Option<String>,
     pub status: Option<VenueStatus>,
@@ -167,6 +171,10 @@ pub struct Venue {
 #[serde(deny_unknown_fields)]
 pub struct Base {
     pub category: BaseCategory,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub level: Option<BaseLevel>,
     pub city: Option<String>,
     pub county: Option<String>,
@@ -185,6 +193,10 @@ pub struct Base {
 #[serde(deny_unknown_fields)]
 pub struct Expert {
     pub kind: ExpertKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub scope: ExpertScope,
     pub city: Option<String>,
     pub batch: Option<String>,
@@ -202,6 +214,10 @@ pub struct Expert {
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub kind: CampaignKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub start: Option<Date>,
     pub end: Option<Date>,
     /// How often it runs: left out when no source says (shown as nothing).
@@ -387,6 +403,17 @@ impl Typed {
             f.push(("city", c.to_string()));
         }
         f
+    }
+
+    /// The page's official short names (`aliases`); city and overview pages have none.
+    pub fn aliases(&self) -> &[String] {
+        match self {
+            Typed::Venue(v) => &v.aliases,
+            Typed::Base(b) => &b.aliases,
+            Typed::Expert(e) => &e.aliases,
+            Typed::Campaign(c) => &c.aliases,
+            Typed::City(_) | Typed::Overview(_) => &[],
+        }
     }
 
     /// Short searchable fields beyond the title (names, places, organisers).

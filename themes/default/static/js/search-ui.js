@@ -55,13 +55,14 @@ function renderResults(result, query) {
       const li = document.createElement("li");
       li.className = "search-result";
       const a = document.createElement("a");
-      a.href = r.url;
+      // The part of the page the query asks for (门票 → #开放和门票), when there is one.
+      a.href = r.heading ? `${r.url}#${encodeURIComponent(r.heading)}` : r.url;
       const section = document.createElement("span");
       section.className = "result-section";
       section.textContent = r.sectionLabel;
       const title = document.createElement("span");
       title.className = "result-title";
-      title.textContent = r.title;
+      title.textContent = r.heading ? `${r.title} › ${r.heading}` : r.title;
       const excerpt = document.createElement("span");
       excerpt.className = "result-excerpt";
       setExcerpt(excerpt, r.excerpt);
@@ -70,10 +71,32 @@ function renderResults(result, query) {
       return li;
     })
   );
+  const suggestions = result.total ? [] : (result.suggestions ?? []);
+  if (suggestions.length) list.append(renderSuggestions(suggestions));
   status.textContent = result.total
     ? `找到 ${result.total} 个与“${query}”相关的结果${result.total > result.results.length ? `，显示前 ${result.results.length} 个` : ""}。`
-    : `没有找到与“${query}”相关的内容。可以换个说法，或试试拼音、简称。`;
+    : suggestions.length
+      ? `没有找到与“${query}”相关的内容。您是不是要找：${suggestions.map((s) => s.title).join("、")}？`
+      : `没有找到与“${query}”相关的内容。可以换个说法，或试试拼音、简称。`;
   more.hidden = result.total <= result.results.length;
+}
+
+/** "Did you mean": the closest titles when nothing was found, as links in the result list
+ * (so ↓ and Enter reach them like results). Titles are set as text, never as markup. */
+function renderSuggestions(suggestions) {
+  const li = document.createElement("li");
+  li.className = "search-suggestions";
+  const label = document.createElement("span");
+  label.textContent = "您是不是要找：";
+  li.append(label);
+  suggestions.forEach((s, i) => {
+    const a = document.createElement("a");
+    a.href = s.url;
+    a.textContent = s.title;
+    if (i) li.append("、");
+    li.append(a);
+  });
+  return li;
 }
 
 /** Section chips always; city chips folded away (18 of them) unless one is chosen; the
