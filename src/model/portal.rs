@@ -106,7 +106,10 @@ chinese_enum!(
     /// What sort of base.
     BaseCategory { Education = "科普教育基地", ScientistSpirit = "科学家精神教育基地",
     ScienceCourtyard = "科技小院", StudyTour = "科普研学基地", DemoCounty = "科普示范县",
-    Network = "基地联盟" });
+    Network = "基地联盟",
+    // A place that does science popularisation but holds no title of its own (a member of a
+    // city's alliance, a base a city set up): its badge must not claim a designation.
+    Site = "科普阵地" });
 chinese_enum!(
     /// A batch of experts, a studio, or one person.
     ExpertKind { Batch = "批次", Studio = "工作室", Person = "个人" });
@@ -132,6 +135,10 @@ chinese_enum!(
 #[serde(deny_unknown_fields)]
 pub struct Venue {
     pub kind: VenueKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub city: Option<String>,
     pub county: Option<String>,
     pub status: Option<VenueStatus>,
@@ -140,8 +147,13 @@ pub struct Venue {
     pub opening_hours: Option<String>,
     pub booking: Option<String>,
     pub daily_tickets: Option<u64>,
+    /// 建筑面积: the whole building.
     pub building_area_m2: Option<f64>,
+    /// 展览面积 / 布展面积: the floor given to exhibitions.
     pub exhibition_area_m2: Option<f64>,
+    /// 开放面积: the floor open to visitors (halls, cinemas, restaurant …), which reports give
+    /// for a venue opening in stages; neither of the two above.
+    pub open_area_m2: Option<f64>,
     pub exhibits: Option<u64>,
     #[serde(default)]
     pub halls: Vec<String>,
@@ -159,6 +171,10 @@ pub struct Venue {
 #[serde(deny_unknown_fields)]
 pub struct Base {
     pub category: BaseCategory,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub level: Option<BaseLevel>,
     pub city: Option<String>,
     pub county: Option<String>,
@@ -177,6 +193,10 @@ pub struct Base {
 #[serde(deny_unknown_fields)]
 pub struct Expert {
     pub kind: ExpertKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub scope: ExpertScope,
     pub city: Option<String>,
     pub batch: Option<String>,
@@ -194,9 +214,17 @@ pub struct Expert {
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub kind: CampaignKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub start: Option<Date>,
     pub end: Option<Date>,
+    /// How often it runs: left out when no source says (shown as nothing).
     pub recurrence: Option<Recurrence>,
+    /// The fixed yearly date of a national day or month, with who fixed it. Only these get a
+    /// repeating event in the calendar feed.
+    pub annual: Option<Annual>,
     pub year: Option<u16>,
     #[serde(default)]
     pub organisers: Vec<String>,
@@ -210,6 +238,57 @@ pub struct Campaign {
     pub experts: Vec<String>,
     pub activities: Option<u64>,
     pub participants: Option<u64>,
+}
+
+/// `[campaign.annual]`: when a yearly campaign falls, as fixed by law or by its national
+/// organisers (a month, or one day of it), and `basis`, the citation that says so — the
+/// calendar feed repeats it every year, so it must be a rule, never a guess from past dates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Annual {
+    pub month: u8,
+    pub day: Option<u8>,
+    pub basis: String,
+}
+
+impl Annual {
+    /// The first day and the day after the last, in `year` (`None` for a day that year lacks).
+    pub fn span(&self, year: i32) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+        let first = chrono::NaiveDate::from_ymd_opt(year, self.month.into(), self.day.unwrap_or(1).into())?;
+        let after = match self.day {
+            Some(_) => first.succ_opt()?,
+            None if self.month == 12 => chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
+            None => chrono::NaiveDate::from_ymd_opt(year, u32::from(self.month) + 1, 1)?,
+        };
+        Some((first, after))
+    }
+
+    /// `每年5月30日`, `每年9月`.
+    pub fn label(&self) -> String {
+        match self.day {
+            Some(d) => format!("每年{}月{}日", self.month, d),
+            None => format!("每年{}月", self.month),
+        }
+    }
+
+    /// What is wrong with the date, if anything, and in which field: a month outside 1–12, a
+    /// day the month does not have every year (29 February would vanish three years in
+    /// four), an empty basis.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if !(1..=12).contains(&self.month) {
+            return Some(("month", format!("month {} is not a month (1–12)", self.month)));
+        }
+        if let Some(d) = self.day {
+            // 2023 is not a leap year: a day it has, every year has.
+            if d == 0 || chrono::NaiveDate::from_ymd_opt(2023, self.month.into(), d.into()).is_none() {
+                return Some(("day", format!("{}月 has no day {d} every year", self.month)));
+            }
+        }
+        if self.basis.trim().is_empty() {
+            return Some(("basis", "basis is empty: say who fixed the date (a law, the national organisers, a source)".into()));
+        }
+        None
+    }
 }
 
 /// `[city]`
@@ -324,6 +403,17 @@ impl Typed {
             f.push(("city", c.to_string()));
         }
         f
+    }
+
+    /// The page's official short names (`aliases`); city and overview pages have none.
+    pub fn aliases(&self) -> &[String] {
+        match self {
+            Typed::Venue(v) => &v.aliases,
+            Typed::Base(b) => &b.aliases,
+            Typed::Expert(e) => &e.aliases,
+            Typed::Campaign(c) => &c.aliases,
+            Typed::City(_) | Typed::Overview(_) => &[],
+        }
     }
 
     /// Short searchable fields beyond the title (names, places, organisers).

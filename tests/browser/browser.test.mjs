@@ -64,16 +64,47 @@ describe('key pages', () => {
     });
   }
 
-  test('the calendar page links the iCal feed, and the feed downloads', async () => {
+  test('the calendar page links the iCal feed, as a subscription and a download, and the feed downloads', async () => {
     const { context, page } = await open(pages.calendar);
     try {
-      const href = await page.locator('a[href$="campaigns.ics"]').first().getAttribute('href');
+      const webcal = await page.locator('a[href^="webcal://"][href$="/campaigns.ics"]').count();
+      assert.ok(webcal >= 1, 'a webcal:// subscription link (添加到手机日历)');
+      const href = await page.locator('a[href$="campaigns.ics"]:not([href^="webcal:"])').first().getAttribute('href');
       assert.ok(href, 'a link to campaigns.ics');
       const res = await request(new URL(href, server.base).href);
       assert.equal(res.status, 200);
       assert.match(res.headers['content-type'], /^text\/calendar/);
     } finally {
       await context.close();
+    }
+  });
+
+  test('yearly days show when they come next, and are marked as coming or on', async () => {
+    // The visitor's own date decides: on 1 May the 30 May day is 29 days away; on 10 September
+    // 科普月 is on and the 30 May day is next year's.
+    for (const [now, want] of [
+      ['2026-05-01T04:00:00Z', [['2026-05-30', 'upcoming', '下一次：2026年5月30日'], ['2026-09-01', 'upcoming', '下一次：2026年9月']]],
+      ['2026-09-10T04:00:00Z', [['2027-05-30', 'upcoming', '下一次：2027年5月30日'], ['2026-09-01', 'ongoing', '下一次：2026年9月']]],
+    ]) {
+      const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+      try {
+        const page = await context.newPage();
+        await page.clock.setFixedTime(new Date(now));
+        await page.goto(server.url(pages.calendar), { waitUntil: 'load' });
+        const items = page.locator('.calendar-annual .calendar-item');
+        assert.equal(await items.count(), want.length);
+        for (let i = 0; i < want.length; i++) {
+          const item = items.nth(i);
+          assert.equal(await item.getAttribute('data-start'), want[i][0], now);
+          assert.equal(await item.getAttribute('data-status'), want[i][1], now);
+          assert.equal((await item.locator('.calendar-next').innerText()).trim(), want[i][2], now);
+        }
+        assert.match(await page.locator('#calendar-summary').innerText(), /即将开始/);
+        const webcal = await page.locator('.subscribe a[href^="webcal://"]').getAttribute('href');
+        assert.ok(webcal.endsWith('/campaigns.ics'), webcal);
+      } finally {
+        await context.close();
+      }
     }
   });
 
@@ -252,6 +283,33 @@ describe('search', () => {
       assert.equal(await results.count(), all, 'every result is listed in the end');
       assert.equal(await more.isVisible(), false, 'the button is gone once everything is shown');
       assert.notEqual(await page.evaluate(() => document.activeElement.tagName), 'BODY', 'the focus did not fall to <body>');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a homophone and a spoken question find the named page first; nothing found suggests titles', async () => {
+    const { context, page, errors } = await openSearch();
+    try {
+      // What a pinyin IME and voice input write: 管 for 馆, and a short name with a question.
+      for (const [q, want] of [['许昌科技管', '许昌市科技馆'], ['省科技馆周一开门吗', '河南省科技馆新馆']]) {
+        await search(page, q);
+        await page.waitForFunction((q) => document.getElementById('search-status').textContent.includes(q), q, { timeout: 10000 });
+        const first = (await page.locator('#search-results .result-title').first().textContent()).trim();
+        assert.ok(first.startsWith(want), `${q} → ${first}`);
+      }
+      await page.screenshot({ path: screenshotPath('search-forgiving'), fullPage: true });
+      // Nothing matches enough: the closest titles are offered as links, set as text.
+      const none = '数码鸿沟<b>x</b>';
+      const box = page.locator('main input[type="search"]');
+      await box.fill('');
+      await box.pressSequentially(none, { delay: 10 });
+      await page.waitForFunction(() => document.querySelector('#search-results .search-suggestions a'), null, { timeout: 10000 });
+      const offered = await page.locator('#search-results .search-suggestions a').allInnerTexts();
+      assert.ok(offered.some((t) => t.includes('数字鸿沟')), `suggestions: ${offered}`);
+      assert.match(await page.locator('#search-status').textContent(), /您是不是要找/);
+      assert.equal(await page.locator('#search-results b').count(), 0, 'no markup from the query');
+      assert.deepEqual(errors, []);
     } finally {
       await context.close();
     }
