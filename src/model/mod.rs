@@ -10,7 +10,7 @@ pub mod front_matter;
 pub mod portal;
 pub mod slug;
 pub mod text;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
