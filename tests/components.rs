@@ -148,3 +148,38 @@ fn required_captions_and_the_embed_allowlist_are_enforced() {
     let err = build_err(&site);
     assert!(err.contains("is not from a host config.toml allows; allowed: player.bilibili.com"), "{err}");
 }
+
+#[test]
+fn load_data_and_get_taxonomy_url() {
+    let (_t, site) = fixture("basic");
+    write(&site, "data/venues.csv", "名称,城市\n郑州科技馆,郑州\n\"洛阳, 新馆\",洛阳\n");
+    write(&site, "data/extra.toml", "note = \"来自 TOML\"\n");
+    write(
+        &site,
+        "templates/index.html",
+        "{% extends \"base.html\" %}{% block content %}{% set v = load_data(path=\"data/venues.csv\") %}\
+         <p id=\"csv\">{{ v.headers | join(sep=\"|\") }};{% for r in v.records %}{{ r[0] }}/{{ r[1] }};{% endfor %}</p>\
+         {% set t = load_data(path='data/extra.toml') %}<p id=\"toml\">{{ t.note }}</p>\
+         <p id=\"tax\">{{ get_taxonomy_url(kind=\"tags\", name=\"科技馆\") }}</p>{% endblock content %}",
+    );
+    build_ok(&site, &[]);
+    let html = read(&site, "public/index.html");
+    assert!(html.contains("<p id=\"csv\">名称|城市;郑州科技馆/郑州;洛阳, 新馆/洛阳;</p>"), "{html}");
+    assert!(html.contains("<p id=\"toml\">来自 TOML</p>"), "{html}");
+    assert!(html.contains("<p id=\"tax\">/tags/ke-ji-guan/</p>"), "{html}");
+
+    // An unknown term names the close ones; a path out of the site and a broken CSV are errors
+    // that name the template line, and public/ stays as it was.
+    let before = tree(&site.join("public"));
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}{% block content %}{{ get_taxonomy_url(kind=\"tags\", name=\"科技\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("no term “科技” in `tags`"), "{err}");
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}\n{% block content %}\n{{ load_data(path=\"../outside.csv\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("templates/index.html:3:4") && err.contains("may not leave the site"), "{err}");
+    write(&site, "data/bad.csv", "a,b\n1\n");
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}{% block content %}{{ load_data(path=\"data/bad.csv\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("not valid CSV at line 2"), "{err}");
+    assert_eq!(tree(&site.join("public")), before);
+}

@@ -38,7 +38,14 @@ pub struct Compiled {
 impl Compiled {
     /// Compile the templates of `assets` and hash its static files and the syntax stylesheet.
     pub fn new(assets: &crate::load::theme::Assets) -> Result<Self, Diagnostics> {
-        let (tera, sources) = compile(&assets.templates)?;
+        let (mut tera, sources) = compile(&assets.templates)?;
+        let data: Arc<HashMap<String, Value>> =
+            Arc::new(assets.data.iter().map(|(k, v)| (k.clone(), Value::from_serializable(v))).collect());
+        // `load_data(path=…)`: the files were read and parsed by the load stage.
+        tera.register_function("load_data", move |args: Kwargs, _: &State| -> TeraResult<Value> {
+            let path = string_arg(&args, "path")?;
+            data.get(&path).cloned().ok_or_else(|| tera::Error::message(format!("load_data: `{path}` was not loaded (write the path out in the template)")))
+        });
         let syntax_css = super::markdown::syntax_css();
         let asset_hashes = asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
         Ok(Compiled { tera, asset_hashes, deps: TemplateDependencies::of(&assets.templates), sources })
@@ -48,8 +55,19 @@ impl Compiled {
 /// The functions [`bind`] gives a site's data to. Registered as placeholders before the
 /// templates are added, because Tera checks when it loads a template that every function it
 /// calls exists.
-const SITE_FUNCTIONS: [&str; 9] =
-    ["get_page", "get_section", "get_pages", "count_pages", "get_taxonomy", "city_link", "get_url", "page_by_title", "chart"];
+const SITE_FUNCTIONS: [&str; 11] = [
+    "get_page",
+    "get_section",
+    "get_pages",
+    "count_pages",
+    "get_taxonomy",
+    "get_taxonomy_url",
+    "city_link",
+    "get_url",
+    "page_by_title",
+    "chart",
+    "load_data",
+];
 
 /// The name Tera knows a template by: the theme's under [`THEME_PREFIX`].
 pub fn tera_name(t: &TemplateSource) -> String {
@@ -698,6 +716,7 @@ fn register_functions(
         l.taxonomy(&kind).ok_or_else(|| tera::Error::message(format!("get_taxonomy: no taxonomy `{kind}`")))
     });
     tera.register_function("city_link", CityLink::new(site));
+    tera.register_function("get_taxonomy_url", TaxonomyUrl::new(site));
     tera.register_function("page_by_title", PageByTitle::new(site, refs));
     tera.register_function("chart", ChartFunction { by_title: PageByTitle::new(site, refs), figures: site.pages.iter().map(|p| p.meta.figures.clone()).collect() });
     let prefix = site.config.path_prefix();
@@ -946,6 +965,48 @@ impl tera::Function<TeraResult<Value>> for CityLink {
 
     fn is_safe(&self) -> bool {
         true
+    }
+}
+
+/// `get_taxonomy_url(kind="tags", name="科技馆")`: a term's page, as in Zola. An unknown
+/// taxonomy or term is an error naming the close ones.
+struct TaxonomyUrl(HashMap<String, HashMap<String, String>>);
+
+impl TaxonomyUrl {
+    fn new(site: &Site) -> Self {
+        TaxonomyUrl(
+            site.taxonomies
+                .iter()
+                .map(|t| {
+                    let terms = t.terms.iter().map(|term| (term.name.clone(), site.url(&format!("/{}/{}/", t.slug, term.slug)))).collect();
+                    (t.name.clone(), terms)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl tera::Function<TeraResult<Value>> for TaxonomyUrl {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let kind = string_arg(&args, "kind")?;
+        let name = string_arg(&args, "name")?;
+        let terms = self.0.get(&kind).ok_or_else(|| {
+            let mut kinds: Vec<&str> = self.0.keys().map(String::as_str).collect();
+            kinds.sort_unstable();
+            tera::Error::message(format!("get_taxonomy_url: no taxonomy `{kind}` (taxonomies: {})", kinds.join(", ")))
+        })?;
+        match terms.get(&name) {
+            Some(url) => Ok(Value::from(url.as_str())),
+            None if args.get::<bool>("required")? == Some(false) => Ok(Value::none()),
+            None => {
+                let close = super::components::close_names(&name, terms.keys().map(String::as_str));
+                let mut message = format!("get_taxonomy_url: no term “{name}” in `{kind}`");
+                if let Some(c) = close.first() {
+                    message.push_str(&format!("; did you mean “{c}”?"));
+                }
+                Err(tera::Error::message(message))
+            }
+        }
     }
 }
 
