@@ -68,6 +68,12 @@ enum Command {
         /// Seconds allowed per external URL.
         #[arg(long, default_value_t = 10, value_name = "SECS")]
         timeout: u64,
+        /// Also check that every number of a typed page is in a source document it cites.
+        #[arg(long)]
+        sources: bool,
+        /// The source documents for --sources (default: ../shared/seeds beside the site root).
+        #[arg(long, value_name = "DIR", requires = "sources")]
+        seeds: Option<PathBuf>,
     },
     /// Compare two builds' manifests (.kepu-manifest.json): what a deploy uploads and deletes.
     /// Prints `upload PATH` lines (assets before pages) then `delete PATH` lines.
@@ -172,9 +178,10 @@ fn main() -> ExitCode {
             keep_freed_memory();
             run_build(&site, output, timings, minify, precompress)
         }
-        Command::Check { site, external, timeout } => {
+        Command::Check { site, external, timeout, sources, seeds } => {
             keep_freed_memory();
-            run_check(&site, external, timeout)
+            let seeds = sources.then(|| seeds.unwrap_or_else(|| site.root.join("..").join("shared").join("seeds")));
+            run_check(&site, external, timeout, seeds.as_deref())
         }
         Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
         Command::Serve { root, port, interface, open, drafts } => run_serve(root, port, interface, open, drafts),
@@ -317,7 +324,15 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
     }
 }
 
-fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
+fn run_check(site: &SiteArgs, external: bool, timeout: u64, seeds: Option<&std::path::Path>) -> ExitCode {
+    // Read the sources first: a missing folder is a usage error, found before the build.
+    let seeds = match seeds.map(kepu::sources::Seeds::load).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            say!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let options = site.options(None);
     let progress = Progress::new(site.format == Format::Json);
     let generated = build::generate(&options, &mut |s| progress.stage(s));
@@ -340,6 +355,11 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
     progress.finish();
     let mut all = g.warnings;
     all.extend(report.diagnostics);
+    let sources_stats = seeds.map(|seeds| {
+        let (diags, stats) = kepu::sources::check(&g.site, &site.root, &seeds);
+        all.extend(diags);
+        stats
+    });
     let all = all.sorted();
     print_check(&all, Some(&report.stats), site.format);
     let s = &report.stats;
@@ -358,6 +378,10 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64) -> ExitCode {
             s.internal_links,
             s.anchors,
         );
+        let summary = match sources_stats {
+            Some(st) => format!("{summary}; {} numbers of {} typed pages against their sources", st.numbers, st.pages),
+            None => summary,
+        };
         if all.has_errors() {
             say!("check failed: {} error(s); checked {summary}", all.error_count());
         } else {

@@ -139,14 +139,16 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
              # opening_days = \"\"\n\
              # opening_hours = \"\"\n\
              # booking = \"\"\n\
-             # exhibition_area_m2 = 5000     # 平方米，填正数；资料里没有就不写\n\
+             # building_area_m2 = 20000     # 建筑面积，平方米；资料里没有就不写\n\
+             # exhibition_area_m2 = 5000     # 展览（布展）面积，平方米；资料里没有就不写\n\
+             # open_area_m2 = 10000          # 开放面积，平方米；资料里没有就不写\n\
              # halls = []\n\
              # annual_visitors = 300000      # 人次，填正数；资料里没有就不写\n\
              # visitors_year = 2024          # 观众人数是哪一年的，四位年份\n"
         ),
         PageType::Base => format!(
             "[base]\n\
-             # 类别（必填），选一个：科普教育基地 科学家精神教育基地 科技小院 科普研学基地 科普示范县 基地联盟\n\
+             # 类别（必填），选一个：科普教育基地 科学家精神教育基地 科技小院 科普研学基地 科普示范县 基地联盟 科普阵地（资料没写正式认定的，选科普阵地）\n\
              category = \"科普教育基地\"  {example}\n\
              # level = \"省级\"              # 国家级 省级 市级\n\
              # city = \"郑州\"\n\
@@ -171,7 +173,7 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
              kind = \"其他\"  {example}\n\
              # start = 2025-09-01\n\
              # end = 2025-09-30\n\
-             # recurrence = \"每年\"         # 每年 一次性 常态化\n\
+             # recurrence = \"每年\"         # 每年 一次性 常态化；资料没写频次就不填\n\
              # year = 2025                   # 数字是哪一年的，四位年份\n\
              # organisers = []\n\
              # cities = []\n\
@@ -204,6 +206,11 @@ mod tests {
         assert!(p.ends_with("content/venues/zheng-zhou-ke-ji-guan.md"), "{}", p.display());
         assert!(matches!(new_page(dir.path(), "venue", "郑州科技馆"), Err(ScaffoldError::Exists(_))));
         assert!(matches!(new_page(dir.path(), "museum", "x"), Err(ScaffoldError::UnknownType(_))));
+        // Place names are read as places: 长垣 is chang-yuan, 浚县 xun-xian.
+        let p = new_page(dir.path(), "venue", "长垣市科技馆").unwrap();
+        assert!(p.ends_with("content/venues/chang-yuan-shi-ke-ji-guan.md"), "{}", p.display());
+        let p = new_page(dir.path(), "base", "浚县科普教育基地").unwrap();
+        assert!(p.ends_with("content/bases/xun-xian-ke-pu-jiao-yu-ji-di.md"), "{}", p.display());
     }
 
     #[test]

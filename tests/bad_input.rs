@@ -260,6 +260,9 @@ fixture_cases!(
     near_miss_titles,
     duplicate_title,
     year_out_of_range,
+    // A yearly date that is not one: month 13, 30 February, 29 February (three years in
+    // four without it), day 0, no basis, no year to start from, not 每年, out of range.
+    campaign_annual_invalid,
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,

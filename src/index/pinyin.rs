@@ -52,6 +52,24 @@ fn static_readings(c: char) -> Readings {
     out
 }
 
+/// `readings` with a place-name reading (浚 in 浚县: `xun`) first, so that a county is found
+/// by its name as it is said even when the dictionary's first readings are others.
+fn with_place_reading(readings: Readings, place: Option<&'static str>) -> Readings {
+    let Some(place) = place else { return readings };
+    let mut out = Readings { strs: [""; MAX_READINGS], len: 1 };
+    out.strs[0] = place;
+    for r in readings.as_slice() {
+        if out.len == MAX_READINGS {
+            break;
+        }
+        if *r != place {
+            out.strs[out.len] = r;
+            out.len += 1;
+        }
+    }
+    out
+}
+
 /// Up to [`MAX_READINGS`] readings of one character.
 #[derive(Clone, Copy)]
 struct Readings {
@@ -94,7 +112,9 @@ pub fn terms(text: &str) -> Vec<String> {
 pub fn for_each_term(text: &str, mut f: impl FnMut(&str)) {
     let mut term = String::new();
     for run in runs(text).into_iter().filter(|r| r.han) {
-        let readings: Vec<Readings> = run.text.chars().map(static_readings).collect();
+        let places = crate::model::place_names::readings_in(&run.text);
+        let readings: Vec<Readings> =
+            run.text.chars().zip(places).map(|(c, place)| with_place_reading(static_readings(c), place)).collect();
         for (i, rs) in readings.iter().enumerate() {
             let rs = rs.as_slice();
             for r in rs {
@@ -170,6 +190,16 @@ mod tests {
         for want in ["~ke", "~ji", "~guan", "+ke'ji", "+ji'guan", "^kj", "^jg"] {
             assert!(t.iter().any(|x| x == want), "{want} missing from {t:?}");
         }
+    }
+
+    #[test]
+    fn county_names_are_found_by_their_place_name_reading() {
+        for (name, pair) in [("浚县", "+xun'xian"), ("长垣", "+chang'yuan"), ("郏县", "+jia'xian"), ("中牟", "+zhong'mu")] {
+            let t = terms(&format!("{name}科技馆"));
+            assert!(t.iter().any(|x| x == pair), "{name}: {pair} missing from {t:?}");
+        }
+        // Outside a place name nothing changes: 浚 alone is read as the dictionary reads it.
+        assert_eq!(terms("浚"), readings('浚').iter().map(|r| format!("~{r}")).collect::<Vec<_>>());
     }
 
     #[test]

@@ -29,6 +29,59 @@ pub const CITIES: [(&str, &str); 18] = [
     ("济源", "济源示范区"),
 ];
 
+/// One of the documents the default portal is written from, as its `sources` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SourceDocument {
+    /// The file name pages cite (`000_34df85477a50c534.txt`).
+    pub file: &'static str,
+    /// The document's own title, as it heads the document.
+    pub title: &'static str,
+    /// Who issued it.
+    pub issuer: &'static str,
+    /// When, as the document gives it (`None`: it gives no date).
+    pub date: Option<&'static str>,
+}
+
+/// The source documents, in one place: the sources check names them, and pages can show a
+/// reader a title and a date instead of a file name (资料来源).
+pub const SOURCE_DOCUMENTS: [SourceDocument; 5] = [
+    SourceDocument {
+        file: "000_34df85477a50c534.txt",
+        title: "“5610”总体安排 省辖市科协发言材料汇编（省辖市科协工作座谈会材料之四）",
+        issuer: "河南省科协办公室",
+        date: Some("2024年3月"),
+    },
+    SourceDocument {
+        file: "001_097fda7e6f8fa704.txt",
+        title: "担当培育壮大新质生产力重任 持续推进“5610”总体安排推动河南创新发展——在河南省科协九届七次全委会议上的工作报告",
+        issuer: "河南省科协",
+        date: Some("2024年3月22日"),
+    },
+    SourceDocument {
+        file: "002_d1e94c65811a936a.txt",
+        title: "“5610”总体安排 省科协机关部室和事业单位发言材料汇编",
+        issuer: "河南省科协办公室",
+        date: Some("2024年3月"),
+    },
+    SourceDocument {
+        file: "003_59aa2384767d3827.txt",
+        title: "勇担时代重任 汇聚创新力量 团结引领全市广大科技工作者为加快打造先行区贡献力量",
+        issuer: "本报记者 刘靖（报道焦作市科协；报纸名称和日期文中未写）",
+        date: None,
+    },
+    SourceDocument {
+        file: "004_1f97570ee69e65fb.txt",
+        title: "河南省科协办公室关于印发河南省科协2025年工作要点和十项重点工作通知（豫科协办发〔2025〕2号）",
+        issuer: "河南省科协办公室",
+        date: Some("2025年3月17日"),
+    },
+];
+
+/// The source document a page cites by this file name, if it is one of the portal's.
+pub fn source_document(file: &str) -> Option<&'static SourceDocument> {
+    SOURCE_DOCUMENTS.iter().find(|d| d.file == file)
+}
+
 /// Is `name` one of the 18 short city names?
 pub fn is_city(name: &str) -> bool {
     CITIES.iter().any(|(short, _)| *short == name)
@@ -106,7 +159,10 @@ chinese_enum!(
     /// What sort of base.
     BaseCategory { Education = "科普教育基地", ScientistSpirit = "科学家精神教育基地",
     ScienceCourtyard = "科技小院", StudyTour = "科普研学基地", DemoCounty = "科普示范县",
-    Network = "基地联盟" });
+    Network = "基地联盟",
+    // A place that does science popularisation but holds no title of its own (a member of a
+    // city's alliance, a base a city set up): its badge must not claim a designation.
+    Site = "科普阵地" });
 chinese_enum!(
     /// A batch of experts, a studio, or one person.
     ExpertKind { Batch = "批次", Studio = "工作室", Person = "个人" });
@@ -140,8 +196,13 @@ pub struct Venue {
     pub opening_hours: Option<String>,
     pub booking: Option<String>,
     pub daily_tickets: Option<u64>,
+    /// 建筑面积: the whole building.
     pub building_area_m2: Option<f64>,
+    /// 展览面积 / 布展面积: the floor given to exhibitions.
     pub exhibition_area_m2: Option<f64>,
+    /// 开放面积: the floor open to visitors (halls, cinemas, restaurant …), which reports give
+    /// for a venue opening in stages; neither of the two above.
+    pub open_area_m2: Option<f64>,
     pub exhibits: Option<u64>,
     #[serde(default)]
     pub halls: Vec<String>,
@@ -196,7 +257,11 @@ pub struct Campaign {
     pub kind: CampaignKind,
     pub start: Option<Date>,
     pub end: Option<Date>,
+    /// How often it runs: left out when no source says (shown as nothing).
     pub recurrence: Option<Recurrence>,
+    /// The fixed yearly date of a national day or month, with who fixed it. Only these get a
+    /// repeating event in the calendar feed.
+    pub annual: Option<Annual>,
     pub year: Option<u16>,
     #[serde(default)]
     pub organisers: Vec<String>,
@@ -210,6 +275,57 @@ pub struct Campaign {
     pub experts: Vec<String>,
     pub activities: Option<u64>,
     pub participants: Option<u64>,
+}
+
+/// `[campaign.annual]`: when a yearly campaign falls, as fixed by law or by its national
+/// organisers (a month, or one day of it), and `basis`, the citation that says so — the
+/// calendar feed repeats it every year, so it must be a rule, never a guess from past dates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Annual {
+    pub month: u8,
+    pub day: Option<u8>,
+    pub basis: String,
+}
+
+impl Annual {
+    /// The first day and the day after the last, in `year` (`None` for a day that year lacks).
+    pub fn span(&self, year: i32) -> Option<(chrono::NaiveDate, chrono::NaiveDate)> {
+        let first = chrono::NaiveDate::from_ymd_opt(year, self.month.into(), self.day.unwrap_or(1).into())?;
+        let after = match self.day {
+            Some(_) => first.succ_opt()?,
+            None if self.month == 12 => chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1)?,
+            None => chrono::NaiveDate::from_ymd_opt(year, u32::from(self.month) + 1, 1)?,
+        };
+        Some((first, after))
+    }
+
+    /// `每年5月30日`, `每年9月`.
+    pub fn label(&self) -> String {
+        match self.day {
+            Some(d) => format!("每年{}月{}日", self.month, d),
+            None => format!("每年{}月", self.month),
+        }
+    }
+
+    /// What is wrong with the date, if anything, and in which field: a month outside 1–12, a
+    /// day the month does not have every year (29 February would vanish three years in
+    /// four), an empty basis.
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        if !(1..=12).contains(&self.month) {
+            return Some(("month", format!("month {} is not a month (1–12)", self.month)));
+        }
+        if let Some(d) = self.day {
+            // 2023 is not a leap year: a day it has, every year has.
+            if d == 0 || chrono::NaiveDate::from_ymd_opt(2023, self.month.into(), d.into()).is_none() {
+                return Some(("day", format!("{}月 has no day {d} every year", self.month)));
+            }
+        }
+        if self.basis.trim().is_empty() {
+            return Some(("basis", "basis is empty: say who fixed the date (a law, the national organisers, a source)".into()));
+        }
+        None
+    }
 }
 
 /// `[city]`

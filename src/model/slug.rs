@@ -12,8 +12,10 @@ pub fn is_han(c: char) -> bool {
         0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2A6DF | 0x2A700..=0x2EBEF | 0x30000..=0x3134F)
 }
 
-/// A lower-case, hyphen-joined ASCII slug; Han characters become pinyin syllables.
+/// A lower-case, hyphen-joined ASCII slug; Han characters become pinyin syllables, read as
+/// place names where they are one (长垣 → `chang-yuan`, [`super::place_names`]).
 pub fn slugify(text: &str) -> String {
+    let places = super::place_names::readings_in(text);
     let mut words: Vec<String> = Vec::new();
     let mut current = String::new();
     let flush = |current: &mut String, words: &mut Vec<String>| {
@@ -21,12 +23,14 @@ pub fn slugify(text: &str) -> String {
             words.push(std::mem::take(current));
         }
     };
-    for c in text.chars() {
+    for (c, place) in text.chars().zip(places) {
         if c.is_ascii_alphanumeric() {
             current.push(c.to_ascii_lowercase());
         } else if is_han(c) {
             flush(&mut current, &mut words);
-            if let Some(p) = c.to_pinyin() {
+            if let Some(reading) = place {
+                words.push(reading.to_string());
+            } else if let Some(p) = c.to_pinyin() {
                 words.push(p.plain().to_string());
             }
         } else if c == '_' || c == '-' || c.is_whitespace() || c.is_ascii_punctuation() || !c.is_alphanumeric() {
@@ -73,6 +77,17 @@ mod tests {
         assert_eq!(slugify("“5610”总体安排"), "5610-zong-ti-an-pai");
         assert_eq!(slugify("Hello, World!"), "hello-world");
         assert_eq!(slugify("Café"), "cafe");
+    }
+
+    #[test]
+    fn place_names_take_their_place_name_readings() {
+        assert_eq!(slugify("长垣市科技馆"), "chang-yuan-shi-ke-ji-guan");
+        assert_eq!(slugify("浚县"), "xun-xian");
+        assert_eq!(slugify("郏县科普大篷车"), "jia-xian-ke-pu-da-peng-che");
+        assert_eq!(slugify("召陵区"), "shao-ling-qu");
+        assert_eq!(slugify("中牟县"), "zhong-mu-xian");
+        // The same characters outside a place name keep the dictionary's reading.
+        assert_eq!(slugify("成长"), "cheng-zhang");
     }
 
     #[test]

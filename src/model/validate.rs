@@ -490,7 +490,7 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
             diags.push(
                 Diagnostic::error(message)
                     .file(&p.display_path)
-                    .field(if tbl.is_some() { format!("{table}.{key}") } else { key.to_string() })
+                    .field(if tbl.is_some() { format!("{table}.{field}") } else { key.to_string() })
                     .hint(hint)
                     .at_line(&doc.source, locate(doc, tbl, key)),
             );
@@ -516,7 +516,7 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
                     err("kind", format!("a {} venue needs a city", v.kind.as_str()),
                         format!("add city = \"…\" (one of: {city_list})"));
                 }
-                for (name, value) in [("building_area_m2", v.building_area_m2), ("exhibition_area_m2", v.exhibition_area_m2)] {
+                for (name, value) in [("building_area_m2", v.building_area_m2), ("exhibition_area_m2", v.exhibition_area_m2), ("open_area_m2", v.open_area_m2)] {
                     if value.is_some_and(|x| !(x > 0.0 && x.is_finite())) {
                         err(name, format!("{name} must be a positive number of m²"), "leave the field out if it is not known".into());
                     }
@@ -553,6 +553,19 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
             Typed::Campaign(c) => {
                 for city in &c.cities {
                     check_city("cities", city, &mut err);
+                }
+                if let Some(a) = &c.annual {
+                    if let Some((key, problem)) = a.problem() {
+                        err(&format!("annual.{key}"), format!("[campaign.annual]: {problem}"),
+                            "write month = 9 (and day = 30 for one day), and basis = \"…\" naming the law, the national organisers or the source that fixes the date".into());
+                    } else if c.start.is_none() && c.year.is_none() {
+                        err("annual.month", "a yearly date needs the year the page starts from".into(),
+                            "add year = … to [campaign] (the first year the sources report it), or start = …".into());
+                    } else if c.recurrence != Some(portal::Recurrence::Yearly) {
+                        err(if c.recurrence.is_some() { "recurrence" } else { "annual.month" },
+                            "a campaign with a yearly date must have recurrence = \"每年\"".into(),
+                            "write recurrence = \"每年\", or remove [campaign.annual]".into());
+                    }
                 }
                 if let (Some(s), Some(e)) = (c.start, c.end) {
                     if e < s {

@@ -719,12 +719,19 @@ impl Renderer<'_> {
     fn calendar_page(&self) -> Result<OutputFile, Diagnostic> {
         let mut dated: Vec<(usize, crate::model::date::Date)> = Vec::new();
         let mut undated: Vec<usize> = Vec::new();
+        // Campaigns on a fixed yearly date: first, as what comes next every year.
+        let mut annual: Vec<(usize, (u8, u8))> = Vec::new();
         for (i, p) in self.site.pages_of(PageType::Campaign) {
             match &p.typed {
+                Some(Typed::Campaign(c)) if c.annual.is_some() => {
+                    let a = c.annual.as_ref().unwrap();
+                    annual.push((i, (a.month, a.day.unwrap_or(0))));
+                }
                 Some(Typed::Campaign(c)) if c.start.is_some() => dated.push((i, c.start.unwrap())),
                 _ => undated.push(i),
             }
         }
+        annual.sort_by_key(|&(i, when)| (when, i));
         let pages = &self.site.pages;
         dated.sort_by(|a, b| a.1.cmp(&b.1).then(pages[a.0].rel_path.cmp(&pages[b.0].rel_path)));
         let entry = |i: usize| {
@@ -752,7 +759,23 @@ impl Renderer<'_> {
             .collect();
         ctx.put("years", Value::from(years));
         ctx.put("undated", Value::from(undated.into_iter().map(entry).collect::<Vec<_>>()));
+        let annual: Vec<Value> = annual
+            .into_iter()
+            .map(|(i, _)| {
+                let Some(Typed::Campaign(c)) = &pages[i].typed else { unreachable!() };
+                let a = c.annual.as_ref().unwrap();
+                let value = Value::from_serializable(&serde_json::json!({
+                    "month": a.month,
+                    "day": a.day,
+                    "label": a.label(),
+                    "basis": a.basis,
+                }));
+                with_field(&value, "page", self.refs.get(i).clone())
+            })
+            .collect();
+        ctx.put("annual", Value::from(annual));
         ctx.insert("ics_url", &self.site.url("/campaigns.ics"));
+        ctx.insert("webcal_url", &calendar::webcal(&self.site.permalink("/campaigns.ics")));
         ctx.insert("current_path", &self.site.url("/calendar/"));
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }

@@ -67,13 +67,43 @@ describe('key pages', () => {
   test('the calendar page links the iCal feed, and the feed downloads', async () => {
     const { context, page } = await open(pages.calendar);
     try {
-      const href = await page.locator('a[href$="campaigns.ics"]').first().getAttribute('href');
+      // The file itself (the webcal:// link beside it is for calendar apps).
+      const href = await page.locator('a[href$="campaigns.ics"]:not([href^="webcal:"])').first().getAttribute('href');
       assert.ok(href, 'a link to campaigns.ics');
       const res = await request(new URL(href, server.base).href);
       assert.equal(res.status, 200);
       assert.match(res.headers['content-type'], /^text\/calendar/);
     } finally {
       await context.close();
+    }
+  });
+
+  test('yearly days show when they come next, and are marked as coming or on', async () => {
+    // The visitor's own date decides: on 1 May the 30 May day is 29 days away; on 10 September
+    // 科普月 is on and the 30 May day is next year's.
+    for (const [now, want] of [
+      ['2026-05-01T04:00:00Z', [['2026-05-30', 'upcoming', '下一次：2026年5月30日'], ['2026-09-01', 'upcoming', '下一次：2026年9月']]],
+      ['2026-09-10T04:00:00Z', [['2027-05-30', 'upcoming', '下一次：2027年5月30日'], ['2026-09-01', 'ongoing', '下一次：2026年9月']]],
+    ]) {
+      const context = await browser.newContext({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+      try {
+        const page = await context.newPage();
+        await page.clock.setFixedTime(new Date(now));
+        await page.goto(server.url(pages.calendar), { waitUntil: 'load' });
+        const items = page.locator('.calendar-annual .calendar-item');
+        assert.equal(await items.count(), want.length);
+        for (let i = 0; i < want.length; i++) {
+          const item = items.nth(i);
+          assert.equal(await item.getAttribute('data-start'), want[i][0], now);
+          assert.equal(await item.getAttribute('data-status'), want[i][1], now);
+          assert.equal((await item.locator('.calendar-next').innerText()).trim(), want[i][2], now);
+        }
+        assert.match(await page.locator('#calendar-summary').innerText(), /即将开始/);
+        const webcal = await page.locator('.subscribe a[href^="webcal://"]').getAttribute('href');
+        assert.ok(webcal.endsWith('/campaigns.ics'), webcal);
+      } finally {
+        await context.close();
+      }
     }
   });
 

@@ -52,7 +52,33 @@
 
   var LABELS = { upcoming: "即将开始", ongoing: "进行中", past: "已结束" };
 
+  /* A yearly date (data-month, data-day; without a day, the whole month): its next
+     occurrence from today, as data-start / data-end, and shown as 下一次. */
+  function placeYearly(now) {
+    var items = document.querySelectorAll(".calendar-item[data-month]");
+    for (var i = 0; i < items.length; i++) {
+      var item = items[i];
+      var month = +item.getAttribute("data-month");
+      var day = item.getAttribute("data-day");
+      var year = +now.slice(0, 4);
+      var span = function (y) {
+        var last = day ? +day : new Date(Date.UTC(y, month, 0)).getUTCDate();
+        return [y + "-" + pad(month) + "-" + pad(day ? +day : 1), y + "-" + pad(month) + "-" + pad(last)];
+      };
+      var s = span(year);
+      if (s[1] < now) s = span(year + 1);
+      item.setAttribute("data-start", s[0]);
+      item.setAttribute("data-end", s[1]);
+      var p = s[0].split("-");
+      var next = document.createElement("p");
+      next.className = "calendar-next muted";
+      next.textContent = "下一次：" + p[0] + "年" + (+p[1]) + "月" + (day ? (+p[2]) + "日" : "");
+      (item.querySelector(".calendar-body") || item).appendChild(next);
+    }
+  }
+
   function setupCalendar() {
+    placeYearly(today());
     var items = document.querySelectorAll(".calendar-item[data-start][data-end]");
     if (!items.length) return;
     var now = today();
