@@ -134,6 +134,7 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
              # 类型（必填），选一个：省级 市级 县级 流动科技馆 农村中学科技馆 科普大篷车 数字科技馆\n\
              kind = \"流动科技馆\"  {example}\n\
              # city = \"郑州\"               # 18 个城市简称之一；省级/市级/县级场馆必填\n\
+             # aliases = []                  # 资料里用的正式简称，如 \"省科技馆\"；搜索按名称找到本页\n\
              # status = \"已开放\"            # 已开放 在建 筹建 改扩建\n\
              # address = \"\"\n\
              # opening_days = \"\"\n\

@@ -19,6 +19,12 @@ use std::path::{Path, PathBuf};
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::{Site, Typed};
 
+/// A source document's title from the site's one table of them, `config.toml`
+/// `[extra.sources."<file>"] title` (the same table pages show readers their sources from).
+fn source_title<'a>(site: &'a Site, file: &str) -> Option<&'a str> {
+    site.config.extra.get("sources")?.get(file)?.get("title")?.as_str()
+}
+
 /// Why the seeds could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourcesError {
@@ -125,8 +131,8 @@ pub fn check(site: &Site, root: &Path, seeds: &Seeds) -> (Diagnostics, SourcesSt
             } else {
                 let named: Vec<String> = elsewhere
                     .iter()
-                    .map(|f| match crate::model::portal::source_document(f) {
-                        Some(d) => format!("{f} (《{}》)", d.title),
+                    .map(|f| match source_title(site, f) {
+                        Some(title) => format!("{f} (《{title}》)"),
                         None => f.to_string(),
                     })
                     .collect();

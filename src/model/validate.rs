@@ -508,6 +508,20 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
                 err(field, format!("`{c}` is not one of the 18 cities"), format!("allowed values are: {city_list}"));
             }
         };
+        // An alias is a name search treats like the title: it must say something, and must not
+        // be another page's name (a search for it would reach the wrong page first).
+        let mut seen_aliases = HashSet::new();
+        for alias in typed.aliases() {
+            let a = alias.trim();
+            if a.is_empty() {
+                err("aliases", "an alias is empty".into(), "remove it, or write the short name the sources use".into());
+            } else if a == p.title || !seen_aliases.insert(a) {
+                err("aliases", format!("alias `{a}` repeats the title or another alias"), "list each short name once".into());
+            } else if let Some(&k) = PageType::ALL.into_iter().find_map(|t| titles.get(&(t, a))) {
+                err("aliases", format!("alias `{a}` is the title of {}", place(k, None, "title")),
+                    "an alias must name only this page: remove it".into());
+            }
+        }
         match typed {
             Typed::Venue(v) => {
                 if let Some(c) = &v.city {

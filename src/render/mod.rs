@@ -5,6 +5,7 @@
 //! Owns: Markdown → HTML, template selection and context, pagination, charts, feeds, iCal.
 //! Knows nothing of the disk (the write stage puts files there).
 
+pub mod az;
 pub mod calendar;
 pub mod charts;
 pub mod components;
@@ -97,6 +98,9 @@ pub enum Target {
     Search,
     /// `calendar/index.html` and `campaigns.ics`.
     Calendar,
+    /// `a-z/index.html`: every page by section in pinyin order (where the header search box
+    /// leads without JavaScript).
+    AtoZ,
     /// `sitemap.xml` and `robots.txt`.
     Sitemap,
     /// The Atom feeds (the site's and each section's).
@@ -128,6 +132,9 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     }
     if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
         out.push(Target::Calendar);
+    }
+    if has("az.html") {
+        out.push(Target::AtoZ);
     }
     out.push(Target::Sitemap);
     out.push(Target::Feeds);
@@ -190,12 +197,12 @@ pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sy
     }
 }
 
-/// The order [`render_into`] starts targets in: the few large ones (the calendar lists every
-/// campaign, a term page every page of its term) before the thousands of small pages, so that
+/// The order [`render_into`] starts targets in: the few large ones (the A–Z index lists every
+/// page, the calendar every campaign, a term page every page of its term) before the thousands of small pages, so that
 /// no thread is still busy with a large one after the others have run out of work.
 fn heavy_first(target: &Target) -> u8 {
     match target {
-        Target::Calendar => 0,
+        Target::AtoZ | Target::Calendar => 0,
         Target::Term(..) => 1,
         Target::SectionPager(..) | Target::Sitemap | Target::Feeds => 2,
         Target::Page(_) => 4,
@@ -264,7 +271,7 @@ impl<'a> Renderer<'a> {
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
-        let globals = globals(site, has_search, has_calendar, &hashes);
+        let globals = globals(site, has_search, has_calendar, has("az.html"), &hashes);
         // What every template sees besides its own variables: Tera's global context, looked up
         // after a render's own, so it is made once rather than copied into every page's.
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
@@ -311,6 +318,7 @@ impl<'a> Renderer<'a> {
             Target::NotFound => Some("404.html".into()),
             Target::Search => Some("search.html".into()),
             Target::Calendar => Some("calendar.html".into()),
+            Target::AtoZ => Some("az.html".into()),
             Target::Sitemap | Target::Feeds | Target::SyntaxCss => None,
         }
     }
@@ -392,6 +400,7 @@ impl<'a> Renderer<'a> {
             Target::Calendar => {
                 Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
             }
+            Target::AtoZ => Ok(vec![self.az_page()?]),
             Target::Sitemap => Ok(vec![
                 OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
                 OutputFile::bytes("robots.txt", feeds::robots(site)),
@@ -780,6 +789,15 @@ impl Renderer<'_> {
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }
 
+    /// The A–Z index: every page by section (menu order first) in pinyin order.
+    fn az_page(&self) -> Result<OutputFile, Diagnostic> {
+        let first: Vec<String> = self.globals.menu.iter().map(|m| m.path.clone()).collect();
+        let mut ctx = self.context();
+        ctx.insert("az_sections", &az::sections(self.site, &first));
+        ctx.insert("current_path", &self.site.url(az::PATH));
+        Ok(OutputFile::bytes(output_path(az::PATH), self.render("az.html", ctx)?))
+    }
+
     /// The Atom feeds.
     fn feeds(&self) -> Vec<OutputFile> {
         let site = self.site;
@@ -825,10 +843,12 @@ mod tests {
             Target::Calendar,
             Target::Term("tags".into(), "x".into()),
             Target::NotFound,
+            Target::AtoZ,
         ];
         order.sort_by_key(heavy_first);
         assert_eq!(order[0], Target::Calendar);
-        assert_eq!(order[1], Target::Term("tags".into(), "x".into()));
+        assert_eq!(order[1], Target::AtoZ);
+        assert_eq!(order[2], Target::Term("tags".into(), "x".into()));
         assert_eq!(order.last(), Some(&Target::Page("a.md".into())));
     }
 }

@@ -688,6 +688,7 @@ pub fn plan_patch(site: &Site, patched: &model::Patched) -> Plan {
             }
         }
         dirty.insert(Target::Feeds);
+        dirty.insert(Target::AtoZ); // lists every page's title
     }
     let dates = |p: &model::Page| (p.meta.date, p.meta.updated, p.date());
     if dates(&patched.old) != dates(page) {
@@ -864,6 +865,7 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>) -> Option<Plan> 
     }
     if !listed.is_empty() || !changed_sections.is_empty() {
         dirty.insert(Target::Feeds);
+        dirty.insert(Target::AtoZ); // lists every page's title by section
     }
     if moved || dates_changed || !changed_sections.is_empty() {
         dirty.insert(Target::Sitemap);
