@@ -47,7 +47,14 @@ pub fn init(dir: &Path, title: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
             ),
         ),
         (".gitignore", "/public/\n".to_string()),
-        ("content/_index.md", format!("+++\ntitle = \"{title}\"\nsort_by = \"weight\"\n+++\n\n欢迎访问{title}。\n")),
+        (
+            "content/_index.md",
+            format!(
+                "+++\ntitle = \"{title}\"\nsort_by = \"weight\"\n+++\n\n欢迎访问{title}。\n\n\
+                 {{% <notice kind=\"提示\"> %}}\n这是一个组件（Tera 2 的写法，见 kepu 的 docs/components.md）：\
+                 页面里还可以放视频、图片、图表和其他页面的卡片。这段提示可以删掉。\n{{% </notice> %}}\n"
+            ),
+        ),
         (
             "content/venues/_index.md",
             "+++\ntitle = \"场馆\"\npage_type = \"venue\"\nweight = 1\n+++\n\n本地的科技馆。\n".to_string(),

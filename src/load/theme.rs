@@ -31,6 +31,9 @@ pub struct Assets {
     pub templates: BTreeMap<String, TemplateSource>,
     /// Static files by output path.
     pub static_files: BTreeMap<String, OutputFile>,
+    /// The site's data files the templates read with `load_data`, parsed, by path
+    /// ([`crate::load::data`]).
+    pub data: BTreeMap<String, serde_json::Value>,
 }
 
 /// Load templates and static files for `theme` and the site at `root`.
@@ -86,7 +89,11 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         .into());
     }
     read_dir(root, &root.join("templates"), &root.join("static"), false, &mut assets, &mut diags);
-    if diags.has_errors() { Err(diags) } else { Ok(assets) }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    assets.data = super::data::load(root, &assets.templates)?;
+    Ok(assets)
 }
 
 /// Point a diagnostic about the theme at the `theme = …` line of config.toml.

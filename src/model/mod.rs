@@ -11,7 +11,7 @@ pub mod place_names;
 pub mod portal;
 pub mod slug;
 pub mod text;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -435,7 +435,7 @@ fn split_page(rel: &str) -> (&str, &str) {
 /// one syllable each cost one syllable; or letter by letter, more strictly, for names written
 /// without hyphens. A looser match would offer another city's page: pinyin names share long
 /// runs (`-shi-ke-ji-guan`).
-fn alike<'a>(wanted: &str, candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+pub(crate) fn alike<'a>(wanted: &str, candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     let w = super::slug::slugify(wanted);
     let w_syllables: Vec<&str> = w.split('-').filter(|s| !s.is_empty()).collect();
     if w_syllables.is_empty() {

@@ -8,6 +8,7 @@
 pub mod az;
 pub mod calendar;
 pub mod charts;
+pub mod components;
 pub mod context;
 pub mod feeds;
 pub mod filters;
@@ -28,6 +29,42 @@ use context::{globals, page_value, section_value, PageRef};
 use templates::with_field;
 pub use context::PageRefs;
 pub use context::Globals;
+
+/// A body being rendered, with where it is for error messages.
+struct Body<'b> {
+    text: &'b str,
+    headings: &'b [crate::model::text::Heading],
+    file: &'b std::path::Path,
+    /// 1-based line of the file where the body starts.
+    first_line: usize,
+    /// Links on the headings (the page's or section's `insert_anchor_links`, else the site's).
+    anchors: crate::config::InsertAnchor,
+}
+
+impl Body<'_> {
+    /// A component problem as a diagnostic at its Markdown line and column.
+    fn problem(&self, p: components::Problem) -> Diagnostic {
+        let mut d = Diagnostic::error(p.message).file(self.file).at_offset(self.text, p.offset);
+        if let Some(line) = &mut d.line {
+            *line += self.first_line - 1;
+        }
+        if let Some(ex) = &mut d.excerpt {
+            ex.first_line += self.first_line - 1;
+        }
+        match p.hint {
+            Some(h) => d.hint(h),
+            None => d,
+        }
+    }
+}
+
+/// Byte offsets of the headings of `markdown`, in order.
+fn heading_offsets(markdown: &str) -> Vec<usize> {
+    pulldown_cmark::Parser::new_ext(markdown, crate::model::text::markdown_options())
+        .into_offset_iter()
+        .filter_map(|(e, r)| matches!(e, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Heading { .. })).then_some(r.start))
+        .collect()
+}
 
 /// Pagination state for a section's or a taxonomy term's pager (as in Zola).
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +203,7 @@ pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sy
             }
             Err(d) => Some(d),
         })
+        .flatten()
         .collect();
     match report_once(errors) {
         Some(diags) => Err(diags),
@@ -320,14 +358,14 @@ impl<'a> Renderer<'a> {
 
     /// Render the given targets in parallel; all errors are reported together.
     pub fn render_targets(&self, targets: &[Target]) -> Result<Vec<(Target, Vec<OutputFile>)>, Diagnostics> {
-        let results: Vec<Result<(Target, Vec<OutputFile>), Diagnostic>> =
+        let results: Vec<Result<(Target, Vec<OutputFile>), Vec<Diagnostic>>> =
             targets.par_iter().map(|t| self.target(t).map(|files| (t.clone(), files))).collect();
         let mut errors = Vec::new();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             match r {
                 Ok(x) => out.push(x),
-                Err(d) => errors.push(d),
+                Err(d) => errors.extend(d),
             }
         }
         match report_once(errors) {
@@ -336,9 +374,10 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+    /// One target's files, or every error it has (a page's component mistakes all at once).
+    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let site = self.site;
-        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        let gone = || vec![Diagnostic::error(format!("internal error: nothing to render for {target:?}"))];
         match target {
             Target::Page(rel) => match site.get(rel) {
                 Some(DocRef::Page(i)) => self.page(i),
@@ -348,6 +387,15 @@ impl<'a> Renderer<'a> {
                 Some(DocRef::Section(i)) => self.section_pager(&site.sections[i], *k),
                 _ => Err(gone()),
             },
+            other => self.other_target(other).map_err(|d| vec![d]),
+        }
+    }
+
+    fn other_target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+        let site = self.site;
+        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        match target {
+            Target::Page(_) | Target::SectionPager(..) => Err(gone()),
             Target::TaxonomyList(name) => {
                 let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
                 self.taxonomy_list(t).map(|f| vec![f])
@@ -455,6 +503,122 @@ impl Renderer<'_> {
             .map_err(|e| templates::error(&e, &self.assets.templates, &self.sources, Some(template)))
     }
 
+    /// A body's HTML, its components rendered (see [`components`]).
+    fn body_html(&self, body: &Body<'_>, page: &Value) -> Result<String, Vec<Diagnostic>> {
+        let options = &self.site.config.markdown;
+        if !components::has_calls(body.text) {
+            return Ok(markdown::to_html_with_anchors(self.site, body.text, body.headings, options, body.anchors));
+        }
+        let scan = components::scan(body.text).map_err(|ps| ps.into_iter().map(|p| body.problem(p)).collect::<Vec<_>>())?;
+        if scan.calls.is_empty() && scan.raws.is_empty() {
+            return Ok(markdown::to_html_with_anchors(self.site, body.text, body.headings, options, body.anchors));
+        }
+        let problems = components::check(&self.tera, &scan.calls);
+        if !problems.is_empty() {
+            return Err(problems.into_iter().map(|p| body.problem(p)).collect());
+        }
+        // Headings inside a component's body are that body's; the page's own keep their ids.
+        let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
+        let offsets = heading_offsets(body.text);
+        let headings: Vec<crate::model::text::Heading> = if offsets.len() == body.headings.len() {
+            body.headings.iter().zip(&offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
+        } else {
+            body.headings.to_vec()
+        };
+        let mut rendered = Vec::new();
+        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
+        let html = markdown::to_html_with_anchors(self.site, &markdown, &headings, options, body.anchors);
+        Ok(components::substitute(&html, &rendered))
+    }
+
+    /// The Markdown of `range` of the body with its calls replaced by placeholders (their HTML
+    /// pushed to `rendered`) and its raw blocks by their insides.
+    fn expand(
+        &self,
+        body: &Body<'_>,
+        page: &Value,
+        range: std::ops::Range<usize>,
+        scan: &components::Scan,
+        rendered: &mut Vec<String>,
+    ) -> Result<String, Vec<Diagnostic>> {
+        let text = body.text;
+        // The outermost pieces inside `range`, in order.
+        let mut pieces: Vec<(std::ops::Range<usize>, Option<&components::Call>)> = Vec::new();
+        for c in scan.calls.iter().filter(|c| c.range.start >= range.start && c.range.end <= range.end) {
+            if !pieces.iter().any(|(r, _)| r.start <= c.range.start && c.range.end <= r.end) {
+                pieces.push((c.range.clone(), Some(c)));
+            }
+        }
+        for (whole, _) in scan.raws.iter().filter(|(w, _)| w.start >= range.start && w.end <= range.end) {
+            if !pieces.iter().any(|(r, _)| r.start <= whole.start && whole.end <= r.end) {
+                pieces.push((whole.clone(), None));
+            }
+        }
+        pieces.sort_by_key(|(r, _)| r.start);
+        let mut out = String::with_capacity(range.len());
+        let mut last = range.start;
+        for (r, call) in pieces {
+            out.push_str(&text[last..r.start]);
+            match call {
+                None => {
+                    let inner = scan.raws.iter().find(|(w, _)| *w == r).map(|(_, i)| i.clone()).unwrap_or(r.clone());
+                    out.push_str(&text[inner]);
+                }
+                Some(call) => {
+                    let html = self.render_call(body, page, call, scan, rendered)?;
+                    out.push_str(&components::placeholder(rendered.len()));
+                    rendered.push(html);
+                }
+            }
+            last = r.end;
+        }
+        out.push_str(&text[last..range.end]);
+        Ok(out)
+    }
+
+    /// One call's HTML: its body (Markdown, its own calls included) first, then the component.
+    fn render_call(
+        &self,
+        body: &Body<'_>,
+        page: &Value,
+        call: &components::Call,
+        scan: &components::Scan,
+        rendered: &mut Vec<String>,
+    ) -> Result<String, Vec<Diagnostic>> {
+        let text = body.text;
+        let mut ctx = components::context(page);
+        let template = match &call.body {
+            None => text[call.range.clone()].to_string(),
+            Some(b) => {
+                let mut inner = Vec::new();
+                let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
+                let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
+                ctx.insert_value("__kepu_body", Value::safe_string(&components::substitute(&html, &inner)));
+                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+            }
+        };
+        let _ = rendered;
+        self.tera.render_str(&template, &ctx, true).map_err(|e| {
+            let d = templates::error(&e, &self.assets.templates, &self.sources, None);
+            // Inside the call itself (an argument's expression): point at it in the Markdown.
+            let in_call = matches!(e.kind(), tera::ErrorKind::RenderingError(r) | tera::ErrorKind::SyntaxError(r)
+                if r.filename() == "__tera_one_off" && r.span().range.end <= call.tag.len());
+            let offset = match e.kind() {
+                tera::ErrorKind::RenderingError(r) | tera::ErrorKind::SyntaxError(r) if in_call => call.tag.start + r.span().range.start,
+                _ => call.tag.start + 3,
+            };
+            let message = d.message.trim_start_matches("template error: ").to_string();
+            let mut p = components::Problem { offset, message: format!("component `{}`: {message}", call.name), hint: None };
+            if !in_call {
+                if let Some(loc) = d.location() {
+                    p.message.push_str(&format!(" (in {loc})"));
+                }
+                p.hint = Some("fix the call in the page, or the component's template".into());
+            }
+            vec![body.problem(p)]
+        })
+    }
+
     fn exists(&self, name: &str) -> bool {
         self.assets.templates.contains_key(name)
     }
@@ -482,22 +646,23 @@ impl Renderer<'_> {
     }
 
     /// Page `i` of the site, with its assets and aliases.
-    fn page(&self, i: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+    fn page(&self, i: usize) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let p = &self.site.pages[i];
         let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
-        let html = markdown::to_html_with_anchors(self.site, &p.body, &p.text.headings, &self.site.config.markdown, anchors);
+        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors };
+        let html = self.body_html(&body, self.refs.get(i))?;
         let template = self.page_template(p);
         if !self.exists(&template) {
-            return Err(Diagnostic::error(format!("template `{template}` does not exist"))
+            return Err(vec![Diagnostic::error(format!("template `{template}` does not exist"))
                 .file(&p.display_path)
                 .field("template")
-                .hint("create it in templates/ or remove the `template` field"));
+                .hint("create it in templates/ or remove the `template` field")]);
         }
         let mut ctx = self.context();
         ctx.put("page", page_value(self.site, i, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
-        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
+        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx).map_err(|d| vec![d])?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
                 out.push(OutputFile::copy(format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy()), asset.clone()));
@@ -511,10 +676,10 @@ impl Renderer<'_> {
 
     /// Pager `k` (1-based) of a section. As in Zola, a paginated section's `section.pages` is
     /// empty: its pages are in `paginator.pages` (so each pager costs its own pages only).
-    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let total = pager_count(s);
         if k == 0 || k > total {
-            return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
+            return Err(vec![Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path))]);
         }
         let mut out = Vec::new();
         if k == 1 {
@@ -534,13 +699,14 @@ impl Renderer<'_> {
             Some(i) => anchors_for(self.site, None, i),
             None => self.site.config.markdown.insert_anchor_links,
         };
-        let html = markdown::to_html_with_anchors(self.site, &s.body, &s.text.headings, &self.site.config.markdown, anchors);
+        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors };
+        let html = self.body_html(&body, &Value::from_serializable(&context::section_ref(self.site, s)))?;
         let template = section_template(s);
         if !self.exists(&template) {
-            return Err(Diagnostic::error(format!("template `{template}` does not exist"))
+            return Err(vec![Diagnostic::error(format!("template `{template}` does not exist"))
                 .file(&s.display_path)
                 .field("template")
-                .hint("create it in templates/ or remove the `template` field"));
+                .hint("create it in templates/ or remove the `template` field")]);
         }
         let per = s.paginate_by.unwrap_or(0);
         let folder = pager_folder(s);
@@ -561,7 +727,7 @@ impl Renderer<'_> {
             };
             ctx.put("paginator", self.paginator_in(&s.path, folder, pages, per, k));
         }
-        out.push(OutputFile::bytes(output_path(&path), self.render(&template, ctx)?));
+        out.push(OutputFile::bytes(output_path(&path), self.render(&template, ctx).map_err(|d| vec![d])?));
         Ok(out)
     }
 
