@@ -40,6 +40,11 @@ pub struct Config {
     /// Free-form values for templates.
     #[serde(default)]
     pub extra: toml::Table,
+
+    // ---- [deploy] (kepu deploy) -----------------------------------------------------------
+    /// Where `kepu deploy` publishes (`[[deploy.targets]]`); never credentials.
+    #[serde(default)]
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 /// A taxonomy declared for the site (`[[taxonomies]] name = "tags"`).
@@ -159,12 +164,14 @@ impl Config {
 
     /// Parse config text; every error names the key and line.
     pub fn parse(text: &str) -> Result<Config, Diagnostics> {
+        // Excerpts quote nearby lines: never a credential someone put in by mistake.
+        let shown = crate::deploy::config::mask_secrets(text);
         let config: Config = toml::from_str(text).map_err(|e| {
             let mut d = Diagnostic::error(format!("config.toml: {}", e.message().trim()))
                 .file("config.toml")
                 .hint("see the README's configuration section for the keys kepu knows");
             if let Some(span) = e.span() {
-                d = d.at_offset(text, span.start);
+                d = d.at_offset(&shown, span.start);
             }
             d
         })?;
@@ -175,8 +182,22 @@ impl Config {
                     .file("config.toml")
                     .field("base_url")
                     .hint("write it as https://example.org/ (or pass --base-url)")
-                    .at_offset(text, text.find("base_url").unwrap_or(0)),
+                    .at_offset(&shown, text.find("base_url").unwrap_or(0)),
             );
+        }
+        // ---- [deploy] ----
+        for p in config.deploy.problems() {
+            let mut d = Diagnostic::error(p.message).file("config.toml").field(format!("deploy.{}", p.key)).hint(p.hint);
+            let offset = text.find("[deploy").and_then(|s| text[s..].find(p.key.as_str()).map(|k| s + k));
+            if let Some(offset) = offset {
+                d = if p.secret {
+                    let (line, column) = crate::diagnostics::line_col(text, offset);
+                    d.at(line, column)
+                } else {
+                    d.at_offset(&shown, offset)
+                };
+            }
+            diags.push(d);
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &config.taxonomies {
@@ -233,5 +254,26 @@ mod tests {
         assert_eq!(c.path_prefix(), "");
         c.base_url = "https://a.org/portal/".into();
         assert_eq!(c.path_prefix(), "/portal");
+    }
+
+    // ---- [deploy] ----
+    #[test]
+    fn deploy_secrets_are_refused_and_never_shown() {
+        let text = "title = \"x\"\nbase_url = \"https://a.org/\"\n[[deploy.targets]]\nname = \"g\"\nendpoint = \"http://127.0.0.1:3900\"\nbucket = \"kepu\"\nsecret_access_key = \"HUNTER2SECRET\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!((err.0[0].line, err.0[0].field.as_deref()), (Some(7), Some("deploy.secret_access_key")));
+        for styled in [false, true] {
+            let shown = err.0[0].render(styled);
+            assert!(shown.contains("never read from config.toml") && !shown.contains("HUNTER2"), "{shown}");
+        }
+        assert!(!serde_json::to_string(&err).unwrap().contains("HUNTER2"));
+        // A syntax error next to a secret: the excerpt masks it.
+        let err = Config::parse(&text.replace("bucket = \"kepu\"", "bucket = = 1")).unwrap_err();
+        let shown = err.0[0].render(false);
+        assert!(!shown.contains("HUNTER2"), "{shown}");
+        // A valid target parses.
+        let ok = Config::parse(&text.replace("secret_access_key = \"HUNTER2SECRET\"\n", "")).unwrap();
+        assert_eq!(ok.deploy.targets[0].bucket, "kepu");
     }
 }
