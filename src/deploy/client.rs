@@ -84,9 +84,14 @@ impl Bucket {
             .with_access_key_id(credentials.access_key_id.expose())
             .with_secret_access_key(credentials.secret_access_key.expose())
             .with_virtual_hosted_style_request(target.addressing == Addressing::VirtualHost)
-            .with_allow_http(target.endpoint.starts_with("http://"))
             .with_disable_tagging(true)
-            .with_client_options(ClientOptions::new().with_timeout(network.request_timeout).with_connect_timeout(network.connect_timeout))
+            // Client options replace each other as a whole: allow_http belongs in here.
+            .with_client_options(
+                ClientOptions::new()
+                    .with_allow_http(target.endpoint.starts_with("http://"))
+                    .with_timeout(network.request_timeout)
+                    .with_connect_timeout(network.connect_timeout),
+            )
             .with_retry(RetryConfig {
                 backoff: BackoffConfig { init_backoff: Duration::from_millis(200), max_backoff: Duration::from_secs(10), base: 2.0 },
                 max_retries: network.max_retries,
