@@ -91,7 +91,11 @@ EOF
   g node connect "${NODE_ID[3]}" >/dev/null
   for i in 1 2 3; do g layout assign -z "dc$i" -c 1G "${NODE_ID[$i]%@*}" >/dev/null; done
   g layout apply --version 1 >/dev/null
-  info="$(g key create kepu-deploy)"
+  info=""
+  for _ in $(seq 120); do
+    info="$(g key create kepu-deploy 2>/dev/null)" && break
+    sleep 0.5
+  done
   key_id="$(awk -F'\t' '/^Key ID:/ {print $2}' <<<"$info" | tr -d ' ')"
   key_secret="$(awk -F'\t' '/^Secret key:/ {print $2}' <<<"$info" | tr -d ' ')"
   [ -n "$key_id" ] && [ -n "$key_secret" ] || fail "could not read the new Garage key"
