@@ -20,7 +20,7 @@ garage="$tools/garage/bin/garage"
 GARAGE_VERSION=2.5.0
 
 garage_install() {
-  if "$garage" --version 2>/dev/null | grep -q "v$GARAGE_VERSION"; then
+  if "$garage" --version 2>/dev/null | grep -q "cargo:$GARAGE_VERSION"; then
     return
   fi
   say "installing garage $GARAGE_VERSION with cargo into $tools (the first time takes 20-30 minutes on 2 cores)"
@@ -96,9 +96,9 @@ EOF
     info="$(g key create kepu-deploy 2>/dev/null)" && break
     sleep 0.5
   done
-  key_id="$(awk -F'\t' '/^Key ID:/ {print $2}' <<<"$info" | tr -d ' ')"
-  key_secret="$(awk -F'\t' '/^Secret key:/ {print $2}' <<<"$info" | tr -d ' ')"
-  [ -n "$key_id" ] && [ -n "$key_secret" ] || fail "could not read the new Garage key"
+  key_id="$(awk '/^Key ID:/ {print $3}' <<<"$info")"
+  key_secret="$(awk '/^Secret key:/ {print $3}' <<<"$info")"
+  [ -n "$key_id" ] && [ -n "$key_secret" ] || fail "could not read the new Garage key from: $(sed 's/^Secret key:.*/Secret key: (hidden)/' <<<"$info")"
   for bucket in "$@"; do
     ok=""
     for _ in $(seq 120); do
