@@ -57,6 +57,11 @@ pub struct Config {
     /// What Zola's keys of this config left for later stages (see [`zola`]).
     #[serde(skip)]
     pub zola: zola::ZolaSettings,
+
+    // ---- [deploy] (kepu deploy) -----------------------------------------------------------
+    /// Where `kepu deploy` publishes (`[[deploy.targets]]`); never credentials.
+    #[serde(default)]
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 /// A taxonomy declared for the site (`[[taxonomies]] name = "tags"`).
@@ -218,6 +223,8 @@ impl Config {
     /// [`Config::parse`] for a config file of another name (`zola.toml`), which diagnostics
     /// then name.
     pub fn parse_named(text: &str, name: &str) -> Result<Config, Diagnostics> {
+        // Excerpts quote nearby lines: never a credential someone put in by mistake.
+        let shown = crate::deploy::config::mask_secrets(text);
         let error = |e: toml::de::Error| {
             let message = e.message().trim().to_string();
             let (message, hint) = match unknown_key_suggestion(&message) {
@@ -232,7 +239,7 @@ impl Config {
             };
             let mut d = Diagnostic::error(message).file(name).hint(hint);
             if let Some(span) = e.span() {
-                d = d.at_offset(text, span.start);
+                d = d.at_offset(&shown, span.start);
             }
             Diagnostics::from(d)
         };
@@ -247,8 +254,22 @@ impl Config {
                     .file(name)
                     .field("base_url")
                     .hint("write it as https://example.org/ (or pass --base-url)")
-                    .at_offset(text, text.find("base_url").unwrap_or(0)),
+                    .at_offset(&shown, text.find("base_url").unwrap_or(0)),
             );
+        }
+        // ---- [deploy] ----
+        for p in config.deploy.problems() {
+            let mut d = Diagnostic::error(p.message).file(name).field(format!("deploy.{}", p.key)).hint(p.hint);
+            let offset = text.find("[deploy").and_then(|s| text[s..].find(p.key.as_str()).map(|k| s + k));
+            if let Some(offset) = offset {
+                d = if p.secret {
+                    let (line, column) = crate::diagnostics::line_col(text, offset);
+                    d.at(line, column)
+                } else {
+                    d.at_offset(&shown, offset)
+                };
+            }
+            diags.push(d);
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &config.taxonomies {
@@ -389,5 +410,26 @@ mod tests {
         assert_eq!(c.path_prefix(), "");
         c.base_url = "https://a.org/portal/".into();
         assert_eq!(c.path_prefix(), "/portal");
+    }
+
+    // ---- [deploy] ----
+    #[test]
+    fn deploy_secrets_are_refused_and_never_shown() {
+        let text = "title = \"x\"\nbase_url = \"https://a.org/\"\n[[deploy.targets]]\nname = \"g\"\nendpoint = \"http://127.0.0.1:3900\"\nbucket = \"kepu\"\nsecret_access_key = \"HUNTER2SECRET\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!((err.0[0].line, err.0[0].field.as_deref()), (Some(7), Some("deploy.secret_access_key")));
+        for styled in [false, true] {
+            let shown = err.0[0].render(styled);
+            assert!(shown.contains("never read from config.toml") && !shown.contains("HUNTER2"), "{shown}");
+        }
+        assert!(!serde_json::to_string(&err).unwrap().contains("HUNTER2"));
+        // A syntax error next to a secret: the excerpt masks it.
+        let err = Config::parse(&text.replace("bucket = \"kepu\"", "bucket = = 1")).unwrap_err();
+        let shown = err.0[0].render(false);
+        assert!(!shown.contains("HUNTER2"), "{shown}");
+        // A valid target parses.
+        let ok = Config::parse(&text.replace("secret_access_key = \"HUNTER2SECRET\"\n", "")).unwrap();
+        assert_eq!(ok.deploy.targets[0].bucket, "kepu");
     }
 }
