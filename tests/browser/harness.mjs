@@ -116,11 +116,13 @@ export function request(url, { method = 'GET', headers = {} } = {}) {
   });
 }
 
-/** Start nginx with deploy/nginx.conf on a free port; resolves once it answers. */
-export async function startNginx() {
-  requireBuild();
+/** Start nginx with deploy/nginx.conf on a free port, serving `root` (the built portal unless
+ * a test serves a fixture site it built); resolves once it answers. */
+export async function startNginx(root = PUBLIC) {
+  if (root === PUBLIC) requireBuild();
+  else if (!fs.existsSync(path.join(root, 'index.html'))) throw new Error(`no index.html in ${root}`);
   const port = await freePort();
-  const child = spawn(path.join(REPO, 'scripts/nginx-serve'), [PUBLIC, String(port)], {
+  const child = spawn(path.join(REPO, 'scripts/nginx-serve'), [root, String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
