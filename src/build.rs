@@ -209,10 +209,11 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     // (millions of postings) is freed before the rendered site is held in memory, which keeps
     // peak memory near the larger of the two rather than their sum.
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
-    let mut files = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets))?;
+    let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets))?;
     files.extend(index_files);
     files.extend(assets.static_files.into_values());
-    let warnings = config_warnings(&site);
+    let mut warnings = config_warnings(&site);
+    warnings.extend(render_warnings);
     Ok(Generated { site, files, timings, warnings })
 }
 
@@ -257,13 +258,15 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     staging.add_all(index_files);
-    timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &|f| staging.add(f)))?;
+    let render_warnings =
+        timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &|f| staging.add(f)))?;
     let report = timed(Stage::Write, on_stage, &mut timings, || {
         staging.add_all(assets.static_files.into_values().collect());
         staging.finish()
     })
     .map_err(write_failed)?;
     let mut warnings = config_warnings(&site);
+    warnings.extend(render_warnings);
     for (path, why) in &report.not_minified {
         warnings.push(
             Diagnostic::warning(format!("{path} was written unminified: {why}"))

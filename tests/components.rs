@@ -150,6 +150,31 @@ fn required_captions_and_the_embed_allowlist_are_enforced() {
 }
 
 #[test]
+fn a_video_without_captions_is_a_warning_at_its_markdown_line() {
+    // Line 8 of the file: 4 lines of front matter, a blank line, a paragraph, a blank line.
+    let (_t, site) = site_with("正文。\n\n{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n\n{{ <video src=\"/b.mp4\" title=\"有字幕\" captions=\"/b.vtt\" /> }}\n");
+    let r = build_ok(&site, &[]);
+    assert!(r.stderr.contains("warning: `video` has no captions"), "{}", r.stderr);
+    assert!(r.stderr.contains("content/notes/components.md:8:4"), "the warning names the Markdown file:line:col: {}", r.stderr);
+    assert!(r.stderr.contains("require_captions = true"), "the hint says how to make it an error: {}", r.stderr);
+    assert_eq!(r.stderr.matches("has no captions").count(), 1, "once, and not for the video with captions: {}", r.stderr);
+    assert!(read(&site, "public/notes/components/index.html").contains("preload=\"none\""), "the page is built");
+    // `kepu check` reports it too.
+    let c = kepu(&site, &["check", "--root", site.to_str().unwrap()]);
+    assert!(c.stderr.contains("content/notes/components.md:8:4") && c.stderr.contains("`video` has no captions"), "{}", c.stderr);
+    // With captions everywhere, no warning.
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\n+++\n\n{{ <video src=\"/b.mp4\" title=\"有字幕\" captions=\"/b.vtt\" /> }}\n");
+    let r = build_ok(&site, &[]);
+    assert!(!r.stderr.contains("captions"), "{}", r.stderr);
+    // With require_captions, the error alone (no warning besides it).
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\n+++\n\n{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &config.replace("[extra.components]\n", "[extra.components]\nrequire_captions = true\n"));
+    let err = build_err(&site);
+    assert!(err.contains("has no captions=") && !err.contains("warning: `video` has no captions"), "{err}");
+}
+
+#[test]
 fn load_data_and_get_taxonomy_url() {
     let (_t, site) = fixture("basic");
     write(&site, "data/venues.csv", "名称,城市\n郑州科技馆,郑州\n\"洛阳, 新馆\",洛阳\n");

@@ -420,6 +420,28 @@ pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
     out
 }
 
+/// What is allowed but worth a word to the editor: a `video` without captions (deaf and
+/// hard-of-hearing visitors, and anyone watching without sound, get nothing of its words).
+/// Only where the `video` component takes `captions` (a site's own may not), and not when
+/// `require_captions` is on: then the component itself fails the build.
+pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Problem> {
+    if require_captions {
+        return Vec::new();
+    }
+    let takes_captions = |name: &str| {
+        tera.get_component_definition(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"))
+    };
+    calls
+        .iter()
+        .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(&c.name))
+        .map(|c| {
+            Problem::new(c.tag.start + 3, "`video` has no captions".to_string()).hint(
+                "add captions=\"….vtt\" (a WebVTT file of what is said); `[extra.components] require_captions = true` in config.toml makes this an error",
+            )
+        })
+        .collect()
+}
+
 fn def_uses_body(_tera: &Tera, _name: &str) -> bool {
     true
 }

@@ -43,6 +43,11 @@ struct Body<'b> {
 
 impl Body<'_> {
     /// A component problem as a diagnostic at its Markdown line and column.
+    /// [`Body::problem`] as a warning: the build goes on.
+    fn warning(&self, p: components::Problem) -> Diagnostic {
+        Diagnostic { severity: crate::diagnostics::Severity::Warning, ..self.problem(p) }
+    }
+
     fn problem(&self, p: components::Problem) -> Diagnostic {
         let mut d = Diagnostic::error(p.message).file(self.file).at_offset(self.text, p.offset);
         if let Some(line) = &mut d.line {
@@ -180,17 +185,20 @@ fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
     site.config.generate_feeds && t.feed && term.pages.iter().any(|&i| site.pages[i].date().is_some())
 }
 
-/// Render every output file of the site except search index files.
-pub fn render(site: &Site, assets: &Assets) -> Result<Vec<OutputFile>, Diagnostics> {
+/// Render every output file of the site except search index files; with them, the render
+/// stage's warnings (the build goes on; the caller reports them once).
+pub fn render(site: &Site, assets: &Assets) -> Result<(Vec<OutputFile>, Diagnostics), Diagnostics> {
     let renderer = Renderer::new(site, assets)?;
     let rendered = renderer.render_targets(&targets(site, assets))?;
-    Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
+    let files = rendered.into_iter().flat_map(|(_, files)| files).collect();
+    Ok((files, renderer.take_warnings()))
 }
 
 /// [`render`], handing each file to `sink` as soon as it is made, from the rendering threads,
 /// in no particular order. `kepu build` writes them at once, so the rendered site is never
-/// held in memory whole. On errors, `sink` may already have had some files.
-pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<(), Diagnostics> {
+/// held in memory whole. On errors, `sink` may already have had some files. Gives the render
+/// stage's warnings.
+pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<Diagnostics, Diagnostics> {
     let renderer = Renderer::new(site, assets)?;
     let mut order = targets(site, assets);
     order.sort_by_key(heavy_first);
@@ -207,7 +215,7 @@ pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sy
         .collect();
     match report_once(errors) {
         Some(diags) => Err(diags),
-        None => Ok(()),
+        None => Ok(renderer.take_warnings()),
     }
 }
 
@@ -254,6 +262,9 @@ pub struct Renderer<'a> {
     deps: templates::TemplateDependencies,
     /// Where the guard calls went in the templates, to report positions as written.
     sources: guard::SourceMap,
+    /// What rendering found worth a word but not an error (a video without captions), from
+    /// every rendering thread; see [`Renderer::take_warnings`].
+    warnings: std::sync::Mutex<Vec<Diagnostic>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -294,7 +305,8 @@ impl<'a> Renderer<'a> {
         let tera = std::sync::Arc::new(tera);
         cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources })
+        let warnings = Default::default();
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -302,6 +314,16 @@ impl<'a> Renderer<'a> {
         // The `card` function holds only a weak reference, so this is the one owner.
         let tera = std::sync::Arc::try_unwrap(self.tera).unwrap_or_else(|shared| Tera::clone(&shared));
         templates::Compiled { tera, asset_hashes: self.asset_hashes, deps: self.deps, sources: self.sources }
+    }
+
+    /// The warnings of what was rendered since the last call, each once (a body rendered
+    /// twice, for its page and a feed, warns once), in file order.
+    pub fn take_warnings(&self) -> Diagnostics {
+        let all = std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Diagnostics::new();
+        all.into_iter().filter(|d| seen.insert((d.file.clone(), d.line, d.column, d.message.clone()))).for_each(|d| out.push(d));
+        out.sorted()
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -503,6 +525,13 @@ impl Renderer<'_> {
             .map_err(|e| templates::error(&e, &self.assets.templates, &self.sources, Some(template)))
     }
 
+    /// `[extra.components] require_captions = true` in config.toml: a video without captions
+    /// is an error (the `video` component fails) rather than a warning.
+    fn require_captions(&self) -> bool {
+        let components = self.site.config.extra.get("components").and_then(|c| c.as_table());
+        components.and_then(|c| c.get("require_captions")).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+
     /// A body's HTML, its components rendered (see [`components`]).
     fn body_html(&self, body: &Body<'_>, page: &Value) -> Result<String, Vec<Diagnostic>> {
         let options = &self.site.config.markdown;
@@ -516,6 +545,11 @@ impl Renderer<'_> {
         let problems = components::check(&self.tera, &scan.calls);
         if !problems.is_empty() {
             return Err(problems.into_iter().map(|p| body.problem(p)).collect());
+        }
+        let warnings = components::warnings(&self.tera, &scan.calls, self.require_captions());
+        if !warnings.is_empty() {
+            let mut sink = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+            sink.extend(warnings.into_iter().map(|p| body.warning(p)));
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));

@@ -314,6 +314,7 @@ impl Live {
                 return Err(self.unpatch(site, patched, d));
             }
         };
+        let render_warnings = renderer.take_warnings();
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         self.compiled = Some(renderer.into_templates());
@@ -389,10 +390,15 @@ impl Live {
             pages: site.pages.len(),
             model_patched: patched.is_some(),
             elapsed: start.elapsed(),
-            // The config's warning once, with the first build (and after a config edit).
-            warnings: match (&site.config.zola.warning, kind) {
-                (Some(w), RebuildKind::Initial | RebuildKind::Full) => w.clone().into(),
-                _ => Diagnostics::new(),
+            // The config's warning once, with the first build (and after a config edit); the
+            // render stage's for what this rebuild rendered.
+            warnings: {
+                let mut w = match (&site.config.zola.warning, kind) {
+                    (Some(w), RebuildKind::Initial | RebuildKind::Full) => w.clone().into(),
+                    _ => Diagnostics::new(),
+                };
+                w.extend(render_warnings);
+                w
             },
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
