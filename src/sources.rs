@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::number::canonical;
 use crate::model::{Site, Typed};
 
 /// A source document's title from the site's one table of them, `config.toml`
@@ -35,7 +36,7 @@ pub enum SourcesError {
 }
 
 /// The source documents: file name → every number value each one states, canonical
-/// ([`canonical`]).
+/// ([`canonical`](crate::model::number::canonical)).
 #[derive(Debug, Default)]
 pub struct Seeds {
     numbers: BTreeMap<String, HashSet<String>>,
@@ -245,21 +246,6 @@ pub fn arabic_numbers(text: &str) -> Vec<Number> {
             Number { written: c[0].to_string(), values, at: c.get(0).map_or(0, |m| m.start()) }
         })
         .collect()
-}
-
-/// `int.frac × 10^shift` as a plain decimal without needless zeros (`7`, `9`, 4 → `79000`;
-/// `13`, `210` → `13.21`), computed on the digits so that nothing is rounded.
-pub fn canonical(int: &str, frac: &str, shift: usize) -> String {
-    let digits = format!("{int}{frac}");
-    let point = int.len() + shift;
-    let (whole, rest) = if digits.len() <= point {
-        (format!("{digits}{}", "0".repeat(point - digits.len())), String::new())
-    } else {
-        (digits[..point].to_string(), digits[point..].trim_end_matches('0').to_string())
-    };
-    let whole = whole.trim_start_matches('0');
-    let whole = if whole.is_empty() { "0" } else { whole };
-    if rest.is_empty() { whole.to_string() } else { format!("{whole}.{rest}") }
 }
 
 /// The values of numbers written in Chinese numerals (`十`, `二十三`, `一百`, `百万`, `两`).

@@ -399,18 +399,7 @@ fn plain_number(text: &str) -> Option<PlainNumber> {
         Some("万亿") => 12,
         _ => 0,
     };
-    let digits = format!("{int}{frac}");
-    let point = int.len() + shift;
-    let (whole, rest) = if digits.len() <= point {
-        (format!("{digits}{}", "0".repeat(point - digits.len())), String::new())
-    } else {
-        (digits[..point].to_string(), digits[point..].trim_end_matches('0').to_string())
-    };
-    let whole = match whole.trim_start_matches('0') {
-        "" => "0".to_string(),
-        w => w.to_string(),
-    };
-    let value = if rest.is_empty() { whole } else { format!("{whole}.{rest}") };
+    let value = super::number::canonical(&int, frac, shift);
     Some(PlainNumber { value, scaled: (shift > 0).then(|| c[0].trim().to_string()) })
 }
 

@@ -7,6 +7,7 @@
 
 pub mod date;
 pub mod front_matter;
+pub mod number;
 pub mod place_names;
 pub mod portal;
 pub mod slug;
