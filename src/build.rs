@@ -261,12 +261,20 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
-    let mut files = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets, &images))?;
+    let (mut files, render_warnings) =
+        timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets, &images))?;
     files.extend(index_files);
-    let warnings = std::mem::take(&mut images.warnings);
+    let mut warnings = config_warnings(&site);
+    warnings.extend(std::mem::take(&mut images.warnings));
+    warnings.extend(render_warnings);
     let stats = images.stats;
     files.extend(static_and_image_files(assets, &mut images));
     Ok(Generated { site, files, timings, warnings, images: stats })
+}
+
+/// The config's own warnings (the Zola keys kepu does not use), reported once per build.
+fn config_warnings(site: &Site) -> Diagnostics {
+    site.config.zola.warning.clone().into_iter().collect()
 }
 
 /// The index stage's files for `site` (empty while search is disabled). The seam `kepu serve`
@@ -308,8 +316,11 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     staging.add_all(index_files);
-    timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &images, &|f| staging.add(f)))?;
-    let mut warnings = std::mem::take(&mut images.warnings);
+    let render_warnings =
+        timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &images, &|f| staging.add(f)))?;
+    let mut warnings = config_warnings(&site);
+    warnings.extend(std::mem::take(&mut images.warnings));
+    warnings.extend(render_warnings);
     let stats = images.stats;
     let report = timed(Stage::Write, on_stage, &mut timings, || {
         staging.add_all(static_and_image_files(assets, &mut images));

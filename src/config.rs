@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
+pub mod zola;
+
 /// The whole `config.toml`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -37,12 +39,32 @@ pub struct Config {
     /// Generate Atom feeds for the site and each section.
     #[serde(default = "yes")]
     pub generate_feeds: bool,
+    /// Most entries in a feed (newest first); 30 when not set.
+    #[serde(default)]
+    pub feed_limit: Option<usize>,
+    /// The site's author, named in its Atom feeds (as in Zola).
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Write `sitemap.xml` (as in Zola).
+    #[serde(default = "yes")]
+    pub generate_sitemap: bool,
+    /// Write `robots.txt` (as in Zola).
+    #[serde(default = "yes")]
+    pub generate_robots_txt: bool,
     /// Per-section options keyed by section folder (`venues`), overriding `_index.md` values.
     #[serde(default)]
     pub sections: BTreeMap<String, SectionOptions>,
     /// Free-form values for templates.
     #[serde(default)]
     pub extra: toml::Table,
+    /// What Zola's keys of this config left for later stages (see [`zola`]).
+    #[serde(skip)]
+    pub zola: zola::ZolaSettings,
+
+    // ---- [deploy] (kepu deploy) -----------------------------------------------------------
+    /// Where `kepu deploy` publishes (`[[deploy.targets]]`); never credentials.
+    #[serde(default)]
+    pub deploy: crate::deploy::DeployConfig,
 }
 
 /// A taxonomy declared for the site (`[[taxonomies]] name = "tags"`).
@@ -73,12 +95,36 @@ pub struct MarkdownConfig {
     /// Turn straight quotes and `--` into typographic ones.
     #[serde(default)]
     pub smart_punctuation: bool,
+    /// Anchor links on headings, site-wide; a section's or page's front matter may override
+    /// it (as in Zola).
+    #[serde(default)]
+    pub insert_anchor_links: InsertAnchor,
 }
 
 impl Default for MarkdownConfig {
     fn default() -> Self {
-        MarkdownConfig { highlight_code: true, unsafe_html: false, smart_punctuation: false }
+        MarkdownConfig {
+            highlight_code: true,
+            unsafe_html: false,
+            smart_punctuation: false,
+            insert_anchor_links: InsertAnchor::None,
+        }
     }
+}
+
+/// Where a heading gets a link to itself (Zola's `insert_anchor_links`), so readers can copy
+/// a link to a part of a long page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsertAnchor {
+    /// A `#` link before the heading's text.
+    Left,
+    /// A `#` link after the heading's text.
+    Right,
+    /// The heading's text itself is the link.
+    Heading,
+    #[default]
+    None,
 }
 
 /// Search index settings.
@@ -196,6 +242,16 @@ fn yes() -> bool {
     true
 }
 
+/// The names a site's config file may have: kepu's, then Zola's (Zola 0.22 and later create
+/// `zola.toml`).
+pub const FILE_NAMES: [&str; 2] = ["config.toml", "zola.toml"];
+
+/// The config file of the site at `root`: `config.toml`, else `zola.toml` when only that
+/// exists (a Zola site), else `config.toml` (for the error that it is missing).
+pub fn file_name(root: &Path) -> &'static str {
+    FILE_NAMES.into_iter().find(|n| root.join(n).is_file()).unwrap_or(FILE_NAMES[0])
+}
+
 /// A `base_url` must be an absolute http(s) URL with nothing a URL cannot contain: it is
 /// copied into pages, feeds, `robots.txt` and the calendar, where a line break would start a
 /// new line or property.
@@ -218,44 +274,81 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Read and check `root/config.toml`.
+    /// Read and check `root/config.toml` (or, without one, Zola's `root/zola.toml`).
     pub fn load(root: &Path) -> Result<Config, Diagnostics> {
-        let path = root.join("config.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Diagnostic::error(format!("cannot read config.toml: {e}"))
-                .file("config.toml")
+        let name = file_name(root);
+        let text = std::fs::read_to_string(root.join(name)).map_err(|e| {
+            Diagnostic::error(format!("cannot read {name}: {e}"))
+                .file(name)
                 .hint("run `kepu init DIR` to create a new site, or pass --root to point at one")
         })?;
-        Config::parse(&text)
+        Config::parse_named(&text, name)
     }
 
-    /// Parse config text; every error names the key and line.
+    /// Parse config text; every error names the key and line. Zola's keys are mapped onto
+    /// kepu's or collected into one warning ([`zola`]); other unknown keys are errors with
+    /// the nearest known key suggested.
     pub fn parse(text: &str) -> Result<Config, Diagnostics> {
-        let config: Config = toml::from_str(text).map_err(|e| {
-            let mut d = Diagnostic::error(format!("config.toml: {}", e.message().trim()))
-                .file("config.toml")
-                .hint("see the README's configuration section for the keys kepu knows");
+        Config::parse_named(text, "config.toml")
+    }
+
+    /// [`Config::parse`] for a config file of another name (`zola.toml`), which diagnostics
+    /// then name.
+    pub fn parse_named(text: &str, name: &str) -> Result<Config, Diagnostics> {
+        // Excerpts quote nearby lines: never a credential someone put in by mistake.
+        let shown = crate::deploy::config::mask_secrets(text);
+        let error = |e: toml::de::Error| {
+            let message = e.message().trim().to_string();
+            let (message, hint) = match unknown_key_suggestion(&message) {
+                Some((key, Some(near))) => {
+                    (format!("{name}: unknown key `{key}`"), format!("did you mean `{near}`?"))
+                }
+                Some((key, None)) => (
+                    format!("{name}: unknown key `{key}`"),
+                    "neither kepu nor Zola has this key; see docs/zola-compatibility.md and the README's configuration section".into(),
+                ),
+                None => (format!("{name}: {message}"), "see the README's configuration section for the keys kepu knows".into()),
+            };
+            let mut d = Diagnostic::error(message).file(name).hint(hint);
             if let Some(span) = e.span() {
-                d = d.at_offset(text, span.start);
+                d = d.at_offset(&shown, span.start);
             }
-            d
-        })?;
+            Diagnostics::from(d)
+        };
+        let mut table = toml::de::DeTable::parse(text).map_err(error)?;
+        let (zola_keys, explicit) = zola::take(table.get_mut());
+        let mut config: Config = Config::deserialize(toml::de::Deserializer::from(table)).map_err(error)?;
+        config.zola = zola::apply(&mut config, &zola_keys, explicit, text, name)?;
         let mut diags = Diagnostics::new();
         if let Err(message) = check_base_url(&config.base_url) {
             diags.push(
                 Diagnostic::error(message)
-                    .file("config.toml")
+                    .file(name)
                     .field("base_url")
                     .hint("write it as https://example.org/ (or pass --base-url)")
-                    .at_offset(text, text.find("base_url").unwrap_or(0)),
+                    .at_offset(&shown, text.find("base_url").unwrap_or(0)),
             );
+        }
+        // ---- [deploy] ----
+        for p in config.deploy.problems() {
+            let mut d = Diagnostic::error(p.message).file(name).field(format!("deploy.{}", p.key)).hint(p.hint);
+            let offset = text.find("[deploy").and_then(|s| text[s..].find(p.key.as_str()).map(|k| s + k));
+            if let Some(offset) = offset {
+                d = if p.secret {
+                    let (line, column) = crate::diagnostics::line_col(text, offset);
+                    d.at(line, column)
+                } else {
+                    d.at_offset(&shown, offset)
+                };
+            }
+            diags.push(d);
         }
         let mut seen = std::collections::BTreeSet::new();
         for t in &config.taxonomies {
             if !seen.insert(&t.name) {
                 diags.push(
                     Diagnostic::error(format!("taxonomy `{}` is declared twice", t.name))
-                        .file("config.toml")
+                        .file(name)
                         .field("taxonomies"),
                 );
             }
@@ -277,15 +370,99 @@ impl Config {
     }
 }
 
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the key, and the known key
+/// (kepu's of that table, or Zola's) nearest to it, if one is near enough to be the intended
+/// one.
+fn unknown_key_suggestion(message: &str) -> Option<(String, Option<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let kepu: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let near = kepu
+        .iter()
+        .copied()
+        .chain(zola::all_names().map(|k| -> &str { k }))
+        .map(|k| (strsim::damerau_levenshtein(key, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1))
+        .min()
+        .map(|(_, k)| k.to_string());
+    Some((key.to_string(), near))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BASE: &str = "title = \"x\"\nbase_url = \"https://a.org/\"\n";
 
     #[test]
     fn unknown_key_is_an_error_naming_it() {
         let err = Config::parse("title = \"x\"\nbase_url = \"https://a.org\"\ntittle = 1\n").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("tittle"), "{text}");
+        assert!(text.contains("unknown key `tittle`"), "{text}");
+        assert!(text.contains("did you mean `title`?"), "{text}");
+        assert_eq!(err.0[0].line, Some(3));
+    }
+
+    #[test]
+    fn a_misspelt_zola_key_is_an_error_suggesting_it() {
+        let err = Config::parse(&format!("{BASE}build_serch_index = true\n")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `build_search_index`?"), "{err}");
+        let err = Config::parse(&format!("{BASE}[markdown]\nhighlight_cod = true\n")).unwrap_err();
+        assert!(err.to_string().contains("did you mean `highlight_code`?"), "{err}");
+        assert_eq!(err.0[0].line, Some(4));
+        let err = Config::parse(&format!("{BASE}frobnicate = 1\n")).unwrap_err();
+        assert!(err.to_string().contains("neither kepu nor Zola"), "{err}");
+    }
+
+    #[test]
+    fn zola_keys_with_a_kepu_meaning_are_mapped_silently() {
+        let c = Config::parse(&format!(
+            "{BASE}build_search_index = false\nminify_html = true\ncompile_sass = false\nfeed_filenames = [\"atom.xml\"]\n[markdown]\nhighlight_code = false\n[markdown.highlighting]\n"
+        ))
+        .unwrap();
+        assert!(!c.search.enabled);
+        assert!(c.output.minify);
+        assert!(!c.markdown.highlight_code, "kepu's own key wins");
+        assert!(c.zola.warning.is_none(), "{:?}", c.zola.warning);
+        // kepu's own key wins over Zola's.
+        let c = Config::parse(&format!("{BASE}build_search_index = false\n[search]\nenabled = true\n")).unwrap();
+        assert!(c.search.enabled);
+    }
+
+    #[test]
+    fn ignored_zola_keys_make_one_warning_listing_each() {
+        let c = Config::parse(&format!(
+            "{BASE}compile_sass = true\n[markdown.highlighting]\ntheme = \"x\"\n[link_checker]\ninternal_level = \"warn\"\n[[taxonomies]]\nname = \"tags\"\nlang = \"fr\"\n"
+        ))
+        .unwrap();
+        let w = c.zola.warning.expect("a warning");
+        assert_eq!(w.severity, crate::diagnostics::Severity::Warning);
+        assert!(w.message.contains("4 Zola settings"), "{}", w.message);
+        let hint = w.hint.unwrap();
+        for key in ["`compile_sass` (line 3)", "`[markdown.highlighting]` (line 4)", "`[link_checker]` (line 6)", "`taxonomies.tags.lang` (line 10)"] {
+            assert!(hint.contains(key), "{key} in {hint}");
+        }
+        assert!(c.markdown.highlight_code);
+    }
+
+    #[test]
+    fn ignored_zola_keys_of_any_shape_are_listed_not_trusted() {
+        let c = Config::parse(&format!(
+            "{BASE}languages = 5\nfeed_filenames = 3\noutput_dir = [1]\n[markdown]\nhighlighting = \"x\"\n[search]\nindex_format = {{ a = 1 }}\n"
+        ))
+        .unwrap();
+        assert!(c.zola.languages.is_empty());
+        let hint = c.zola.warning.expect("a warning").hint.unwrap();
+        for key in ["`languages` (line 3)", "`feed_filenames` (line 4)", "`output_dir` (line 5)", "`[search.index_format]` (line 9)"] {
+            assert!(hint.contains(key), "{key} in {hint}");
+        }
+        assert!(c.markdown.highlight_code);
+    }
+
+    #[test]
+    fn a_mapped_zola_key_of_the_wrong_type_is_an_error() {
+        let err = Config::parse(&format!("{BASE}build_search_index = \"yes\"\n")).unwrap_err();
+        assert!(err.to_string().contains("must be true or false"), "{err}");
         assert_eq!(err.0[0].line, Some(3));
     }
 
@@ -305,5 +482,26 @@ mod tests {
         assert_eq!(c.path_prefix(), "");
         c.base_url = "https://a.org/portal/".into();
         assert_eq!(c.path_prefix(), "/portal");
+    }
+
+    // ---- [deploy] ----
+    #[test]
+    fn deploy_secrets_are_refused_and_never_shown() {
+        let text = "title = \"x\"\nbase_url = \"https://a.org/\"\n[[deploy.targets]]\nname = \"g\"\nendpoint = \"http://127.0.0.1:3900\"\nbucket = \"kepu\"\nsecret_access_key = \"HUNTER2SECRET\"\n";
+        let err = Config::parse(text).unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert_eq!((err.0[0].line, err.0[0].field.as_deref()), (Some(7), Some("deploy.secret_access_key")));
+        for styled in [false, true] {
+            let shown = err.0[0].render(styled);
+            assert!(shown.contains("never read from config.toml") && !shown.contains("HUNTER2"), "{shown}");
+        }
+        assert!(!serde_json::to_string(&err).unwrap().contains("HUNTER2"));
+        // A syntax error next to a secret: the excerpt masks it.
+        let err = Config::parse(&text.replace("bucket = \"kepu\"", "bucket = = 1")).unwrap_err();
+        let shown = err.0[0].render(false);
+        assert!(!shown.contains("HUNTER2"), "{shown}");
+        // A valid target parses.
+        let ok = Config::parse(&text.replace("secret_access_key = \"HUNTER2SECRET\"\n", "")).unwrap();
+        assert_eq!(ok.deploy.targets[0].bucket, "kepu");
     }
 }

@@ -86,6 +86,35 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Publish the build (ROOT/public) to S3-compatible object storage, a [[deploy.targets]]
+    /// of config.toml: uploads only what changed, assets before pages, deletions last.
+    /// Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
+    Deploy {
+        /// Site root (the folder with config.toml).
+        #[arg(long, short, default_value = ".", value_parser = existing_folder)]
+        root: PathBuf,
+        /// The build to publish [default: ROOT/public]
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Target name from config.toml [default: the first]
+        #[arg(long, short)]
+        target: Option<String>,
+        /// Show what would be uploaded and deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Allow deleting more than --max-deletes objects.
+        #[arg(long)]
+        force: bool,
+        /// Most objects one deploy may delete without --force [default: a tenth of what is
+        /// deployed, at least 10]
+        #[arg(long, value_name = "N")]
+        max_deletes: Option<usize>,
+        /// Uploads in flight at once.
+        #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        workers: u16,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
     /// Serve the site locally with live reload: rebuilds what an edit touched and shows build
     /// errors in the browser. Nothing is written to the output folder.
     Serve {
@@ -184,6 +213,9 @@ fn main() -> ExitCode {
             run_check(&site, external, timeout, seeds.as_deref())
         }
         Command::ManifestDiff { old, new, format } => run_manifest_diff(&old, &new, format),
+        Command::Deploy { root, output, target, dry_run, force, max_deletes, workers, format } => {
+            run_deploy(&root, output, target, dry_run, force, max_deletes, usize::from(workers), format)
+        }
         Command::Serve { root, port, interface, open, drafts } => run_serve(root, port, interface, open, drafts),
         Command::Init { dir, title } => match kepu::scaffold::init(&dir, &title) {
             Ok(_) => {
@@ -442,6 +474,136 @@ fn run_manifest_diff(old: &std::path::Path, new: &std::path::Path, format: Forma
         }
     }
     ExitCode::SUCCESS
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_deploy(
+    root: &std::path::Path,
+    output: Option<PathBuf>,
+    target: Option<String>,
+    dry_run: bool,
+    force: bool,
+    max_deletes: Option<usize>,
+    workers: usize,
+    format: Format,
+) -> ExitCode {
+    use kepu::deploy::{self, DeployOptions, Event};
+    let config = match kepu::config::Config::load(root) {
+        Ok(c) => c,
+        Err(d) => {
+            print_diagnostics(&d, format);
+            return ExitCode::from(1);
+        }
+    };
+    let Some(chosen) = config.deploy.target(target.as_deref()).cloned() else {
+        let names: Vec<&str> = config.deploy.targets.iter().map(|t| t.name.as_str()).collect();
+        let message = match (&target, names.is_empty()) {
+            (_, true) => "config.toml has no [[deploy.targets]]; see the README's Publishing section".to_string(),
+            (Some(t), false) => format!("no deploy target `{t}` in config.toml (targets: {})", names.join(", ")),
+            (None, false) => unreachable!("the first target exists"),
+        };
+        return deploy_failed(&message, format, 2);
+    };
+    let credentials = match deploy::Credentials::from_environment() {
+        Ok(c) => c,
+        Err(e) => return deploy_failed(&e.to_string(), format, 1),
+    };
+    let human = format == Format::Human;
+    if human {
+        say!("deploying {} to {} (bucket {}, {}), credentials from {}", output.as_deref().unwrap_or(&deploy::default_public(root)).display(), chosen.endpoint, chosen.bucket, chosen.name, credentials.source);
+    }
+    let options = DeployOptions {
+        public: output.unwrap_or_else(|| deploy::default_public(root)),
+        target: chosen,
+        dry_run,
+        force,
+        max_deletes,
+        workers,
+        network: deploy::Network::default(),
+    };
+    let bar = (human && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(0);
+        b.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} {elapsed}").unwrap());
+        b
+    });
+    let on_event = |e: Event<'_>| match e {
+        Event::Planned { uploads, bytes, deletes, unchanged } => {
+            if let Some(b) = &bar {
+                b.set_length((uploads + deletes) as u64);
+            }
+            if human {
+                let verb = if dry_run { "would upload" } else { "uploading" };
+                let line = format!("{verb} {uploads} objects ({:.1} MB), delete {deletes}, {unchanged} unchanged", bytes as f64 / 1e6);
+                match &bar {
+                    Some(b) => b.println(line),
+                    None => say!("{line}"),
+                }
+            }
+        }
+        Event::Phase(p) => {
+            if let Some(b) = &bar {
+                b.set_message(format!("{p:?}").to_lowercase());
+            }
+        }
+        Event::Uploaded { .. } | Event::Deleted { .. } => {
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+        }
+        Event::Note(n) => {
+            if human {
+                say!("note: {n}");
+            }
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return deploy_failed(&format!("cannot start the runtime: {e}"), format, 1),
+    };
+    let result = runtime.block_on(deploy::run(&options, credentials, &on_event));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match result {
+        Ok(s) => {
+            if human {
+                if dry_run {
+                    for k in &s.uploaded_keys {
+                        out!("upload {k}");
+                    }
+                    for k in &s.deleted_keys {
+                        out!("delete {k}");
+                    }
+                }
+                say!(
+                    "{} {} of {} objects ({:.1} MB), deleted {}, {} unchanged, in {:.1} s{}",
+                    if dry_run { "dry run: would upload" } else { "deployed: uploaded" },
+                    s.uploaded,
+                    s.objects,
+                    s.uploaded_bytes as f64 / 1e6,
+                    s.deleted,
+                    s.unchanged,
+                    s.seconds,
+                    if s.unpublished > 0 { format!(" ({} dot files not published)", s.unpublished) } else { String::new() }
+                );
+            } else {
+                let mut v = serde_json::to_value(&s).unwrap_or_default();
+                v["ok"] = true.into();
+                out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => deploy_failed(&e.to_string(), format, 1),
+    }
+}
+
+/// A deploy's error, once: a line on stderr, or `{ok: false, error}` for pipelines.
+fn deploy_failed(message: &str, format: Format, code: u8) -> ExitCode {
+    match format {
+        Format::Human => say!("error: {message}"),
+        Format::Json => out!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "error": message })).unwrap_or_default()),
+    }
+    ExitCode::from(code)
 }
 
 fn run_serve(root: PathBuf, port: u16, interface: std::net::IpAddr, open: bool, drafts: bool) -> ExitCode {

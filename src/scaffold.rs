@@ -48,7 +48,14 @@ pub fn init(dir: &Path, title: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
         ),
         // The image cache (.kepu-cache/) is rebuilt from the photos; it is never committed.
         (".gitignore", "/public/\n/.kepu-cache/\n".to_string()),
-        ("content/_index.md", format!("+++\ntitle = \"{title}\"\nsort_by = \"weight\"\n+++\n\n欢迎访问{title}。\n")),
+        (
+            "content/_index.md",
+            format!(
+                "+++\ntitle = \"{title}\"\nsort_by = \"weight\"\n+++\n\n欢迎访问{title}。\n\n\
+                 {{% <notice kind=\"提示\"> %}}\n这是一个组件（Tera 2 的写法，见 kepu 的 docs/components.md）：\
+                 页面里还可以放视频、图片、图表和其他页面的卡片。这段提示可以删掉。\n{{% </notice> %}}\n"
+            ),
+        ),
         (
             "content/venues/_index.md",
             "+++\ntitle = \"场馆\"\npage_type = \"venue\"\nweight = 1\n+++\n\n本地的科技馆。\n".to_string(),
@@ -128,6 +135,7 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
              # 类型（必填），选一个：省级 市级 县级 流动科技馆 农村中学科技馆 科普大篷车 数字科技馆\n\
              kind = \"流动科技馆\"  {example}\n\
              # city = \"郑州\"               # 18 个城市简称之一；省级/市级/县级场馆必填\n\
+             # aliases = []                  # 资料里用的正式简称，如 \"省科技馆\"；搜索按名称找到本页\n\
              # status = \"已开放\"            # 已开放 在建 筹建 改扩建\n\
              # address = \"\"\n\
              # opening_days = \"\"\n\

@@ -17,7 +17,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::model::number::canonical;
 use crate::model::{Site, Typed};
+
+/// A source document's title from the site's one table of them, `config.toml`
+/// `[extra.sources."<file>"] title` (the same table pages show readers their sources from).
+fn source_title<'a>(site: &'a Site, file: &str) -> Option<&'a str> {
+    site.config.extra.get("sources")?.get(file)?.get("title")?.as_str()
+}
 
 /// Why the seeds could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +36,7 @@ pub enum SourcesError {
 }
 
 /// The source documents: file name → every number value each one states, canonical
-/// ([`canonical`]).
+/// ([`canonical`](crate::model::number::canonical)).
 #[derive(Debug, Default)]
 pub struct Seeds {
     numbers: BTreeMap<String, HashSet<String>>,
@@ -125,8 +132,8 @@ pub fn check(site: &Site, root: &Path, seeds: &Seeds) -> (Diagnostics, SourcesSt
             } else {
                 let named: Vec<String> = elsewhere
                     .iter()
-                    .map(|f| match crate::model::portal::source_document(f) {
-                        Some(d) => format!("{f} (《{}》)", d.title),
+                    .map(|f| match source_title(site, f) {
+                        Some(title) => format!("{f} (《{title}》)"),
                         None => f.to_string(),
                     })
                     .collect();
@@ -239,21 +246,6 @@ pub fn arabic_numbers(text: &str) -> Vec<Number> {
             Number { written: c[0].to_string(), values, at: c.get(0).map_or(0, |m| m.start()) }
         })
         .collect()
-}
-
-/// `int.frac × 10^shift` as a plain decimal without needless zeros (`7`, `9`, 4 → `79000`;
-/// `13`, `210` → `13.21`), computed on the digits so that nothing is rounded.
-pub fn canonical(int: &str, frac: &str, shift: usize) -> String {
-    let digits = format!("{int}{frac}");
-    let point = int.len() + shift;
-    let (whole, rest) = if digits.len() <= point {
-        (format!("{digits}{}", "0".repeat(point - digits.len())), String::new())
-    } else {
-        (digits[..point].to_string(), digits[point..].trim_end_matches('0').to_string())
-    };
-    let whole = whole.trim_start_matches('0');
-    let whole = if whole.is_empty() { "0" } else { whole };
-    if rest.is_empty() { whole.to_string() } else { format!("{whole}.{rest}") }
 }
 
 /// The values of numbers written in Chinese numerals (`十`, `二十三`, `一百`, `百万`, `两`).

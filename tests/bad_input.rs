@@ -263,6 +263,8 @@ fixture_cases!(
     // A yearly date that is not one: month 13, 30 February, 29 February (three years in
     // four without it), day 0, no basis, no year to start from, not 每年, out of range.
     campaign_annual_invalid,
+    // Official short names (`aliases`): empty, another page's title, repeated.
+    bad_aliases,
     // Templates and themes.
     template_syntax_error,
     template_unknown_filter,

@@ -274,6 +274,8 @@ fn init_and_new_make_a_site_that_builds() {
     let r = kepu(dir.path(), &["init", site.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     build_ok(&site, &[]);
+    let home = read(&site, "public/index.html");
+    assert!(home.contains(r#"<div class="notice notice-tip" role="note">"#), "the skeleton shows a component: {home}");
     for (kind, name) in [("venue", "新乡科技馆示例"), ("base", "示例基地"), ("expert", "示例专家批次"), ("campaign", "示例活动"), ("city", "新乡")] {
         let r = kepu(&site, &["new", kind, name]);
         assert_eq!(r.code, 0, "{kind}: {}", r.stderr);

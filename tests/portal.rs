@@ -204,7 +204,6 @@ fn typed_pages_cite_their_sources() {
             assert!(!sources.is_empty() || fm.get("example").is_some(), "{section}/{file} lists no sources");
             for s in sources {
                 let s = s.as_str().unwrap();
-                assert!(kepu::model::portal::source_document(s).is_some(), "{section}/{file}: source {s} is not in SOURCE_DOCUMENTS");
                 assert!(
                     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(s).is_file()
                         || !std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").is_dir(),
@@ -507,4 +506,123 @@ fn the_sources_check_names_a_number_from_a_source_the_page_does_not_cite() {
     let r = check(&["--seeds", dir.path().join("nowhere").to_str().unwrap()]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("nowhere") && r.stderr.contains("does not exist"), "{}", r.stderr);
+}
+
+// ---- 适老化 (issue 25): words a visitor knows, search without JavaScript ----
+
+/// The `[extra.sources]` table of the default portal's config.toml.
+fn sources_table() -> toml::Table {
+    let config: toml::Table = toml::from_str(&read(&portal().1, "config.toml")).unwrap();
+    config["extra"]["sources"].as_table().cloned().expect("[extra.sources] in config.toml")
+}
+
+#[test]
+fn every_cited_source_has_a_title_and_date_taken_from_the_seed_itself() {
+    let table = sources_table();
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds");
+    // (Headings break lines and space words differently from the title: compare without spaces.)
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace() && *c != '*' && *c != '#').collect::<String>();
+    for section in ["venues", "bases", "experts", "campaigns", "cities", "overview"] {
+        for file in pages_in(section) {
+            for s in front_matter(section, &file).get("sources").and_then(|s| s.as_array()).cloned().unwrap_or_default() {
+                let s = s.as_str().unwrap();
+                let entry = table.get(s).and_then(|e| e.as_table()).unwrap_or_else(|| panic!("{section}/{file}: source {s} has no title in [extra.sources]"));
+                let title = entry["title"].as_str().unwrap();
+                assert!(!title.is_empty() && !title.ends_with(".txt"), "{s}: a title, not a file name");
+                if seeds.join(s).is_file() {
+                    let text = squeeze(&std::fs::read_to_string(seeds.join(s)).unwrap());
+                    assert!(text.contains(&squeeze(title)), "{s}: the title “{title}” is not in the document");
+                    let date = entry.get("date").and_then(|d| d.as_str()).unwrap_or("");
+                    assert!(date.is_empty() || text.contains(&squeeze(date)), "{s}: the date “{date}” is not in the document");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn pages_name_their_sources_by_title_and_date_never_by_file_name() {
+    let public = portal().1.join("public");
+    let sel = Selector::parse(".sources").unwrap();
+    let mut checked = 0;
+    for section in ["venues", "bases", "experts", "campaigns", "cities"] {
+        for entry in std::fs::read_dir(public.join(section)).unwrap().flatten() {
+            let f = entry.path().join("index.html");
+            if !f.is_file() || entry.file_name() == "page" {
+                continue;
+            }
+            let doc = Html::parse_document(&std::fs::read_to_string(&f).unwrap());
+            for p in doc.select(&sel) {
+                let text: String = p.text().collect();
+                assert!(!text.contains(".txt"), "{}: {text}", f.display());
+                assert!(text.starts_with("资料来源：《") && (text.contains("年") || text.contains("未注明日期")), "{}: {text}", f.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} pages checked");
+}
+
+#[test]
+fn a_sources_table_of_the_wrong_shape_falls_back_to_the_file_names() {
+    for extra in [
+        "[extra]\nsources = \"not a table\"\n",
+        "[extra.sources]\n\"a.txt\" = \"a string, not a table\"\n",
+        "[extra.sources.\"a.txt\"]\nby = \"no title\"\n",
+        "[extra.sources.\"other.txt\"]\ntitle = \"another file\"\n",
+    ] {
+        let (_t, site) = fixture("basic");
+        let config = read(&site, "config.toml");
+        write(&site, "config.toml", &format!("{config}\n{extra}"));
+        write(&site, "content/notes/sourced.md", "+++\ntitle = \"有来源的页\"\nsources = [\"a.txt\"]\n+++\n\n正文。\n");
+        build_ok(&site, &[]);
+        let html = read(&site.join("public"), "notes/sourced/index.html");
+        assert!(html.contains("<code>a.txt</code>"), "{extra}: the file name is shown");
+    }
+}
+
+#[test]
+fn the_a_to_z_index_lists_every_page_by_section_in_pinyin_order() {
+    let doc = html("a-z/index.html");
+    let public = portal().1.join("public");
+    let mut listed: BTreeSet<String> = BTreeSet::new();
+    let section_sel = Selector::parse("main section.az-section").unwrap();
+    let link_sel = Selector::parse(".az-list a").unwrap();
+    let sections: Vec<_> = doc.select(&section_sel).collect();
+    assert!(sections.len() >= 6, "{} sections", sections.len());
+    for s in sections {
+        let titles: Vec<String> = s.select(&link_sel).map(|a| a.text().collect()).collect();
+        let keys: Vec<String> = titles.iter().map(|t| kepu::model::slug::slugify(t).replace('-', " ")).collect();
+        let digits_last = |k: &String| !k.starts_with(|c: char| c.is_ascii_alphabetic());
+        let mut sorted = keys.clone();
+        sorted.sort_by(|a, b| digits_last(a).cmp(&digits_last(b)).then(a.cmp(b)));
+        assert_eq!(keys, sorted, "pinyin order: {titles:?}");
+        listed.extend(s.select(&link_sel).map(|a| a.value().attr("href").unwrap().to_string()));
+    }
+    for section in ["venues", "bases", "experts", "campaigns", "cities", "overview"] {
+        for entry in std::fs::read_dir(public.join(section)).unwrap().flatten() {
+            if entry.path().join("index.html").is_file() && entry.file_name() != "page" {
+                let path = format!("/{section}/{}/", entry.file_name().to_string_lossy());
+                assert!(listed.contains(&path), "{path} is not in the A–Z index");
+            }
+        }
+    }
+    // The header search box leads there without JavaScript; site.js sends it to /search/.
+    let form = html("index.html");
+    let f = form.select(&Selector::parse("form.header-search").unwrap()).next().unwrap();
+    assert_eq!(f.value().attr("action"), Some("/a-z/"));
+    assert_eq!(f.value().attr("data-search"), Some("/search/"));
+}
+
+#[test]
+fn the_calendar_offers_a_webcal_subscription_with_a_line_that_explains_it() {
+    let doc = html("calendar/index.html");
+    let sub = doc.select(&Selector::parse("#subscribe").unwrap()).next().expect("#subscribe");
+    let links: Vec<&str> = sub.select(&Selector::parse("a").unwrap()).filter_map(|a| a.value().attr("href")).collect();
+    assert!(links.contains(&"webcal://kepu.example.org/campaigns.ics"), "{links:?}");
+    assert!(links.contains(&"/campaigns.ics"), "the file to download too: {links:?}");
+    let text: String = sub.text().collect();
+    assert!(text.contains("添加到手机日历") && text.contains("自动"), "{text}");
+    let footer: String = html("index.html").select(&Selector::parse("footer.site-footer").unwrap()).next().unwrap().text().collect();
+    assert!(footer.contains("订阅更新") && footer.contains("添加到手机日历") && !footer.contains("Atom") && !footer.contains("iCal"), "{footer}");
 }

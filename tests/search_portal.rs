@@ -83,6 +83,19 @@ fn portal_queries_find_the_right_page_first() {
         {
             fail(format!("expected {top} first"));
         }
+        if let Some(any) = case["any"].as_array() {
+            let within = case["within"].as_u64().unwrap_or(1) as usize;
+            if !urls.iter().take(within).any(|u| any.iter().any(|a| a.as_str() == Some(*u))) {
+                fail(format!("expected one of {any:?} in the first {within}"));
+            }
+        }
+        if let Some(want) = case["suggests"].as_str() {
+            let suggested: Vec<&str> =
+                r["suggestions"].as_array().unwrap().iter().map(|x| x["url"].as_str().unwrap()).collect();
+            if !suggested.contains(&want) {
+                fail(format!("expected {want} among the suggestions {suggested:?}"));
+            }
+        }
         if let Some(among) = case["among"].as_array() {
             let within = case["within"].as_u64().unwrap_or(10) as usize;
             for want in among {
@@ -125,14 +138,60 @@ fn portal_queries_find_the_right_page_first() {
 }
 
 #[test]
+fn words_beyond_the_name_lead_to_the_part_of_the_page_that_has_them() {
+    // 门票 and 开放 are in the heading 开放和门票 of the venue the short name names.
+    for q in ["河南省科技馆门票", "省科技馆开放时间"] {
+        let r = search(q, &[]);
+        let first = &r["results"][0];
+        assert_eq!(first["url"], "/venues/he-nan-sheng-ke-ji-guan-xin-guan/", "{q}: {r}");
+        assert_eq!(first["heading"], "开放和门票", "{q}: {r}");
+    }
+    // The name alone links to the page itself.
+    let r = search("河南省科技馆新馆", &[]);
+    assert!(r["results"][0].get("heading").is_none(), "{r}");
+}
+
+#[test]
+fn u_umlaut_written_any_way_is_one_query() {
+    let urls = |q: &str| -> Vec<String> {
+        let r = search(q, &[]);
+        r["results"].as_array().unwrap().iter().map(|x| x["url"].as_str().unwrap().to_string()).collect()
+    };
+    let want = urls("lv");
+    for q in ["lü", "lǚ", "lu:", "LÜ"] {
+        assert_eq!(urls(q), want, "{q}");
+    }
+    // Tone marks change nothing: the same results as the plain syllables.
+    assert_eq!(urls("kējìguǎn"), urls("kejiguan"));
+    assert_eq!(urls("Luòyáng"), urls("luoyang"));
+}
+
+#[test]
+fn exact_and_sound_alike_names_rank_exact_first() {
+    // 开封 typed right and 开风 by sound reach the city; the characters typed score higher.
+    let exact = search("开封", &[]);
+    let sound = search("开风", &[]);
+    assert_eq!(exact["results"][0]["url"], "/cities/kai-feng/");
+    assert_eq!(sound["results"][0]["url"], "/cities/kai-feng/");
+    assert!(exact["results"][0]["score"].as_f64() > sound["results"][0]["score"].as_f64(), "{exact} {sound}");
+}
+
+#[test]
 fn hostile_and_huge_queries_are_harmless() {
     let long_han = "科技馆".repeat(3000);
     let long_latin = "kejiguan ".repeat(2000);
     let weird = "\u{202e}\u{fffd}🙂科技\u{200b}馆\u{1}";
-    for q in [long_han.as_str(), long_latin.as_str(), weird, "</mark><script>x</script>", "a\"b'c&d<e>f"] {
+    let tones = "ǖ\u{301}\u{302}\u{303}".repeat(200);
+    for q in [long_han.as_str(), long_latin.as_str(), weird, "</mark><script>x</script>", "a\"b'c&d<e>f", &tones, "lu:lu:lu:<svg>", "数码鸿沟<img src=x>"] {
         let r = search(q, &["--limit".into(), "5".into()]);
         for x in r["results"].as_array().unwrap() {
             assert_safe_excerpt(q, x["excerpt"].as_str().unwrap());
+            if let Some(h) = x["heading"].as_str() {
+                assert!(!h.contains('<') && !h.contains('"'), "heading {h:?} for {q:?}");
+            }
+        }
+        for x in r["suggestions"].as_array().unwrap() {
+            assert!(x["title"].as_str().is_some_and(|t| !t.contains('<')), "suggestion for {q:?}: {x}");
         }
     }
     // A very long query is cut, not refused: it still finds what it starts with.

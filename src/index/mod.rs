@@ -8,11 +8,14 @@
 //!   syllables in use, the traditional-character chunk boundaries.
 //! - `shards/N.bin.gz`: posting lists of a contiguous term range ([`encode`] has the format),
 //!   cut to a target size so a query fetches only the few shards its terms fall in.
-//! - `frag/N.json.gz`: url, title, section and excerpt text of a fixed-size group of
-//!   documents (grouped: hosts limit file counts).
+//! - `frag/N.json.gz`: url, title, section, excerpt text, aliases and heading anchors of a
+//!   fixed-size group of documents (grouped: hosts limit file counts).
 //! - `facets.json.gz`: for each filter value, the documents that have it (run-length).
 //! - `t2s/N.txt.gz`: chunks of the traditional → simplified table, fetched only for the
 //!   characters a query contains.
+//! - `pinyin/N.txt.gz`: chunks of a per-character pinyin table (each character's common
+//!   reading), fetched only for the characters of a Han query, so that a homophone the IME
+//!   picked (许昌科技管) finds the name by its sound.
 //! - `search.mjs`: the client, the same module for browsers and Node.
 //!
 //! Ranking is BM25F: each field's term frequency is weighted and length-normalised at index
@@ -121,7 +124,13 @@ struct Source<'a> {
     facets: Vec<(&'static str, String)>,
     names: Vec<String>,
     exact: Vec<String>,
+    /// Official short names (typed tables' `aliases`), shipped with the fragment so the client
+    /// can see a name of the page inside a longer query.
+    aliases: &'a [String],
     headings: Vec<&'a str>,
+    /// The headings' anchor ids, so the client can link a query such as 省科技馆门票 to the
+    /// part of the page that answers it (`#开放和门票`).
+    anchors: Vec<&'a str>,
     description: &'a str,
     body: &'a str,
 }
@@ -160,8 +169,10 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         .collect();
     files.extend(shard_files);
 
-    let records: Vec<(&str, &str, &str, String)> =
-        sources.par_iter().map(|d| (d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d))).collect();
+    let records: Vec<Record> = sources
+        .par_iter()
+        .map(|d| Record(d.url.as_str(), d.title, d.section.as_str(), excerpt_text(d), d.aliases, &d.anchors))
+        .collect();
     let group = fragment_group_size(&records);
     let fragment_files: Vec<OutputFile> = records
         .par_chunks(group)
@@ -187,6 +198,10 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
 
     let syllables: BTreeSet<&str> =
         postings.iter().filter_map(|(t, _)| t.strip_prefix(pinyin::SYLLABLE)).collect();
+    let table = pinyin::client_table(&syllables);
+    for (i, chunk) in table.iter().enumerate() {
+        files.push(OutputFile::bytes(format!("search/pinyin/{i}.txt.gz"), encode::gzip(chunk.as_bytes())));
+    }
 
     // The version changes whenever any index file does; the client appends it to URLs so a
     // browser never mixes files of two builds.
@@ -211,6 +226,7 @@ pub fn build(site: &Site) -> Result<Vec<OutputFile>, IndexError> {
         })),
         fragments: FragmentLayout { size: group, count: fragment_count },
         t2s: t2s_starts,
+        pinyin: PinyinLayout { first: pinyin::TABLE_FIRST, size: pinyin::TABLE_CHUNK, count: table.len() },
         syllables: syllables.into_iter().collect::<Vec<_>>().join(" "),
         facets: FACET_LABELS
             .iter()
@@ -240,9 +256,19 @@ struct Manifest {
     fragments: FragmentLayout,
     /// First traditional character of each chunk; chunk `i` is `t2s/i.txt.gz`.
     t2s: Vec<String>,
+    /// The per-character pinyin table for sound-alike queries: chunk `i` is
+    /// `pinyin/i.txt.gz` and holds the characters from `first + i * size` on.
+    pinyin: PinyinLayout,
     /// Pinyin syllables the index uses, space-separated, for splitting Latin queries.
     syllables: String,
     facets: Vec<FacetInfo>,
+}
+
+#[derive(Serialize)]
+struct PinyinLayout {
+    first: u32,
+    size: u32,
+    count: usize,
 }
 
 #[derive(Serialize)]
@@ -271,8 +297,8 @@ fn section_key(section: &Section) -> String {
 /// Every page and every section page that has its own page, as sources.
 fn collect(site: &Site) -> Vec<Source<'_>> {
     let mut out = Vec::new();
-    for section in &site.sections {
-        if section.meta.render == Some(false) {
+    for (i, section) in site.sections.iter().enumerate() {
+        if !section.has_own_page() || !in_search_index(site, i) {
             continue;
         }
         let key = section_key(section);
@@ -284,15 +310,34 @@ fn collect(site: &Site) -> Vec<Source<'_>> {
             city: String::new(),
             names: Vec::new(),
             exact: vec![section.title.clone()],
+            aliases: &[],
             headings: section.text.headings.iter().map(|h| h.text.as_str()).collect(),
+            anchors: section.text.headings.iter().map(|h| h.id.as_str()).collect(),
             description: section.meta.description.as_deref().unwrap_or(""),
             body: &section.text.plain,
         });
     }
     for page in &site.pages {
-        out.push(page_source(site, page));
+        if page.is_rendered() && page.meta.in_search_index != Some(false) && in_search_index(site, page.section) {
+            out.push(page_source(site, page));
+        }
     }
     out
+}
+
+/// Whether section `i` and its pages belong in the index: not when it or a section above it
+/// says `in_search_index = false` (as in Zola).
+fn in_search_index(site: &Site, mut i: usize) -> bool {
+    loop {
+        let s = &site.sections[i];
+        if s.meta.in_search_index == Some(false) {
+            return false;
+        }
+        match s.parent {
+            Some(p) => i = p,
+            None => return true,
+        }
+    }
 }
 
 fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
@@ -300,10 +345,15 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
     let mut facets = vec![("section", key.clone())];
     let mut names = Vec::new();
     let mut exact = vec![page.title.clone()];
+    let mut aliases: &[String] = &[];
     let mut city = String::new();
     if let Some(t) = &page.typed {
         facets.extend(t.facets());
         names = t.keywords();
+        // Official short names count as names, and as whole names (exact keys) like the title.
+        names.extend(t.aliases().iter().cloned());
+        exact.extend(t.aliases().iter().cloned());
+        aliases = t.aliases();
         city = t.cities().first().map(|c| c.to_string()).unwrap_or_default();
         if let Typed::City(c) = t {
             exact.push(c.name.clone());
@@ -320,7 +370,9 @@ fn page_source<'a>(site: &'a Site, page: &'a Page) -> Source<'a> {
         facets,
         names,
         exact,
+        aliases,
         headings: page.text.headings.iter().map(|h| h.text.as_str()).collect(),
+        anchors: page.text.headings.iter().map(|h| h.id.as_str()).collect(),
         description: page.meta.description.as_deref().unwrap_or(""),
         body: &page.text.plain,
     }
@@ -634,6 +686,9 @@ fn bump(map: &mut HashMap<String, [u16; NF]>, term: &str, field: usize) {
 
 /// `#kejiguan` and `#kjg` for a folded name (readings combined, at most a couple of ways).
 fn exact_pinyin(key: &str) -> Vec<String> {
+    if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
+        return Vec::new(); // a Latin title's key is already its exact key
+    }
     let mut full = vec![String::new()];
     let mut initials = vec![String::new()];
     for c in key.chars() {
@@ -647,10 +702,8 @@ fn exact_pinyin(key: &str) -> Vec<String> {
         }
         full = full.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{r}"))).take(EXACT_PINYIN_WAYS).collect();
         initials =
-            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", &r[..1]))).take(EXACT_PINYIN_WAYS).collect();
-    }
-    if key.chars().all(|c| tokenize::class(c) != tokenize::Class::Han) {
-        return Vec::new(); // a Latin title's key is already its exact key
+            // The first character, not byte: a title may mix Han with `ō` or `é`.
+            initials.iter().flat_map(|f| rs.iter().map(move |r| format!("{f}{}", r.chars().next().unwrap_or('_')))).take(EXACT_PINYIN_WAYS).collect();
     }
     let mut out: Vec<String> = full.into_iter().chain(initials).map(|k| format!("{EXACT}{k}")).collect();
     out.sort();
@@ -853,12 +906,42 @@ fn excerpt_text(src: &Source) -> String {
     text
 }
 
+/// One document in a fragment file: url, title, section, excerpt text, aliases and heading
+/// anchors, as a JSON array; trailing empty lists are left out (`[url, title, section, text]`
+/// for a page with neither).
+struct Record<'a>(&'a str, &'a str, &'a str, String, &'a [String], &'a [&'a str]);
+
+impl Serialize for Record<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let len = if !self.5.is_empty() { 6 } else if !self.4.is_empty() { 5 } else { 4 };
+        let mut seq = s.serialize_seq(Some(len))?;
+        seq.serialize_element(self.0)?;
+        seq.serialize_element(self.1)?;
+        seq.serialize_element(self.2)?;
+        seq.serialize_element(&self.3)?;
+        if len > 4 {
+            seq.serialize_element(self.4)?;
+        }
+        if len > 5 {
+            seq.serialize_element(self.5)?;
+        }
+        seq.end()
+    }
+}
+
 /// Documents per fragment file so that a file is about [`FRAGMENT_BYTES`].
-fn fragment_group_size(records: &[(&str, &str, &str, String)]) -> usize {
+fn fragment_group_size(records: &[Record]) -> usize {
     if records.is_empty() {
         return 1;
     }
-    let total: usize = records.iter().map(|r| r.0.len() + r.1.len() + r.2.len() + r.3.len() + 16).sum();
+    let total: usize = records
+        .iter()
+        .map(|r| {
+            let lists: usize = r.4.iter().map(|a| a.len() + 3).sum::<usize>() + r.5.iter().map(|a| a.len() + 3).sum::<usize>();
+            r.0.len() + r.1.len() + r.2.len() + r.3.len() + lists + 16
+        })
+        .sum();
     let avg = (total / records.len()).max(1);
     (FRAGMENT_BYTES / avg).clamp(1, 64)
 }
@@ -932,10 +1015,21 @@ mod tests {
             facets: Vec::new(),
             names: Vec::new(),
             exact: Vec::new(),
+            aliases: &[],
             headings: Vec::new(),
+            anchors: Vec::new(),
             description,
             body,
         }
+    }
+
+    #[test]
+    fn exact_pinyin_of_titles_with_accented_latin_letters_does_not_panic() {
+        // A Zola site's project "dōteki" panicked here: `ō` is two bytes.
+        assert!(exact_pinyin("dōteki").is_empty());
+        let mixed = exact_pinyin("科ō");
+        assert!(mixed.iter().any(|k| k.ends_with("keō")), "{mixed:?}");
+        assert!(mixed.iter().any(|k| k.ends_with("kō")), "{mixed:?}");
     }
 
     #[test]

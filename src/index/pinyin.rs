@@ -1,7 +1,9 @@
 //! Pinyin terms for short fields (titles, names, cities), so `kejiguan`, `ke ji guan` and
-//! `kjg` find 科技馆. Pinyin exists only at index time: the client never needs a pinyin
-//! dictionary. It splits a Latin query into syllables with the list of syllables the index
-//! uses (shipped in the manifest) and looks the resulting terms up like any other.
+//! `kjg` find 科技馆. The client splits a Latin query into syllables with the list of
+//! syllables the index uses (shipped in the manifest) and looks the resulting terms up like
+//! any other. For Han queries it reads each character's common reading from a table the
+//! index ships in small chunks ([`client_table`]), so that a homophone the IME picked
+//! (科技管, 开风) is looked up by its sound too.
 //!
 //! Term shapes (the leading mark keeps them apart from word terms, which are alphanumeric):
 //! - `~ke`      one syllable (a single character's reading),
@@ -26,6 +28,38 @@ pub const SYLLABLE: char = '~';
 pub const PAIR: char = '+';
 /// Mark of an initials pair.
 pub const INITIALS: char = '^';
+
+/// First code point of the client's pinyin table: CJK Extension A, then the unified
+/// ideographs, where the characters of nearly every query are.
+pub const TABLE_FIRST: u32 = 0x3400;
+/// End (exclusive) of the table.
+pub const TABLE_END: u32 = 0xA000;
+/// Characters per chunk: a chunk is about a kilobyte gzipped, and a query fetches the few
+/// chunks its characters fall in.
+pub const TABLE_CHUNK: u32 = 512;
+
+/// The client's pinyin table, in chunks of [`TABLE_CHUNK`] code points from [`TABLE_FIRST`]:
+/// each character's first reading, comma-separated, empty where the character has none or
+/// its reading is no syllable of the index (`used`), which nothing could match. The client
+/// builds pair terms (`+xu'chang`) from these readings; the index has every combination of
+/// [`MAX_READINGS`] readings, so the first reading of a query character meets either reading
+/// of a title's.
+pub fn client_table(used: &std::collections::BTreeSet<&str>) -> Vec<String> {
+    (TABLE_FIRST..TABLE_END)
+        .step_by(TABLE_CHUNK as usize)
+        .map(|start| {
+            let entries: Vec<&str> = (start..(start + TABLE_CHUNK).min(TABLE_END))
+                .map(|cp| {
+                    let first = char::from_u32(cp).and_then(|c| static_readings(c).as_slice().first().copied());
+                    first.filter(|r| used.contains(r)).unwrap_or("")
+                })
+                .collect();
+            let mut text = entries.join(",");
+            text.truncate(text.trim_end_matches(',').len());
+            text
+        })
+        .collect()
+}
 
 /// Toneless readings of a (folded) Han character, most common first, ASCII only (`ü` → `v`).
 pub fn readings(c: char) -> Vec<String> {
@@ -207,6 +241,22 @@ mod tests {
         let t = terms("银行");
         assert!(t.iter().any(|x| x == "+yin'hang"), "{t:?}");
         assert!(t.iter().any(|x| x == "^yh"), "{t:?}");
+    }
+
+    #[test]
+    fn the_client_table_holds_each_characters_first_used_reading() {
+        let used: std::collections::BTreeSet<&str> = ["ke", "ji", "guan", "xing"].into_iter().collect();
+        let table = client_table(&used);
+        assert_eq!(table.len() as u32, (TABLE_END - TABLE_FIRST).div_ceil(TABLE_CHUNK));
+        let reading = |c: char| {
+            let at = c as u32 - TABLE_FIRST;
+            let chunk = &table[(at / TABLE_CHUNK) as usize];
+            chunk.split(',').nth((at % TABLE_CHUNK) as usize).unwrap_or("").to_string()
+        };
+        assert_eq!(reading('管'), "guan");
+        assert_eq!(reading('馆'), "guan");
+        assert_eq!(reading('行'), "xing");
+        assert_eq!(reading('郑'), "", "zheng is not used by this index");
     }
 
     #[test]

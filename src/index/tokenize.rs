@@ -3,8 +3,8 @@
 //! holds the cases both test suites check, so the two can never drift.
 //!
 //! Text is folded one code point at a time: NFKC (full-width → half-width, compatibility
-//! ideographs → unified), lower case, then traditional → simplified through the table in
-//! `t2s.txt`. Folded text is split into *runs*: Han characters, word characters (letters and
+//! ideographs → unified), lower case, traditional → simplified through the table in
+//! `t2s.txt`, then Latin letters lose their marks (`kējì` → `keji`, `ü` → `v`). Folded text is split into *runs*: Han characters, word characters (letters and
 //! digits of any script) and separators (everything else). A word run is one token; a Han run
 //! gives every character (unigram) and every adjacent pair (bigram), so any substring of two or
 //! more characters is found by its bigrams and a single character by its unigram, with no
@@ -110,7 +110,8 @@ pub fn t2s_pairs() -> impl Iterator<Item = (char, char)> {
     })
 }
 
-/// Fold one code point into `out`: NFKC, lower case, traditional → simplified.
+/// Fold one code point into `out`: NFKC, lower case, traditional → simplified, Latin marks
+/// off (see [`strip_marks`]).
 pub fn fold_char(c: char, out: &mut String) {
     let map = t2s_map();
     // Fast paths for what portal text is made of; both give what the general path would.
@@ -132,8 +133,44 @@ pub fn fold_char(c: char, out: &mut String) {
 fn fold_general(c: char, map: &T2s, mut f: impl FnMut(char)) {
     for n in std::iter::once(c).nfkc() {
         for l in n.to_lowercase() {
-            f(map.get(l));
+            if let Some(plain) = strip_marks(map.get(l)) {
+                f(plain);
+            }
         }
+    }
+}
+
+/// Combining diacritical marks (U+0300–U+036F): tone marks typed as separate code points
+/// (`ke\u{304}ji`) vanish, so the syllable stays one word.
+const COMBINING_MARKS: std::ops::RangeInclusive<char> = '\u{300}'..='\u{36F}';
+
+/// A Latin letter without its marks, so pinyin copied from a textbook (`kējì`, `Luòyáng`)
+/// is the plain syllables the index and the pinyin keyboard use: a letter whose canonical
+/// decomposition is an ASCII letter and combining marks becomes that letter, except that
+/// `ü` (with or without a tone) becomes `v`, as pinyin keyboards type it (`lǜ` → `lv`). A
+/// lone combining mark is dropped (`None`). The client does exactly this (`stripMarks`).
+fn strip_marks(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return Some(c);
+    }
+    if COMBINING_MARKS.contains(&c) {
+        return None;
+    }
+    let mut parts = std::iter::once(c).nfd();
+    let Some(base) = parts.next() else { return Some(c) };
+    let mut marks = 0;
+    let mut diaeresis = false;
+    for m in parts {
+        if !COMBINING_MARKS.contains(&m) {
+            return Some(c);
+        }
+        marks += 1;
+        diaeresis |= m == '\u{308}';
+    }
+    match base {
+        'u' if marks > 0 && diaeresis => Some('v'),
+        _ if marks > 0 && base.is_ascii_alphabetic() => Some(base),
+        _ => Some(c),
     }
 }
 
@@ -362,6 +399,16 @@ mod tests {
                 assert_eq!(precomputed, class(f), "U+{:04X}", c as u32);
             }
         }
+    }
+
+    #[test]
+    fn tone_marks_and_u_umlaut_fold_to_plain_syllables() {
+        assert_eq!(fold("Zhèngzhōu Kējìguǎn"), "zhengzhou kejiguan");
+        assert_eq!(fold("lǜ LǙ nü Luòyáng"), "lv lv nv luoyang");
+        // A tone typed as a separate combining mark vanishes instead of splitting the word.
+        assert_eq!(tokens("ke\u{304}ji"), vec!["keji"]);
+        // Letters that do not decompose into an ASCII letter keep their form.
+        assert_eq!(fold("øæßłσй"), "øæßłσй");
     }
 
     #[test]

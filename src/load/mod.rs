@@ -4,6 +4,7 @@
 //! delimiters, and page-bundle assets. Keeps byte offsets so later stages can point at
 //! `file:line:col`. Knows nothing of front-matter *fields*, themes or HTML.
 
+pub mod data;
 mod split;
 pub mod theme;
 

@@ -25,11 +25,13 @@ pub struct SplitError {
     pub offset: usize,
 }
 
-/// Find the front matter. The opening delimiter must be the file's first line; the closing one
-/// a line of its own.
+/// Find the front matter. The opening delimiter must be the file's first line that is not
+/// blank (Zola allows blank lines before it, and files written for Zola have them); the
+/// closing one a line of its own.
 pub fn split_front_matter(source: &str) -> Result<Split, SplitError> {
-    let first_line_end = source.find('\n').unwrap_or(source.len());
-    let first = source[..first_line_end].trim_end();
+    let opening = leading_blank_lines(source);
+    let first_line_end = source[opening..].find('\n').map_or(source.len(), |i| opening + i);
+    let first = source[opening..first_line_end].trim_end();
     let (delim, format) = match first {
         "+++" => ("+++", FrontMatterFormat::Toml),
         "---" => ("---", FrontMatterFormat::Yaml),
@@ -41,7 +43,7 @@ pub fn split_front_matter(source: &str) -> Result<Split, SplitError> {
                     "file does not start with front matter (`+++` or `---`)".into()
                 },
                 hint: "start the file with a line `+++`, then `title = \"…\"`, then `+++`".into(),
-                offset: 0,
+                offset: opening.min(source.len()),
             });
         }
     };
@@ -58,8 +60,20 @@ pub fn split_front_matter(source: &str) -> Result<Split, SplitError> {
     Err(SplitError {
         message: format!("front matter is not closed: no line `{delim}` after the opening one"),
         hint: format!("add a line `{delim}` after the last front-matter field"),
-        offset: 0,
+        offset: opening,
     })
+}
+
+/// The length of the blank lines (spaces and tabs only) at the start of `source`.
+fn leading_blank_lines(source: &str) -> usize {
+    let mut at = 0;
+    while let Some(end) = source[at..].find('\n').map(|i| at + i) {
+        if !source[at..end].trim_matches([' ', '\t']).is_empty() {
+            break;
+        }
+        at = end + 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -76,6 +90,21 @@ mod tests {
         let sp = split_front_matter(y).unwrap();
         assert_eq!(sp.format, FrontMatterFormat::Yaml);
         assert_eq!(&y[sp.body_start..], "body");
+    }
+
+    #[test]
+    fn blank_lines_before_the_opening_delimiter_are_skipped_as_zola_does() {
+        for s in ["\n+++\ntitle = \"a\"\n+++\nbody", "\n \n\t\n+++\ntitle = \"a\"\n+++\nbody", "  \n---\ntitle: a\n---\nbody"] {
+            let sp = split_front_matter(s).unwrap();
+            assert!(s[sp.front_matter.clone()].starts_with("title"), "{s:?}");
+            assert_eq!(&s[sp.body_start..], "body");
+        }
+        // Text before the delimiter is still not front matter, and says where it stands.
+        let err = split_front_matter("\n\nhello\n+++\ntitle = 1\n+++\n").unwrap_err();
+        assert!(err.message.contains("does not start"));
+        assert_eq!(err.offset, 2);
+        assert!(split_front_matter("\n\n").unwrap_err().message.contains("empty"));
+        assert!(split_front_matter("\n+++\ntitle = 1\n").unwrap_err().message.contains("not closed"));
     }
 
     #[test]

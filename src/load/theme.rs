@@ -31,6 +31,9 @@ pub struct Assets {
     pub templates: BTreeMap<String, TemplateSource>,
     /// Static files by output path.
     pub static_files: BTreeMap<String, OutputFile>,
+    /// The site's data files the templates read with `load_data`, parsed, by path
+    /// ([`crate::load::data`]).
+    pub data: BTreeMap<String, serde_json::Value>,
 }
 
 /// Load templates and static files for `theme` and the site at `root`.
@@ -41,7 +44,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         return Err(at_theme_key(
             root,
             Diagnostic::error(format!("theme `{theme}` is not a folder name"))
-                .file("config.toml")
+                .file(crate::config::file_name(root))
                 .field("theme")
                 .hint("name a folder directly inside themes/, e.g. theme = \"default\""),
         )
@@ -79,19 +82,23 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
         return Err(at_theme_key(
             root,
             Diagnostic::error(format!("theme `{theme}` not found (looked for themes/{theme}/)"))
-                .file("config.toml")
+                .file(crate::config::file_name(root))
                 .field("theme")
                 .hint("install the theme into themes/, or set theme = \"default\""),
         )
         .into());
     }
     read_dir(root, &root.join("templates"), &root.join("static"), false, &mut assets, &mut diags);
-    if diags.has_errors() { Err(diags) } else { Ok(assets) }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    assets.data = super::data::load(root, &assets.templates)?;
+    Ok(assets)
 }
 
 /// Point a diagnostic about the theme at the `theme = …` line of config.toml.
 fn at_theme_key(root: &Path, d: Diagnostic) -> Diagnostic {
-    let Ok(text) = std::fs::read_to_string(root.join("config.toml")) else { return d };
+    let Ok(text) = std::fs::read_to_string(root.join(crate::config::file_name(root))) else { return d };
     let line = text.lines().position(|l| l.trim_start().starts_with("theme") && l.contains('='));
     match line {
         Some(i) => d.at_line(&text, i + 1),

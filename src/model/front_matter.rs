@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::date::Date;
+use crate::config::InsertAnchor;
 use super::portal::{Base, Campaign, City, Expert, Figure, Overview, Venue};
 use crate::diagnostics::Diagnostic;
 use crate::load::{Document, FrontMatterFormat};
@@ -30,6 +31,16 @@ pub struct PageFrontMatter {
     pub aliases: Vec<String>,
     pub weight: Option<i64>,
     pub template: Option<String>,
+    /// The page's authors (as in Zola): named in the Atom feeds.
+    #[serde(default)]
+    pub authors: Vec<String>,
+    /// `false` keeps the page out of the search index (as in Zola).
+    pub in_search_index: Option<bool>,
+    /// `false`: the page is not written (nor listed in sitemap, feeds or search), but
+    /// templates can still read it (as in Zola).
+    pub render: Option<bool>,
+    /// Links on this page's headings; the section's, then the site's, when not set.
+    pub insert_anchor_links: Option<InsertAnchor>,
     #[serde(default)]
     pub sources: Vec<String>,
     #[serde(default)]
@@ -48,14 +59,25 @@ pub struct PageFrontMatter {
     pub overview: Option<Overview>,
 }
 
-/// How a section orders its pages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How a section orders its pages (Zola's values; pages without the key come last, then
+/// every order falls back to the content path).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SortBy {
     #[default]
     Weight,
+    /// Newest first.
     Date,
+    /// By `updated` (else `date`), newest first.
+    UpdateDate,
+    /// By the title's pinyin, as Chinese readers expect.
     Title,
+    /// By the title's bytes (Zola's `title_bytes`).
+    TitleBytes,
+    Slug,
+    Permalink,
+    /// By content path.
+    None,
 }
 
 /// Everything a section's `_index.md` may hold.
@@ -70,6 +92,24 @@ pub struct SectionFrontMatter {
     pub template: Option<String>,
     pub page_template: Option<String>,
     pub page_type: Option<String>,
+    /// Pagers after the first are at `<section>/<paginate_path>/N/` (Zola's default `page`).
+    pub paginate_path: Option<String>,
+    /// List the pages in reverse order on the pagers (as in Zola).
+    #[serde(default)]
+    pub paginate_reversed: bool,
+    /// Links on the headings of this section and its pages; the site's when not set.
+    pub insert_anchor_links: Option<InsertAnchor>,
+    /// Instead of a page, the section's URL sends visitors here: `@/other.md`, a path of the
+    /// site (`docs/overview`) or an http(s) URL (as in Zola).
+    pub redirect_to: Option<String>,
+    /// `false` keeps the section's page and its pages out of the search index (as in Zola).
+    pub in_search_index: Option<bool>,
+    /// The section's pages are listed by its parent section too (as in Zola).
+    #[serde(default)]
+    pub transparent: bool,
+    /// An Atom feed for this section even when the site's `generate_feeds` is off (`true`), or
+    /// none when it is on (`false`).
+    pub generate_feeds: Option<bool>,
     #[serde(default)]
     pub draft: bool,
     #[serde(default)]
@@ -359,18 +399,7 @@ fn plain_number(text: &str) -> Option<PlainNumber> {
         Some("万亿") => 12,
         _ => 0,
     };
-    let digits = format!("{int}{frac}");
-    let point = int.len() + shift;
-    let (whole, rest) = if digits.len() <= point {
-        (format!("{digits}{}", "0".repeat(point - digits.len())), String::new())
-    } else {
-        (digits[..point].to_string(), digits[point..].trim_end_matches('0').to_string())
-    };
-    let whole = match whole.trim_start_matches('0') {
-        "" => "0".to_string(),
-        w => w.to_string(),
-    };
-    let value = if rest.is_empty() { whole } else { format!("{whole}.{rest}") };
+    let value = super::number::canonical(&int, frac, shift);
     Some(PlainNumber { value, scaled: (shift > 0).then(|| c[0].trim().to_string()) })
 }
 

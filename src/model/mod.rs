@@ -7,18 +7,19 @@
 
 pub mod date;
 pub mod front_matter;
+pub mod number;
 pub mod place_names;
 pub mod portal;
 pub mod slug;
 pub mod text;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -56,6 +57,18 @@ pub struct Section {
     pub pages: Vec<usize>,
     pub subsections: Vec<usize>,
     pub parent: Option<usize>,
+    /// Where the section's URL sends visitors instead of showing a page (`redirect_to`,
+    /// resolved and checked): a site-relative link with the base URL's path prefix, or an
+    /// http(s) URL.
+    pub redirect: Option<String>,
+}
+
+impl Section {
+    /// Whether the section shows a page of its own (not `render = false`, not a redirect):
+    /// only then is it in the sitemap, the feeds and the search index.
+    pub fn has_own_page(&self) -> bool {
+        self.meta.render != Some(false) && self.redirect.is_none()
+    }
 }
 
 /// A group of related pages shown on a page ("在此举办的活动").
@@ -89,6 +102,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// Whether the page is written (not `render = false`): only then is it in the sitemap,
+    /// the feeds and the search index.
+    pub fn is_rendered(&self) -> bool {
+        self.meta.render != Some(false)
+    }
+
     pub fn page_type(&self) -> Option<PageType> {
         self.typed.as_ref().map(Typed::page_type)
     }
@@ -270,8 +289,13 @@ fn build_with_cache(
     let mut failed = validate::Failed::default();
     let mut drafts = validate::Drafts::default();
 
-    let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) =
-        documents.iter().partition(|d| d.kind == DocumentKind::Section);
+    // Translations (`about.fr.md` with `[languages.fr]` in config): kepu builds one language,
+    // and the config's warning says so.
+    let languages = &config.zola.languages;
+    let (section_docs, page_docs): (Vec<&Arc<Document>>, Vec<&Arc<Document>>) = documents
+        .iter()
+        .filter(|d| languages.is_empty() || !crate::config::zola::is_translation(&d.rel_path, languages))
+        .partition(|d| d.kind == DocumentKind::Section);
 
     // Sections first: pages need to know their section's type.
     let mut sections = Vec::new();
@@ -374,6 +398,7 @@ fn build_with_cache(
 
     let mut site = Site { config, sections, pages, related: Vec::new(), taxonomies: Vec::new(), by_rel_path };
     assign_pages_to_sections(&mut site);
+    diags.extend(resolve_redirects(&mut site, &section_sources));
     // The cross-page checks and the taxonomies only read the site: side by side, since
     // `kepu serve` runs all of them again after an edit that moves a page.
     let ((urls, links), (typed, taxonomies)) = rayon::join(
@@ -406,8 +431,9 @@ pub struct Patched {
     pub old: Arc<Page>,
     /// Where it was in its section's list.
     pub old_position: usize,
-    /// Its title, sort keys or dates changed: it may have moved in its section's list and in
-    /// the related lists it is in, and the sitemap and feeds show its dates.
+    /// Its title, sort keys, dates or authors changed: it may have moved in its section's list
+    /// and in the related lists it is in, and the sitemap and feeds show its dates (and the
+    /// feeds its authors).
     pub reordered: bool,
 }
 
@@ -437,17 +463,27 @@ pub fn patch_page(site: &mut Site, doc: &Arc<Document>, options: &ModelOptions, 
         && built.meta.aliases == old.meta.aliases
         && built.meta.sources.is_empty() == old.meta.sources.is_empty()
         && built.meta.example == old.meta.example
+        // Whether it is written and found decides which lists, feeds and indexes hold it.
+        && built.meta.render == old.meta.render
+        && built.meta.in_search_index == old.meta.in_search_index
         && built.assets == old.assets
         && typed(&built) == typed(old)
         && anchors(&built) == anchors(old);
     if !same_identity {
         return None;
     }
+    // Its place in a transparent section's parent list, or on reversed pagers, is not where
+    // `kepu serve`'s plan for a patch looks: rebuild instead.
+    let section = &site.sections[built.section];
+    if section.meta.transparent || section.meta.paginate_reversed {
+        return None;
+    }
     let reordered = built.title != old.title
         || built.meta.weight != old.meta.weight
         || built.meta.date != old.meta.date
         || built.date() != old.date()
-        || built.meta.updated != old.meta.updated;
+        || built.meta.updated != old.meta.updated
+        || built.meta.authors != old.meta.authors;
     if built.title != old.title && !validate::title_may_change(site, i, &built.title) {
         return None;
     }
@@ -480,15 +516,22 @@ pub fn unpatch_page(site: &mut Site, patched: Patched) {
 /// Move page `i` to where its (new) sort keys put it in its section's list and in the
 /// related lists it is in; every other page keeps its order, as a full build would give.
 fn put_in_place(site: &mut Site, i: usize) {
-    let s = site.pages[i].section;
-    let by = site.sections[s].sort_by;
-    let pages = &site.pages;
-    let list = &mut site.sections[s].pages;
-    list.retain(|&k| k != i);
-    let key = |k: usize| if by == SortBy::Title { pinyin_key(&pages[k].title) } else { String::new() };
-    let key_i = key(i);
-    let at = list.partition_point(|&k| section_order(by, (&pages[k], &key(k)), (&pages[i], &key_i)).is_lt());
-    list.insert(at, i);
+    let mut s = site.pages[i].section;
+    loop {
+        let by = site.sections[s].sort_by;
+        let pages = &site.pages;
+        let list = &mut site.sections[s].pages;
+        list.retain(|&k| k != i);
+        let key = |k: usize| if by == SortBy::Title { pinyin_key(&pages[k].title) } else { String::new() };
+        let key_i = key(i);
+        let at = list.partition_point(|&k| section_order(by, (&pages[k], &key(k)), (&pages[i], &key_i)).is_lt());
+        list.insert(at, i);
+        // A transparent section's pages are in its parent's list too.
+        match site.sections[s].parent.filter(|_| site.sections[s].meta.transparent) {
+            Some(parent) => s = parent,
+            None => break,
+        }
+    }
     validate::resort_related(site, i);
 }
 
@@ -525,6 +568,7 @@ fn implicit_root(config: &Config) -> Section {
         pages: Vec::new(),
         subsections: Vec::new(),
         parent: None,
+        redirect: None,
     }
 }
 
@@ -551,15 +595,25 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
         },
     };
     let sort_by = match options.sort_by.as_deref() {
-        Some("date") => SortBy::Date,
-        Some("title") => SortBy::Title,
-        _ => meta.sort_by.unwrap_or_default(),
+        Some(s) => SortBy::deserialize(toml::Value::String(s.to_string())).unwrap_or_default(),
+        None => meta.sort_by.unwrap_or_default(),
     };
     let title = meta.title.clone().unwrap_or_else(|| {
         if dir.is_empty() { config.title.clone() } else { dir.rsplit('/').next().unwrap_or(&dir).to_string() }
     });
     let path = if dir.is_empty() { "/".to_string() } else { url_dir(&dir) };
     if let Err(d) = validate::safe_url_path(&path, doc, "path") {
+        diags.push(d);
+    }
+    for alias in &meta.aliases {
+        if let Err(d) = validate::safe_url_path(alias, doc, "aliases") {
+            diags.push(d);
+        }
+    }
+    // Pagers are written under it: it must stay inside the section's folder.
+    if let Some(p) = &meta.paginate_path
+        && let Err(d) = validate::safe_url_path(p, doc, "paginate_path")
+    {
         diags.push(d);
     }
     let body = doc.body().to_string();
@@ -582,7 +636,140 @@ fn build_section(config: &Config, doc: &Document) -> Result<Section, Diagnostics
         pages: Vec::new(),
         subsections: Vec::new(),
         parent: None,
+        redirect: None,
     })
+}
+
+/// Where a `redirect_to` value sends visitors, before loops are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RedirectTarget {
+    /// A URL path of this site (`/docs/overview/`, without the base URL's prefix) and anchor.
+    Site(String, Option<String>),
+    /// An http(s) URL of another site.
+    External(String),
+}
+
+/// Read one `redirect_to`: `@/file.md#anchor` (checked like every internal link), a path of
+/// the site (`docs/overview`, as Zola writes it) or an http(s) URL. Anything else — other
+/// schemes (`javascript:`, `data:`), `//host`, markup or spaces — is refused: the value ends
+/// up in a `<meta http-equiv="refresh">` and a link.
+fn parse_redirect(site: &Site, value: &str) -> Result<RedirectTarget, (String, String)> {
+    let v = value.trim();
+    let plain_hint = "write `@/other/page.md`, a path of the site such as `docs/overview`, or an https:// URL";
+    if v.is_empty() {
+        return Err(("redirect_to is empty".into(), plain_hint.into()));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control() || "\"'<>\\^`{|}".contains(*c)) {
+        return Err((format!("redirect_to `{}` contains {c:?}, which a URL cannot contain", v.escape_debug()), plain_hint.into()));
+    }
+    if let Some(rest) = v.strip_prefix("@/") {
+        let (target, anchor) = match rest.split_once('#') {
+            Some((t, a)) => (t, Some(a.to_string())),
+            None => (rest, None),
+        };
+        let path = match site.get(target) {
+            Some(DocRef::Page(i)) => site.pages[i].path.clone(),
+            Some(DocRef::Section(i)) => site.sections[i].path.clone(),
+            None => {
+                return Err((format!("redirect_to `{v}`: there is no content/{target}"), "check the file name (the path is relative to content/)".into()));
+            }
+        };
+        return Ok(RedirectTarget::Site(path, anchor));
+    }
+    if v.starts_with("http://") || v.starts_with("https://") {
+        return crate::config::check_base_url(v)
+            .map(|()| RedirectTarget::External(v.to_string()))
+            .map_err(|m| (m.replace("base_url", "redirect_to"), plain_hint.into()));
+    }
+    let scheme = v.split(['/', '?', '#']).next().is_some_and(|first| first.contains(':'));
+    if scheme || v.starts_with("//") {
+        return Err((format!("redirect_to `{v}` is neither a page of this site nor an http(s) URL"), plain_hint.into()));
+    }
+    let (path, anchor) = match v.split_once('#') {
+        Some((p, a)) => (p, Some(a.to_string())),
+        None => (v, None),
+    };
+    if path.split('/').any(|seg| seg == ".." || seg == ".") || path.contains('\\') {
+        return Err((format!("redirect_to `{v}` may not contain `.` or `..` segments"), plain_hint.into()));
+    }
+    let trimmed = path.trim_matches('/');
+    let last_has_extension = trimmed.rsplit('/').next().is_some_and(|s| s.contains('.'));
+    let path = match trimmed {
+        "" => "/".to_string(),
+        t if last_has_extension => format!("/{t}"),
+        t => format!("/{t}/"),
+    };
+    Ok(RedirectTarget::Site(path, anchor))
+}
+
+/// Check every section's `redirect_to` and store where it leads; a redirect to the section
+/// itself, or a chain of section redirects that comes back (a → b → a), is an error, since
+/// browsers would go round it for ever.
+fn resolve_redirects(site: &mut Site, sources: &[&Document]) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    let mut targets: Vec<Option<RedirectTarget>> = vec![None; site.sections.len()];
+    for (i, s) in site.sections.iter().enumerate() {
+        let Some(value) = &s.meta.redirect_to else { continue };
+        match parse_redirect(site, value) {
+            Ok(t) => targets[i] = Some(t),
+            Err((message, hint)) => {
+                let doc = sources[i];
+                diags.push(
+                    Diagnostic::error(message)
+                        .file(&doc.display_path)
+                        .field("redirect_to")
+                        .hint(hint)
+                        .at_line(&doc.source, front_matter::locate(doc, None, "redirect_to")),
+                );
+            }
+        }
+    }
+    let by_path: HashMap<&str, usize> = site.sections.iter().enumerate().map(|(i, s)| (s.path.as_str(), i)).collect();
+    for start in 0..site.sections.len() {
+        let mut chain = vec![start];
+        let mut at = start;
+        while let Some(Some(RedirectTarget::Site(path, _))) = targets.get(at) {
+            let Some(&next) = by_path.get(path.as_str()) else { break };
+            if targets[next].is_none() {
+                break;
+            }
+            if chain.contains(&next) {
+                // Report a loop once, at the section where it starts in site order.
+                if next == start && chain.iter().all(|&k| k >= start) {
+                    chain.push(next);
+                    let shown: Vec<&str> = chain.iter().map(|&k| site.sections[k].path.as_str()).collect();
+                    let doc = sources[start];
+                    diags.push(
+                        Diagnostic::error(format!("redirect_to makes a loop: {}", shown.join(" → ")))
+                            .file(&doc.display_path)
+                            .field("redirect_to")
+                            .hint("point redirect_to at a page that shows content, or remove it")
+                            .at_line(&doc.source, front_matter::locate(doc, None, "redirect_to")),
+                    );
+                }
+                break;
+            }
+            chain.push(next);
+            at = next;
+        }
+    }
+    if diags.has_errors() {
+        return diags;
+    }
+    for (s, t) in site.sections.iter_mut().zip(targets) {
+        s.redirect = t.map(|t| match t {
+            RedirectTarget::External(url) => url,
+            RedirectTarget::Site(path, anchor) => {
+                let mut url = format!("{}{}", site.config.path_prefix(), path);
+                if let Some(a) = anchor {
+                    url.push('#');
+                    url.push_str(&a);
+                }
+                url
+            }
+        });
+    }
+    diags
 }
 
 /// `/a/b/` for folder `a/b`, each folder name slugified.
@@ -671,6 +858,17 @@ fn build_page(
             (f.to_string(), name.trim_end_matches(".md").to_string())
         }
     };
+    // `2024-03-01-first-post.md` (or `…_first-post`, or a bundle folder so named), as in
+    // Zola: the date is the page's when its front matter has none, and the URL is the rest.
+    let stem = match split_date_prefix(&stem) {
+        Some((date, rest)) => {
+            if meta.date.is_none() {
+                meta.date = Some(date);
+            }
+            rest.to_string()
+        }
+        None => stem,
+    };
     let section = nearest_section(sections, &folder);
     let slug = match &meta.slug {
         Some(s) => {
@@ -742,10 +940,32 @@ fn build_page(
     Ok(Some(page))
 }
 
+/// `2024-03-01-name` → the date and `name` (Zola's date prefix of content file names, `-` or
+/// `_` after it). `None` when the name does not start with a real day.
+fn split_date_prefix(stem: &str) -> Option<(date::Date, &str)> {
+    let (day, rest) = (stem.get(..10)?, stem.get(11..)?);
+    let separator = stem.as_bytes()[10];
+    let shape = day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    if !shape || !(separator == b'-' || separator == b'_') || rest.is_empty() {
+        return None;
+    }
+    Some((date::Date::parse(day)?, rest))
+}
+
 /// Fill each section's page list and order it.
 fn assign_pages_to_sections(site: &mut Site) {
-    for (i, p) in site.pages.iter().enumerate() {
+    // A page that is not written (`render = false`) is listed nowhere: templates still
+    // reach it by path (get_page), links to it would lead nowhere.
+    for (i, p) in site.pages.iter().enumerate().filter(|(_, p)| p.is_rendered()) {
         site.sections[p.section].pages.push(i);
+        // A `transparent` section passes its pages on to its parent (and so on up).
+        let mut s = p.section;
+        while site.sections[s].meta.transparent
+            && let Some(parent) = site.sections[s].parent
+        {
+            site.sections[parent].pages.push(i);
+            s = parent;
+        }
     }
     let pages = &site.pages;
     // Pinyin keys once per page, not once per comparison.
@@ -774,7 +994,12 @@ fn section_order(by: SortBy, (a, a_key): (&Page, &str), (b, b_key): (&Page, &str
     let ord = match by {
         SortBy::Weight => a.meta.weight.unwrap_or(i64::MAX).cmp(&b.meta.weight.unwrap_or(i64::MAX)),
         SortBy::Date => b.date().cmp(&a.date()),
+        SortBy::UpdateDate => b.meta.updated.or(b.date()).cmp(&a.meta.updated.or(a.date())),
         SortBy::Title => a_key.cmp(b_key),
+        SortBy::TitleBytes => a.title.cmp(&b.title),
+        SortBy::Slug => a.slug.cmp(&b.slug),
+        SortBy::Permalink => a.path.cmp(&b.path),
+        SortBy::None => std::cmp::Ordering::Equal,
     };
     ord.then_with(|| a.rel_path.cmp(&b.rel_path))
 }
@@ -792,6 +1017,9 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
         terms.insert(t.name.clone(), BTreeMap::new());
     }
     for (i, p) in site.pages.iter().enumerate() {
+        if !p.is_rendered() {
+            continue;
+        }
         for (name, values) in &p.meta.taxonomies {
             let Some(map) = terms.get_mut(name) else {
                 let declared: Vec<_> = site.config.taxonomies.iter().map(|t| t.name.as_str()).collect();
@@ -852,4 +1080,19 @@ fn build_taxonomies(site: &Site, sources: &[&Document]) -> Result<Vec<Taxonomy>,
                 .collect(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zola_date_prefixes_of_file_names() {
+        let (d, rest) = split_date_prefix("2024-03-01-first-post").unwrap();
+        assert_eq!((d.to_string().as_str(), rest), ("2024-03-01", "first-post"));
+        assert_eq!(split_date_prefix("2024-03-01_first").map(|(_, r)| r), Some("first"));
+        for no in ["2024-02-30-x", "2024-03-01", "2024-03-01-", "2024-03-01x", "24-03-01-x", "2024-3-1-xx-x", "科普日-2024-03-01", "2024-03-0１-x"] {
+            assert!(split_date_prefix(no).is_none(), "{no}");
+        }
+    }
 }

@@ -29,59 +29,6 @@ pub const CITIES: [(&str, &str); 18] = [
     ("济源", "济源示范区"),
 ];
 
-/// One of the documents the default portal is written from, as its `sources` name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct SourceDocument {
-    /// The file name pages cite (`000_34df85477a50c534.txt`).
-    pub file: &'static str,
-    /// The document's own title, as it heads the document.
-    pub title: &'static str,
-    /// Who issued it.
-    pub issuer: &'static str,
-    /// When, as the document gives it (`None`: it gives no date).
-    pub date: Option<&'static str>,
-}
-
-/// The source documents, in one place: the sources check names them, and pages can show a
-/// reader a title and a date instead of a file name (资料来源).
-pub const SOURCE_DOCUMENTS: [SourceDocument; 5] = [
-    SourceDocument {
-        file: "000_34df85477a50c534.txt",
-        title: "“5610”总体安排 省辖市科协发言材料汇编（省辖市科协工作座谈会材料之四）",
-        issuer: "河南省科协办公室",
-        date: Some("2024年3月"),
-    },
-    SourceDocument {
-        file: "001_097fda7e6f8fa704.txt",
-        title: "担当培育壮大新质生产力重任 持续推进“5610”总体安排推动河南创新发展——在河南省科协九届七次全委会议上的工作报告",
-        issuer: "河南省科协",
-        date: Some("2024年3月22日"),
-    },
-    SourceDocument {
-        file: "002_d1e94c65811a936a.txt",
-        title: "“5610”总体安排 省科协机关部室和事业单位发言材料汇编",
-        issuer: "河南省科协办公室",
-        date: Some("2024年3月"),
-    },
-    SourceDocument {
-        file: "003_59aa2384767d3827.txt",
-        title: "勇担时代重任 汇聚创新力量 团结引领全市广大科技工作者为加快打造先行区贡献力量",
-        issuer: "本报记者 刘靖（报道焦作市科协；报纸名称和日期文中未写）",
-        date: None,
-    },
-    SourceDocument {
-        file: "004_1f97570ee69e65fb.txt",
-        title: "河南省科协办公室关于印发河南省科协2025年工作要点和十项重点工作通知（豫科协办发〔2025〕2号）",
-        issuer: "河南省科协办公室",
-        date: Some("2025年3月17日"),
-    },
-];
-
-/// The source document a page cites by this file name, if it is one of the portal's.
-pub fn source_document(file: &str) -> Option<&'static SourceDocument> {
-    SOURCE_DOCUMENTS.iter().find(|d| d.file == file)
-}
-
 /// Is `name` one of the 18 short city names?
 pub fn is_city(name: &str) -> bool {
     CITIES.iter().any(|(short, _)| *short == name)
@@ -188,6 +135,10 @@ chinese_enum!(
 #[serde(deny_unknown_fields)]
 pub struct Venue {
     pub kind: VenueKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub city: Option<String>,
     pub county: Option<String>,
     pub status: Option<VenueStatus>,
@@ -225,6 +176,10 @@ pub struct Venue {
 #[serde(deny_unknown_fields)]
 pub struct Base {
     pub category: BaseCategory,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub level: Option<BaseLevel>,
     pub city: Option<String>,
     pub county: Option<String>,
@@ -248,6 +203,10 @@ pub struct Base {
 #[serde(deny_unknown_fields)]
 pub struct Expert {
     pub kind: ExpertKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub scope: ExpertScope,
     pub city: Option<String>,
     pub batch: Option<String>,
@@ -270,6 +229,10 @@ pub struct Expert {
 #[serde(deny_unknown_fields)]
 pub struct Campaign {
     pub kind: CampaignKind,
+    /// Official short names the seeds use for this page (`省科技馆`): search treats them as
+    /// names of the page, exactly like its title. Only names a seed uses, never invented.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     pub start: Option<Date>,
     pub end: Option<Date>,
     /// How often it runs: left out when no source says (shown as nothing).
@@ -494,6 +457,17 @@ impl Typed {
             f.push(("city", c.to_string()));
         }
         f
+    }
+
+    /// The page's official short names (`aliases`); city and overview pages have none.
+    pub fn aliases(&self) -> &[String] {
+        match self {
+            Typed::Venue(v) => &v.aliases,
+            Typed::Base(b) => &b.aliases,
+            Typed::Expert(e) => &e.aliases,
+            Typed::Campaign(c) => &c.aliases,
+            Typed::City(_) | Typed::Overview(_) => &[],
+        }
     }
 
     /// Short searchable fields beyond the title (names, places, organisers).

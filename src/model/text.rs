@@ -303,7 +303,23 @@ pub fn analyse(markdown: &str) -> BodyText {
         }
     }
     push_block(&mut out.plain, &block);
+    if out.plain.contains("{{") || out.plain.contains("{%") {
+        out.plain = without_component_tags(&out.plain);
+    }
     out
+}
+
+/// The text without component tags (`{{ <video … /> }}`, `{% <notice …> %}`, `{% </notice> %}`)
+/// and `{% raw %}` tags: what a reader sees of a component in the search index and summaries is
+/// its body's words, not its call.
+pub fn without_component_tags(text: &str) -> String {
+    static TAGS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = TAGS.get_or_init(|| {
+        regex::Regex::new(r#"\{\{-?\s*<[\w.]+(?:[^"'}]|"[^"]*"|'[^']*'|\}[^}])*?/>\s*-?\}\}|\{%-?\s*</?[\w.]+(?:[^"'%]|"[^"]*"|'[^']*'|%[^}])*?>\s*-?%\}|\{%-?\s*(?:raw|endraw)\s*-?%\}"#)
+            .expect("valid regex")
+    });
+    let stripped = re.replace_all(text, "");
+    stripped.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n") + if text.ends_with('\n') { "\n" } else { "" }
 }
 
 fn push_block(plain: &mut String, block: &str) {

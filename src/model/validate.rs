@@ -139,8 +139,11 @@ pub fn unique_urls<'a>(site: &Site, pages: &[&'a Document], sections: &[&'a Docu
         diags.push(d);
     }
     for (s, doc) in site.sections.iter().zip(sections) {
-        if s.meta.render != Some(false) {
+        if s.meta.render != Some(false) || s.meta.redirect_to.is_some() {
             claim(&mut owners, s.path.as_str().into(), doc, None, &mut diags);
+        }
+        for a in &s.meta.aliases {
+            claim(&mut owners, format!("/{}/", a.trim_matches('/')).replace("//", "/").into(), doc, Some("aliases"), &mut diags);
         }
     }
     for (p, doc) in site.pages.iter().zip(pages) {
@@ -443,7 +446,7 @@ fn split_page(rel: &str) -> (&str, &str) {
 /// one syllable each cost one syllable; or letter by letter, more strictly, for names written
 /// without hyphens. A looser match would offer another city's page: pinyin names share long
 /// runs (`-shi-ke-ji-guan`).
-fn alike<'a>(wanted: &str, candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+pub(crate) fn alike<'a>(wanted: &str, candidates: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<String> {
     let w = super::slug::slugify(wanted);
     let w_syllables: Vec<&str> = w.split('-').filter(|s| !s.is_empty()).collect();
     if w_syllables.is_empty() {
@@ -519,6 +522,20 @@ pub fn typed_pages(site: &Site, sources: &[&Document], failed: &Failed, drafts: 
                 err(field, format!("`{c}` is not one of the 18 cities"), format!("allowed values are: {city_list}"));
             }
         };
+        // An alias is a name search treats like the title: it must say something, and must not
+        // be another page's name (a search for it would reach the wrong page first).
+        let mut seen_aliases = HashSet::new();
+        for alias in typed.aliases() {
+            let a = alias.trim();
+            if a.is_empty() {
+                err("aliases", "an alias is empty".into(), "remove it, or write the short name the sources use".into());
+            } else if a == p.title || !seen_aliases.insert(a) {
+                err("aliases", format!("alias `{a}` repeats the title or another alias"), "list each short name once".into());
+            } else if let Some(&k) = PageType::ALL.into_iter().find_map(|t| titles.get(&(t, a))) {
+                err("aliases", format!("alias `{a}` is the title of {}", place(k, None, "title")),
+                    "an alias must name only this page: remove it".into());
+            }
+        }
         match typed {
             Typed::Venue(v) => {
                 if let Some(c) = &v.city {

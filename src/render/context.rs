@@ -140,6 +140,9 @@ pub struct Globals {
     pub search_url: Option<String>,
     pub feed_url: Option<String>,
     pub calendar_url: Option<String>,
+    /// The A–Z index of every page (`/a-z/`), when the theme has `az.html`: where the header
+    /// search box leads without JavaScript.
+    pub az_url: Option<String>,
     pub stylesheets: Vec<String>,
 }
 
@@ -159,6 +162,7 @@ pub fn globals(
     site: &Site,
     has_search: bool,
     has_calendar: bool,
+    has_az: bool,
     asset_hashes: &std::collections::HashMap<String, String>,
 ) -> Globals {
     let busted = |path: &str| match asset_hashes.get(path.trim_start_matches('/')) {
@@ -196,6 +200,7 @@ pub fn globals(
         search_url: has_search.then(|| site.url("/search/")),
         feed_url: (c.generate_feeds && site.pages.iter().any(|p| p.date().is_some())).then(|| site.url("/atom.xml")),
         calendar_url,
+        az_url: has_az.then(|| site.url(super::az::PATH)),
         stylesheets: vec![busted("/css/site.css"), busted("/css/syntax.css")],
     }
 }

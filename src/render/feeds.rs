@@ -11,11 +11,11 @@ use crate::model::{Page, Site};
 pub fn sitemap(site: &Site) -> String {
     let mut urls: Vec<(String, Option<String>)> = Vec::new();
     for s in &site.sections {
-        if s.meta.render != Some(false) {
+        if s.has_own_page() {
             urls.push((site.permalink(&s.path), None));
         }
     }
-    for p in &site.pages {
+    for p in site.pages.iter().filter(|p| p.is_rendered()) {
         urls.push((site.permalink(&p.path), p.meta.updated.or(p.meta.date).map(|d| d.to_string())));
     }
     urls.sort();
@@ -31,21 +31,28 @@ pub fn sitemap(site: &Site) -> String {
     out
 }
 
-/// `robots.txt` allowing everything and pointing at the sitemap.
+/// `robots.txt` allowing everything and pointing at the sitemap (when there is one).
 pub fn robots(site: &Site) -> String {
+    if !site.config.generate_sitemap {
+        return "User-agent: *\nAllow: /\n".to_string();
+    }
     format!("User-agent: *\nAllow: /\nSitemap: {}\n", site.permalink("/sitemap.xml"))
 }
 
-/// An Atom feed of the given pages (newest first, at most 30). `None` when no page has a
-/// date: a feed without dates would need the clock.
+/// Entries a feed holds when config.toml's `feed_limit` does not say.
+pub const FEED_LIMIT: usize = 30;
+
+/// An Atom feed of the given pages (newest first, at most `feed_limit`, 30 by default). `None`
+/// when no page has a date: a feed without dates would need the clock.
 pub fn atom(site: &Site, title: &str, feed_path: &str, html_path: &str, pages: &[&Page]) -> Option<String> {
     let mut dated: Vec<&&Page> = pages.iter().filter(|p| p.date().is_some()).collect();
     // Newest first; content paths are unique, so this order is total and picking the first 30
     // before sorting them gives the same feed as sorting everything.
     let order = |a: &&&Page, b: &&&Page| b.date().cmp(&a.date()).then(a.rel_path.cmp(&b.rel_path));
-    if dated.len() > 30 {
-        dated.select_nth_unstable_by(29, order);
-        dated.truncate(30);
+    let limit = site.config.feed_limit.unwrap_or(FEED_LIMIT).max(1);
+    if dated.len() > limit {
+        dated.select_nth_unstable_by(limit - 1, order);
+        dated.truncate(limit);
     }
     dated.sort_by(order);
     let newest = dated.iter().filter_map(|p| p.meta.updated.or(p.date())).max()?;
@@ -55,6 +62,9 @@ pub fn atom(site: &Site, title: &str, feed_path: &str, html_path: &str, pages: &
     let _ = writeln!(out, "  <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>", xml(&site.permalink(html_path)));
     let _ = writeln!(out, "  <updated>{newest}T00:00:00Z</updated>");
     let _ = writeln!(out, "  <id>{}</id>", xml(&site.permalink(feed_path)));
+    if let Some(author) = site.config.author.as_deref().filter(|a| !a.trim().is_empty()) {
+        let _ = writeln!(out, "  <author><name>{}</name></author>", xml(author));
+    }
     let _ = writeln!(out, "  <generator uri=\"https://kepu.invalid/\">kepu</generator>");
     for p in dated {
         let link = site.permalink(&p.path);
@@ -63,6 +73,9 @@ pub fn atom(site: &Site, title: &str, feed_path: &str, html_path: &str, pages: &
         let _ = writeln!(out, "    <title>{}</title>", xml(&p.title));
         let _ = writeln!(out, "    <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>", xml(&link));
         let _ = writeln!(out, "    <id>{}</id>", xml(&link));
+        for author in p.meta.authors.iter().filter(|a| !a.trim().is_empty()) {
+            let _ = writeln!(out, "    <author><name>{}</name></author>", xml(author));
+        }
         let _ = writeln!(out, "    <published>{date}T00:00:00Z</published>");
         let _ = writeln!(out, "    <updated>{}T00:00:00Z</updated>", p.meta.updated.unwrap_or(date));
         let summary = p.meta.description.clone().unwrap_or_else(|| p.summary.clone());

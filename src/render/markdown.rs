@@ -8,7 +8,7 @@ use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
-use crate::config::MarkdownConfig;
+use crate::config::{InsertAnchor, MarkdownConfig};
 use crate::model::text::{is_safe_attribute, is_unsafe_url, markdown_options, Heading, MORE_MARKER};
 use crate::model::Site;
 
@@ -34,30 +34,60 @@ pub struct BodyImages<'a> {
 
 /// Render a body. `headings` are the model's headings of this body, in order.
 pub fn to_html(site: &Site, markdown: &str, headings: &[Heading], options: &MarkdownConfig) -> String {
-    to_html_with_images(site, markdown, headings, options, None)
+    to_html_with(site, markdown, headings, options, options.insert_anchor_links, None)
 }
 
-/// [`to_html`], writing processed images as `<picture>` (a paragraph holding only an image
-/// becomes a `<figure>`, its title the caption).
-pub fn to_html_with_images(
+/// [`to_html`] with links on the headings as `anchors` says (a section's or page's
+/// `insert_anchor_links`, else the site's).
+pub fn to_html_with_anchors(
     site: &Site,
     markdown: &str,
     headings: &[Heading],
     options: &MarkdownConfig,
+    anchors: InsertAnchor,
+) -> String {
+    to_html_with(site, markdown, headings, options, anchors, None)
+}
+
+/// [`to_html_with_anchors`], also writing processed images as `<picture>` (a paragraph
+/// holding only an image becomes a `<figure>`, its title the caption).
+pub fn to_html_with(
+    site: &Site,
+    markdown: &str,
+    headings: &[Heading],
+    options: &MarkdownConfig,
+    anchors: InsertAnchor,
     images: Option<BodyImages<'_>>,
 ) -> String {
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     let mut heading_index = 0;
+    let mut open_heading: Option<String> = None; // the id of the heading being written
     let mut code: Option<(String, String)> = None; // (language, text)
     let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
         Event::Start(Tag::Heading { level, classes, mut attrs, .. }) => {
-            let id = headings.get(heading_index).map(|h| CowStr::from(h.id.clone()));
+            let heading = headings.get(heading_index);
+            let id = heading.map(|h| CowStr::from(h.id.clone()));
             heading_index += 1;
             // The model refuses these; never write one even if a caller skipped the model.
             if !options.unsafe_html {
                 attrs.retain(|(k, _)| is_safe_attribute(k));
             }
-            Some(Event::Start(Tag::Heading { level, id, classes, attrs }))
+            match heading.filter(|h| anchors != InsertAnchor::None && !h.id.is_empty()) {
+                Some(h) => {
+                    open_heading = Some(h.id.clone());
+                    Some(Event::Html(heading_with_anchor(level, h, &classes, &attrs, anchors).into()))
+                }
+                None => Some(Event::Start(Tag::Heading { level, id, classes, attrs })),
+            }
+        }
+        Event::End(TagEnd::Heading(level)) if open_heading.is_some() => {
+            let id = open_heading.take().unwrap_or_default();
+            let close = match anchors {
+                InsertAnchor::Right => format!(" {}</{level}>\n", anchor_link(&id, headings.iter().find(|h| h.id == id))),
+                InsertAnchor::Heading => format!("</a></{level}>\n"),
+                _ => format!("</{level}>\n"),
+            };
+            Some(Event::Html(close.into()))
         }
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
             let dest_url = rewrite_url(site, dest_url);
@@ -147,6 +177,46 @@ fn pictures<'e>(site: &Site, events: Vec<Event<'e>>, images: BodyImages<'_>) -> 
         }
     }
     out
+}
+
+/// The opening tag of a heading with an anchor link: `<h2 id="…">` and, for `left`, the link
+/// before the text; for `heading`, the `<a>` that the text goes in.
+fn heading_with_anchor(
+    level: pulldown_cmark::HeadingLevel,
+    heading: &Heading,
+    classes: &[CowStr],
+    attrs: &[(CowStr, Option<CowStr>)],
+    anchors: InsertAnchor,
+) -> String {
+    let mut tag = format!("<{level} id=\"{}\"", escape_html(&heading.id));
+    if !classes.is_empty() {
+        let classes: Vec<&str> = classes.iter().map(|c| c.as_ref()).collect();
+        tag.push_str(&format!(" class=\"{}\"", escape_html(&classes.join(" "))));
+    }
+    for (k, v) in attrs {
+        match v {
+            Some(v) => tag.push_str(&format!(" {}=\"{}\"", escape_html(k), escape_html(v))),
+            None => tag.push_str(&format!(" {}", escape_html(k))),
+        }
+    }
+    tag.push('>');
+    match anchors {
+        InsertAnchor::Left => tag.push_str(&format!("{} ", anchor_link(&heading.id, Some(heading)))),
+        InsertAnchor::Heading => tag.push_str(&format!("<a class=\"zola-anchor\" href=\"#{}\">", escape_html(&heading.id))),
+        _ => {}
+    }
+    tag
+}
+
+/// The `#` link next to a heading (Zola's `zola-anchor` class, so Zola themes' CSS applies).
+/// Its name for screen readers is the heading's text, not "#".
+fn anchor_link(id: &str, heading: Option<&Heading>) -> String {
+    let name = heading.map_or(id, |h| h.text.as_str());
+    format!(
+        "<a class=\"zola-anchor\" href=\"#{}\" aria-label=\"链接到本节：{}\">#</a>",
+        escape_html(id),
+        escape_html(name)
+    )
 }
 
 fn rewrite_url<'a>(site: &Site, url: CowStr<'a>) -> CowStr<'a> {

@@ -5,8 +5,10 @@
 //! Owns: Markdown → HTML, template selection and context, pagination, charts, feeds, iCal.
 //! Knows nothing of the disk (the write stage puts files there).
 
+pub mod az;
 pub mod calendar;
 pub mod charts;
+pub mod components;
 pub mod context;
 pub mod feeds;
 pub mod filters;
@@ -19,6 +21,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, Tera, Value};
 
+use crate::config::InsertAnchor;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::images::ImageSet;
 use crate::load::theme::Assets;
@@ -28,6 +31,49 @@ use context::{globals, page_value, section_value, PageRef};
 use templates::with_field;
 pub use context::PageRefs;
 pub use context::Globals;
+
+/// A body being rendered, with where it is for error messages.
+struct Body<'b> {
+    text: &'b str,
+    headings: &'b [crate::model::text::Heading],
+    file: &'b std::path::Path,
+    /// 1-based line of the file where the body starts.
+    first_line: usize,
+    /// Links on the headings (the page's or section's `insert_anchor_links`, else the site's).
+    anchors: crate::config::InsertAnchor,
+    /// Its processed images (written as `<picture>`); `None` for text with no bundle.
+    images: Option<markdown::BodyImages<'b>>,
+}
+
+impl Body<'_> {
+    /// A component problem as a diagnostic at its Markdown line and column.
+    /// [`Body::problem`] as a warning: the build goes on.
+    fn warning(&self, p: components::Problem) -> Diagnostic {
+        Diagnostic { severity: crate::diagnostics::Severity::Warning, ..self.problem(p) }
+    }
+
+    fn problem(&self, p: components::Problem) -> Diagnostic {
+        let mut d = Diagnostic::error(p.message).file(self.file).at_offset(self.text, p.offset);
+        if let Some(line) = &mut d.line {
+            *line += self.first_line - 1;
+        }
+        if let Some(ex) = &mut d.excerpt {
+            ex.first_line += self.first_line - 1;
+        }
+        match p.hint {
+            Some(h) => d.hint(h),
+            None => d,
+        }
+    }
+}
+
+/// Byte offsets of the headings of `markdown`, in order.
+fn heading_offsets(markdown: &str) -> Vec<usize> {
+    pulldown_cmark::Parser::new_ext(markdown, crate::model::text::markdown_options())
+        .into_offset_iter()
+        .filter_map(|(e, r)| matches!(e, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Heading { .. })).then_some(r.start))
+        .collect()
+}
 
 /// Pagination state for a section's or a taxonomy term's pager (as in Zola).
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +110,9 @@ pub enum Target {
     Search,
     /// `calendar/index.html` and `campaigns.ics`.
     Calendar,
+    /// `a-z/index.html`: every page by section in pinyin order (where the header search box
+    /// leads without JavaScript).
+    AtoZ,
     /// `sitemap.xml` and `robots.txt`.
     Sitemap,
     /// The Atom feeds (the site's and each section's).
@@ -75,7 +124,7 @@ pub enum Target {
 /// Every target a full render of `site` produces, in a stable order.
 pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     let has = |name: &str| assets.templates.contains_key(name);
-    let mut out: Vec<Target> = site.pages.iter().map(|p| Target::Page(p.rel_path.clone())).collect();
+    let mut out: Vec<Target> = site.pages.iter().filter(|p| p.is_rendered()).map(|p| Target::Page(p.rel_path.clone())).collect();
     for s in &site.sections {
         out.extend((1..=pager_count(s)).map(|k| Target::SectionPager(s.rel_path.clone(), k)));
     }
@@ -96,6 +145,9 @@ pub fn targets(site: &Site, assets: &Assets) -> Vec<Target> {
     if has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some() {
         out.push(Target::Calendar);
     }
+    if has("az.html") {
+        out.push(Target::AtoZ);
+    }
     out.push(Target::Sitemap);
     out.push(Target::Feeds);
     out.push(Target::SyntaxCss);
@@ -109,10 +161,21 @@ fn section_template(s: &Section) -> String {
 
 /// How many pagers a section renders (0 when it is not rendered at all).
 pub fn pager_count(s: &Section) -> usize {
+    if s.redirect.is_some() {
+        return 1;
+    }
     if s.meta.render == Some(false) {
         return 0;
     }
     pagers(s.pages.len(), s.paginate_by.unwrap_or(0))
+}
+
+/// The folder name of a section's later pagers (`page`, or its `paginate_path`).
+fn pager_folder(s: &Section) -> &str {
+    match s.meta.paginate_path.as_deref().map(|p| p.trim_matches('/')) {
+        Some(p) if !p.is_empty() => p,
+        _ => "page",
+    }
 }
 
 /// How many pagers list `pages` pages `per` to a pager (`per` 0: all on one).
@@ -126,22 +189,25 @@ fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
     site.config.generate_feeds && t.feed && term.pages.iter().any(|&i| site.pages[i].date().is_some())
 }
 
-/// Render every output file of the site except search index files.
-pub fn render(site: &Site, assets: &Assets, images: &ImageSet) -> Result<Vec<OutputFile>, Diagnostics> {
+/// Render every output file of the site except search index files; with them, the render
+/// stage's warnings (the build goes on; the caller reports them once).
+pub fn render(site: &Site, assets: &Assets, images: &ImageSet) -> Result<(Vec<OutputFile>, Diagnostics), Diagnostics> {
     let renderer = Renderer::new(site, assets, images)?;
     let rendered = renderer.render_targets(&targets(site, assets))?;
-    Ok(rendered.into_iter().flat_map(|(_, files)| files).collect())
+    let files = rendered.into_iter().flat_map(|(_, files)| files).collect();
+    Ok((files, renderer.take_warnings()))
 }
 
 /// [`render`], handing each file to `sink` as soon as it is made, from the rendering threads,
 /// in no particular order. `kepu build` writes them at once, so the rendered site is never
-/// held in memory whole. On errors, `sink` may already have had some files.
+/// held in memory whole. On errors, `sink` may already have had some files. Gives the render
+/// stage's warnings.
 pub fn render_into(
     site: &Site,
     assets: &Assets,
     images: &ImageSet,
     sink: &(dyn Fn(OutputFile) + Sync),
-) -> Result<(), Diagnostics> {
+) -> Result<Diagnostics, Diagnostics> {
     let renderer = Renderer::new(site, assets, images)?;
     let mut order = targets(site, assets);
     order.sort_by_key(heavy_first);
@@ -154,19 +220,20 @@ pub fn render_into(
             }
             Err(d) => Some(d),
         })
+        .flatten()
         .collect();
     match report_once(errors) {
         Some(diags) => Err(diags),
-        None => Ok(()),
+        None => Ok(renderer.take_warnings()),
     }
 }
 
-/// The order [`render_into`] starts targets in: the few large ones (the calendar lists every
-/// campaign, a term page every page of its term) before the thousands of small pages, so that
+/// The order [`render_into`] starts targets in: the few large ones (the A–Z index lists every
+/// page, the calendar every campaign, a term page every page of its term) before the thousands of small pages, so that
 /// no thread is still busy with a large one after the others have run out of work.
 fn heavy_first(target: &Target) -> u8 {
     match target {
-        Target::Calendar => 0,
+        Target::AtoZ | Target::Calendar => 0,
         Target::Term(..) => 1,
         Target::SectionPager(..) | Target::Sitemap | Target::Feeds => 2,
         Target::Page(_) => 4,
@@ -206,6 +273,9 @@ pub struct Renderer<'a> {
     images: &'a ImageSet,
     /// Where the guard calls went in the templates, to report positions as written.
     sources: guard::SourceMap,
+    /// What rendering found worth a word but not an error (a video without captions), from
+    /// every rendering thread; see [`Renderer::take_warnings`].
+    warnings: std::sync::Mutex<Vec<Diagnostic>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -238,7 +308,7 @@ impl<'a> Renderer<'a> {
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
-        let globals = globals(site, has_search, has_calendar, &hashes);
+        let globals = globals(site, has_search, has_calendar, has("az.html"), &hashes);
         // What every template sees besides its own variables: Tera's global context, looked up
         // after a render's own, so it is made once rather than copied into every page's.
         let mut base = Context::from_serialize(&globals).unwrap_or_default();
@@ -247,7 +317,8 @@ impl<'a> Renderer<'a> {
         let tera = std::sync::Arc::new(tera);
         cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, images })
+        let warnings = Default::default();
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -255,6 +326,16 @@ impl<'a> Renderer<'a> {
         // The `card` function holds only a weak reference, so this is the one owner.
         let tera = std::sync::Arc::try_unwrap(self.tera).unwrap_or_else(|shared| Tera::clone(&shared));
         templates::Compiled { tera, asset_hashes: self.asset_hashes, deps: self.deps, sources: self.sources }
+    }
+
+    /// The warnings of what was rendered since the last call, each once (a body rendered
+    /// twice, for its page and a feed, warns once), in file order.
+    pub fn take_warnings(&self) -> Diagnostics {
+        let all = std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Diagnostics::new();
+        all.into_iter().filter(|d| seen.insert((d.file.clone(), d.line, d.column, d.message.clone()))).for_each(|d| out.push(d));
+        out.sorted()
     }
 
     /// The values every template gets (navigation, cities, …): when these change, every
@@ -285,6 +366,7 @@ impl<'a> Renderer<'a> {
             Target::NotFound => Some("404.html".into()),
             Target::Search => Some("search.html".into()),
             Target::Calendar => Some("calendar.html".into()),
+            Target::AtoZ => Some("az.html".into()),
             Target::Sitemap | Target::Feeds | Target::SyntaxCss => None,
         }
     }
@@ -310,14 +392,14 @@ impl<'a> Renderer<'a> {
 
     /// Render the given targets in parallel; all errors are reported together.
     pub fn render_targets(&self, targets: &[Target]) -> Result<Vec<(Target, Vec<OutputFile>)>, Diagnostics> {
-        let results: Vec<Result<(Target, Vec<OutputFile>), Diagnostic>> =
+        let results: Vec<Result<(Target, Vec<OutputFile>), Vec<Diagnostic>>> =
             targets.par_iter().map(|t| self.target(t).map(|files| (t.clone(), files))).collect();
         let mut errors = Vec::new();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             match r {
                 Ok(x) => out.push(x),
-                Err(d) => errors.push(d),
+                Err(d) => errors.extend(d),
             }
         }
         match report_once(errors) {
@@ -326,9 +408,10 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+    /// One target's files, or every error it has (a page's component mistakes all at once).
+    fn target(&self, target: &Target) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let site = self.site;
-        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        let gone = || vec![Diagnostic::error(format!("internal error: nothing to render for {target:?}"))];
         match target {
             Target::Page(rel) => match site.get(rel) {
                 Some(DocRef::Page(i)) => self.page(i),
@@ -338,6 +421,15 @@ impl<'a> Renderer<'a> {
                 Some(DocRef::Section(i)) => self.section_pager(&site.sections[i], *k),
                 _ => Err(gone()),
             },
+            other => self.other_target(other).map_err(|d| vec![d]),
+        }
+    }
+
+    fn other_target(&self, target: &Target) -> Result<Vec<OutputFile>, Diagnostic> {
+        let site = self.site;
+        let gone = || Diagnostic::error(format!("internal error: nothing to render for {target:?}"));
+        match target {
+            Target::Page(_) | Target::SectionPager(..) => Err(gone()),
             Target::TaxonomyList(name) => {
                 let t = site.taxonomies.iter().find(|t| &t.name == name).ok_or_else(gone)?;
                 self.taxonomy_list(t).map(|f| vec![f])
@@ -356,10 +448,17 @@ impl<'a> Renderer<'a> {
             Target::Calendar => {
                 Ok(vec![self.calendar_page()?, OutputFile::bytes("campaigns.ics", calendar::ics(site))])
             }
-            Target::Sitemap => Ok(vec![
-                OutputFile::bytes("sitemap.xml", feeds::sitemap(site)),
-                OutputFile::bytes("robots.txt", feeds::robots(site)),
-            ]),
+            Target::AtoZ => Ok(vec![self.az_page()?]),
+            Target::Sitemap => {
+                let mut files = Vec::new();
+                if site.config.generate_sitemap {
+                    files.push(OutputFile::bytes("sitemap.xml", feeds::sitemap(site)));
+                }
+                if site.config.generate_robots_txt {
+                    files.push(OutputFile::bytes("robots.txt", feeds::robots(site)));
+                }
+                Ok(files)
+            }
             Target::Feeds => Ok(self.feeds()),
             Target::SyntaxCss => Ok(vec![OutputFile::bytes("css/syntax.css", markdown::syntax_css())]),
         }
@@ -368,7 +467,41 @@ impl<'a> Renderer<'a> {
 
 /// The path of pager `k` (1-based) of a list at `base`: `base` itself, then `base/page/k/`.
 fn pager_path(base: &str, k: usize) -> String {
-    if k == 1 { base.to_string() } else { format!("{base}page/{k}/") }
+    pager_path_in(base, "page", k)
+}
+
+/// [`pager_path`] with the later pagers in `folder` instead of `page`.
+fn pager_path_in(base: &str, folder: &str, k: usize) -> String {
+    if k == 1 { base.to_string() } else { format!("{base}{folder}/{k}/") }
+}
+
+/// The anchor links a body gets: its own front matter's, else its section's (up the tree),
+/// else the site's.
+fn anchors_for(site: &Site, own: Option<InsertAnchor>, mut section: usize) -> InsertAnchor {
+    if let Some(a) = own {
+        return a;
+    }
+    loop {
+        let s = &site.sections[section];
+        if let Some(a) = s.meta.insert_anchor_links {
+            return a;
+        }
+        match s.parent {
+            Some(p) => section = p,
+            None => return site.config.markdown.insert_anchor_links,
+        }
+    }
+}
+
+/// Whether a section has an Atom feed: its `generate_feeds`, else the site's.
+fn section_has_feed(site: &Site, s: &Section) -> bool {
+    !s.dir.is_empty() && s.has_own_page() && s.meta.generate_feeds.unwrap_or(site.config.generate_feeds)
+}
+
+/// The file an alias's redirect page is written to: `old/path` → `old/path/index.html`,
+/// `old.html` as it is.
+fn alias_output_path(alias: &str) -> String {
+    if alias.ends_with(".html") { alias.trim_start_matches('/').to_string() } else { format!("{}/index.html", alias.trim_matches('/')) }
 }
 
 /// `/venues/x/` → `venues/x/index.html`.
@@ -404,6 +537,134 @@ impl Renderer<'_> {
             .map_err(|e| templates::error(&e, &self.assets.templates, &self.sources, Some(template)))
     }
 
+    /// `[extra.components] require_captions = true` in config.toml: a video without captions
+    /// is an error (the `video` component fails) rather than a warning.
+    fn require_captions(&self) -> bool {
+        let components = self.site.config.extra.get("components").and_then(|c| c.as_table());
+        components.and_then(|c| c.get("require_captions")).and_then(|v| v.as_bool()).unwrap_or(false)
+    }
+
+    /// A body's HTML, its components rendered (see [`components`]).
+    fn body_html(&self, body: &Body<'_>, page: &Value) -> Result<String, Vec<Diagnostic>> {
+        let options = &self.site.config.markdown;
+        if !components::has_calls(body.text) {
+            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
+        }
+        let scan = components::scan(body.text).map_err(|ps| ps.into_iter().map(|p| body.problem(p)).collect::<Vec<_>>())?;
+        if scan.calls.is_empty() && scan.raws.is_empty() {
+            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
+        }
+        let problems = components::check(&self.tera, &scan.calls);
+        if !problems.is_empty() {
+            return Err(problems.into_iter().map(|p| body.problem(p)).collect());
+        }
+        let warnings = components::warnings(&self.tera, &scan.calls, self.require_captions());
+        if !warnings.is_empty() {
+            let mut sink = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+            sink.extend(warnings.into_iter().map(|p| body.warning(p)));
+        }
+        // Headings inside a component's body are that body's; the page's own keep their ids.
+        let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
+        let offsets = heading_offsets(body.text);
+        let headings: Vec<crate::model::text::Heading> = if offsets.len() == body.headings.len() {
+            body.headings.iter().zip(&offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
+        } else {
+            body.headings.to_vec()
+        };
+        let mut rendered = Vec::new();
+        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
+        let html = markdown::to_html_with(self.site, &markdown, &headings, options, body.anchors, body.images);
+        Ok(components::substitute(&html, &rendered))
+    }
+
+    /// The Markdown of `range` of the body with its calls replaced by placeholders (their HTML
+    /// pushed to `rendered`) and its raw blocks by their insides.
+    fn expand(
+        &self,
+        body: &Body<'_>,
+        page: &Value,
+        range: std::ops::Range<usize>,
+        scan: &components::Scan,
+        rendered: &mut Vec<String>,
+    ) -> Result<String, Vec<Diagnostic>> {
+        let text = body.text;
+        // The outermost pieces inside `range`, in order.
+        let mut pieces: Vec<(std::ops::Range<usize>, Option<&components::Call>)> = Vec::new();
+        for c in scan.calls.iter().filter(|c| c.range.start >= range.start && c.range.end <= range.end) {
+            if !pieces.iter().any(|(r, _)| r.start <= c.range.start && c.range.end <= r.end) {
+                pieces.push((c.range.clone(), Some(c)));
+            }
+        }
+        for (whole, _) in scan.raws.iter().filter(|(w, _)| w.start >= range.start && w.end <= range.end) {
+            if !pieces.iter().any(|(r, _)| r.start <= whole.start && whole.end <= r.end) {
+                pieces.push((whole.clone(), None));
+            }
+        }
+        pieces.sort_by_key(|(r, _)| r.start);
+        let mut out = String::with_capacity(range.len());
+        let mut last = range.start;
+        for (r, call) in pieces {
+            out.push_str(&text[last..r.start]);
+            match call {
+                None => {
+                    let inner = scan.raws.iter().find(|(w, _)| *w == r).map(|(_, i)| i.clone()).unwrap_or(r.clone());
+                    out.push_str(&text[inner]);
+                }
+                Some(call) => {
+                    let html = self.render_call(body, page, call, scan, rendered)?;
+                    out.push_str(&components::placeholder(rendered.len()));
+                    rendered.push(html);
+                }
+            }
+            last = r.end;
+        }
+        out.push_str(&text[last..range.end]);
+        Ok(out)
+    }
+
+    /// One call's HTML: its body (Markdown, its own calls included) first, then the component.
+    fn render_call(
+        &self,
+        body: &Body<'_>,
+        page: &Value,
+        call: &components::Call,
+        scan: &components::Scan,
+        rendered: &mut Vec<String>,
+    ) -> Result<String, Vec<Diagnostic>> {
+        let text = body.text;
+        let mut ctx = components::context(page);
+        let template = match &call.body {
+            None => text[call.range.clone()].to_string(),
+            Some(b) => {
+                let mut inner = Vec::new();
+                let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
+                let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
+                ctx.insert_value("__kepu_body", Value::safe_string(&components::substitute(&html, &inner)));
+                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+            }
+        };
+        let _ = rendered;
+        self.tera.render_str(&template, &ctx, true).map_err(|e| {
+            let d = templates::error(&e, &self.assets.templates, &self.sources, None);
+            // Inside the call itself (an argument's expression): point at it in the Markdown.
+            let in_call = matches!(e.kind(), tera::ErrorKind::RenderingError(r) | tera::ErrorKind::SyntaxError(r)
+                if r.filename() == "__tera_one_off" && r.span().range.end <= call.tag.len());
+            let offset = match e.kind() {
+                tera::ErrorKind::RenderingError(r) | tera::ErrorKind::SyntaxError(r) if in_call => call.tag.start + r.span().range.start,
+                _ => call.tag.start + 3,
+            };
+            let message = d.message.trim_start_matches("template error: ").to_string();
+            let mut p = components::Problem { offset, message: format!("component `{}`: {message}", call.name), hint: None };
+            if !in_call {
+                if let Some(loc) = d.location() {
+                    p.message.push_str(&format!(" (in {loc})"));
+                }
+                p.hint = Some("fix the call in the page, or the component's template".into());
+            }
+            vec![body.problem(p)]
+        })
+    }
+
     fn exists(&self, name: &str) -> bool {
         self.assets.templates.contains_key(name)
     }
@@ -412,8 +673,14 @@ impl Renderer<'_> {
         if let Some(t) = &p.meta.template {
             return t.clone();
         }
-        if let Some(t) = &self.site.sections[p.section].meta.page_template {
-            return t.clone();
+        // The nearest section up the tree that sets `page_template` (as in Zola).
+        let mut s = Some(p.section);
+        while let Some(i) = s {
+            let section = &self.site.sections[i];
+            if let Some(t) = &section.meta.page_template {
+                return t.clone();
+            }
+            s = section.parent;
         }
         if let Some(t) = p.page_type() {
             let name = format!("types/{}.html", t.key());
@@ -425,7 +692,7 @@ impl Renderer<'_> {
     }
 
     /// Page `i` of the site, with its assets and aliases.
-    fn page(&self, i: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+    fn page(&self, i: usize) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let p = &self.site.pages[i];
         let cover = self.images.cover(&p.rel_path);
         let body_images = markdown::BodyImages {
@@ -434,20 +701,21 @@ impl Renderer<'_> {
             sizes: &self.site.config.images.sizes,
             eager_first: cover.is_none(),
         };
-        let html =
-            markdown::to_html_with_images(self.site, &p.body, &p.text.headings, &self.site.config.markdown, Some(body_images));
+        let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
+        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images) };
+        let html = self.body_html(&body, self.refs.get(i))?;
         let template = self.page_template(p);
         if !self.exists(&template) {
-            return Err(Diagnostic::error(format!("template `{template}` does not exist"))
+            return Err(vec![Diagnostic::error(format!("template `{template}` does not exist"))
                 .file(&p.display_path)
                 .field("template")
-                .hint("create it in templates/ or remove the `template` field"));
+                .hint("create it in templates/ or remove the `template` field")]);
         }
         let mut ctx = self.context();
         ctx.put("page", page_value(self.site, i, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
-        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx)?)];
+        let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx).map_err(|d| vec![d])?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
                 let path = format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy());
@@ -458,41 +726,54 @@ impl Renderer<'_> {
             }
         }
         for alias in &p.meta.aliases {
-            let to = self.site.url(&p.path);
-            let path = if alias.ends_with(".html") {
-                alias.trim_start_matches('/').to_string()
-            } else {
-                format!("{}/index.html", alias.trim_matches('/'))
-            };
-            out.push(OutputFile::bytes(path, feeds::redirect(&to)));
+            out.push(OutputFile::bytes(alias_output_path(alias), feeds::redirect(&self.site.url(&p.path))));
         }
         Ok(out)
     }
 
     /// Pager `k` (1-based) of a section. As in Zola, a paginated section's `section.pages` is
     /// empty: its pages are in `paginator.pages` (so each pager costs its own pages only).
-    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Diagnostic> {
+    fn section_pager(&self, s: &Section, k: usize) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let total = pager_count(s);
         if k == 0 || k > total {
-            return Err(Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path)));
+            return Err(vec![Diagnostic::error(format!("internal error: {} has no pager {k}", s.rel_path))]);
         }
+        let mut out = Vec::new();
+        if k == 1 {
+            for alias in &s.meta.aliases {
+                out.push(OutputFile::bytes(alias_output_path(alias), feeds::redirect(&self.site.url(&s.path))));
+            }
+        }
+        if let Some(to) = &s.redirect {
+            out.push(OutputFile::bytes(output_path(&s.path), feeds::redirect(to)));
+            return Ok(out);
+        }
+        let site_index = self.site.get(&s.rel_path).and_then(|r| match r {
+            DocRef::Section(i) => Some(i),
+            DocRef::Page(_) => None,
+        });
+        let anchors = match site_index {
+            Some(i) => anchors_for(self.site, None, i),
+            None => self.site.config.markdown.insert_anchor_links,
+        };
         let body_images = markdown::BodyImages {
             set: self.images,
             rel_path: &s.rel_path,
             sizes: &self.site.config.images.sizes,
             eager_first: true,
         };
-        let html =
-            markdown::to_html_with_images(self.site, &s.body, &s.text.headings, &self.site.config.markdown, Some(body_images));
+        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors, images: Some(body_images) };
+        let html = self.body_html(&body, &Value::from_serializable(&context::section_ref(self.site, s)))?;
         let template = section_template(s);
         if !self.exists(&template) {
-            return Err(Diagnostic::error(format!("template `{template}` does not exist"))
+            return Err(vec![Diagnostic::error(format!("template `{template}` does not exist"))
                 .file(&s.display_path)
                 .field("template")
-                .hint("create it in templates/ or remove the `template` field"));
+                .hint("create it in templates/ or remove the `template` field")]);
         }
         let per = s.paginate_by.unwrap_or(0);
-        let path = pager_path(&s.path, k);
+        let folder = pager_folder(s);
+        let path = pager_path_in(&s.path, folder, k);
         let mut ctx = self.context();
         ctx.insert("current_path", &self.site.url(&path));
         ctx.insert("current_url", &self.site.permalink(&path));
@@ -500,24 +781,38 @@ impl Renderer<'_> {
             ctx.put("section", section_value(self.site, s, html, &s.pages, &self.refs));
         } else {
             ctx.put("section", section_value(self.site, s, html, &[], &self.refs));
-            ctx.put("paginator", self.paginator(&s.path, &s.pages, per, k));
+            let reversed: Vec<usize>;
+            let pages = if s.meta.paginate_reversed {
+                reversed = s.pages.iter().rev().copied().collect();
+                &reversed
+            } else {
+                &s.pages
+            };
+            ctx.put("paginator", self.paginator_in(&s.path, folder, pages, per, k));
         }
-        Ok(vec![OutputFile::bytes(output_path(&path), self.render(&template, ctx)?)])
+        out.push(OutputFile::bytes(output_path(&path), self.render(&template, ctx).map_err(|d| vec![d])?));
+        Ok(out)
     }
 
     /// The `paginator` of pager `k` (1-based) of `pages` listed `per` to a pager under `base`.
     fn paginator(&self, base: &str, pages: &[usize], per: usize, k: usize) -> Value {
+        self.paginator_in(base, "page", pages, per, k)
+    }
+
+    /// [`Renderer::paginator`] with the later pagers in `folder`.
+    fn paginator_in(&self, base: &str, folder: &str, pages: &[usize], per: usize, k: usize) -> Value {
         let total = pagers(pages.len(), per);
+        let at = |k: usize| self.site.url(&pager_path_in(base, folder, k));
         let paginator = Paginator {
             pages: Vec::new(),
             current_index: k,
             number_pagers: total,
             paginate_by: per,
             total_pages: pages.len(),
-            first: self.site.url(&pager_path(base, 1)),
-            last: self.site.url(&pager_path(base, total)),
-            previous: (k > 1).then(|| self.site.url(&pager_path(base, k - 1))),
-            next: (k < total).then(|| self.site.url(&pager_path(base, k + 1))),
+            first: at(1),
+            last: at(total),
+            previous: (k > 1).then(|| at(k - 1)),
+            next: (k < total).then(|| at(k + 1)),
         };
         with_field(&Value::from_serializable(&paginator), "pages", self.refs.listed(pages.chunks(per).nth(k - 1).unwrap_or(&[])))
     }
@@ -645,27 +940,36 @@ impl Renderer<'_> {
         Ok(OutputFile::bytes("calendar/index.html", self.render("calendar.html", ctx)?))
     }
 
+    /// The A–Z index: every page by section (menu order first) in pinyin order.
+    fn az_page(&self) -> Result<OutputFile, Diagnostic> {
+        let first: Vec<String> = self.globals.menu.iter().map(|m| m.path.clone()).collect();
+        let mut ctx = self.context();
+        ctx.insert("az_sections", &az::sections(self.site, &first));
+        ctx.insert("current_path", &self.site.url(az::PATH));
+        Ok(OutputFile::bytes(output_path(az::PATH), self.render("az.html", ctx)?))
+    }
+
     /// The Atom feeds.
     fn feeds(&self) -> Vec<OutputFile> {
         let site = self.site;
         let mut out = Vec::new();
         if site.config.generate_feeds {
-            let all: Vec<&Page> = site.pages.iter().map(|p| &**p).collect();
+            let all: Vec<&Page> = site.pages.iter().filter(|p| p.is_rendered()).map(|p| &**p).collect();
             if let Some(feed) = feeds::atom(site, &site.config.title, "/atom.xml", "/", &all) {
                 out.push(OutputFile::bytes("atom.xml", feed));
             }
-            for s in site.sections.iter().filter(|s| !s.dir.is_empty() && s.meta.render != Some(false)) {
-                let pages: Vec<&Page> = s.pages.iter().map(|&i| &*site.pages[i]).collect();
-                let feed_path = format!("{}atom.xml", s.path);
-                let title = format!("{} · {}", s.title, site.config.title);
-                if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {
-                    out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
-                }
+        }
+        for s in site.sections.iter().filter(|s| section_has_feed(site, s)) {
+            let pages: Vec<&Page> = s.pages.iter().map(|&i| &*site.pages[i]).filter(|p| p.is_rendered()).collect();
+            let feed_path = format!("{}atom.xml", s.path);
+            let title = format!("{} · {}", s.title, site.config.title);
+            if let Some(feed) = feeds::atom(site, &title, &feed_path, &s.path, &pages) {
+                out.push(OutputFile::bytes(feed_path.trim_start_matches('/'), feed));
             }
         }
         for t in &site.taxonomies {
             for term in t.terms.iter().filter(|term| term_has_feed(site, t, term)) {
-                let pages: Vec<&Page> = term.pages.iter().map(|&i| &*site.pages[i]).collect();
+                let pages: Vec<&Page> = term.pages.iter().map(|&i| &*site.pages[i]).filter(|p| p.is_rendered()).collect();
                 let html_path = format!("/{}/{}/", t.slug, term.slug);
                 let feed_path = format!("{html_path}atom.xml");
                 let title = format!("{} · {} · {}", term.name, t.title, site.config.title);
@@ -690,10 +994,12 @@ mod tests {
             Target::Calendar,
             Target::Term("tags".into(), "x".into()),
             Target::NotFound,
+            Target::AtoZ,
         ];
         order.sort_by_key(heavy_first);
         assert_eq!(order[0], Target::Calendar);
-        assert_eq!(order[1], Target::Term("tags".into(), "x".into()));
+        assert_eq!(order[1], Target::AtoZ);
+        assert_eq!(order[2], Target::Term("tags".into(), "x".into()));
         assert_eq!(order.last(), Some(&Target::Page("a.md".into())));
     }
 }

@@ -38,7 +38,14 @@ pub struct Compiled {
 impl Compiled {
     /// Compile the templates of `assets` and hash its static files and the syntax stylesheet.
     pub fn new(assets: &crate::load::theme::Assets) -> Result<Self, Diagnostics> {
-        let (tera, sources) = compile(&assets.templates)?;
+        let (mut tera, sources) = compile(&assets.templates)?;
+        let data: Arc<HashMap<String, Value>> =
+            Arc::new(assets.data.iter().map(|(k, v)| (k.clone(), Value::from_serializable(v))).collect());
+        // `load_data(path=…)`: the files were read and parsed by the load stage.
+        tera.register_function("load_data", move |args: Kwargs, _: &State| -> TeraResult<Value> {
+            let path = string_arg(&args, "path")?;
+            data.get(&path).cloned().ok_or_else(|| tera::Error::message(format!("load_data: `{path}` was not loaded (write the path out in the template)")))
+        });
         let syntax_css = super::markdown::syntax_css();
         let asset_hashes = asset_hashes(assets, &[("css/syntax.css", syntax_css.as_bytes())]);
         Ok(Compiled { tera, asset_hashes, deps: TemplateDependencies::of(&assets.templates), sources })
@@ -48,7 +55,19 @@ impl Compiled {
 /// The functions [`bind`] gives a site's data to. Registered as placeholders before the
 /// templates are added, because Tera checks when it loads a template that every function it
 /// calls exists.
-const SITE_FUNCTIONS: [&str; 7] = ["get_page", "get_section", "get_pages", "count_pages", "get_taxonomy", "city_link", "get_url"];
+const SITE_FUNCTIONS: [&str; 11] = [
+    "get_page",
+    "get_section",
+    "get_pages",
+    "count_pages",
+    "get_taxonomy",
+    "get_taxonomy_url",
+    "city_link",
+    "get_url",
+    "page_by_title",
+    "chart",
+    "load_data",
+];
 
 /// The name Tera knows a template by: the theme's under [`THEME_PREFIX`].
 pub fn tera_name(t: &TemplateSource) -> String {
@@ -425,7 +444,7 @@ fn diagnostic(loc: Located, templates: &BTreeMap<String, TemplateSource>, source
     let called_from: Vec<String> = loc
         .notes
         .iter()
-        .filter(|(t, _, _)| Some(t) != loc.template.as_ref())
+        .filter(|(t, _, _)| Some(t) != loc.template.as_ref() && t != "__tera_one_off")
         .map(|(t, l, c)| {
             let plain = t.strip_prefix(THEME_PREFIX).unwrap_or(t);
             let shown = templates.get(plain).map_or_else(|| format!("templates/{plain}"), |s| s.display_path.display().to_string());
@@ -472,10 +491,9 @@ fn self_calling_component(templates: &BTreeMap<String, TemplateSource>) -> Optio
             let body_start = c.get(0).expect("whole match").end();
             let body_end = t.text[body_start..].find("endcomponent").map_or(t.text.len(), |e| body_start + e);
             let body = &t.text[body_start..body_end];
-            for call in [format!("<{name} "), format!("<{name}/")] {
-                if let Some(pos) = body.find(&call) {
-                    return Some((tera_name(t), name.to_string(), body_start + pos + 1));
-                }
+            let call = regex::Regex::new(&format!(r"\{{[{{%]-?\s*<({})[\s/>]", regex::escape(name))).expect("valid regex");
+            if let Some(m) = call.captures(body).and_then(|c| c.get(1)) {
+                return Some((tera_name(t), name.to_string(), body_start + m.start()));
             }
         }
     }
@@ -698,6 +716,9 @@ fn register_functions(
         l.taxonomy(&kind).ok_or_else(|| tera::Error::message(format!("get_taxonomy: no taxonomy `{kind}`")))
     });
     tera.register_function("city_link", CityLink::new(site));
+    tera.register_function("get_taxonomy_url", TaxonomyUrl::new(site));
+    tera.register_function("page_by_title", PageByTitle::new(site, refs));
+    tera.register_function("chart", ChartFunction { by_title: PageByTitle::new(site, refs), figures: site.pages.iter().map(|p| p.meta.figures.clone()).collect() });
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
         site.pages
@@ -944,6 +965,142 @@ impl tera::Function<TeraResult<Value>> for CityLink {
 
     fn is_safe(&self) -> bool {
         true
+    }
+}
+
+/// `get_taxonomy_url(kind="tags", name="科技馆")`: a term's page, as in Zola. An unknown
+/// taxonomy or term is an error naming the close ones.
+struct TaxonomyUrl(HashMap<String, HashMap<String, String>>);
+
+impl TaxonomyUrl {
+    fn new(site: &Site) -> Self {
+        TaxonomyUrl(
+            site.taxonomies
+                .iter()
+                .map(|t| {
+                    let terms = t.terms.iter().map(|term| (term.name.clone(), site.url(&format!("/{}/{}/", t.slug, term.slug)))).collect();
+                    (t.name.clone(), terms)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl tera::Function<TeraResult<Value>> for TaxonomyUrl {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let kind = string_arg(&args, "kind")?;
+        let name = string_arg(&args, "name")?;
+        let terms = self.0.get(&kind).ok_or_else(|| {
+            let mut kinds: Vec<&str> = self.0.keys().map(String::as_str).collect();
+            kinds.sort_unstable();
+            tera::Error::message(format!("get_taxonomy_url: no taxonomy `{kind}` (taxonomies: {})", kinds.join(", ")))
+        })?;
+        match terms.get(&name) {
+            Some(url) => Ok(Value::from(url.as_str())),
+            None if args.get::<bool>("required")? == Some(false) => Ok(Value::none()),
+            None => {
+                let close = super::components::close_names(&name, terms.keys().map(String::as_str));
+                let mut message = format!("get_taxonomy_url: no term “{name}” in `{kind}`");
+                if let Some(c) = close.first() {
+                    message.push_str(&format!("; did you mean “{c}”?"));
+                }
+                Err(tera::Error::message(message))
+            }
+        }
+    }
+}
+
+/// `page_by_title(title="郑州科技馆")`: the listing value of the page with that title (for the
+/// `card` and `ref` components). An unknown title is an error naming the close ones.
+#[derive(Clone)]
+struct PageByTitle {
+    refs: PageRefs,
+    /// Title → page position (the first page of a title; titles of typed pages are unique).
+    by_title: Arc<HashMap<String, usize>>,
+}
+
+impl PageByTitle {
+    fn new(site: &Site, refs: &PageRefs) -> Self {
+        let mut by_title = HashMap::new();
+        for (i, p) in site.pages.iter().enumerate() {
+            by_title.entry(p.title.clone()).or_insert(i);
+        }
+        PageByTitle { refs: refs.clone(), by_title: Arc::new(by_title) }
+    }
+
+    fn find(&self, title: &str) -> TeraResult<usize> {
+        self.by_title.get(title).copied().ok_or_else(|| {
+            let close = crate::model::validate::alike(title, self.by_title.keys().map(|t| (t.as_str(), t.as_str())));
+            let mut message = format!("no page titled “{title}”");
+            if !close.is_empty() {
+                message.push_str(&format!("; did you mean {}?", close.iter().map(|c| format!("“{c}”")).collect::<Vec<_>>().join(" or ")));
+            }
+            tera::Error::message(message)
+        })
+    }
+}
+
+impl tera::Function<TeraResult<Value>> for PageByTitle {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let title = string_arg(&args, "title")?;
+        Ok(self.refs.get(self.find(&title)?).clone())
+    }
+}
+
+/// `chart(title=, page=, data=, kind="bar", unit=, id=)`: a chart drawn at build time, as the
+/// overview pages' (`render::charts`): the figures of the page titled `page`, or `data`
+/// (`[{"label": "郑州", "value": 3}, …]`). Gives `id`, `title`, `unit`, `svg`, `rows`.
+struct ChartFunction {
+    by_title: PageByTitle,
+    figures: Vec<Vec<crate::model::portal::Figure>>,
+}
+
+impl tera::Function<TeraResult<Value>> for ChartFunction {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let kind = args.get::<&str>("kind")?.unwrap_or("bar");
+        let unit = args.get::<&str>("unit")?.unwrap_or("").to_string();
+        let (title, points): (String, Vec<(String, f64)>) = match (args.get::<&str>("page")?, args.get::<&Value>("data")?) {
+            (Some(title), None) => {
+                let i = self.by_title.find(title)?;
+                let points = self.figures[i].iter().map(|f| (f.label.clone(), f.value)).collect::<Vec<_>>();
+                if points.is_empty() {
+                    return Err(tera::Error::message(format!("chart: “{title}” has no [[figures]] to draw")));
+                }
+                (args.get::<&str>("title")?.unwrap_or(title).to_string(), points)
+            }
+            (None, Some(data)) => {
+                let rows = data.as_array().ok_or_else(|| tera::Error::message("chart: `data` must be a list of {\"label\": …, \"value\": …}"))?;
+                let mut points = Vec::new();
+                for r in rows {
+                    let label = r.get_from_path("label").and_then(Value::as_str);
+                    let value = r.get_from_path("value").filter(|v| v.is_number()).and_then(Value::as_f64);
+                    match (label, value) {
+                        (Some(l), Some(v)) => points.push((l.to_string(), v)),
+                        _ => return Err(tera::Error::message(format!("chart: each item of `data` needs a text `label` and a number `value`, got `{r}`"))),
+                    }
+                }
+                if points.is_empty() {
+                    return Err(tera::Error::message("chart: `data` is empty"));
+                }
+                let title = args.get::<&str>("title")?.ok_or_else(|| tera::Error::message("chart: a chart of `data` needs a `title`"))?;
+                (title.to_string(), points)
+            }
+            _ => return Err(tera::Error::message("chart: give either page=\"a page's title\" (its [[figures]]) or data={[…]}")),
+        };
+        if kind != "bar" && kind != "line" {
+            return Err(tera::Error::message(format!("chart: kind must be \"bar\" or \"line\", not \"{kind}\"")));
+        }
+        let spec = serde_json::json!({
+            "title": title, "kind": kind, "unit": unit,
+            "points": points.iter().map(|(l, v)| serde_json::json!({"label": l, "value": v})).collect::<Vec<_>>(),
+        });
+        let chart: crate::model::portal::Chart =
+            serde_json::from_value(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?;
+        let mut rendered = super::charts::render(&chart, 0);
+        let id = args.get::<&str>("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(&title)));
+        rendered.svg = rendered.svg.replace("chart-1", &id);
+        rendered.id = id;
+        Ok(Value::from_serializable(&rendered))
     }
 }
 

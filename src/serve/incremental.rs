@@ -327,6 +327,7 @@ impl Live {
                 return Err(self.unpatch(site, patched, d));
             }
         };
+        let render_warnings = renderer.take_warnings();
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         self.compiled = Some(renderer.into_templates());
@@ -413,7 +414,17 @@ impl Live {
             pages: site.pages.len(),
             model_patched: patched.is_some(),
             elapsed: start.elapsed(),
-            warnings: std::mem::take(&mut images.warnings),
+            // The config's warning once, with the first build (and after a config edit); the
+            // images' and the render stage's for what this rebuild rendered.
+            warnings: {
+                let mut w = match (&site.config.zola.warning, kind) {
+                    (Some(w), RebuildKind::Initial | RebuildKind::Full) => w.clone().into(),
+                    _ => Diagnostics::new(),
+                };
+                w.extend(std::mem::take(&mut images.warnings));
+                w.extend(render_warnings);
+                w
+            },
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
@@ -712,6 +723,7 @@ pub fn plan_patch(site: &Site, patched: &model::Patched) -> Plan {
             }
         }
         dirty.insert(Target::Feeds);
+        dirty.insert(Target::AtoZ); // lists every page's title
     }
     let dates = |p: &model::Page| (p.meta.date, p.meta.updated, p.date());
     if dates(&patched.old) != dates(page) {
@@ -888,6 +900,7 @@ pub fn plan(old: &Site, new: &Site, changed: &BTreeSet<String>) -> Option<Plan> 
     }
     if !listed.is_empty() || !changed_sections.is_empty() {
         dirty.insert(Target::Feeds);
+        dirty.insert(Target::AtoZ); // lists every page's title by section
     }
     if moved || dates_changed || !changed_sections.is_empty() {
         dirty.insert(Target::Sitemap);

@@ -168,7 +168,7 @@ fn classify(
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if rest.is_empty() {
         // Directly in the root: config.toml, or a source folder appearing or going.
-        if top == "config.toml" {
+        if crate::config::FILE_NAMES.contains(&top.as_str()) {
             set.config = true;
             return true;
         }

@@ -28,14 +28,22 @@ after(async () => {
   await server?.stop();
 });
 
+/** The display modes (适老化) and what site.js stores for each. */
+const MODES = {
+  '': {},
+  '-elder': { 'kepu-elder': '1' },
+  '-elder-xl': { 'kepu-elder': '2' },
+  '-elder-hc': { 'kepu-elder': '1', 'kepu-contrast': '1', 'kepu-cursor': '1' },
+};
+
 /** axe on `path`; returns WCAG violations and best-practice findings. */
-async function audit(path, { elder = false } = {}) {
+async function audit(path, { stored = {} } = {}) {
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
   try {
     const page = await context.newPage();
-    if (elder) {
+    if (Object.keys(stored).length) {
       await page.goto(server.url('/'));
-      await page.evaluate(() => localStorage.setItem('kepu-elder', '1'));
+      await page.evaluate((s) => { for (const [k, v] of Object.entries(s)) localStorage.setItem(k, v); }, stored);
     }
     const res = await page.goto(server.url(path), { waitUntil: 'load' });
     assert.ok([200, 404].includes(res.status()), `${path}: ${res.status()}`);
@@ -66,6 +74,7 @@ const brief = (violations) =>
 function pagesToAudit() {
   const list = Object.entries(pageTypes()).filter(([, p]) => p);
   list.push(['not-found', '/no-such-page/']);
+  if (existsPublic('a-z/index.html')) list.push(['a-z', '/a-z/']);
   return list;
 }
 
@@ -85,10 +94,10 @@ describe('axe-core, WCAG 2.1 AA', () => {
   });
 
   for (const [type, path] of pagesToAudit()) {
-    for (const elder of [false, true]) {
-      const name = `${type}${elder ? '-elder' : ''}`;
+    for (const [suffix, stored] of Object.entries(MODES)) {
+      const name = `${type}${suffix}`;
       test(`${name} (${path}): no serious or critical violations`, async () => {
-        const { wcag, practice } = await audit(path, { elder });
+        const { wcag, practice } = await audit(path, { stored });
         const serious = wcag.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
         summary[name] = {
           path,
@@ -102,6 +111,34 @@ describe('axe-core, WCAG 2.1 AA', () => {
       });
     }
   }
+
+  test('search page with results on a phone, filters folded and unfolded, in every mode: no serious or critical violations', async () => {
+    requireSearch();
+    const found = {};
+    for (const [suffix, stored] of Object.entries(MODES)) {
+      const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      try {
+        const page = await context.newPage();
+        await page.goto(server.url('/'));
+        await page.evaluate((s) => { for (const [k, v] of Object.entries(s)) localStorage.setItem(k, v); }, stored);
+        await page.goto(server.url('/search/?q=' + encodeURIComponent('科技馆')));
+        await page.locator('main mark').first().waitFor({ timeout: 15000 });
+        await page.evaluate(AXE);
+        const run = () => page.evaluate((values) => window.axe.run(document, { runOnly: { type: 'tag', values } }), WCAG);
+        const folded = await run();
+        await page.locator('#search-filter-toggle').click();
+        await page.locator('#search-filters .search-chip').first().click();
+        await page.locator('#search-active .search-active-chip').first().waitFor({ timeout: 10000 });
+        const unfolded = await run();
+        const serious = [...folded.violations, ...unfolded.violations].filter((v) => ['serious', 'critical'].includes(v.impact));
+        found[`search-phone${suffix}`] = brief(serious);
+        summary[`search-phone${suffix}`] = { path: '/search/?q=科技馆 (390×844)', violations: brief([...folded.violations, ...unfolded.violations]) };
+      } finally {
+        await context.close();
+      }
+    }
+    assert.deepEqual(Object.values(found).flat(), [], JSON.stringify(found));
+  });
 
   test('search page (with results): no serious or critical violations', async () => {
     requireSearch();
@@ -236,7 +273,13 @@ describe('structure axe cannot judge alone', () => {
         await page.evaluate((on) => (on ? localStorage.setItem('kepu-elder', '1') : localStorage.removeItem('kepu-elder')), elder);
         for (const path of paths) {
           await page.goto(server.url(path));
-          if (path.startsWith('/search/')) await page.locator('.search-chip').first().waitFor({ timeout: 15000 });
+          if (path.startsWith('/search/')) {
+            await page.locator('#search-results a').first().waitFor({ timeout: 15000 });
+            // On a phone the filters fold behind 筛选: unfold them, so their chips are checked too.
+            const toggle = page.locator('#search-filter-toggle');
+            if (await toggle.isVisible()) await toggle.click();
+            await page.locator('.search-chip').first().waitFor({ timeout: 15000 });
+          }
           // One real key press puts the page in keyboard mode: focus() then counts as :focus-visible.
           await page.keyboard.press('Tab');
           const found = await page.evaluate(() => {

@@ -64,10 +64,11 @@ describe('key pages', () => {
     });
   }
 
-  test('the calendar page links the iCal feed, and the feed downloads', async () => {
+  test('the calendar page links the iCal feed, as a subscription and a download, and the feed downloads', async () => {
     const { context, page } = await open(pages.calendar);
     try {
-      // The file itself (the webcal:// link beside it is for calendar apps).
+      const webcal = await page.locator('a[href^="webcal://"][href$="/campaigns.ics"]').count();
+      assert.ok(webcal >= 1, 'a webcal:// subscription link (添加到手机日历)');
       const href = await page.locator('a[href$="campaigns.ics"]:not([href^="webcal:"])').first().getAttribute('href');
       assert.ok(href, 'a link to campaigns.ics');
       const res = await request(new URL(href, server.base).href);
@@ -282,6 +283,33 @@ describe('search', () => {
       assert.equal(await results.count(), all, 'every result is listed in the end');
       assert.equal(await more.isVisible(), false, 'the button is gone once everything is shown');
       assert.notEqual(await page.evaluate(() => document.activeElement.tagName), 'BODY', 'the focus did not fall to <body>');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a homophone and a spoken question find the named page first; nothing found suggests titles', async () => {
+    const { context, page, errors } = await openSearch();
+    try {
+      // What a pinyin IME and voice input write: 管 for 馆, and a short name with a question.
+      for (const [q, want] of [['许昌科技管', '许昌市科技馆'], ['省科技馆周一开门吗', '河南省科技馆新馆']]) {
+        await search(page, q);
+        await page.waitForFunction((q) => document.getElementById('search-status').textContent.includes(q), q, { timeout: 10000 });
+        const first = (await page.locator('#search-results .result-title').first().textContent()).trim();
+        assert.ok(first.startsWith(want), `${q} → ${first}`);
+      }
+      await page.screenshot({ path: screenshotPath('search-forgiving'), fullPage: true });
+      // Nothing matches enough: the closest titles are offered as links, set as text.
+      const none = '数码鸿沟<b>x</b>';
+      const box = page.locator('main input[type="search"]');
+      await box.fill('');
+      await box.pressSequentially(none, { delay: 10 });
+      await page.waitForFunction(() => document.querySelector('#search-results .search-suggestions a'), null, { timeout: 10000 });
+      const offered = await page.locator('#search-results .search-suggestions a').allInnerTexts();
+      assert.ok(offered.some((t) => t.includes('数字鸿沟')), `suggestions: ${offered}`);
+      assert.match(await page.locator('#search-status').textContent(), /您是不是要找/);
+      assert.equal(await page.locator('#search-results b').count(), 0, 'no markup from the query');
+      assert.deepEqual(errors, []);
     } finally {
       await context.close();
     }

@@ -116,10 +116,11 @@ export function request(url, { method = 'GET', headers = {} } = {}) {
   });
 }
 
-/** Start nginx with deploy/nginx.conf on a free port serving `root` (the portal's build by
- * default); resolves once it answers. */
+/** Start nginx with deploy/nginx.conf on a free port, serving `root` (the built portal unless
+ * a test serves a fixture site it built); resolves once it answers. */
 export async function startNginx(root = PUBLIC) {
   if (root === PUBLIC) requireBuild();
+  else if (!fs.existsSync(path.join(root, 'index.html'))) throw new Error(`no index.html in ${root}`);
   const port = await freePort();
   const child = spawn(path.join(REPO, 'scripts/nginx-serve'), [root, String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -201,4 +202,39 @@ export function buildFixture(name, args = []) {
   });
   if (run.status !== 0) throw new Error(`${cmd.join(' ')} build of fixture ${name} failed (${run.status}):\n${run.stderr}`);
   return { out, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
+
+/** Every control on the page that is not a link inside running text, with its tap area:
+ * links, buttons, inputs, summaries that are visible. A link counts as running text when it
+ * is laid out inline among other words of its block. A card's link covers its card
+ * (::after), so the card's box is its target. */
+export function measureControls() {
+  const inRunningText = (el) => {
+    if (el.tagName !== 'A' || getComputedStyle(el).display !== 'inline') return false;
+    let block = el.parentElement;
+    while (block && getComputedStyle(block).display === 'inline') block = block.parentElement;
+    const words = (n) => n.textContent.replace(/\s+/g, '');
+    return words(block).length > words(el).length;
+  };
+  const box = (el) => {
+    const after = getComputedStyle(el, '::after');
+    if (after.content !== 'none' && after.position === 'absolute') {
+      let p = el.parentElement;
+      while (p && getComputedStyle(p).position === 'static') p = p.parentElement;
+      if (p) return p.getBoundingClientRect();
+    }
+    return el.getBoundingClientRect();
+  };
+  const out = [];
+  for (const el of document.querySelectorAll('a[href], button, input:not([type="hidden"]), select, textarea, summary')) {
+    if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) continue;
+    const r = box(el);
+    if (r.width < 2 || r.height < 2 || r.bottom + scrollY < 0) continue; // the skip link waits above the page
+    if (inRunningText(el)) continue;
+    out.push({
+      what: `${el.tagName.toLowerCase()}${el.className ? '.' + String(el.className).split(' ')[0] : ''} “${(el.textContent || el.value || el.placeholder || '').trim().slice(0, 16)}”`,
+      x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height,
+    });
+  }
+  return out;
 }

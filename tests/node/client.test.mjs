@@ -65,3 +65,51 @@ test("a hand-made shard decodes", () => {
   assert.deepEqual([...s.docs], [1, 5, 2]);
   assert.deepEqual([...s.weights], [3, 15, 1]);
 });
+
+// ---------------------------------------------------------------- forgiving search
+
+import { containment, foldQuery, nameCore, needed, soundAlternative, soundKey, steer } from "../../src/index/client/search.mjs";
+
+const READINGS = new Map(Object.entries({ 许: "xu", 昌: "chang", 科: "ke", 技: "ji", 馆: "guan", 管: "guan", 开: "kai", 风: "feng" }));
+
+test("a Han run sounds like the pinyin pairs of its characters", () => {
+  const alt = soundAlternative([..."许昌科技管"], READINGS);
+  assert.deepEqual(alt.map((t) => t.term), ["+xu'chang", "+chang'ke", "+ke'ji", "+ji'guan"]);
+  assert.equal(alt.sound, true);
+  // A character without a reading cannot match, but its pairs still count in the coverage.
+  const gap = soundAlternative([..."许昌X科技"], READINGS);
+  assert.deepEqual(gap.map((t) => t.term), ["+xu'chang", "+ke'ji"]);
+  assert.equal(gap.total, 4);
+  assert.equal(soundAlternative(["馆"], READINGS), null);
+});
+
+test("the sound key of a name is its readings joined, as the index's exact pinyin keys", () => {
+  assert.equal(soundKey("开风", READINGS), "kaifeng");
+  assert.equal(soundKey("ai科技", READINGS), "aikeji");
+  assert.equal(soundKey("kaifeng", READINGS), null, "no Han: already pinyin");
+  assert.equal(soundKey("开封", READINGS), null, "封 has no reading here");
+});
+
+test("names compare without 省/市/县/区 after a place and without 新馆/老馆", () => {
+  assert.equal(nameCore("洛阳市科技馆"), "洛阳科技馆");
+  assert.equal(nameCore("商丘市科技馆新馆"), "商丘科技馆");
+  assert.equal(nameCore("省科技馆"), "省科技馆", "a leading 省 is the name");
+  assert.equal(containment("许昌科技馆怎么走", ["许昌市科技馆"]), 5);
+  assert.equal(containment("省科技馆周一开门吗", ["河南省科技馆新馆", "省科技馆"]), 4);
+  assert.equal(containment("郑洲科技馆", ["河南省科技馆新馆", "省科技馆"]), 0);
+});
+
+test("longer input needs fewer of its terms; short names most of theirs", () => {
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 12].map(needed), [1, 2, 2, 3, 3, 3, 3, 3, 4, 5]);
+});
+
+test("the rest of the query picks the heading that has it", () => {
+  const parts = [{ han: [..."河南省科技馆门票"], alts: [] }];
+  assert.equal(steer(["场馆概况", "开放和门票", "展厅建设"], ["河南省科技馆新馆"], parts, new Map()), "开放和门票");
+  assert.equal(steer(["场馆概况", "开放和门票"], ["河南省科技馆新馆"], [{ han: [..."河南省科技馆"], alts: [] }], new Map()), null);
+});
+
+test("lu: and nu: are read as lv and nv at a word's start only", () => {
+  assert.equal(foldQuery("lu:xing", new Map()), "lvxing");
+  assert.equal(foldQuery("menu: lu:", new Map()), "menu: lv");
+});

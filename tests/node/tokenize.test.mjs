@@ -4,10 +4,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { fold, tokenize } from "../../src/index/client/search.mjs";
+import { fold, foldQuery, stripMarks, tokenize } from "../../src/index/client/search.mjs";
 
 const root = new URL("../../", import.meta.url);
-const cases = JSON.parse(readFileSync(new URL("tests/data/tokenize-cases.json", root), "utf8")).cases;
+const shared = JSON.parse(readFileSync(new URL("tests/data/tokenize-cases.json", root), "utf8"));
+const cases = shared.cases;
 
 /** The shared traditional → simplified table, as the index ships it in chunks. */
 export function loadT2s() {
@@ -31,3 +32,16 @@ for (const c of cases) {
     assert.deepEqual(tokenize(c.input, t2s), c.tokens);
   });
 }
+
+// Queries only: the client reads `lu:` as `lv` (the index never reads pinyin).
+for (const c of shared.query_cases) {
+  test(`foldQuery ${JSON.stringify(c.input)}`, () => assert.equal(foldQuery(c.input, t2s), c.folded));
+}
+
+test("tone marks and ü fold to the plain syllables", () => {
+  assert.equal(fold("Zhèngzhōu Kējìguǎn", t2s), "zhengzhou kejiguan");
+  assert.equal(fold("lǜ LǙ nü", t2s), "lv lv nv");
+  assert.equal(stripMarks("\u0301"), "");
+  // Letters that do not decompose into an ASCII letter keep their form.
+  for (const c of ["ø", "æ", "ß", "ł", "σ", "й"]) assert.equal(stripMarks(c), c);
+});

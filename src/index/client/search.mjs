@@ -25,21 +25,53 @@ const EXCERPT_CHARS = 110;
 /** Weight level → BM25F pseudo term frequency. */
 const LEVEL_TF = Array.from({ length: 16 }, (_, level) => Math.exp(level / 4) - 1);
 const MARKS = { syllable: "~", pair: "+", initials: "^", exact: "#" };
+/** A sound-alike match (same pinyin, other characters) counts this much of an exact one, so
+ * the characters typed rank first and the homophone the IME picked still finds the name. */
+const SOUND = 0.6;
+/** Exact pinyin keys exist for names up to this many characters (src/index/mod.rs). */
+const EXACT_PINYIN_CHARS = 12;
+/** Titles of the first results are compared with the query (`containment`); at least these
+ * many, so that `limit` does not change the order of the first results. */
+const RERANK = 10;
+/** Queries up to this many characters are also looked up as a whole name by sound. */
+const SOUND_KEY_CHARS = 8;
+/** Suggestions shown when nothing is found. */
+const SUGGESTIONS = 5;
 
 const HAN = /^[\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\u{20000}-\u{2A6DF}\u{2A700}-\u{2EBEF}\u{30000}-\u{3134F}]$/u;
 const WORD = /^[\p{Alphabetic}\p{N}]$/u;
 
 // ---------------------------------------------------------------- tokenizing (shared spec)
 
-/** Fold text one code point at a time: NFKC, lower case, traditional → simplified. */
+/** Fold text one code point at a time: NFKC, lower case, traditional → simplified, Latin
+ * marks off (`stripMarks`). */
 export function fold(text, t2s) {
   let out = "";
   for (const ch of text) {
     for (const n of ch.normalize("NFKC")) {
-      for (const l of n.toLowerCase()) out += (t2s && t2s.get(l)) || l;
+      for (const l of n.toLowerCase()) out += stripMarks((t2s && t2s.get(l)) || l);
     }
   }
   return out;
+}
+
+const COMBINING = /^[\u0300-\u036F]$/;
+
+/** A Latin letter without its marks (tokenize.rs: strip_marks): `ē` → `e`, `ü` and `ǜ` →
+ * `v` (as pinyin keyboards type it), a lone combining mark → nothing; anything else as is. */
+export function stripMarks(c) {
+  if (c.charCodeAt(0) < 0x80 && c.length === 1) return c;
+  if (COMBINING.test(c)) return "";
+  const parts = [...c.normalize("NFD")];
+  if (parts.length < 2 || !parts.slice(1).every((m) => COMBINING.test(m))) return c;
+  if (parts[0] === "u" && parts.includes("\u0308")) return "v";
+  return /^[A-Za-z]$/.test(parts[0]) ? parts[0] : c;
+}
+
+/** A query as the search reads it: folded, with `lu:` / `nu:` at a word's start written
+ * `lv` / `nv` (the pinyin convention for ü without the letter; only queries are pinyin). */
+export function foldQuery(text, t2s) {
+  return fold(text, t2s).replace(/(^|[^\p{Alphabetic}\p{N}])([ln])u:/gu, "$1$2v");
 }
 
 /** "han", "word" or "sep" for a folded character. */
@@ -157,6 +189,108 @@ function parseQuery(query, t2s, syllables) {
   return parts;
 }
 
+/** Does some document have every term of `alt` (given each term's postings)? */
+function foundTogether(alt, postings) {
+  if (!alt || !alt.length) return false;
+  let docs = null;
+  for (const t of alt) {
+    const p = postings(t);
+    docs = docs ? docs.filter((d) => p.has(d)) : [...p.keys()];
+    if (!docs.length) return false;
+  }
+  return true;
+}
+
+/** A Han run by sound: at each pair the IME may have got wrong (`misses[k]`, default all),
+ * the pinyin pair (`+ji'guan`), matched against the pinyin of titles and names; elsewhere
+ * the characters' own pair. 许昌科技管 finds 许昌市科技馆 by `许昌 昌科 科技 +ji'guan`. A pair
+ * with a character of no known reading cannot match but still counts in the coverage. */
+export function soundAlternative(chars, readings, misses = null) {
+  if (chars.length < 2) return null;
+  const terms = [];
+  let heard = 0;
+  for (let k = 1; k < chars.length; k++) {
+    if (misses && !misses[k - 1]) {
+      terms.push({ term: chars[k - 1] + chars[k], prefix: false });
+      continue;
+    }
+    const a = readings.get(chars[k - 1]);
+    const b = readings.get(chars[k]);
+    if (a && b) terms.push({ term: `${MARKS.pair}${a}'${b}`, prefix: false }), heard++;
+  }
+  if (!heard) return null;
+  return Object.assign(dedupe(terms), { sound: true, total: chars.length - 1 });
+}
+
+/** The pairs of a Han part the page that has most of them lacks: where the IME most
+ * likely picked a wrong character. */
+function missingPairs(part, postings) {
+  const pairs = part.han.slice(1).map((c, k) => postings({ term: part.han[k] + c, prefix: false }));
+  const count = new Map();
+  for (const p of pairs) for (const d of p.keys()) count.set(d, (count.get(d) ?? 0) + 1);
+  let best = -1;
+  let most = 0;
+  for (const [d, n] of count) if (n > most || (n === most && d < best)) (best = d), (most = n);
+  return pairs.map((p) => !p.has(best));
+}
+
+/** The pinyin of a whole-name key (Han characters by their reading, letters and digits as
+ * they are), as the index's exact pinyin keys are made; null without Han or a reading. */
+export function soundKey(key, readings) {
+  const cs = [...key];
+  if (cs.length < 2 || cs.length > EXACT_PINYIN_CHARS || !cs.some((c) => HAN.test(c))) return null;
+  let out = "";
+  for (const c of cs) {
+    const r = HAN.test(c) ? readings.get(c) : c;
+    if (!r) return null;
+    out += r;
+  }
+  return out;
+}
+
+/** A name as it is compared with a query: the province/city/county/district marks after a
+ * place name and 新馆/老馆 left out, so 洛阳科技馆 and 洛阳市科技馆, 商丘科技馆 and 商丘市科技馆新馆
+ * agree (a leading 省 of 省科技馆 stays: it is the name). */
+export function nameCore(key) {
+  return [...key.replace(/新馆|老馆/g, "")].filter((c, i) => i < 2 || !"省市县区".includes(c)).join("");
+}
+
+/** How much of `queryKey` (a folded exact key) is a name of the result: the length of its
+ * longest name (title or alias, as `nameCore`) found inside the query, 0 if none. A query
+ * that is a name plus words (许昌科技馆怎么走, 省科技馆周一开门吗) contains the name. */
+export function containment(queryKey, names, t2s) {
+  const q = nameCore(queryKey);
+  let best = 0;
+  for (const name of names) {
+    const k = nameCore(exactKey(name, t2s));
+    const n = [...k].length;
+    if (n >= 2 && n > best && q.includes(k)) best = n;
+  }
+  return best;
+}
+
+/** The heading (anchor id) of a result that answers the words of the query its title does
+ * not hold: 河南省科技馆门票 → `开放和门票` of 河南省科技馆新馆. Null when none does. */
+export function steer(anchors, names, parts, t2s) {
+  const own = names.map((n) => fold(n, t2s)).join("\n");
+  const rest = [];
+  for (const p of parts) {
+    if (!p.han) continue;
+    for (let k = 1; k < p.han.length; k++) {
+      const b = p.han[k - 1] + p.han[k];
+      if (!own.includes(b)) rest.push(b);
+    }
+  }
+  let best = null;
+  let most = 0;
+  for (const id of anchors) {
+    const f = fold(id, t2s);
+    const n = rest.filter((b) => f.includes(b)).length;
+    if (n > most) (best = id), (most = n);
+  }
+  return best;
+}
+
 function latinAlternatives(group, syllables) {
   const alts = [group.map((r) => ({ term: r.text, prefix: r.end }))];
   // Pinyin: each token split into syllables; the ways multiply, so keep a few.
@@ -193,11 +327,12 @@ function dedupe(terms) {
 }
 
 /** How many of an alternative's terms a document must have: all of up to two, 60% of a
- * short name, and for sentence-long input a third (it is rarely all in one page). */
-function needed(n) {
+ * short name (up to five terms), and for longer input, which is often a name plus words
+ * that match nothing (怎么走, 周一开门吗), three or a third: the coverage then ranks. */
+export function needed(n) {
   if (n <= 2) return n;
-  if (n <= 8) return Math.ceil(n * 0.6);
-  return Math.max(5, Math.ceil(n * 0.35));
+  if (n <= 5) return Math.ceil(n * 0.6);
+  return Math.max(3, Math.ceil(n * 0.34));
 }
 
 // ---------------------------------------------------------------- file formats
@@ -530,75 +665,159 @@ export function createSearch(base) {
     return records[doc - group * m.fragments.size];
   }
 
+  /** Each Han character of `text` with its common pinyin reading (chunks of the table the
+   * index ships, fetched for these characters only). */
+  async function readingsFor(text, m) {
+    const map = new Map();
+    const p = m.pinyin;
+    if (!p || !p.count) return map;
+    const wanted = new Map();
+    for (const c of text) {
+      if (!HAN.test(c)) continue;
+      const at = c.codePointAt(0) - p.first;
+      const chunk = Math.floor(at / p.size);
+      if (at >= 0 && chunk < p.count) wanted.set(c, [chunk, at % p.size]);
+    }
+    const chunks = [...new Set([...wanted.values()].map(([chunk]) => chunk))].sort((a, b) => a - b);
+    const tables = new Map(
+      await Promise.all(chunks.map(async (i) => [i, await file(`pinyin/${i}.txt.gz`, (b) => new TextDecoder().decode(b).split(","))]))
+    );
+    for (const [c, [chunk, k]] of wanted) {
+      const r = tables.get(chunk)[k];
+      if (r) map.set(c, r);
+    }
+    return map;
+  }
+
   /**
    * Search. `filters`: `{ key: value | [values] }` over the manifest's facets (section, city,
    * level, kind, …); values of one key are alternatives, keys must all hold.
+   *
+   * Returns `{ query, total, results, facets, suggestions }`. A result is `{ url, title,
+   * section, sectionLabel, excerpt, score }` and `heading`, the anchor id of the part of the
+   * page the query's other words ask for, when one does; `suggestions` (`{ url, title }`) are
+   * the closest titles when nothing is found.
    */
   async function search(query, { filters = {}, limit = 10 } = {}) {
     const m = await manifest();
-    const empty = { query: String(query ?? ""), total: 0, results: [], facets: [] };
+    const empty = { query: String(query ?? ""), total: 0, results: [], facets: [], suggestions: [] };
     let q = [...String(query ?? "")].slice(0, MAX_QUERY_CHARS * 2).join("").trim();
     q = [...q].slice(0, MAX_QUERY_CHARS).join("");
     if (!q || m.docs === 0) return empty;
     const t2s = await t2sFor(q, m);
-    const parts = parseQuery(q, t2s, m.syllableSet);
-    if (!parts.length) return empty;
+    const text = foldQuery(q, t2s);
+    const parts = parseQuery(text, t2s, m.syllableSet);
+    if (!parts.length) return { ...empty, query: q };
 
     // Look every distinct term up once, in parallel, within the term budget.
     const wanted = new Map();
-    for (const p of parts) for (const alt of p.alts) for (const t of alt) {
-      const key = (t.prefix ? "*" : "=") + t.term;
-      if (!wanted.has(key) && wanted.size < MAX_TERMS) wanted.set(key, t);
-    }
+    const found = new Map();
+    const id = (t) => (t.prefix ? "*" : "=") + t.term;
+    let budget = MAX_TERMS;
+    const want = (t, always = false) => {
+      if (wanted.has(id(t)) || (!always && budget <= 0)) return;
+      wanted.set(id(t), t);
+      if (!always) budget--;
+    };
+    const fetchWanted = () =>
+      Promise.all([...wanted].filter(([k]) => !found.has(k)).map(async ([k, t]) => found.set(k, await lookup(m, t.term, t.prefix))));
+    for (const p of parts) for (const alt of p.alts) for (const t of alt) want(t);
     // Exact-name keys: the whole query as a title (exact), or as the start of one (prefix).
-    const key = exactKey(q, t2s);
+    const key = exactKey(text, t2s);
     const exactTerm = MARKS.exact + key;
-    wanted.set("=" + exactTerm, { term: exactTerm, prefix: false });
-    if ([...key].length >= 2) wanted.set("*" + exactTerm, { term: exactTerm, prefix: true });
+    want({ term: exactTerm, prefix: false }, true);
+    if ([...key].length >= 2) want({ term: exactTerm, prefix: true }, true);
+    await fetchWanted();
+    const postings = (t) => found.get(id(t)) ?? new Map();
+
+    // By sound, only when the characters as typed are not all found together in some page
+    // (科技管: no page has 技管): then each character's reading comes from the pinyin table,
+    // and the pinyin pairs and the whole query's pinyin key (开风 → #kaifeng) are looked up
+    // too. A query found as typed costs no table chunk and no extra shard.
+    // Only the pairs the best page lacks are looked up by sound (one or two shards, not one
+    // per pair), and only their characters' readings are fetched, unless the query is short
+    // enough to be a whole name by sound.
+    let soundTerm = null;
+    const unheard = parts.filter((p) => p.han && p.han.length >= 2 && !foundTogether(p.alts[0], postings));
+    if (unheard.length) {
+      const whole = [...key].length <= SOUND_KEY_CHARS;
+      const misses = new Map(unheard.map((p) => [p, missingPairs(p, postings)]));
+      const chars = new Set();
+      for (const [p, miss] of misses) miss.forEach((m, k) => m && chars.add(p.han[k]).add(p.han[k + 1]));
+      const readings = await readingsFor(whole ? text : [...chars].join(""), m);
+      for (const p of unheard) {
+        const alt = soundAlternative(p.han, readings, misses.get(p));
+        if (!alt) continue;
+        p.alts.push(alt);
+        for (const t of alt) want(t);
+      }
+      const sounds = whole ? soundKey(key, readings) : null;
+      if (sounds) {
+        soundTerm = MARKS.exact + sounds;
+        want({ term: soundTerm, prefix: false }, true);
+        want({ term: soundTerm, prefix: true }, true);
+      }
+      await fetchWanted();
+    }
     // A very long query keeps the terms that fit the budget; coverage counts only those.
     for (const p of parts) {
-      p.alts = p.alts.map((alt) => alt.filter((t) => wanted.has((t.prefix ? "*" : "=") + t.term))).filter((a) => a.length);
+      p.alts = p.alts
+        .map((alt) => {
+          const kept = alt.filter((t) => wanted.has(id(t)));
+          return Object.assign(kept, { sound: alt.sound, total: (alt.total ?? alt.length) - (alt.length - kept.length) });
+        })
+        .filter((a) => a.length);
     }
     parts.splice(0, parts.length, ...parts.filter((p) => p.alts.length));
-    const found = new Map();
-    await Promise.all(
-      [...wanted].map(async ([key, t]) => found.set(key, await lookup(m, t.term, t.prefix)))
-    );
-    const postings = (t) => found.get((t.prefix ? "*" : "=") + t.term) ?? new Map();
 
     // Score: per part the best alternative; an alternative sums its terms' BM25 scores and
-    // is damped by the share of its terms the document lacks.
+    // is damped by the square of the share of its terms the document has (a sound-alike
+    // alternative by SOUND too). With `loose`, every partial match counts (for suggestions).
     const scores = new Map();
     const satisfied = new Map();
-    for (const p of parts) {
-      const best = new Map();
-      for (const alt of p.alts) {
-        const hits = new Map();
-        for (const t of alt) {
-          for (const [d, s] of postings(t)) {
-            const h = hits.get(d) ?? { n: 0, s: 0 };
-            h.n++;
-            h.s += s;
-            hits.set(d, h);
+    const score = (loose) => {
+      for (const p of parts) {
+        const best = new Map();
+        // Pages the characters typed match are scored by them alone, so the sound can add
+        // pages but never reorder what an exact query finds.
+        const typed = new Set();
+        for (const alt of p.alts) {
+          const hits = new Map();
+          for (const t of alt) {
+            for (const [d, s] of postings(t)) {
+              const h = hits.get(d) ?? { n: 0, s: 0 };
+              h.n++;
+              h.s += s;
+              hits.set(d, h);
+            }
+          }
+          const n = alt.total ?? alt.length;
+          const need = needed(n);
+          const factor = alt.sound ? SOUND : 1;
+          for (const [d, h] of hits) {
+            const cover = h.n / n;
+            const s = h.s * cover * cover * factor;
+            if (loose) {
+              if (!(loose.get(d) >= s)) loose.set(d, s);
+              continue;
+            }
+            if (h.n < need || (alt.sound && typed.has(d))) continue;
+            if (!alt.sound) typed.add(d);
+            if (!(best.get(d) >= s)) best.set(d, s);
           }
         }
-        const need = needed(alt.length);
-        for (const [d, h] of hits) {
-          if (h.n < need) continue;
-          const cover = h.n / alt.length;
-          const s = h.s * cover * cover;
-          if (!(best.get(d) >= s)) best.set(d, s);
+        for (const [d, s] of best) {
+          scores.set(d, (scores.get(d) ?? 0) + s);
+          satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
         }
       }
-      for (const [d, s] of best) {
-        scores.set(d, (scores.get(d) ?? 0) + s);
-        satisfied.set(d, (satisfied.get(d) ?? 0) + 1);
-      }
-    }
-    // One or two parts must all match. Longer input (a sentence, a list of words) matches
-    // pages that have most of its parts, ranked by how many.
+    };
+    score(null);
+    // One or two parts must all match (two names, a name and a word), unless no page has
+    // both: then, as for longer input (a sentence, a name and a question), pages that have
+    // most of the parts match, ranked by how many.
     let candidates = [...scores.keys()].filter((d) => satisfied.get(d) === parts.length);
-    if (parts.length > 2) {
+    if (parts.length > 2 || (parts.length === 2 && candidates.length === 0)) {
       const need = Math.ceil(parts.length / 2);
       candidates = [...scores.keys()].filter((d) => satisfied.get(d) >= need);
       for (const d of candidates) {
@@ -606,12 +825,27 @@ export function createSearch(base) {
         scores.set(d, scores.get(d) * c * c);
       }
     }
+    const pool = new Set(candidates);
     const exact = postings({ term: exactTerm, prefix: false });
-    for (const d of exact.keys()) if (!scores.has(d)) scores.set(d, 0), candidates.push(d);
+    const soundExact = soundTerm ? postings({ term: soundTerm, prefix: false }) : new Map();
+    for (const d of [...exact.keys(), ...soundExact.keys()]) {
+      if (!scores.has(d)) scores.set(d, 0);
+      if (!pool.has(d)) pool.add(d), candidates.push(d);
+    }
     // Titles that start with the query come next, unless the query starts too many titles
-    // to say anything.
+    // to say anything; then sound-alike titles, whole, the page whose name the query
+    // contains (`named`, below), and sound-alike titles that start with the query.
     const starts = postings({ term: exactTerm, prefix: true });
-    const tier = (d) => (exact.has(d) ? 2 : !starts.truncated && starts.has(d) && scores.has(d) ? 1 : 0);
+    const soundStarts = soundTerm ? postings({ term: soundTerm, prefix: true }) : new Map();
+    const named = new Set();
+    // A whole title by sound (科普中原讲谈) says more than a shorter name inside the query.
+    const tier = (d) =>
+      exact.has(d) ? 5
+      : !starts.truncated && starts.has(d) && pool.has(d) ? 4
+      : soundExact.has(d) ? 3
+      : named.has(d) ? 2
+      : !soundStarts.truncated && soundStarts.has(d) && pool.has(d) ? 1
+      : 0;
 
     // Filters and the counts of every facet value among the matches.
     const active = Object.entries(filters || {})
@@ -619,11 +853,12 @@ export function createSearch(base) {
       .filter(([, v]) => v.length);
     let facets = [];
     let matches = candidates;
+    let passes = () => true;
     if (candidates.length || active.length) {
       const sets = await facetSets(m);
-      const passes = (d, skip) =>
+      passes = (d, skip = null) =>
         active.every(([k, vs]) => k === skip || vs.some((v) => sets[k]?.[v]?.[d] === 1));
-      matches = candidates.filter((d) => passes(d, null));
+      matches = candidates.filter((d) => passes(d));
       facets = m.facets
         .map((f) => {
           const pool = candidates.filter((d) => passes(d, f.key));
@@ -641,15 +876,30 @@ export function createSearch(base) {
         .filter((f) => f.values.length);
     }
 
-    matches.sort((a, b) => tier(b) - tier(a) || scores.get(b) - scores.get(a) || a - b);
+    const order = (a, b) => tier(b) - tier(a) || scores.get(b) - scores.get(a) || a - b;
+    matches.sort(order);
     const n = Math.max(0, Math.min(Number.isFinite(+limit) ? Math.floor(+limit) : 10, 100));
+    // The page whose name the query contains comes first among the first results (a name
+    // and a question, a short name): their titles are fetched anyway to be shown.
+    const head = matches.slice(0, Math.max(n, RERANK));
+    const records = new Map(await Promise.all(head.map(async (d) => [d, await fragment(m, d)])));
+    if ([...key].some((c) => HAN.test(c))) {
+      const inside = head.map((d) => [d, containment(key, [records.get(d)[1], ...(records.get(d)[4] ?? [])], t2s)]);
+      const longest = Math.max(0, ...inside.map(([, c]) => c));
+      // A name of four characters or more, or the whole query: a shorter one (a city, the
+      // section 科技馆) is too little to stand for a page inside a longer query.
+      if (longest >= 4 || (longest >= 2 && longest === [...nameCore(key)].length)) {
+        for (const [d, c] of inside) if (c === longest) named.add(d);
+        head.sort(order);
+        matches.splice(0, head.length, ...head);
+      }
+    }
     const top = matches.slice(0, n);
-    const records = await Promise.all(top.map((d) => fragment(m, d)));
     const labels = Object.fromEntries((m.facets.find((f) => f.key === "section")?.values ?? []).map(([v, l]) => [v, l]));
-    const results = top.map((d, i) => {
-      const [url, title, section, text] = records[i];
+    const results = top.map((d) => {
+      const [url, title, section, text, aliases = [], anchors = []] = records.get(d);
       const score = scores.get(d) + 100 * tier(d);
-      return {
+      const result = {
         url,
         title,
         section,
@@ -657,8 +907,21 @@ export function createSearch(base) {
         excerpt: excerpt(text, parts, t2s),
         score: Math.round(score * 1000) / 1000,
       };
+      // The part of the page the rest of the query asks for (开放时间, 门票, 地址).
+      const heading = steer(anchors, [title, ...aliases], parts, t2s);
+      if (heading) result.heading = heading;
+      return result;
     });
-    return { query: q, total: matches.length, results, facets };
+    // Nothing found: the pages that matched part of the query best (by characters or by
+    // sound, in titles and names first), as "did you mean".
+    let suggestions = [];
+    if (!matches.length) {
+      const loose = new Map();
+      score(loose);
+      const near = [...loose.keys()].filter((d) => passes(d)).sort((a, b) => loose.get(b) - loose.get(a) || a - b).slice(0, SUGGESTIONS);
+      suggestions = (await Promise.all(near.map((d) => fragment(m, d)))).map(([url, title]) => ({ url, title }));
+    }
+    return { query: q, total: matches.length, results, facets, suggestions };
   }
 
   return { search, manifest, stats: () => ({ ...stats, files: [...stats.files] }) };

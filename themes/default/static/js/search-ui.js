@@ -9,6 +9,9 @@ const status = document.getElementById("search-status");
 const list = document.getElementById("search-results");
 const filtersBox = document.getElementById("search-filters");
 const more = document.getElementById("search-more");
+const tools = document.getElementById("search-tools");
+const filterToggle = document.getElementById("search-filter-toggle");
+const activeList = document.getElementById("search-active");
 
 const PAGE = 20;
 const DEBOUNCE_MS = 160;
@@ -52,13 +55,14 @@ function renderResults(result, query) {
       const li = document.createElement("li");
       li.className = "search-result";
       const a = document.createElement("a");
-      a.href = r.url;
+      // The part of the page the query asks for (门票 → #开放和门票), when there is one.
+      a.href = r.heading ? `${r.url}#${encodeURIComponent(r.heading)}` : r.url;
       const section = document.createElement("span");
       section.className = "result-section";
       section.textContent = r.sectionLabel;
       const title = document.createElement("span");
       title.className = "result-title";
-      title.textContent = r.title;
+      title.textContent = r.heading ? `${r.title} › ${r.heading}` : r.title;
       const excerpt = document.createElement("span");
       excerpt.className = "result-excerpt";
       setExcerpt(excerpt, r.excerpt);
@@ -67,10 +71,32 @@ function renderResults(result, query) {
       return li;
     })
   );
+  const suggestions = result.total ? [] : (result.suggestions ?? []);
+  if (suggestions.length) list.append(renderSuggestions(suggestions));
   status.textContent = result.total
     ? `找到 ${result.total} 个与“${query}”相关的结果${result.total > result.results.length ? `，显示前 ${result.results.length} 个` : ""}。`
-    : `没有找到与“${query}”相关的内容。可以换个说法，或试试拼音、简称。`;
+    : suggestions.length
+      ? `没有找到与“${query}”相关的内容。您是不是要找：${suggestions.map((s) => s.title).join("、")}？`
+      : `没有找到与“${query}”相关的内容。可以换个说法，或试试拼音、简称。`;
   more.hidden = result.total <= result.results.length;
+}
+
+/** "Did you mean": the closest titles when nothing was found, as links in the result list
+ * (so ↓ and Enter reach them like results). Titles are set as text, never as markup. */
+function renderSuggestions(suggestions) {
+  const li = document.createElement("li");
+  li.className = "search-suggestions";
+  const label = document.createElement("span");
+  label.textContent = "您是不是要找：";
+  li.append(label);
+  suggestions.forEach((s, i) => {
+    const a = document.createElement("a");
+    a.href = s.url;
+    a.textContent = s.title;
+    if (i) li.append("、");
+    li.append(a);
+  });
+  return li;
 }
 
 /** Section chips always; city chips folded away (18 of them) unless one is chosen; the
@@ -120,6 +146,7 @@ async function run() {
   if (!query) {
     list.replaceChildren();
     filtersBox.hidden = true;
+    if (tools) tools.hidden = true;
     more.hidden = true;
     status.textContent = "";
     return;
@@ -131,6 +158,7 @@ async function run() {
     if (mine !== generation) return; // a newer search has started
     renderResults(result, result.query);
     renderFilters(result);
+    renderActive(result);
   } catch (e) {
     if (mine !== generation) return;
     status.textContent = "搜索暂时不可用，请稍后再试。";
@@ -149,7 +177,7 @@ form.addEventListener("submit", (e) => {
   e.preventDefault();
   clearTimeout(timer);
   limit = PAGE;
-  run();
+  run().then(focusResults);
 });
 filtersBox.addEventListener("click", (e) => {
   const chip = e.target.closest(".search-chip");
@@ -201,6 +229,66 @@ list.addEventListener("focusin", (e) => {
   e.target.closest("a")?.setAttribute("data-current", "");
 });
 
+// ---- Layout for older visitors and phones (issue 25): results and their count first; on a
+// narrow screen the filters fold behind one button (CSS shows it), the chosen ones as chips
+// that remove themselves; after a search the focus and the view go to the results. ----
+
+/** The chosen filters as chips next to the 筛选 button; its label counts them. */
+function renderActive(result) {
+  if (!tools) return;
+  const chosen = result.facets.flatMap((f) => f.values.filter((v) => v.selected).map((v) => ({ key: f.key, value: v.value, label: v.label })));
+  tools.hidden = filtersBox.hidden && chosen.length === 0;
+  filterToggle.textContent = chosen.length ? `筛选（已选 ${chosen.length} 项）` : "筛选";
+  activeList.replaceChildren(
+    ...chosen.map((c) => {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "search-chip search-active-chip";
+      b.dataset.key = c.key;
+      b.dataset.value = c.value;
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = "取消筛选：";
+      const x = document.createElement("span");
+      x.setAttribute("aria-hidden", "true");
+      x.className = "chip-x";
+      x.textContent = "×";
+      b.append(hidden, c.label, x);
+      li.append(b);
+      return li;
+    })
+  );
+  activeList.hidden = chosen.length === 0;
+}
+
+if (filterToggle) {
+  filterToggle.addEventListener("click", () => {
+    const open = filterToggle.getAttribute("aria-expanded") !== "true";
+    filterToggle.setAttribute("aria-expanded", String(open));
+    filtersBox.classList.toggle("open", open);
+  });
+  activeList.addEventListener("click", (e) => {
+    const chip = e.target.closest(".search-active-chip");
+    if (!chip) return;
+    delete filters[chip.dataset.key];
+    limit = PAGE;
+    run().then(() => (activeList.querySelector(".search-active-chip") ?? filterToggle).focus());
+  });
+}
+
+/** After a search: the count and the first results on screen, the focus on the list (a
+ * screen reader reads its name and size; the keyboard on a phone closes). */
+function focusResults() {
+  const first = list.querySelector("a");
+  if (!first) return;
+  list.tabIndex = -1;
+  if (first.getBoundingClientRect().top > innerHeight - 120 || status.getBoundingClientRect().top < 0) {
+    status.scrollIntoView({ block: "start" });
+  }
+  list.focus({ preventScroll: true });
+}
+
 readUrl();
-if (input.value) run();
+if (input.value) run().then(focusResults);
 else input.focus();

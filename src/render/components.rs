@@ -1,0 +1,562 @@
+//! Components in content, as Zola 0.23 has them: a page's Markdown may call a template
+//! component, self-closing (`{{ <video src="a.mp4" title="…" /> }}`) or with a Markdown body
+//! (`{% <notice kind="注意"> %}…{% </notice> %}`). `{% raw %}…{% endraw %}` keeps its inside
+//! as written, and code spans and code blocks are never looked at.
+//!
+//! A body without `{{` or `{%` costs one `memchr` scan ([`has_calls`]). Otherwise each call is
+//! found ([`scan`]), checked against the component's definition (name, arguments, literal
+//! types; every mistake reported at its Markdown line and column, all at once), rendered by
+//! Tera with the page as `page`, and replaced in the Markdown by a placeholder that Markdown
+//! leaves alone; after Markdown the placeholders become the components' HTML. A body is
+//! rendered as Markdown (its own components included) and given to the component as `body`.
+//!
+//! Components whose name has a dot (`common.footer`, `cards.card`) are the theme's own
+//! building blocks, not for content.
+
+use std::ops::Range;
+
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use tera::{Context, Tera, Value};
+
+/// A component call found in a body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub name: String,
+    /// The whole call, from `{{`/`{%` of the opening tag to the end of the closing tag.
+    pub range: Range<usize>,
+    /// The opening tag alone (for self-closing calls, the whole call).
+    pub tag: Range<usize>,
+    /// The arguments as written, with where each starts.
+    pub args: Vec<Arg>,
+    /// The Markdown between the tags, for calls with a body.
+    pub body: Option<Range<usize>>,
+}
+
+/// One argument of a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    pub name: String,
+    pub offset: usize,
+    pub kind: ArgKind,
+}
+
+/// What an argument's value is, as far as can be told without evaluating it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    String,
+    Integer,
+    Float,
+    Bool,
+    Array,
+    Map,
+    /// `name` alone (the variable of that name) or an expression: checked by Tera.
+    Expression,
+}
+
+impl ArgKind {
+    fn name(self) -> &'static str {
+        match self {
+            ArgKind::String => "a string",
+            ArgKind::Integer => "a whole number",
+            ArgKind::Float => "a number",
+            ArgKind::Bool => "true or false",
+            ArgKind::Array => "a list",
+            ArgKind::Map => "a map",
+            ArgKind::Expression => "an expression",
+        }
+    }
+}
+
+/// Where a call went wrong, as a byte offset in the body and a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub offset: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    fn new(offset: usize, message: impl Into<String>) -> Self {
+        Problem { offset, message: message.into(), hint: None }
+    }
+
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// What [`scan`] found: the calls (outermost first, nested calls after their parent) and the
+/// `{% raw %}` tags to drop.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub calls: Vec<Call>,
+    /// (whole `{% raw %}…{% endraw %}`, its inside).
+    pub raws: Vec<(Range<usize>, Range<usize>)>,
+}
+
+/// Whether `body` may call components at all: the fast path for the many pages that do not.
+pub fn has_calls(body: &str) -> bool {
+    let bytes = body.as_bytes();
+    memchr::memchr_iter(b'{', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'{' | b'%')))
+}
+
+/// Byte ranges of code spans and code blocks, which are never templated.
+fn code_ranges(body: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut block_start = None;
+    for (event, range) in Parser::new_ext(body, crate::model::text::markdown_options()).into_offset_iter() {
+        match event {
+            Event::Code(_) => out.push(range),
+            Event::Start(Tag::CodeBlock(_)) => block_start = Some(range.start),
+            Event::End(TagEnd::CodeBlock) => {
+                if let Some(s) = block_start.take() {
+                    out.push(s..range.end);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Find the component calls and raw blocks of `body`.
+pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
+    let code = code_ranges(body);
+    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
+    let bytes = body.as_bytes();
+    let mut scan = Scan::default();
+    let mut problems = Vec::new();
+    // Open calls with a body: (index in scan.calls).
+    let mut open: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while let Some(pos) = memchr::memchr(b'{', &bytes[i..]) {
+        let start = i + pos;
+        i = start + 1;
+        if in_code(start) {
+            continue;
+        }
+        let Some(&second) = bytes.get(start + 1) else { break };
+        if second != b'{' && second != b'%' {
+            continue;
+        }
+        let closer = if second == b'{' { "}}" } else { "%}" };
+        let inner_start = start + 2;
+        let trimmed_start = inner_start + body[inner_start..].len() - body[inner_start..].trim_start_matches(['-', ' ', '\t']).len();
+        let rest = &body[trimmed_start..];
+        if second == b'%' && (rest.starts_with("raw ") || rest.starts_with("raw%") || rest.starts_with("raw-")) {
+            let Some(tag_end) = find_tag_end(body, trimmed_start, "%}") else {
+                problems.push(Problem::new(start, "`{% raw %}` is not closed with `%}`"));
+                break;
+            };
+            match find_endraw(body, tag_end) {
+                Some((inner_end, end)) => {
+                    scan.raws.push((start..end, tag_end..inner_end));
+                    i = end;
+                }
+                None => {
+                    problems.push(Problem::new(start, "`{% raw %}` has no `{% endraw %}`").hint("end the raw text with {% endraw %}"));
+                    break;
+                }
+            }
+            continue;
+        }
+        if !rest.starts_with('<') {
+            // Other Tera syntax is left as text: content is not a template.
+            continue;
+        }
+        let Some(end) = find_tag_end(body, trimmed_start, closer) else {
+            problems.push(Problem::new(start, format!("component tag not closed with `{closer}`")));
+            break;
+        };
+        let inside = body[trimmed_start + 1..end - 2].trim_end_matches(['-', ' ', '\t', '\n']);
+        if let Some(name) = inside.strip_prefix('/') {
+            // A closing tag `{% </name> %}`.
+            let name = name.trim_end_matches('>').trim();
+            match open.pop() {
+                Some(k) if scan.calls[k].name == name => {
+                    let call = &mut scan.calls[k];
+                    call.body = Some(call.tag.end..start);
+                    call.range = call.range.start..end;
+                }
+                Some(k) => {
+                    let other = scan.calls[k].name.clone();
+                    problems.push(
+                        Problem::new(start, format!("`{{% </{name}> %}}` closes `{other}`, which is still open"))
+                            .hint(format!("close `{other}` first with {{% </{other}> %}}")),
+                    );
+                    open.push(k);
+                }
+                None => problems.push(Problem::new(start, format!("`{{% </{name}> %}}` closes a component that was not opened"))),
+            }
+            i = end;
+            continue;
+        }
+        let self_closing = inside.ends_with("/>");
+        let head = inside.trim_end_matches("/>").trim_end_matches('>');
+        let name_len = head.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(head.len());
+        let name = head[..name_len].to_string();
+        if name.is_empty() {
+            problems.push(Problem::new(start, "a component call needs a name: {{ <name … /> }}"));
+            i = end;
+            continue;
+        }
+        let args_start = trimmed_start + 1 + name_len;
+        let args = match parse_args(&body[args_start..trimmed_start + 1 + head.len()], args_start) {
+            Ok(a) => a,
+            Err(p) => {
+                problems.push(p);
+                i = end;
+                continue;
+            }
+        };
+        match (second, self_closing) {
+            (b'{', true) => scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None }),
+            (b'%', false) => {
+                open.push(scan.calls.len());
+                scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None });
+            }
+            (b'{', false) => problems.push(
+                Problem::new(start, format!("`{{{{ <{name} … }}}}` must end with `/>`"))
+                    .hint(format!("write {{{{ <{name} … /> }}}}, or {{% <{name} …> %}}…{{% </{name}> %}} for a component with a body")),
+            ),
+            _ => problems.push(
+                Problem::new(start, format!("`{{% <{name} … /> %}}` has no body"))
+                    .hint(format!("write {{{{ <{name} … /> }}}} for a component without a body")),
+            ),
+        }
+        i = end;
+    }
+    for k in open {
+        let c = &scan.calls[k];
+        problems.push(
+            Problem::new(c.range.start, format!("`{{% <{}> %}}` is not closed", c.name))
+                .hint(format!("end its body with {{% </{}> %}}", c.name)),
+        );
+    }
+    if problems.is_empty() { Ok(scan) } else { Err(problems) }
+}
+
+/// The offset after `closer`, skipping quoted strings and `{…}` values.
+fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'"' | b'\'' | b'`' => quote = Some(b),
+                b'{' => depth += 1,
+                b'}' if depth > 0 => depth -= 1,
+                _ if depth == 0 && text[i..].starts_with(closer) => return Some(i + closer.len()),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// (start of `{% endraw %}`, offset after it).
+fn find_endraw(text: &str, from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    while let Some(pos) = text[i..].find("{%") {
+        let start = i + pos;
+        let end = find_tag_end(text, start + 2, "%}")?;
+        if text[start + 2..end - 2].trim_matches(['-', ' ', '\t']) == "endraw" {
+            return Some((start, end));
+        }
+        i = end;
+    }
+    None
+}
+
+/// `a="x" n={3} flag={true} items={[1, 2]} shorthand`.
+fn parse_args(text: &str, base: usize) -> Result<Vec<Arg>, Problem> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if bytes[i] == b'{' {
+            // `{...spread}`: anything goes, Tera checks it.
+            let end = find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?;
+            i = end;
+            continue;
+        }
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            i += 1;
+        }
+        if i == start {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            return Err(Problem::new(base + i, format!("unexpected `{c}` in the arguments"))
+                .hint("write arguments as name=\"text\" or name={value}"));
+        }
+        let name = text[start..i].to_string();
+        if bytes.get(i) != Some(&b'=') {
+            out.push(Arg { name, offset: base + start, kind: ArgKind::Expression });
+            continue;
+        }
+        i += 1;
+        let kind = match bytes.get(i) {
+            Some(b'"') | Some(b'\'') => {
+                let q = bytes[i];
+                let end = text[i + 1..].find(q as char).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
+                i += end + 2;
+                ArgKind::String
+            }
+            Some(b'{') => {
+                let end = find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?;
+                let value = text[i + 1..end - 1].trim();
+                i = end;
+                literal_kind(value)
+            }
+            _ => {
+                return Err(Problem::new(base + i, format!("the value of `{name}` must be \"text\" or {{value}}"))
+                    .hint(format!("write {name}=\"…\" for text, {name}={{3}} or {name}={{true}} for other values")));
+            }
+        };
+        out.push(Arg { name, offset: base + start, kind });
+    }
+    Ok(out)
+}
+
+fn literal_kind(value: &str) -> ArgKind {
+    if value == "true" || value == "false" {
+        ArgKind::Bool
+    } else if value.starts_with('"') || value.starts_with('\'') {
+        if value.len() >= 2 && value[1..].find(&value[..1]) == Some(value.len() - 2) { ArgKind::String } else { ArgKind::Expression }
+    } else if value.starts_with('[') {
+        ArgKind::Array
+    } else if value.parse::<i64>().is_ok() {
+        ArgKind::Integer
+    } else if value.parse::<f64>().is_ok() {
+        ArgKind::Float
+    } else {
+        ArgKind::Expression
+    }
+}
+
+/// Check the calls against the components' definitions: unknown components (with the close
+/// names), unknown or missing arguments, literal values of the wrong type.
+pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
+    let names: Vec<&str> = tera.get_component_names().filter(|n| !n.contains('.')).collect();
+    let mut out = Vec::new();
+    for call in calls {
+        let known = !call.name.contains('.');
+        let Some(def) = tera.get_component_definition(&call.name).filter(|_| known) else {
+            let close: Vec<String> = close_names(&call.name, names.iter().copied());
+            let mut p = Problem::new(call.tag.start + 3, format!("unknown component `{}`", call.name));
+            p = match close.first() {
+                Some(c) => p.hint(format!("did you mean `{c}`? (components: {})", sorted(&names))),
+                None => p.hint(format!("components: {}", sorted(&names))),
+            };
+            out.push(p);
+            continue;
+        };
+        let args = def.args();
+        for a in &call.args {
+            let Some(d) = args.iter().find(|d| d.name() == a.name) else {
+                let possible: Vec<&str> = args.iter().filter(|d| !d.is_implicit()).map(|d| d.name()).collect();
+                let close = close_names(&a.name, possible.iter().copied());
+                let mut p = Problem::new(a.offset, format!("`{}` has no argument `{}`", call.name, a.name));
+                p = match close.first() {
+                    Some(c) => p.hint(format!("did you mean `{c}`? ({} takes: {})", call.name, possible.join(", "))),
+                    None => p.hint(format!("{} takes: {}", call.name, possible.join(", "))),
+                };
+                if def.rest_param().is_none() {
+                    out.push(p);
+                }
+                continue;
+            };
+            if let Some(t) = d.arg_type() {
+                use tera::ComponentArgType as T;
+                let fits = match (t, a.kind) {
+                    (_, ArgKind::Expression) => true,
+                    (T::String, k) => k == ArgKind::String,
+                    (T::Bool, k) => k == ArgKind::Bool,
+                    (T::Integer, k) => k == ArgKind::Integer,
+                    (T::Float | T::Number, k) => matches!(k, ArgKind::Integer | ArgKind::Float),
+                    (T::Array, k) => k == ArgKind::Array,
+                    (T::Map, k) => k == ArgKind::Map,
+                    _ => true,
+                };
+                if !fits {
+                    let how = match t {
+                        T::String => format!("{}=\"…\"", a.name),
+                        T::Bool => format!("{}={{true}} or {}={{false}}", a.name, a.name),
+                        T::Integer => format!("{}={{3}}", a.name),
+                        T::Float | T::Number => format!("{}={{1.5}}", a.name),
+                        T::Array => format!("{}={{[…]}}", a.name),
+                        _ => format!("{}={{…}}", a.name),
+                    };
+                    out.push(
+                        Problem::new(a.offset, format!("`{}` of `{}` must be {}, not {}", a.name, call.name, type_name(t), a.kind.name()))
+                            .hint(format!("write {how}")),
+                    );
+                }
+            }
+        }
+        for d in args.iter().filter(|d| d.is_required() && !d.is_implicit()) {
+            if !call.args.iter().any(|a| a.name == d.name()) {
+                out.push(
+                    Problem::new(call.tag.start + 3, format!("`{}` needs the argument `{}`", call.name, d.name()))
+                        .hint(format!("add {}=\"…\"", d.name())),
+                );
+            }
+        }
+        if call.body.is_some() && !def_uses_body(tera, &call.name) {
+            // Not an error: a body a component ignores is simply not shown.
+        }
+    }
+    out
+}
+
+/// What is allowed but worth a word to the editor: a `video` without captions (deaf and
+/// hard-of-hearing visitors, and anyone watching without sound, get nothing of its words).
+/// Only where the `video` component takes `captions` (a site's own may not), and not when
+/// `require_captions` is on: then the component itself fails the build.
+pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Problem> {
+    if require_captions {
+        return Vec::new();
+    }
+    let takes_captions = |name: &str| {
+        tera.get_component_definition(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"))
+    };
+    calls
+        .iter()
+        .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(&c.name))
+        .map(|c| {
+            Problem::new(c.tag.start + 3, "`video` has no captions".to_string()).hint(
+                "add captions=\"….vtt\" (a WebVTT file of what is said); `[extra.components] require_captions = true` in config.toml makes this an error",
+            )
+        })
+        .collect()
+}
+
+fn def_uses_body(_tera: &Tera, _name: &str) -> bool {
+    true
+}
+
+/// The names among `candidates` an editor may have meant by `wanted`, closest first.
+pub fn close_names<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut scored: Vec<(usize, &str)> = candidates
+        .map(|c| (strsim::damerau_levenshtein(wanted, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3) && *d < c.chars().count())
+        .collect();
+    scored.sort();
+    scored.into_iter().map(|(_, c)| c.to_string()).collect()
+}
+
+fn sorted(names: &[&str]) -> String {
+    let mut v: Vec<&str> = names.to_vec();
+    v.sort_unstable();
+    v.join(", ")
+}
+
+fn type_name(t: tera::ComponentArgType) -> &'static str {
+    use tera::ComponentArgType as T;
+    match t {
+        T::String => "text in quotes",
+        T::Bool => "true or false",
+        T::Integer => "a whole number",
+        T::Float | T::Number => "a number",
+        T::Array => "a list",
+        T::Map => "a map",
+        _ => "a value",
+    }
+}
+
+/// Placeholder for call `k`: private-use characters Markdown keeps as text.
+pub fn placeholder(k: usize) -> String {
+    format!("\u{E000}{k}\u{E001}")
+}
+
+/// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
+/// the paragraph's place (a component is a block), one inside text stays inline.
+pub fn substitute(html: &str, rendered: &[String]) -> String {
+    if !html.contains('\u{E000}') {
+        return html.to_string();
+    }
+    let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
+    let mut rest = html;
+    while let Some(pos) = rest.find('\u{E000}') {
+        let after = &rest[pos + '\u{E000}'.len_utf8()..];
+        let Some(end) = after.find('\u{E001}') else { break };
+        let Ok(k) = after[..end].parse::<usize>() else {
+            out.push_str(&rest[..pos + 1]);
+            rest = &rest[pos + 1..];
+            continue;
+        };
+        let tail = &after[end + '\u{E001}'.len_utf8()..];
+        let before = &rest[..pos];
+        let html_k = rendered.get(k).map_or("", String::as_str);
+        if before.ends_with("<p>") && tail.starts_with("</p>") {
+            out.push_str(&before[..before.len() - 3]);
+            out.push_str(html_k.trim_end());
+            rest = &tail[4..];
+        } else {
+            out.push_str(before);
+            out.push_str(html_k.trim());
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The context a content component renders in: `page` (the page's listing value).
+pub fn context(page: &Value) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert_value("page", page.clone());
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_calls_skips_code_and_raw() {
+        let body = "前\n\n{{ <video src=\"a.mp4\" title=\"演示\" n={3} /> }}\n\n`{{ <x /> }}`\n\n```\n{% <notice> %}\n```\n\n{% raw %}{{ <y /> }}{% endraw %}\n\n{% <notice kind=\"注意\"> %}\n正文 **粗**\n{% </notice> %}\n";
+        let s = scan(body).unwrap();
+        let names: Vec<&str> = s.calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["video", "notice"]);
+        assert_eq!(s.calls[0].args.iter().map(|a| (a.name.as_str(), a.kind)).collect::<Vec<_>>(), [
+            ("src", ArgKind::String),
+            ("title", ArgKind::String),
+            ("n", ArgKind::Integer)
+        ]);
+        let b = s.calls[1].body.clone().unwrap();
+        assert_eq!(body[b].trim(), "正文 **粗**");
+        assert_eq!(s.raws.len(), 1);
+        assert_eq!(&body[s.raws[0].1.clone()], "{{ <y /> }}");
+    }
+
+    #[test]
+    fn unclosed_and_mismatched_bodies_are_problems() {
+        let e = scan("{% <notice> %}\n没有结束\n").unwrap_err();
+        assert!(e[0].message.contains("is not closed"), "{e:?}");
+        let e = scan("{% <a> %}{% <b> %}{% </a> %}{% </b> %}").unwrap_err();
+        assert!(e[0].message.contains("closes `b`"), "{e:?}");
+        let e = scan("{{ <video src=\"a\" }}").unwrap_err();
+        assert!(e[0].message.contains("must end with `/>`"), "{e:?}");
+        assert!(!has_calls("纯文本，没有模板语法 { 单个括号 }"));
+        assert!(has_calls("a {{ <x /> }}"));
+    }
+
+    #[test]
+    fn placeholders_take_the_place_of_their_paragraph() {
+        let html = format!("<p>{}</p>\n<p>文字{}文字</p>\n", placeholder(0), placeholder(1));
+        let out = substitute(&html, &["<aside>甲</aside>\n".into(), "<b>乙</b>".into()]);
+        assert_eq!(out, "<aside>甲</aside>\n<p>文字<b>乙</b>文字</p>\n");
+    }
+}

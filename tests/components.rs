@@ -1,0 +1,210 @@
+//! Components in content: each built-in component of the default theme, `{% raw %}` and code,
+//! a site's own component, and every kind of mistake an editor can make with one, reported at
+//! its Markdown line and column, all at once, with `public/` left alone.
+
+mod common;
+
+use common::*;
+use scraper::{Html, Selector};
+
+const CONFIG_EXTRA: &str = "\n[extra.components]\nembed_hosts = [\"player.bilibili.com\"]\n";
+
+/// The basic fixture with the embed allowlist and a page using `body` (front matter included).
+fn site_with(page: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (t, site) = fixture("basic");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &format!("{config}{CONFIG_EXTRA}"));
+    write(&site, "content/notes/components.md", &format!("+++\ntitle = \"组件\"\ndate = 2024-02-01\n+++\n\n{page}"));
+    (t, site)
+}
+
+fn prose(site: &std::path::Path, page: &str) -> String {
+    let html = read(site, page);
+    let doc = Html::parse_document(&html);
+    let sel = Selector::parse("div.prose").unwrap();
+    doc.select(&sel).next().map(|e| e.inner_html()).unwrap_or_default()
+}
+
+const EVERY_BUILT_IN: &str = r#"第一段。
+
+{% <notice kind="注意" title="开放时间"> %}
+周一闭馆，**节假日**照常开放。见[郑州科技馆](@/venues/郑州科技馆.md)。
+{% </notice> %}
+
+{{ <figure src="photo.png" alt="展厅里的机器人" caption="人工智能展厅" /> }}
+
+{{ <video src="/media/demo.mp4" title="走进科技馆" poster="/media/demo.jpg" captions="/media/demo.vtt" /> }}
+
+{{ <embed src="https://player.bilibili.com/player.html?bvid=BV1xx" title="科普视频" link="https://www.bilibili.com/video/BV1xx" /> }}
+
+{{ <card title="郑州科技馆" /> }}
+
+去{{ <ref title="郑州科技馆" text="科技馆" /> }}看看。
+
+{{ <chart title="各市科技馆" unit="个" data={[{"label": "郑州", "value": 12}, {"label": "洛阳", "value": 7}]} /> }}
+
+{% <notice kind="温馨提示"> %}
+带好身份证。
+{% </notice> %}
+"#;
+
+#[test]
+fn every_built_in_component_renders() {
+    let (_t, site) = fixture("basic");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &format!("{config}{CONFIG_EXTRA}"));
+    // In a bundle, so figure's photo.png is the page's own.
+    let bundle = read(&site, "content/venues/bundle-guan/index.md");
+    write(&site, "content/venues/bundle-guan/index.md", &format!("{}\n{EVERY_BUILT_IN}", bundle.trim_end()));
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/venues/bundle-guan/index.html");
+    insta::assert_snapshot!("every_built_in", html);
+    let html = read(&site, "public/venues/bundle-guan/index.html");
+    // Spot checks that say why the snapshot looks as it does.
+    assert!(html.contains(r#"<div class="notice notice-warning" role="note">"#), "{html}");
+    assert!(html.contains("<strong>节假日</strong>"), "a notice's body is Markdown: {html}");
+    assert!(html.contains(r#"href="/venues/zheng-zhou-ke-ji-guan/""#), "@/ links in a body resolve: {html}");
+    assert!(html.contains(r#"<img src="/venues/bundle-guan/photo.png" alt="展厅里的机器人""#), "{html}");
+    assert!(html.contains(r#"preload="none""#) && html.contains(r#"poster="/media/demo.jpg""#) && html.contains("<track kind=\"captions\""), "{html}");
+    assert!(html.contains(r#"loading="lazy""#) && html.contains("sandbox=") && html.contains("referrerpolicy=") && html.contains(r#"href="https://www.bilibili.com/video/BV1xx""#), "{html}");
+    assert!(html.contains(r#"<a class="card-link" href="/venues/zheng-zhou-ke-ji-guan/">郑州科技馆</a>"#), "{html}");
+    assert!(html.contains(r#"去<a href="/venues/zheng-zhou-ke-ji-guan/">科技馆</a>看看"#), "ref is inline: {html}");
+    assert!(html.contains("<svg") && html.contains("<th scope=\"row\">郑州</th>"), "chart and its table: {html}");
+    assert!(!html.contains("<p><div"), "a block component is not wrapped in a paragraph: {html}");
+}
+
+#[test]
+fn raw_and_code_are_never_templated() {
+    let (_t, site) = site_with(
+        "写法：{% raw %}{{ <notice /> }}{% endraw %}。\n\n`{{ <video src=\"x\" /> }}`\n\n```\n{% <notice> %}代码{% </notice> %}\n```\n\n其他 {{ 花括号 }} 不是组件。\n",
+    );
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains("写法：{{ &lt;notice /&gt; }}。"), "{html}");
+    assert!(html.contains("<code>{{ &lt;video src=\"x\" /&gt; }}</code>"), "{html}");
+    assert!(html.contains("{% &lt;notice&gt; %}代码{% &lt;/notice&gt; %}"), "{html}");
+    assert!(html.contains("其他 {{ 花括号 }} 不是组件。"), "{html}");
+}
+
+#[test]
+fn a_sites_component_wins_over_the_themes() {
+    let (_t, site) = site_with("{% <notice kind=\"注意\"> %}\n小心台阶。\n{% </notice> %}\n");
+    write(
+        &site,
+        "templates/my-components.html",
+        "{% component notice(kind: string = \"提示\") %}<p class=\"my-notice\">{{ kind }}：{{ body | striptags | trim }}</p>{% endcomponent notice %}",
+    );
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains(r#"<p class="my-notice">注意：小心台阶。</p>"#), "{html}");
+}
+
+#[test]
+fn a_notices_words_are_in_the_search_index_not_its_tags() {
+    let (_t, site) = site_with("{% <notice kind=\"注意\"> %}\n馆内禁止饮食。\n{% </notice> %}\n");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &config.replace("\n[extra.components]", "\n[search]\nenabled = true\n\n[extra.components]"));
+    build_ok(&site, &[]);
+    let text = String::from_utf8_lossy(&std::fs::read(site.join("public/atom.xml")).unwrap()).to_string();
+    assert!(text.contains("馆内禁止饮食。"), "the summary is the notice's words: {text}");
+    assert!(!text.contains("notice kind"), "not its call: {text}");
+}
+
+#[test]
+fn every_mistake_is_reported_at_its_line_all_at_once() {
+    let (_t, site) = site_with("正文。\n");
+    build_ok(&site, &[]);
+    write(
+        &site,
+        "content/notes/components.md",
+        "+++\ntitle = \"组件\"\ndate = 2024-02-01\n+++\n\n正文。\n\n{{ <vidoe src=\"a.mp4\" title=\"x\" /> }}\n\n{{ <video src=\"a.mp4\" /> }}\n\n{{ <figure src=\"a.png\" alt=\"图\" colour=\"red\" /> }}\n\n{{ <card title={3} /> }}\n",
+    );
+    write(&site, "content/notes/bad-kind.md", "+++\ntitle = \"错类型\"\n+++\n\n{% <notice kind=\"危险\"> %}\n内容\n{% </notice> %}\n");
+    write(&site, "content/notes/unclosed.md", "+++\ntitle = \"未闭合\"\n+++\n\n{% <notice> %}\n没有结束标签。\n");
+    write(&site, "content/notes/unknown-title.md", "+++\ntitle = \"错标题\"\n+++\n\n{{ <card title=\"郑州科技官\" /> }}\n");
+    let before = tree(&site.join("public"));
+    let err = build_err(&site);
+    insta::assert_snapshot!("component_errors", err);
+    assert!(err.contains("content/notes/components.md:8:4") && err.contains("unknown component `vidoe`") && err.contains("did you mean `video`"), "{err}");
+    assert!(err.contains("content/notes/components.md:10:4") && err.contains("`video` needs the argument `title`"), "{err}");
+    assert!(err.contains("content/notes/components.md:12:32") && err.contains("`figure` has no argument `colour`"), "{err}");
+    assert!(err.contains("content/notes/components.md:14:10") && err.contains("`title` of `card` must be text in quotes"), "{err}");
+    assert!(err.contains("content/notes/bad-kind.md:5:4") && err.contains("kind must be 提示, 注意 or 温馨提示"), "{err}");
+    assert!(err.contains("components/notice.html"), "an error inside the component names its template too: {err}");
+    assert!(err.contains("content/notes/unclosed.md:5:1") && err.contains("`{% <notice> %}` is not closed"), "{err}");
+    assert!(err.contains("content/notes/unknown-title.md:5:4") && err.contains("no page titled “郑州科技官”") && err.contains("“郑州科技馆”"), "{err}");
+    assert_eq!(tree(&site.join("public")), before, "public/ untouched");
+}
+
+#[test]
+fn required_captions_and_the_embed_allowlist_are_enforced() {
+    let (_t, site) = site_with("{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n\n{{ <embed src=\"https://evil.example/player\" title=\"别处\" /> }}\n");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &config.replace("[extra.components]\n", "[extra.components]\nrequire_captions = true\n"));
+    let err = build_err(&site);
+    assert!(err.contains("has no captions="), "{err}");
+    // One error per page (a render stops at its first): the embed is checked once the video is fixed.
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\n+++\n\n{{ <embed src=\"https://evil.example/player\" title=\"别处\" /> }}\n");
+    let err = build_err(&site);
+    assert!(err.contains("is not from a host config.toml allows; allowed: player.bilibili.com"), "{err}");
+}
+
+#[test]
+fn a_video_without_captions_is_a_warning_at_its_markdown_line() {
+    // Line 8 of the file: 4 lines of front matter, a blank line, a paragraph, a blank line.
+    let (_t, site) = site_with("正文。\n\n{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n\n{{ <video src=\"/b.mp4\" title=\"有字幕\" captions=\"/b.vtt\" /> }}\n");
+    let r = build_ok(&site, &[]);
+    assert!(r.stderr.contains("warning: `video` has no captions"), "{}", r.stderr);
+    assert!(r.stderr.contains("content/notes/components.md:8:4"), "the warning names the Markdown file:line:col: {}", r.stderr);
+    assert!(r.stderr.contains("require_captions = true"), "the hint says how to make it an error: {}", r.stderr);
+    assert_eq!(r.stderr.matches("has no captions").count(), 1, "once, and not for the video with captions: {}", r.stderr);
+    assert!(read(&site, "public/notes/components/index.html").contains("preload=\"none\""), "the page is built");
+    // `kepu check` reports it too.
+    let c = kepu(&site, &["check", "--root", site.to_str().unwrap()]);
+    assert!(c.stderr.contains("content/notes/components.md:8:4") && c.stderr.contains("`video` has no captions"), "{}", c.stderr);
+    // With captions everywhere, no warning.
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\n+++\n\n{{ <video src=\"/b.mp4\" title=\"有字幕\" captions=\"/b.vtt\" /> }}\n");
+    let r = build_ok(&site, &[]);
+    assert!(!r.stderr.contains("captions"), "{}", r.stderr);
+    // With require_captions, the error alone (no warning besides it).
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\n+++\n\n{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n");
+    let config = read(&site, "config.toml");
+    write(&site, "config.toml", &config.replace("[extra.components]\n", "[extra.components]\nrequire_captions = true\n"));
+    let err = build_err(&site);
+    assert!(err.contains("has no captions=") && !err.contains("warning: `video` has no captions"), "{err}");
+}
+
+#[test]
+fn load_data_and_get_taxonomy_url() {
+    let (_t, site) = fixture("basic");
+    write(&site, "data/venues.csv", "名称,城市\n郑州科技馆,郑州\n\"洛阳, 新馆\",洛阳\n");
+    write(&site, "data/extra.toml", "note = \"来自 TOML\"\n");
+    write(
+        &site,
+        "templates/index.html",
+        "{% extends \"base.html\" %}{% block content %}{% set v = load_data(path=\"data/venues.csv\") %}\
+         <p id=\"csv\">{{ v.headers | join(sep=\"|\") }};{% for r in v.records %}{{ r[0] }}/{{ r[1] }};{% endfor %}</p>\
+         {% set t = load_data(path='data/extra.toml') %}<p id=\"toml\">{{ t.note }}</p>\
+         <p id=\"tax\">{{ get_taxonomy_url(kind=\"tags\", name=\"科技馆\") }}</p>{% endblock content %}",
+    );
+    build_ok(&site, &[]);
+    let html = read(&site, "public/index.html");
+    assert!(html.contains("<p id=\"csv\">名称|城市;郑州科技馆/郑州;洛阳, 新馆/洛阳;</p>"), "{html}");
+    assert!(html.contains("<p id=\"toml\">来自 TOML</p>"), "{html}");
+    assert!(html.contains("<p id=\"tax\">/tags/ke-ji-guan/</p>"), "{html}");
+
+    // An unknown term names the close ones; a path out of the site and a broken CSV are errors
+    // that name the template line, and public/ stays as it was.
+    let before = tree(&site.join("public"));
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}{% block content %}{{ get_taxonomy_url(kind=\"tags\", name=\"科技\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("no term “科技” in `tags`"), "{err}");
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}\n{% block content %}\n{{ load_data(path=\"../outside.csv\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("templates/index.html:3:4") && err.contains("may not leave the site"), "{err}");
+    write(&site, "data/bad.csv", "a,b\n1\n");
+    write(&site, "templates/index.html", "{% extends \"base.html\" %}{% block content %}{{ load_data(path=\"data/bad.csv\") }}{% endblock content %}");
+    let err = build_err(&site);
+    assert!(err.contains("not valid CSV at line 2"), "{err}");
+    assert_eq!(tree(&site.join("public")), before);
+}
