@@ -136,7 +136,7 @@ pub fn check(site: &Site, files: &[OutputFile], options: &CheckOptions) -> Check
         .filter_map(|f| {
             let bytes = match &f.contents {
                 Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-                Contents::Copy(p) => std::borrow::Cow::Owned(std::fs::read(p).ok()?),
+                Contents::Copy(p) | Contents::Linked { file: p, .. } => std::borrow::Cow::Owned(std::fs::read(p).ok()?),
             };
             Some((f.path.as_str(), bytes))
         })

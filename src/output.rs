@@ -17,6 +17,10 @@ pub enum Contents {
     Bytes(Vec<u8>),
     /// A file copied as is (static files, bundle assets).
     Copy(PathBuf),
+    /// A finished file the build keeps and never rewrites in place (an image cache entry),
+    /// with its digest known: the write stage hard-links it into the output (copying where a
+    /// link cannot be made) and lists it in the manifest without reading it.
+    Linked { file: PathBuf, sha256: String, bytes: u64 },
 }
 
 impl OutputFile {
@@ -25,5 +29,8 @@ impl OutputFile {
     }
     pub fn copy(path: impl Into<String>, from: PathBuf) -> Self {
         OutputFile { path: path.into(), contents: Contents::Copy(from) }
+    }
+    pub fn linked(path: impl Into<String>, file: PathBuf, sha256: String, bytes: u64) -> Self {
+        OutputFile { path: path.into(), contents: Contents::Linked { file, sha256, bytes } }
     }
 }

@@ -210,7 +210,7 @@ fn index_is_byte_identical_across_runs_and_thread_counts() {
             .into_iter()
             .map(|f| match f.contents {
                 Contents::Bytes(b) => (f.path, b),
-                Contents::Copy(_) => panic!("index files are bytes"),
+                Contents::Copy(_) | Contents::Linked { .. } => panic!("index files are bytes"),
             })
             .collect()
     };

@@ -88,7 +88,7 @@ impl Site {
             .map(|f| {
                 let bytes = match f.contents {
                     Contents::Bytes(b) => b,
-                    Contents::Copy(p) => fs::read(p).unwrap(),
+                    Contents::Copy(p) | Contents::Linked { file: p, .. } => fs::read(p).unwrap(),
                 };
                 (f.path, bytes)
             })

@@ -6,8 +6,16 @@
 //! the same folder). Each entry is written to a temporary file and renamed, so a killed
 //! build never leaves half a file under a valid name. [`Cache::prune`] removes what the
 //! last build did not use.
+//!
+//! Entries are read-only and never written again in place (a new version is a new file
+//! renamed over the name), so the write stage can hard-link them into the output instead of
+//! copying them. [`ENTRIES_FILE`] remembers each entry's content digest and its identity
+//! (size, modification time, inode) when written: a warm build lists entries in the manifest
+//! without reading them, and an entry that changed since (a file in `public/` sharing it,
+//! rewritten in place by some tool, as root ignores the read-only bit) no longer matches and
+//! is encoded again instead of being published.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,10 +28,52 @@ pub const KEY_VERSION: &str = "kepu-images-1";
 /// The cache folder's name under the site root.
 pub const CACHE_DIR: &str = ".kepu-cache";
 
+/// The file in the images folder recording each entry's digest and identity (one line each).
+pub const ENTRIES_FILE: &str = "entries.tsv";
+
 /// The key of `request` on a source with content hash `source_hash`.
 pub fn key(source_hash: &str, request: &Request) -> String {
     let text = format!("{KEY_VERSION}\n{source_hash}\n{}\n{}", request.op.key(), request.encoding.key());
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))
+}
+
+/// One entry found or written: its file and what the write stage needs to know of it
+/// without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub file: PathBuf,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// What was recorded of an entry when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Recorded {
+    identity: Identity,
+    sha256: String,
+}
+
+/// What tells an entry was rewritten: size, modification time and inode. (Not the change
+/// time: linking the entry into the output changes it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    mtime_ns: i128,
+    inode: u64,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        // Not following links: an entry is a regular file the cache wrote.
+        let m = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
+        Some(Identity {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            inode: m.ino(),
+        })
+    }
 }
 
 /// The cache of one site.
@@ -32,12 +82,16 @@ pub struct Cache {
     dir: PathBuf,
     /// File names used since [`Cache::open`] (found or written).
     used: Mutex<HashSet<String>>,
+    /// Entries by file name, as recorded when written (loaded from [`ENTRIES_FILE`]).
+    recorded: Mutex<HashMap<String, Recorded>>,
 }
 
 impl Cache {
     /// The cache under `root` (created on first write).
     pub fn open(root: &Path) -> Cache {
-        Cache { dir: root.join(CACHE_DIR).join("images"), used: Mutex::default() }
+        let dir = root.join(CACHE_DIR).join("images");
+        let recorded = std::fs::read_to_string(dir.join(ENTRIES_FILE)).map(|t| parse_recorded(&t)).unwrap_or_default();
+        Cache { dir, used: Mutex::default(), recorded: Mutex::new(recorded) }
     }
 
     /// The folder entries live in.
@@ -55,39 +109,77 @@ impl Cache {
         }
     }
 
-    /// The entry's file, if present.
-    pub fn get(&self, key: &str, format: Format) -> Option<PathBuf> {
+    /// The entry, if present and unchanged since it was written. An entry without a record
+    /// (written by an older kepu, or its record lost) or changed since counts as absent: it
+    /// is encoded again and replaced.
+    pub fn get(&self, key: &str, format: Format) -> Option<Stored> {
         let name = Self::name(key, format);
         let path = self.dir.join(&name);
-        path.is_file().then(|| {
-            self.mark(name);
-            path
-        })
+        let sha256 = {
+            let recorded = self.recorded.lock().ok()?;
+            let r = recorded.get(&name)?;
+            (Identity::of(&path)? == r.identity).then(|| r.sha256.clone())?
+        };
+        let bytes = Identity::of(&path).map_or(0, |i| i.len);
+        self.mark(name);
+        Some(Stored { file: path, sha256, bytes })
     }
 
-    /// Store an entry; returns its file.
-    pub fn put(&self, key: &str, format: Format, bytes: &[u8]) -> Result<PathBuf, ImageError> {
+    /// Store an entry (read-only); returns it.
+    pub fn put(&self, key: &str, format: Format, bytes: &[u8]) -> Result<Stored, ImageError> {
+        let name = Self::name(key, format);
+        // Unique per thread and process, so parallel builds of one site never share a file.
+        let tmp = format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id());
+        let path = self.write_file(&name, &tmp, bytes, true)?;
+        let identity = Identity::of(&path).ok_or_else(|| ImageError::Cache { why: format!("{}: vanished after writing", path.display()) })?;
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        if let Ok(mut recorded) = self.recorded.lock() {
+            recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
+        }
+        self.mark(name);
+        Ok(Stored { file: path, sha256, bytes: bytes.len() as u64 })
+    }
+
+    /// Write `bytes` to `tmp` and rename it to `name` (never writing into an existing file,
+    /// which the output may share); read-only if `read_only`.
+    fn write_file(&self, name: &str, tmp: &str, bytes: &[u8], read_only: bool) -> Result<PathBuf, ImageError> {
         let failed = |e: std::io::Error| ImageError::Cache { why: format!("{}: {e}", self.dir.display()) };
         std::fs::create_dir_all(&self.dir).map_err(failed)?;
-        let name = Self::name(key, format);
-        let path = self.dir.join(&name);
-        // Unique per thread and process, so parallel builds of one site never share a file.
-        let tmp = self.dir.join(format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id()));
+        let path = self.dir.join(name);
+        let tmp = self.dir.join(tmp);
+        let _ = std::fs::remove_file(&tmp); // left by a killed build of the same pid, read-only
         std::fs::write(&tmp, bytes).map_err(failed)?;
+        if read_only {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444)).map_err(failed)?;
+        }
         std::fs::rename(&tmp, &path).map_err(failed)?;
-        self.mark(name);
         Ok(path)
     }
 
     /// Store a file of the cache's own (not an entry), kept by [`Cache::prune`].
     pub fn put_named(&self, name: &str, bytes: &[u8]) -> Result<(), ImageError> {
-        let failed = |e: std::io::Error| ImageError::Cache { why: format!("{}: {e}", self.dir.display()) };
-        std::fs::create_dir_all(&self.dir).map_err(failed)?;
-        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(failed)?;
-        std::fs::rename(&tmp, self.dir.join(name)).map_err(failed)?;
+        self.write_file(name, &format!(".{name}.{}.tmp", std::process::id()), bytes, false)?;
         self.mark(name.to_string());
         Ok(())
+    }
+
+    /// Save the records of the entries used since the cache was opened (others are forgotten,
+    /// as [`Cache::prune`] removes them).
+    pub fn save_records(&self) -> Result<(), ImageError> {
+        let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+        let Ok(recorded) = self.recorded.lock() else { return Ok(()) };
+        let mut lines: Vec<String> = recorded
+            .iter()
+            .filter(|(name, _)| used.contains(*name))
+            .map(|(name, r)| format!("{name}\t{}\t{}\t{}\t{}\n", r.identity.len, r.identity.mtime_ns, r.identity.inode, r.sha256))
+            .collect();
+        drop(recorded);
+        if lines.is_empty() && !self.dir.exists() {
+            return Ok(());
+        }
+        lines.sort();
+        self.put_named(ENTRIES_FILE, lines.concat().as_bytes())
     }
 
     /// Delete every entry not used since the cache was opened, and left-over temporary files.
@@ -108,5 +200,70 @@ impl Cache {
             }
         }
         Ok(removed)
+    }
+}
+
+/// Parse [`ENTRIES_FILE`]; lines that do not parse are skipped (their entries are encoded
+/// again).
+fn parse_recorded(text: &str) -> HashMap<String, Recorded> {
+    let mut out = HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [name, len, mtime, inode, sha256] = f[..] else { continue };
+        let (Ok(len), Ok(mtime_ns), Ok(inode)) = (len.parse(), mtime.parse(), inode.parse()) else { continue };
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) || name.contains('/') {
+            continue;
+        }
+        out.insert(name.to_string(), Recorded { identity: Identity { len, mtime_ns, inode }, sha256: sha256.to_string() });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::{Encoding, Operation};
+
+    fn request() -> Request {
+        Request { op: Operation::FitWidth(400), encoding: Encoding { format: Format::Webp, quality: 75 } }
+    }
+
+    #[test]
+    fn an_entry_is_read_only_and_known_without_reading_it_after_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path());
+        let k = key("abc", &request());
+        let stored = cache.put(&k, Format::Webp, b"RIFF....WEBP").unwrap();
+        assert_eq!(stored.bytes, 12);
+        assert_eq!(stored.sha256, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"RIFF....WEBP")));
+        assert!(std::fs::metadata(&stored.file).unwrap().permissions().readonly());
+        cache.save_records().unwrap();
+        let again = Cache::open(dir.path());
+        assert_eq!(again.get(&k, Format::Webp), Some(stored.clone()));
+        // A second put replaces the file (a new inode), never writing into the old one.
+        let old_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&stored.file).unwrap());
+        again.put(&k, Format::Webp, b"RIFF....WEBP").unwrap();
+        assert_ne!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&stored.file).unwrap()), old_inode);
+    }
+
+    #[test]
+    fn an_entry_rewritten_in_place_or_without_a_record_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path());
+        let k = key("abc", &request());
+        let stored = cache.put(&k, Format::Webp, b"RIFF....WEBP").unwrap();
+        cache.save_records().unwrap();
+        // Through a hard link, as a file of public/ sharing the entry would be (root ignores
+        // the read-only bit).
+        let link = dir.path().join("public-copy.webp");
+        std::fs::hard_link(&stored.file, &link).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&link, b"edited in place").unwrap();
+        assert_eq!(Cache::open(dir.path()).get(&k, Format::Webp), None);
+        // No record at all: a miss too.
+        std::fs::remove_file(cache.dir().join(ENTRIES_FILE)).unwrap();
+        let fresh = Cache::open(dir.path());
+        assert_eq!(fresh.get(&k, Format::Webp), None);
     }
 }

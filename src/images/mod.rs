@@ -166,8 +166,10 @@ pub struct Request {
 /// One output made (or found in the cache).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Processed {
-    /// The encoded file, in the cache.
+    /// The encoded file, in the cache (read-only, never rewritten in place).
     pub file: PathBuf,
+    /// SHA-256 of its bytes, hex (recorded by the cache: a hit reads nothing).
+    pub sha256: String,
     /// Cache key (hex); its start names the output file, so a changed image gets a new URL.
     pub key: String,
     pub width: u32,
@@ -257,7 +259,8 @@ impl Pipeline {
         Ok(source)
     }
 
-    /// Save what is known of `used` sources for the next build (others are forgotten).
+    /// Save what is known of `used` sources, and the records of the cache entries used, for
+    /// the next build (others are forgotten).
     pub fn save_known(&self, used: &[PathBuf]) -> Result<(), ImageError> {
         let Ok(known) = self.known.lock() else { return Ok(()) };
         let mut lines: Vec<String> = used
@@ -275,6 +278,8 @@ impl Pipeline {
                 )
             })
             .collect();
+        drop(known);
+        self.cache.save_records()?;
         if lines.is_empty() && !self.cache.dir().exists() {
             return Ok(());
         }
@@ -291,10 +296,10 @@ impl Pipeline {
         let mut out = Vec::with_capacity(requests.len());
         for (request, key) in requests.iter().zip(keys) {
             let planned = codec::plan(request.op, source.header.width, source.header.height);
-            let file = match self.cache.get(&key, request.encoding.format) {
-                Some(file) => {
+            let stored = match self.cache.get(&key, request.encoding.format) {
+                Some(stored) => {
                     stats.cached += 1;
-                    file
+                    stored
                 }
                 None => {
                     if pixels.is_none() {
@@ -308,8 +313,8 @@ impl Pipeline {
                     self.cache.put(&key, request.encoding.format, &encoded)?
                 }
             };
-            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            out.push(Processed { file, key, width: planned.width, height: planned.height, bytes });
+            let cache::Stored { file, sha256, bytes } = stored;
+            out.push(Processed { file, sha256, key, width: planned.width, height: planned.height, bytes });
         }
         Ok((out, stats))
     }

@@ -62,7 +62,7 @@ pub struct ImageSet {
     uses: HashMap<(String, String), Arc<Responsive>>,
     /// Page `rel_path` → its cover's set.
     covers: HashMap<String, Arc<Responsive>>,
-    /// Processed files (copied from the cache by the write stage), sorted by path.
+    /// Processed files (linked from the cache by the write stage), sorted by path.
     pub files: Vec<OutputFile>,
     /// Output paths where an original would have been copied (bundle assets, static files)
     /// and a processed copy is written instead.
@@ -204,7 +204,7 @@ pub fn process_site(
     let total = jobs.len();
     let done = AtomicUsize::new(0);
     let jobs: Vec<(PathBuf, Job)> = jobs.into_iter().collect();
-    type Made = (Responsive, Vec<(String, PathBuf)>, super::RunStats);
+    type Made = (Responsive, Vec<OutputFile>, super::RunStats);
     let results: Vec<Result<Made, ImageError>> = jobs
         .par_iter()
         .map(|(path, job)| {
@@ -216,7 +216,7 @@ pub fn process_site(
         .collect();
 
     let mut set = ImageSet::default();
-    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut files: BTreeMap<String, OutputFile> = BTreeMap::new();
     for ((_, job), result) in jobs.iter().zip(results) {
         let (responsive, made, stats) = match result {
             Ok(r) => r,
@@ -266,14 +266,14 @@ pub fn process_site(
             set.covers.insert(c.clone(), responsive.clone());
         }
         set.replaced.insert(responsive.full.path.clone());
-        files.extend(made);
+        files.extend(made.into_iter().map(|f| (f.path.clone(), f)));
     }
     if diags.has_errors() {
         return Err(diags.sorted());
     }
     let used: Vec<PathBuf> = jobs.iter().map(|(p, _)| p.clone()).collect();
     pipeline.save_known(&used).map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
-    set.files = files.into_iter().map(|(path, file)| OutputFile::copy(path, file)).collect();
+    set.files = files.into_values().collect();
     Ok(set)
 }
 
@@ -320,7 +320,7 @@ fn make_set(
     job: &Job,
     config: &ImagesConfig,
     widths: &[u32],
-) -> Result<(Responsive, Vec<(String, PathBuf)>, super::RunStats), ImageError> {
+) -> Result<(Responsive, Vec<OutputFile>, super::RunStats), ImageError> {
     let source = pipeline.source(path)?;
     let fallback = source.header.format.fallback();
     let (webp, fb) = encodings(config, fallback);
@@ -340,19 +340,20 @@ fn make_set(
         height: p.height,
         bytes: p.bytes,
     };
+    let output = |path: &str, p: &Processed| OutputFile::linked(path, p.file.clone(), p.sha256.clone(), p.bytes);
     let mut webp_variants = Vec::new();
     let mut fallback_variants = Vec::new();
     let mut files = Vec::new();
     for pair in processed[..processed.len() - 1].chunks_exact(2) {
         let (w, f) = (variant(&pair[0], Format::Webp), variant(&pair[1], fallback));
-        files.push((w.path.clone(), pair[0].file.clone()));
-        files.push((f.path.clone(), pair[1].file.clone()));
+        files.push(output(&w.path, &pair[0]));
+        files.push(output(&f.path, &pair[1]));
         webp_variants.push(w);
         fallback_variants.push(f);
     }
     let full = processed.last().expect("the full-size request");
     let full_path = format!("{}{}", job.out_dir, job.name);
-    files.push((full_path.clone(), full.file.clone()));
+    files.push(output(&full_path, full));
     let largest = fallback_variants.last().expect("at least one width");
     Ok((
         Responsive {
@@ -418,6 +419,8 @@ fn resolve(
             Some(Contents::Copy(path)) => Ok(Some(Resolved { source: path.clone(), out_dir: folder, name })),
             // A file built into kepu's own theme: not a photo.
             Some(Contents::Bytes(_)) => Ok(None),
+            // Static files are never the cache's own outputs.
+            Some(Contents::Linked { .. }) => Ok(None),
             None => Err(ImageError::Missing),
         };
     }

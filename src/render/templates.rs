@@ -286,7 +286,7 @@ pub fn asset_hashes(assets: &crate::load::theme::Assets, generated: &[(&str, &[u
         .filter_map(|(path, f)| {
             let hash = match &f.contents {
                 crate::output::Contents::Bytes(b) => short(b),
-                crate::output::Contents::Copy(p) => short(&std::fs::read(p).ok()?),
+                crate::output::Contents::Copy(p) | crate::output::Contents::Linked { file: p, .. } => short(&std::fs::read(p).ok()?),
             };
             Some((path.clone(), hash))
         })

@@ -87,7 +87,7 @@ impl From<Contents> for Served {
     fn from(c: Contents) -> Self {
         match c {
             Contents::Bytes(b) => Served::Bytes(Bytes::from(b)),
-            Contents::Copy(p) => Served::File(p),
+            Contents::Copy(p) | Contents::Linked { file: p, .. } => Served::File(p),
         }
     }
 }

@@ -347,9 +347,19 @@ fn write_one(
     options: WriteOptions,
     claim: &dyn Fn(&str) -> Result<(), WriteError>,
 ) -> Result<Written, WriteError> {
+    if let Contents::Linked { file, sha256, bytes } = &f.contents {
+        // A kept file nothing transforms (an image): linked, not read. Else read as a copy.
+        let transformed = (options.minify && minify::Kind::of(path).is_some())
+            || (options.precompress && compress::eligible(path, *bytes as usize));
+        if !transformed {
+            link_or_copy(file, &staging.join(path), *bytes)?;
+            let entry = manifest::Entry { sha256: sha256.clone(), bytes: *bytes };
+            return Ok(Written { entries: vec![(path.to_string(), entry)], bytes_before_minify: *bytes, not_minified: None });
+        }
+    }
     let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
         Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-        Contents::Copy(src) => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
+        Contents::Copy(src) | Contents::Linked { file: src, .. } => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
     };
     let bytes_before_minify = original.len() as u64;
     let mut not_minified = None;
@@ -380,6 +390,26 @@ fn write_one(
         }
     }
     Ok(Written { entries, bytes_before_minify, not_minified })
+}
+
+/// Put `file` (a kept file, never rewritten in place) at `target` in the staging folder: a
+/// hard link, so a warm build with many photos writes no image bytes; a copy where the link
+/// fails (another file system, a file system without links, too many links). The staging
+/// folder only ever gets new files, so nothing writes through the link afterwards; a file
+/// of `public/` rewritten in place later changes the kept file's identity, which its owner
+/// (the image cache) checks before using it again.
+fn link_or_copy(file: &Path, target: &Path, bytes: u64) -> Result<(), WriteError> {
+    if fs::hard_link(file, target).is_ok() {
+        return Ok(());
+    }
+    let copied = fs::copy(file, target).map_err(io_err(file))?;
+    if copied != bytes {
+        return Err(WriteError::Io {
+            path: file.to_path_buf(),
+            source: io::Error::other(format!("{copied} bytes where {bytes} were expected: the file changed during the build")),
+        });
+    }
+    Ok(())
 }
 
 /// Make `staging` the output folder. With an existing output, exchange the two atomically and
