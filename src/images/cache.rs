@@ -115,14 +115,14 @@ impl Cache {
     pub fn get(&self, key: &str, format: Format) -> Option<Stored> {
         let name = Self::name(key, format);
         let path = self.dir.join(&name);
+        let identity = Identity::of(&path)?;
         let sha256 = {
             let recorded = self.recorded.lock().ok()?;
             let r = recorded.get(&name)?;
-            (Identity::of(&path)? == r.identity).then(|| r.sha256.clone())?
+            (identity == r.identity).then(|| r.sha256.clone())?
         };
-        let bytes = Identity::of(&path).map_or(0, |i| i.len);
         self.mark(name);
-        Some(Stored { file: path, sha256, bytes })
+        Some(Stored { file: path, sha256, bytes: identity.len })
     }
 
     /// Store an entry (read-only); returns it.
