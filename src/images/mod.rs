@@ -271,8 +271,9 @@ impl Pipeline {
                     codec::SourceFormat::Jpeg => "jpeg",
                     codec::SourceFormat::Png => "png",
                 };
+                // The order `parse_known` reads: width, height, then the format.
                 format!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\n",
                     id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
                     p.to_string_lossy().replace(['\t', '\n'], " ")
                 )
@@ -366,4 +367,33 @@ fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
         });
     }
     std::fs::read(path).map_err(|e| ImageError::Unreadable { why: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warm_pipeline_knows_an_unchanged_source_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let photo = dir.path().join("hall.png");
+        let img = image::RgbImage::from_fn(30, 20, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        img.save(&photo).unwrap();
+        let pipeline = Pipeline::open(dir.path(), 1_000_000);
+        let first = pipeline.source(&photo).unwrap();
+        pipeline.save_known(std::slice::from_ref(&photo)).unwrap();
+
+        // What was saved is read back whole: a warm pipeline answers from it.
+        let warm = Pipeline::open(dir.path(), 1_000_000);
+        let known = warm.known.lock().unwrap().get(&photo).cloned();
+        assert_eq!(known.map(|(_, s)| s), Some(first.clone()));
+        assert_eq!(warm.source(&photo).unwrap(), first);
+
+        // A changed file is read again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        image::RgbImage::from_fn(40, 20, |_, _| image::Rgb([1, 2, 3])).save(&photo).unwrap();
+        let changed = Pipeline::open(dir.path(), 1_000_000).source(&photo).unwrap();
+        assert_eq!((changed.header.width, changed.header.height), (40, 20));
+        assert_ne!(changed.hash, first.hash);
+    }
 }
