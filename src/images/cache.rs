@@ -109,18 +109,29 @@ impl Cache {
         }
     }
 
-    /// The entry, if present and unchanged since it was written. An entry without a record
-    /// (written by an older kepu, or its record lost) or changed since counts as absent: it
-    /// is encoded again and replaced.
+    /// The entry, if present and unchanged since it was written. An entry whose identity
+    /// differs from its record (the cache copied or restored elsewhere, or the file rewritten)
+    /// is read and kept only if its bytes still have the recorded digest. An entry without a
+    /// record (written by an older kepu, or its record lost) or with other bytes counts as
+    /// absent: it is encoded again and replaced.
     pub fn get(&self, key: &str, format: Format) -> Option<Stored> {
         let name = Self::name(key, format);
         let path = self.dir.join(&name);
         let identity = Identity::of(&path)?;
-        let sha256 = {
+        let (sha256, same) = {
             let recorded = self.recorded.lock().ok()?;
             let r = recorded.get(&name)?;
-            (identity == r.identity).then(|| r.sha256.clone())?
+            (r.sha256.clone(), identity == r.identity)
         };
+        if !same {
+            let bytes = std::fs::read(&path).ok()?;
+            if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) != sha256 || Identity::of(&path)? != identity {
+                return None;
+            }
+            if let Ok(mut recorded) = self.recorded.lock() {
+                recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
+            }
+        }
         self.mark(name);
         Some(Stored { file: path, sha256, bytes: identity.len })
     }
@@ -261,6 +272,20 @@ mod tests {
         std::fs::set_permissions(&link, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(&link, b"edited in place").unwrap();
         assert_eq!(Cache::open(dir.path()).get(&k, Format::Webp), None);
+        // A copy of the cache elsewhere (new inodes, new times) is checked against the
+        // recorded digests, and kept.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let moved = Cache::open(elsewhere.path());
+        std::fs::create_dir_all(moved.dir()).unwrap();
+        let k2 = key("def", &request());
+        let kept = cache.put(&k2, Format::Webp, b"RIFF..2.WEBP").unwrap();
+        cache.save_records().unwrap();
+        for name in [ENTRIES_FILE.to_string(), format!("{k2}.webp"), format!("{k}.webp")] {
+            std::fs::copy(cache.dir().join(&name), moved.dir().join(&name)).unwrap();
+        }
+        let moved = Cache::open(elsewhere.path());
+        assert_eq!(moved.get(&k2, Format::Webp).map(|s| s.sha256), Some(kept.sha256));
+        assert_eq!(moved.get(&k, Format::Webp), None, "the edited entry, copied, is still refused");
         // No record at all: a miss too.
         std::fs::remove_file(cache.dir().join(ENTRIES_FILE)).unwrap();
         let fresh = Cache::open(dir.path());
