@@ -63,14 +63,6 @@ impl Body<'_> {
     }
 }
 
-/// Byte offsets of the headings of `markdown`, in order.
-fn heading_offsets(markdown: &str) -> Vec<usize> {
-    pulldown_cmark::Parser::new_ext(markdown, crate::model::text::markdown_options())
-        .into_offset_iter()
-        .filter_map(|(e, r)| matches!(e, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Heading { .. })).then_some(r.start))
-        .collect()
-}
-
 /// Pagination state for a section's or a taxonomy term's pager (as in Zola).
 #[derive(Debug, Clone, Serialize)]
 pub struct Paginator {
@@ -553,9 +545,9 @@ impl Renderer<'_> {
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let offsets = heading_offsets(body.text);
+        let offsets = &scan.headings;
         let headings: Vec<crate::model::text::Heading> = if offsets.len() == body.headings.len() {
-            body.headings.iter().zip(&offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
+            body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
         } else {
             body.headings.to_vec()
         };
@@ -621,17 +613,35 @@ impl Renderer<'_> {
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
         let mut ctx = components::context(page);
-        let template = match &call.body {
-            None => text[call.range.clone()].to_string(),
+        let body_html = match &call.body {
+            None => None,
             Some(b) => {
                 let mut inner = Vec::new();
                 let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
                 let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
-                ctx.insert_value("__kepu_body", Value::safe_string(&components::substitute(&html, &inner)));
-                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+                Some(components::substitute(&html, &inner))
             }
         };
         let _ = rendered;
+        if call.literal {
+            // The component straight from its arguments, with `page` for its implicit `@page`:
+            // what Tera does for the call compiled as a template, without compiling it.
+            let mut args = Context::new();
+            for a in &call.args {
+                args.insert_value(a.name.clone(), a.value.clone().unwrap_or_else(Value::undefined));
+            }
+            if let Ok(html) = self.tera.render_component_with_implicits(&call.name, &args, &ctx, body_html.as_deref(), true) {
+                return Ok(html);
+            }
+            // An error: compiled below, so that it is reported exactly as for any call.
+        }
+        let template = match body_html {
+            None => text[call.range.clone()].to_string(),
+            Some(html) => {
+                ctx.insert_value("__kepu_body", Value::safe_string(&html));
+                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+            }
+        };
         self.tera.render_str(&template, &ctx, true).map_err(|e| {
             let d = templates::error(&e, &self.assets.templates, &self.sources, None);
             // Inside the call itself (an argument's expression): point at it in the Markdown.
