@@ -100,8 +100,10 @@ pub struct Scan {
     pub calls: Vec<Call>,
     /// (whole `{% raw %}…{% endraw %}`, its inside).
     pub raws: Vec<(Range<usize>, Range<usize>)>,
-    /// Byte offsets of the body's headings, in order (those inside components' bodies too).
-    pub headings: Vec<usize>,
+    /// Byte offsets of the body's headings, in order (those inside components' bodies too);
+    /// `None` when no heading can start inside a component's body (then they are not looked
+    /// for: most pages).
+    pub headings: Option<Vec<usize>>,
 }
 
 /// Whether `body` may call components at all: the fast path for the many pages that do not.
@@ -134,9 +136,12 @@ fn code_and_headings(body: &str) -> (Vec<Range<usize>>, Vec<usize>) {
 
 /// Find the component calls and raw blocks of `body`.
 pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
-    let (code, headings) = code_and_headings(body);
-    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let bytes = body.as_bytes();
+    // Without a backtick, a tilde, a tab or four spaces in a row there is no code span, fence
+    // or indented code block, and the Markdown pass is left for the headings (if needed).
+    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || memchr::memmem::find(bytes, b"    ").is_some();
+    let (code, headings) = if may_have_code { let (c, h) = code_and_headings(body); (c, Some(h)) } else { (Vec::new(), None) };
+    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let mut scan = Scan { headings, ..Scan::default() };
     let mut problems = Vec::new();
     // Open calls with a body: (index in scan.calls).
@@ -250,7 +255,25 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
                 .hint(format!("end its body with {{% </{}> %}}", c.name)),
         );
     }
-    if problems.is_empty() { Ok(scan) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if scan.headings.is_none() && scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| heading_may_start_in(body, b.start))) {
+        scan.headings = Some(code_and_headings(body).1);
+    }
+    Ok(scan)
+}
+
+/// Whether a heading may start in a component's body that starts at `from`: an ATX heading
+/// needs a `#` (in the body or, conservatively, anywhere after it), a Setext heading an
+/// underline of `=` or `-` after it (its paragraph may run on past the closing tag).
+fn heading_may_start_in(text: &str, from: usize) -> bool {
+    let rest = &text[from..];
+    memchr::memchr(b'#', rest.as_bytes()).is_some()
+        || rest.lines().any(|line| {
+            let l = line.trim();
+            !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'))
+        })
 }
 
 /// The offset after `closer`, skipping quoted strings and `{…}` values.
@@ -734,6 +757,23 @@ mod tests {
         assert!(e[0].message.contains("must end with `/>`"), "{e:?}");
         assert!(!has_calls("纯文本，没有模板语法 { 单个括号 }"));
         assert!(has_calls("a {{ <x /> }}"));
+    }
+
+    #[test]
+    fn headings_are_looked_for_only_where_one_may_be_in_a_body() {
+        assert_eq!(scan("# 标题\n\n正文{{ <ref title=\"甲\" /> }}\n").unwrap().headings, None);
+        assert_eq!(scan("# 标题\n\n{% <notice> %}\n正文\n{% </notice> %}\n").unwrap().headings, None);
+        let atx = "# 标题\n\n{% <notice> %}\n## 小标题\n{% </notice> %}\n";
+        assert_eq!(scan(atx).unwrap().headings, Some(vec![0, atx.find("## ").unwrap()]));
+        // A Setext underline after the closing tag makes a heading of the body's paragraph.
+        let setext = "{% <notice> %}\n\n文字\n{% </notice> %}\n---\n";
+        assert_eq!(scan(setext).unwrap().headings, Some(vec![setext.find("文字").unwrap()]));
+        // Code is looked for when there may be some, headings with it.
+        let code = "# 标题\n\n`{{ <x /> }}` {{ <ref title=\"甲\" /> }}\n";
+        let s = scan(code).unwrap();
+        assert_eq!((s.calls.len(), s.headings), (1, Some(vec![0])));
+        let indented = "正文\n\n    {{ <x /> }}\n\n{{ <ref title=\"甲\" /> }}\n";
+        assert_eq!(scan(indented).unwrap().calls.len(), 1);
     }
 
     #[test]

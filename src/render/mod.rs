@@ -545,11 +545,11 @@ impl Renderer<'_> {
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let offsets = &scan.headings;
-        let headings: Vec<crate::model::text::Heading> = if offsets.len() == body.headings.len() {
-            body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
-        } else {
-            body.headings.to_vec()
+        let headings: Vec<crate::model::text::Heading> = match &scan.headings {
+            Some(offsets) if offsets.len() == body.headings.len() => {
+                body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
+            }
+            _ => body.headings.to_vec(),
         };
         let mut rendered = Vec::new();
         let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
