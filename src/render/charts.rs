@@ -100,15 +100,51 @@ fn write_fixed(out: &mut impl std::fmt::Write, negative: bool, digits: u64, deci
 
 /// Format a number without trailing zeros (13.21, 100, 0.5).
 pub fn number(v: f64) -> String {
-    let s = format!("{:.2}", Fx(v));
+    let mut s = String::new();
+    let _ = write_number(&mut s, v);
+    s
+}
+
+/// [`number`], written to `out` (no HTML-special characters: safe in markup as it is).
+fn write_number(out: &mut impl std::fmt::Write, v: f64) -> std::fmt::Result {
+    let Some((negative, digits, _)) = fixed(v, 2) else {
+        return out.write_str(&number_by_format(v));
+    };
+    // What `number_by_format` makes of `{:.2}`: no trailing zeros, no `.` alone, no `-0`.
+    if negative && digits != 0 {
+        out.write_char('-')?;
+    }
+    let (whole, hundredths) = (digits / 100, digits % 100);
+    match hundredths {
+        0 => write!(out, "{whole}"),
+        h if h % 10 == 0 => write!(out, "{whole}.{}", h / 10),
+        h => write!(out, "{whole}.{h:02}"),
+    }
+}
+
+/// [`number`] through `{:.2}`, trimmed: for what [`fixed`] does not take (and the tests).
+fn number_by_format(v: f64) -> String {
+    let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-0" { "0".into() } else { s.to_string() }
 }
 
 /// A number the Chinese way, short enough for an axis: 11000 → `1.1万`, 125000000 → `1.25亿`.
 pub fn compact(n: f64) -> String {
-    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
-    format!("{}{unit}", number(v))
+    Compact(n).to_string()
+}
+
+/// [`compact`] as a `Display`, to write it straight into markup (it has no HTML-special
+/// characters).
+struct Compact(f64);
+
+impl std::fmt::Display for Compact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
+        write_number(f, v)?;
+        f.write_str(unit)
+    }
 }
 
 /// Draw `chart` (the `index`-th on its page, for unique ids). Bar charts whose labels would
@@ -119,8 +155,16 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
     let n = chart.points.len().max(1);
     let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
     let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
-    let desc: Vec<String> =
-        chart.points.iter().map(|p| format!("{}：{}{}", p.label, number(p.value), chart.unit)).collect();
+    let mut desc = String::new();
+    for (i, p) in chart.points.iter().enumerate() {
+        if i > 0 {
+            desc.push('；');
+        }
+        desc.push_str(&p.label);
+        desc.push('：');
+        let _ = write_number(&mut desc, p.value);
+        desc.push_str(&chart.unit);
+    }
     let max_data = chart.points.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
     let body = if horizontal { horizontal_bars(chart, max) } else { vertical(chart, max) };
@@ -129,7 +173,7 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
         if horizontal { " chart-h" } else { "" },
         Fx(body.1),
         escape_html(&chart.title),
-        escape_html(&desc.join("；")),
+        escape_html(&desc),
         body.0
     );
     RenderedChart {
@@ -208,7 +252,7 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
             W - RIGHT,
             LEFT - 6.0,
             Fx(yy + 5.0),
-            escape_html(&compact(v)),
+            Compact(v),
             yy = Fx(yy),
         );
     }
@@ -224,7 +268,7 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
                     Fx((TOP + plot_h - top).max(0.0)),
                     Fx(x(i)),
                     Fx(top - 6.0),
-                    escape_html(&compact(p.value)),
+                    Compact(p.value),
                     top = Fx(top),
                     bw = Fx(bw),
                 );
@@ -242,7 +286,7 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
                     Fx(y(p.value)),
                     Fx(x(i)),
                     Fx(y(p.value) + 26.0),
-                    escape_html(&compact(p.value))
+                    Compact(p.value)
                 );
             }
         }
@@ -329,6 +373,8 @@ mod tests {
                 };
                 assert_eq!(ours, std, "{v:e} to {p} places");
             }
+            assert_eq!(number(v), number_by_format(v), "{v:e}");
+            assert_eq!(number(-v), number_by_format(-v), "{v:e}");
         };
         // Ties and near-ties (k/2000 and its neighbours), signs, zeros, large and odd values.
         for k in -200_000i64..200_000 {

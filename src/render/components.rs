@@ -547,14 +547,33 @@ fn literal_kind(value: &str) -> ArgKind {
     }
 }
 
+/// The definitions of the components content may call (the theme's and the site's, without
+/// the dotted building blocks), read from the templates once: Tera gives a copy of a
+/// definition each time it is asked, which every call of every page would pay for.
+pub struct Definitions(std::collections::HashMap<String, tera::ComponentInfo>);
+
+impl Definitions {
+    pub fn new(tera: &Tera) -> Self {
+        let names = tera.get_component_names().filter(|n| !n.contains('.'));
+        Definitions(names.filter_map(|n| Some((n.to_string(), tera.get_component_definition(n)?))).collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&tera::ComponentInfo> {
+        self.0.get(name)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
 /// Check the calls against the components' definitions: unknown components (with the close
 /// names), unknown or missing arguments, literal values of the wrong type.
-pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
+pub fn check(defs: &Definitions, calls: &[Call]) -> Vec<Problem> {
     let mut out = Vec::new();
     for call in calls {
-        let known = !call.name.contains('.');
-        let Some(def) = tera.get_component_definition(&call.name).filter(|_| known) else {
-            let names: Vec<&str> = tera.get_component_names().filter(|n| !n.contains('.')).collect();
+        let Some(def) = defs.get(&call.name) else {
+            let names = defs.names();
             let close: Vec<String> = close_names(&call.name, names.iter().copied());
             let mut p = Problem::new(call.tag.start + 3, format!("unknown component `{}`", call.name));
             p = match close.first() {
@@ -615,9 +634,6 @@ pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
                 );
             }
         }
-        if call.body.is_some() && !def_uses_body(tera, &call.name) {
-            // Not an error: a body a component ignores is simply not shown.
-        }
     }
     out
 }
@@ -626,13 +642,12 @@ pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
 /// hard-of-hearing visitors, and anyone watching without sound, get nothing of its words).
 /// Only where the `video` component takes `captions` (a site's own may not), and not when
 /// `require_captions` is on: then the component itself fails the build.
-pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Problem> {
+pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> Vec<Problem> {
     if require_captions {
         return Vec::new();
     }
-    let takes_captions = |name: &str| {
-        tera.get_component_definition(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"))
-    };
+    let takes_captions =
+        |name: &str| defs.get(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"));
     calls
         .iter()
         .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(&c.name))
@@ -642,10 +657,6 @@ pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Prob
             )
         })
         .collect()
-}
-
-fn def_uses_body(_tera: &Tera, _name: &str) -> bool {
-    true
 }
 
 /// The names among `candidates` an editor may have meant by `wanted`, closest first.

@@ -257,6 +257,8 @@ pub struct Renderer<'a> {
     /// What rendering found worth a word but not an error (a video without captions), from
     /// every rendering thread; see [`Renderer::take_warnings`].
     warnings: std::sync::Mutex<Vec<Diagnostic>>,
+    /// The components content may call, read once.
+    components: components::Definitions,
 }
 
 impl<'a> Renderer<'a> {
@@ -298,7 +300,8 @@ impl<'a> Renderer<'a> {
         cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         let warnings = Default::default();
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings })
+        let components = components::Definitions::new(&tera);
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, components })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -534,11 +537,11 @@ impl Renderer<'_> {
         if scan.calls.is_empty() && scan.raws.is_empty() {
             return Ok(markdown::to_html_with_anchors(self.site, body.text, body.headings, options, body.anchors));
         }
-        let problems = components::check(&self.tera, &scan.calls);
+        let problems = components::check(&self.components, &scan.calls);
         if !problems.is_empty() {
             return Err(problems.into_iter().map(|p| body.problem(p)).collect());
         }
-        let warnings = components::warnings(&self.tera, &scan.calls, self.require_captions());
+        let warnings = components::warnings(&self.components, &scan.calls, self.require_captions());
         if !warnings.is_empty() {
             let mut sink = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
             sink.extend(warnings.into_iter().map(|p| body.warning(p)));
