@@ -10,6 +10,11 @@
 //! leaves alone; after Markdown the placeholders become the components' HTML. A body is
 //! rendered as Markdown (its own components included) and given to the component as `body`.
 //!
+//! Most calls pass literals only (`kind="注意"`, `data={[…]}`): those are read here
+//! ([`literal_value`]) and the component rendered straight from them, as Tera renders it from
+//! a template; a call with an expression is compiled as a one-off template, and so is any call
+//! that fails, so that every error is reported the one way.
+//!
 //! Components whose name has a dot (`common.footer`, `cards.card`) are the theme's own
 //! building blocks, not for content.
 
