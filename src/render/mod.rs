@@ -13,6 +13,7 @@ pub mod context;
 pub mod feeds;
 pub mod filters;
 pub mod guard;
+pub mod image_functions;
 pub mod markdown;
 pub mod picture;
 pub mod templates;
@@ -305,6 +306,7 @@ impl<'a> Renderer<'a> {
             None => templates::Compiled::new(assets)?,
         };
         let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
+        image_functions::install(&mut tera, site, images.templated.clone());
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");

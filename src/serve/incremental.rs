@@ -331,6 +331,12 @@ impl Live {
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         self.compiled = Some(renderer.into_templates());
+        // The images the re-rendered templates asked for (`resize_image`, `image_set`).
+        let pipeline = self.images.as_ref().expect("made above");
+        let template_files = match build::template_images(&mut images, pipeline) {
+            Ok(files) => files,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
 
         // The new output as a difference from what is served. Removals first: a path can
         // move from one target to another.
@@ -385,6 +391,13 @@ impl Live {
         let mut image_paths = BTreeSet::new();
         for f in std::mem::take(&mut images.files) {
             image_paths.insert(f.path.clone());
+            produced.insert(f.path.clone());
+            upserts.insert(f.path, f.contents.into());
+        }
+
+        // Kept while serving, like a page's other files: their names change with their content,
+        // and a page not re-rendered still shows the ones it asked for before.
+        for f in template_files {
             produced.insert(f.path.clone());
             upserts.insert(f.path, f.contents.into());
         }
