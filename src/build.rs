@@ -244,10 +244,12 @@ pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
 }
 
 /// The images templates asked for while rendering (`resize_image`, `image_set`), processed
-/// now through the same pipeline and cache; counted in the images stage's figures.
+/// now through the same pipeline and cache; counted in the images stage's figures. A static
+/// photo a template used is published without its metadata, like those pages show.
 pub fn template_images(images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
     let Some(templated) = images.templated.clone() else { return Ok(Vec::new()) };
-    let (files, stats) = templated.finish(pipeline)?;
+    let (files, stats, replaced) = templated.finish(pipeline)?;
+    images.replaced.extend(replaced);
     images.stats.sources += stats.sources;
     images.stats.decoded += stats.decoded;
     images.stats.encoded += stats.encoded;

@@ -98,6 +98,9 @@ pub struct TemplateImages {
     sources: Mutex<HashMap<PathBuf, Result<Source, ImageError>>>,
     /// Output path → what makes it.
     queue: Mutex<BTreeMap<String, Queued>>,
+    /// Static photos templates used, by output path: their published copy is replaced by one
+    /// without metadata, as the images stage does for those pages show.
+    statics_used: Mutex<BTreeMap<String, PathBuf>>,
 }
 
 impl TemplateImages {
@@ -120,6 +123,7 @@ impl TemplateImages {
             config: config.clone(),
             sources: Mutex::default(),
             queue: Mutex::default(),
+            statics_used: Mutex::default(),
         }
     }
 
@@ -128,6 +132,15 @@ impl TemplateImages {
     /// the static files (the site's, then the theme's), then under content/ (where page
     /// bundles are: `page.colocated_path ~ "hall.jpg"`). Nothing outside the site is read.
     pub fn resolve(&self, path: &str) -> Result<PathBuf, ImageError> {
+        let (file, static_path) = self.locate(path)?;
+        if let (Some(at), Ok(mut used)) = (static_path, self.statics_used.lock()) {
+            used.insert(at, file.clone());
+        }
+        Ok(file)
+    }
+
+    /// [`TemplateImages::resolve`], and the output path when the file is a static one.
+    fn locate(&self, path: &str) -> Result<(PathBuf, Option<String>), ImageError> {
         if path.trim().is_empty() {
             return Err(ImageError::Missing);
         }
@@ -149,10 +162,10 @@ impl TemplateImages {
             return Err(ImageError::Missing);
         }
         let joined = parts.join("/");
-        let in_content = |rel: &str| Some(self.content.join(rel)).filter(|p| p.is_file());
-        let in_static = |rel: &str| -> Result<Option<PathBuf>, ImageError> {
+        let in_content = |rel: &str| Some((self.content.join(rel), None)).filter(|(p, _)| p.is_file());
+        let in_static = |rel: &str| -> Result<Option<(PathBuf, Option<String>)>, ImageError> {
             match self.statics.get(rel) {
-                Some(Some(file)) => Ok(Some(file.clone())),
+                Some(Some(file)) => Ok(Some((file.clone(), Some(rel.to_string())))),
                 Some(None) => Err(ImageError::Unsupported { what: "a file built into kepu's theme, not a photo of the site".into() }),
                 None => Ok(None),
             }
@@ -169,7 +182,7 @@ impl TemplateImages {
                 None => in_content(&joined),
             }
         };
-        let Some(file) = found else {
+        let Some((file, static_path)) = found else {
             if path.starts_with('/') && Path::new(path).exists() {
                 return Err(ImageError::OutsideSite {
                     why: "a path starting with `/` is looked up under static/ and content/, not on the computer".into(),
@@ -185,7 +198,7 @@ impl TemplateImages {
         if !inside {
             return Err(ImageError::OutsideSite { why: "the file is a link to somewhere outside the site folder".into() });
         }
-        Ok(file)
+        Ok((file, static_path))
     }
 
     /// The source `file`, read once per build.
@@ -288,7 +301,20 @@ impl TemplateImages {
     /// Process everything queued so far through `pipeline` (in parallel; each source decoded
     /// at most once, and not at all when the cache has every output) and give the files to
     /// write, sorted by path. Errors name the image and the pages that asked for it.
-    pub fn finish(&self, pipeline: &Pipeline) -> Result<(Vec<OutputFile>, Stats), Diagnostics> {
+    /// The output paths of the static photos whose copies it made replace the originals.
+    pub fn finish(&self, pipeline: &Pipeline) -> Result<(Vec<OutputFile>, Stats, Vec<String>), Diagnostics> {
+        let statics = self.statics_used.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        let mut replaced = Vec::new();
+        for (at, file) in statics {
+            // A photo's source: the others (SVG, a text file) were refused when asked for.
+            let Ok(source) = self.source(&file) else { continue };
+            let encoding = self.encoding(&source, Wanted::default());
+            let request = Request { op: Operation::FitWidth(self.config.full_width.max(1)), encoding };
+            if let Ok(mut queue) = self.queue.lock() {
+                queue.entry(at.clone()).or_insert_with(|| Queued { source, request, asked_by: BTreeSet::new() });
+            }
+            replaced.push(at);
+        }
         let queue = self.queue.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default();
         let mut by_source: BTreeMap<PathBuf, (Source, Vec<(String, Request)>, BTreeSet<String>)> = BTreeMap::new();
         for (path, q) in queue {
@@ -337,7 +363,7 @@ impl TemplateImages {
             return Err(diags.sorted());
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((files, stats))
+        Ok((files, stats, replaced))
     }
 }
 

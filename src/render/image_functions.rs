@@ -39,7 +39,7 @@ fn no_pipeline(function: &str) -> tera::Error {
 
 /// `function: image `path`: what is wrong. hint`.
 fn image_error(function: &str, path: &str, e: &ImageError) -> tera::Error {
-    tera::Error::message(format!("{function}: image `{path}`: {e}. {}", e.hint()))
+    tera::Error::message(format!("{function}: image `{path}`: {e} (to fix: {})", e.hint()))
 }
 
 fn path_arg(function: &str, args: &Kwargs) -> TeraResult<String> {
