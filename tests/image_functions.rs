@@ -325,3 +325,60 @@ fn a_static_photo_a_template_uses_is_published_without_its_metadata() {
     assert!(exif::Reader::new().read_from_container(&mut Cursor::new(&published)).is_err(), "the original with its GPS position was published");
     assert_eq!(image::image_dimensions(site.join("public/images/phone.jpg")).unwrap(), (200, 400), "upright");
 }
+
+/// The venue bundle's page with `body`.
+fn hall_page(site: &Path, body: &str) {
+    write(site, "content/venues/hall/index.md", &format!("+++\ntitle = \"示例馆\"\nexample = true\n\n[venue]\nkind = \"流动科技馆\"\n+++\n\n{body}\n"));
+}
+
+#[test]
+fn the_figure_component_is_a_responsive_picture_and_keeps_the_alt_text_rules() {
+    let (_d, site) = site_with("<!doctype html><html lang=\"zh\"><head><title>图</title></head><body>首页</body></html>\n");
+    std::fs::write(site.join("content/venues/hall/wide.jpg"), jpeg(1000, 500, |x, _| [(x % 256) as u8, 80, 80])).unwrap();
+    hall_page(
+        &site,
+        "{{ <figure src=\"wide.jpg\" alt=\"展厅全景\" caption=\"新馆主展厅\" /> }}\n\n{{ <figure src=\"/images/poster.png\" alt='\"\"' /> }}\n\n{{ <figure src=\"https://example.org/x.svg\" alt=\"外站的图\" width={40} height={20} /> }}",
+    );
+    build_ok(&site, &[]);
+    let html = std::fs::read_to_string(site.join("public/venues/hall/index.html")).unwrap();
+    let public = site.join("public");
+    // A photo: <picture>, widths below its own, files of the sizes written, caption, link.
+    let start = html.find("<figure class=\"figure photo\">").expect("a processed figure");
+    let figure = &html[start..start + html[start..].find("</figure>").unwrap()];
+    assert!(figure.contains(r#"width="1000" height="500" alt="展厅全景""#), "{figure}");
+    assert!(figure.contains("<figcaption>新馆主展厅</figcaption>") && figure.contains(r#"<a class="photo-full""#), "{figure}");
+    let srcset = figure.split("srcset=\"").nth(1).unwrap().split('"').next().unwrap();
+    let mut widths = Vec::new();
+    for candidate in srcset.split(", ") {
+        let (url, w) = candidate.split_once(' ').unwrap();
+        let w: u32 = w.trim_end_matches('w').parse().unwrap();
+        assert_eq!(size_of(&public.join(url.trim_start_matches('/'))), (w, w / 2), "{candidate}");
+        widths.push(w);
+    }
+    assert_eq!(widths, [400, 800, 1000], "the configured widths below 1000, and 1000");
+    // Decorative, on purpose: alt="" and no link.
+    assert!(html.contains(r#"height="150" alt="" loading="lazy""#), "{html}");
+    // Not a photo kepu processes: as it is.
+    assert!(html.contains(r#"<img src="https://example.org/x.svg" alt="外站的图" loading="lazy" decoding="async" width="40" height="20">"#), "{html}");
+
+    let before = tree(&public);
+    let cases = [
+        ("{{ <figure src=\"wide.jpg\" alt=\"wide.jpg\" /> }}", "only its file name"),
+        ("{{ <figure src=\"wide.jpg\" alt=\" \" /> }}", "alt must say what the image shows"),
+        ("{{ <figure src=\"gone.jpg\" alt=\"不存在的图\" /> }}", "does not exist"),
+        ("{{ <figure src=\"../../../../etc/passwd.jpg\" alt=\"越界\" /> }}", "outside the site"),
+    ];
+    for (body, message) in cases {
+        hall_page(&site, body);
+        let err = build_fails(&site);
+        assert!(err.contains(message), "{body}: {err}");
+        assert!(err.contains("content/venues/hall/index.md"), "{body}: names the page: {err}");
+        assert_eq!(tree(&public), before, "{body}: public/ changed");
+    }
+    // Beside a page that is not a bundle.
+    hall_page(&site, "正文。");
+    write(&site, "content/venues/solo.md", "+++\ntitle = \"单页\"\nexample = true\n\n[venue]\nkind = \"流动科技馆\"\n+++\n\n{{ <figure src=\"x.jpg\" alt=\"一张图\" /> }}\n");
+    let err = build_fails(&site);
+    assert!(err.contains("not a bundle"), "{err}");
+    assert_eq!(tree(&public), before);
+}

@@ -89,6 +89,8 @@ struct Queued {
 #[derive(Debug)]
 pub struct TemplateImages {
     root: PathBuf,
+    /// `root` with links resolved, to tell files inside the site from others.
+    canonical_root: Option<PathBuf>,
     content: PathBuf,
     /// Static files by output path: the file they are copied from, or `None` for files
     /// built into kepu's theme (not photos).
@@ -118,6 +120,7 @@ impl TemplateImages {
             .collect();
         TemplateImages {
             root: root.to_path_buf(),
+            canonical_root: root.canonicalize().ok(),
             content: root.join("content"),
             statics,
             config: config.clone(),
@@ -191,8 +194,8 @@ impl TemplateImages {
             return Err(ImageError::Missing);
         };
         // A symbolic link may still lead out of the site.
-        let inside = match (file.canonicalize(), self.root.canonicalize()) {
-            (Ok(f), Ok(r)) => f.starts_with(&r) && f.components().all(|c| !matches!(c, Component::ParentDir)),
+        let inside = match (file.canonicalize(), &self.canonical_root) {
+            (Ok(f), Some(r)) => f.starts_with(r) && f.components().all(|c| !matches!(c, Component::ParentDir)),
             _ => false,
         };
         if !inside {

@@ -172,6 +172,9 @@ impl tera::Function<TeraResult<Value>> for ImageSetFunction {
             Some(v) if v.is_none() => Vec::new(),
             Some(v) => {
                 let items = v.as_array().ok_or_else(|| tera::Error::message(format!("{F}: `widths` must be a list of pixel widths, e.g. [400, 800]")))?;
+                if items.len() > 16 {
+                    return Err(tera::Error::message(format!("{F}: {} widths in `widths`; 16 at most (each is a file per format)", items.len())));
+                }
                 let mut widths = Vec::new();
                 for item in items {
                     match item.as_i64() {
