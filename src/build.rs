@@ -247,14 +247,20 @@ pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
 /// now through the same pipeline and cache; counted in the images stage's figures. A static
 /// photo a template used is published without its metadata, like those pages show.
 pub fn template_images(images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
-    let Some(templated) = images.templated.clone() else { return Ok(Vec::new()) };
-    let (files, stats, replaced) = templated.finish(pipeline)?;
-    images.replaced.extend(replaced);
+    Ok(finish_template_images(images, pipeline)?.files)
+}
+
+/// [`template_images`] with which pages asked for each file (for `kepu serve`).
+pub fn finish_template_images(images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<images::templated::Finished, Diagnostics> {
+    let Some(templated) = images.templated.clone() else { return Ok(Default::default()) };
+    let finished = templated.finish(pipeline)?;
+    images.replaced.extend(finished.replaced.iter().cloned());
+    let stats = finished.stats;
     images.stats.sources += stats.sources;
     images.stats.decoded += stats.decoded;
     images.stats.encoded += stats.encoded;
     images.stats.cached += stats.cached;
-    Ok(files)
+    Ok(finished)
 }
 
 /// Static files less those the images stage replaced, then the images stage's files.

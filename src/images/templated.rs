@@ -75,6 +75,19 @@ impl Wanted {
     }
 }
 
+/// What [`TemplateImages::finish`] made.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The files to write, sorted by path.
+    pub files: Vec<OutputFile>,
+    pub stats: Stats,
+    /// Output paths of static photos whose copies here replace the originals.
+    pub replaced: Vec<String>,
+    /// Output path → the pages (URL paths) whose templates asked for it (`kepu serve` drops
+    /// a file when the pages that asked for it are rendered again without asking).
+    pub asked_by: BTreeMap<String, BTreeSet<String>>,
+}
+
 /// One queued output.
 #[derive(Debug)]
 struct Queued {
@@ -304,8 +317,7 @@ impl TemplateImages {
     /// Process everything queued so far through `pipeline` (in parallel; each source decoded
     /// at most once, and not at all when the cache has every output) and give the files to
     /// write, sorted by path. Errors name the image and the pages that asked for it.
-    /// The output paths of the static photos whose copies it made replace the originals.
-    pub fn finish(&self, pipeline: &Pipeline) -> Result<(Vec<OutputFile>, Stats, Vec<String>), Diagnostics> {
+    pub fn finish(&self, pipeline: &Pipeline) -> Result<Finished, Diagnostics> {
         let statics = self.statics_used.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
         let mut replaced = Vec::new();
         for (at, file) in statics {
@@ -319,6 +331,7 @@ impl TemplateImages {
             replaced.push(at);
         }
         let queue = self.queue.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default();
+        let asked: BTreeMap<String, BTreeSet<String>> = queue.iter().map(|(path, q)| (path.clone(), q.asked_by.clone())).collect();
         let mut by_source: BTreeMap<PathBuf, (Source, Vec<(String, Request)>, BTreeSet<String>)> = BTreeMap::new();
         for (path, q) in queue {
             let entry = by_source.entry(q.source.path.clone()).or_insert_with(|| (q.source.clone(), Vec::new(), BTreeSet::new()));
@@ -366,7 +379,7 @@ impl TemplateImages {
             return Err(diags.sorted());
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((files, stats, replaced))
+        Ok(Finished { files, stats, replaced, asked_by: asked })
     }
 }
 
