@@ -6,6 +6,9 @@
 //! [`cache::Cache`]. [`site::process_site`] finds what a site needs (Markdown images, typed
 //! pages' covers, photos in page bundles), runs the requests in parallel and hands render an
 //! [`site::ImageSet`]: the responsive set of each image and the files for the write stage.
+//! The set also carries [`templated::TemplateImages`], which answers the template functions
+//! (`resize_image`, `get_image_metadata`, `image_set`) while pages render and processes what
+//! they asked for once render is done, through the same pipeline and cache.
 //!
 //! Owns: reading image headers before decoding (pixel limit), decoding, EXIF orientation,
 //! colour conversion to sRGB, resizing, encoding (WebP, JPEG, PNG), the cache. Writes no

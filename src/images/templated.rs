@@ -222,7 +222,18 @@ impl TemplateImages {
         if let Some(known) = self.sources.lock().ok().and_then(|s| s.get(file).cloned()) {
             return known;
         }
-        let read = super::read_source(file, self.config.max_pixels);
+        let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        let read = match ext.as_str() {
+            // Read and sniffed: the content decides (with a conversion hint for HEIC and others).
+            "jpg" | "jpeg" | "png" | "heic" | "heif" | "tif" | "tiff" | "bmp" | "gif" | "webp" | "avif" => {
+                super::read_source(file, self.config.max_pixels)
+            }
+            "svg" => Err(ImageError::Unsupported {
+                what: "an SVG drawing (not a JPEG or PNG image; a vector image needs no resizing: link it with get_url)".into(),
+            }),
+            "" => Err(ImageError::Unsupported { what: "a file without an extension (not a JPEG or PNG image)".into() }),
+            other => Err(ImageError::Unsupported { what: format!("a `.{other}` file (not a JPEG or PNG image)") }),
+        };
         if let Ok(mut sources) = self.sources.lock() {
             sources.insert(file.to_path_buf(), read.clone());
         }
@@ -411,6 +422,11 @@ mod tests {
         assert!(matches!(t.resolve("a/y.jpg"), Err(ImageError::Missing)));
         assert!(matches!(t.resolve(""), Err(ImageError::Missing)));
         assert!(matches!(t.resolve("https://example.org/x.jpg"), Err(ImageError::Unsupported { .. })));
+        assert!(matches!(t.resolve("a\\x.jpg"), Err(ImageError::OutsideSite { .. })));
+        assert!(matches!(t.resolve("a/x.jpg\0"), Err(ImageError::OutsideSite { .. })));
+        std::fs::write(dir.join("content/a/notes.txt"), b"text").unwrap();
+        assert!(matches!(t.metadata("a/notes.txt"), Err(ImageError::Unsupported { what }) if what.contains("`.txt`")));
+        assert!(matches!(t.metadata("a/x.jpg"), Err(ImageError::Corrupt { .. })));
         std::os::unix::fs::symlink("/etc/hostname", dir.join("content/a/link.jpg")).unwrap();
         assert!(matches!(t.resolve("a/link.jpg"), Err(ImageError::OutsideSite { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
