@@ -246,14 +246,23 @@ pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
 /// The images templates asked for while rendering (`resize_image`, `image_set`), processed
 /// now through the same pipeline and cache; counted in the images stage's figures. A static
 /// photo a template used is published without its metadata, like those pages show.
-pub fn template_images(images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
-    Ok(finish_template_images(images, pipeline)?.files)
+pub fn template_images(options: &BuildOptions, images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
+    Ok(finish_template_images(options, images, pipeline)?.files)
 }
 
 /// [`template_images`] with which pages asked for each file (for `kepu serve`).
-pub fn finish_template_images(images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<images::templated::Finished, Diagnostics> {
+pub fn finish_template_images(
+    options: &BuildOptions,
+    images: &mut ImageSet,
+    pipeline: &images::Pipeline,
+) -> Result<images::templated::Finished, Diagnostics> {
     let Some(templated) = images.templated.clone() else { return Ok(Default::default()) };
-    let finished = templated.finish(pipeline)?;
+    let progress = |done: usize, total: usize, file: &str| {
+        if let Some(p) = &options.image_progress.0 {
+            p(done, total, file);
+        }
+    };
+    let finished = templated.finish(pipeline, &progress)?;
     images.replaced.extend(finished.replaced.iter().cloned());
     let stats = finished.stats;
     images.stats.sources += stats.sources;
@@ -284,7 +293,7 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     // The render timing includes the images templates asked for, made once render is done.
     let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || {
         let (mut files, warnings) = render::render(&site, &assets, &images)?;
-        files.extend(template_images(&mut images, &pipeline)?);
+        files.extend(template_images(options, &mut images, &pipeline)?);
         Ok::<_, Diagnostics>((files, warnings))
     })?;
     files.extend(index_files);
@@ -344,7 +353,7 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     // and before anything is swapped in: one that fails stops the build here.
     let render_warnings = timed(Stage::Render, on_stage, &mut timings, || {
         let warnings = render::render_into(&site, &assets, &images, &|f| staging.add(f))?;
-        staging.add_all(template_images(&mut images, &pipeline)?);
+        staging.add_all(template_images(options, &mut images, &pipeline)?);
         Ok::<_, Diagnostics>(warnings)
     })?;
     let mut warnings = config_warnings(&site);

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::site::{widths_for, Responsive, Stats, Variant};
+use super::site::{widths_for, Progress, Responsive, Stats, Variant};
 use super::{cache, codec, Encoding, Format, ImageError, Operation, Pipeline, Request, Source};
 use crate::config::ImagesConfig;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -328,7 +328,8 @@ impl TemplateImages {
     /// Process everything queued so far through `pipeline` (in parallel; each source decoded
     /// at most once, and not at all when the cache has every output) and give the files to
     /// write, sorted by path. Errors name the image and the pages that asked for it.
-    pub fn finish(&self, pipeline: &Pipeline) -> Result<Finished, Diagnostics> {
+    /// `progress` is told as each image is done, as in the images stage.
+    pub fn finish(&self, pipeline: &Pipeline, progress: Progress<'_>) -> Result<Finished, Diagnostics> {
         let statics = self.statics_used.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
         let mut replaced = Vec::new();
         for (at, file) in statics {
@@ -350,11 +351,15 @@ impl TemplateImages {
             entry.2.extend(q.asked_by);
         }
         let jobs: Vec<_> = by_source.into_values().collect();
+        let done = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<_> = jobs
             .par_iter()
             .map(|(source, outputs, _)| {
                 let requests: Vec<Request> = outputs.iter().map(|(_, r)| *r).collect();
-                pipeline.run(source, &requests)
+                let result = pipeline.run(source, &requests);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(n, jobs.len(), &source.path.strip_prefix(&self.root).unwrap_or(&source.path).to_string_lossy());
+                result
             })
             .collect();
         let mut files = Vec::new();

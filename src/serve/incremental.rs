@@ -336,7 +336,7 @@ impl Live {
         self.compiled = Some(renderer.into_templates());
         // The images the re-rendered templates asked for (`resize_image`, `image_set`).
         let pipeline = self.images.as_ref().expect("made above");
-        let finished = match build::finish_template_images(&mut images, pipeline) {
+        let finished = match build::finish_template_images(&self.options, &mut images, pipeline) {
             Ok(finished) => finished,
             Err(d) => return Err(self.unpatch(site, patched, d)),
         };
