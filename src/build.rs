@@ -262,7 +262,8 @@ pub fn finish_template_images(
             p(done, total, file);
         }
     };
-    let finished = templated.finish(pipeline, &progress)?;
+    let mut finished = templated.finish(pipeline, &progress)?;
+    images.warnings.extend(std::mem::take(&mut finished.warnings));
     images.replaced.extend(finished.replaced.iter().cloned());
     let stats = finished.stats;
     images.stats.sources += stats.sources;

@@ -382,3 +382,20 @@ fn the_figure_component_is_a_responsive_picture_and_keeps_the_alt_text_rules() {
     assert!(err.contains("not a bundle"), "{err}");
     assert_eq!(tree(&public), before);
 }
+
+#[test]
+fn a_template_image_over_the_budget_is_a_warning_with_its_size() {
+    let (_d, site) = site_with(
+        "<!doctype html><html lang=\"zh\"><head><title>图</title></head><body>{% set r = resize_image(path=\"/images/noise.jpg\", width=600, op=\"fit_width\", quality=95) %}<img src=\"{{ r.url }}\" alt=\"示例\"></body></html>\n",
+    );
+    let noise = jpeg(600, 400, |x, y| {
+        let v = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(2_246_822_519) >> 24;
+        [v as u8, (v * 7) as u8, (v * 13) as u8]
+    });
+    std::fs::write(site.join("static/images/noise.jpg"), noise).unwrap();
+    let config = std::fs::read_to_string(site.join("config.toml")).unwrap();
+    write(&site, "config.toml", &format!("{config}\n[images]\nbudget_kb = 2\n"));
+    let run = build_ok(&site, &[]);
+    assert!(run.stderr.contains("warning") && run.stderr.contains("static/images/noise.jpg"), "{}", run.stderr);
+    assert!(run.stderr.contains("as jpg at 600×400 px") && run.stderr.contains("over the 2 KB budget"), "{}", run.stderr);
+}

@@ -83,6 +83,8 @@ pub struct Finished {
     pub stats: Stats,
     /// Output paths of static photos whose copies here replace the originals.
     pub replaced: Vec<String>,
+    /// Files over `[images] budget_kb` (the largest of each image), as warnings.
+    pub warnings: Diagnostics,
     /// Output path → the pages (URL paths) whose templates asked for it (`kepu serve` drops
     /// a file when the pages that asked for it are rendered again without asking).
     pub asked_by: BTreeMap<String, BTreeSet<String>>,
@@ -116,6 +118,9 @@ pub struct TemplateImages {
     /// Static photos templates used, by output path: their published copy is replaced by one
     /// without metadata, as the images stage does for those pages show.
     statics_used: Mutex<BTreeMap<String, PathBuf>>,
+    /// Outputs held to `[images] budget_kb`: what `resize_image` asked for and the WebP of a
+    /// set (as for photos in Markdown), not the full-size copies a picture links to.
+    budgeted: Mutex<std::collections::HashSet<String>>,
 }
 
 impl TemplateImages {
@@ -140,6 +145,7 @@ impl TemplateImages {
             sources: Mutex::default(),
             queue: Mutex::default(),
             statics_used: Mutex::default(),
+            budgeted: Mutex::default(),
         }
     }
 
@@ -258,6 +264,13 @@ impl TemplateImages {
     }
 
     /// Plan `request` of `source`, queue it, and give its output.
+    fn budget(&self, v: Variant) -> Variant {
+        if let Ok(mut b) = self.budgeted.lock() {
+            b.insert(v.path.clone());
+        }
+        v
+    }
+
     fn queue(&self, source: &Source, request: Request, asked_by: &str) -> Variant {
         let planned = codec::plan(request.op, source.header.width, source.header.height);
         let key = cache::key(&source.hash, &request);
@@ -284,7 +297,7 @@ impl TemplateImages {
     pub fn resize(&self, path: &str, op: Operation, wanted: Wanted, asked_by: &str) -> Result<Resized, ImageError> {
         let source = self.source(&self.resolve(path)?)?;
         let encoding = self.encoding(&source, wanted);
-        let v = self.queue(&source, Request { op, encoding }, asked_by);
+        let v = self.budget(self.queue(&source, Request { op, encoding }, asked_by));
         Ok(Resized {
             path: v.path,
             width: v.width,
@@ -307,7 +320,7 @@ impl TemplateImages {
         let mut webp_variants = Vec::new();
         let mut fallback_variants = Vec::new();
         for w in widths_for(source.header.width, configured) {
-            webp_variants.push(self.queue(&source, Request { op: Operation::FitWidth(w), encoding: webp }, asked_by));
+            webp_variants.push(self.budget(self.queue(&source, Request { op: Operation::FitWidth(w), encoding: webp }, asked_by)));
             fallback_variants.push(self.queue(&source, Request { op: Operation::FitWidth(w), encoding: fb }, asked_by));
         }
         let largest = fallback_variants.last().cloned().expect("widths_for gives at least one width");
@@ -343,6 +356,7 @@ impl TemplateImages {
             replaced.push(at);
         }
         let queue = self.queue.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default();
+        let budgeted = self.budgeted.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default();
         let asked: BTreeMap<String, BTreeSet<String>> = queue.iter().map(|(path, q)| (path.clone(), q.asked_by.clone())).collect();
         let mut by_source: BTreeMap<PathBuf, (Source, Vec<(String, Request)>, BTreeSet<String>)> = BTreeMap::new();
         for (path, q) in queue {
@@ -365,6 +379,7 @@ impl TemplateImages {
         let mut files = Vec::new();
         let mut stats = Stats::default();
         let mut diags = Diagnostics::new();
+        let mut warnings = Diagnostics::new();
         for ((source, outputs, asked_by), result) in jobs.iter().zip(results) {
             match result {
                 Ok((made, run)) => {
@@ -372,6 +387,23 @@ impl TemplateImages {
                     stats.decoded += usize::from(run.decoded);
                     stats.encoded += run.encoded;
                     stats.cached += run.cached;
+                    let largest = outputs.iter().zip(&made).filter(|((path, _), _)| budgeted.contains(path)).max_by_key(|(_, p)| p.bytes);
+                    if let Some(((path, request), p)) = largest.filter(|(_, p)| p.bytes > self.config.budget_kb * 1024) {
+                        let display = source.path.strip_prefix(&self.root).unwrap_or(&source.path);
+                        warnings.push(
+                            Diagnostic::warning(format!(
+                                "image `{}` is {} KB as {} at {}×{} px (`{path}`), over the {} KB budget",
+                                display.display(),
+                                p.bytes.div_ceil(1024),
+                                request.encoding.format.extension(),
+                                p.width,
+                                p.height,
+                                self.config.budget_kb
+                            ))
+                            .file(display)
+                            .hint("ask the template function for a smaller size or a lower quality, or crop the photo to what matters; visitors on slow connections wait for every KB"),
+                        );
+                    }
                     files.extend(outputs.iter().zip(made).map(|((path, _), p)| OutputFile::copy(path.clone(), p.file)));
                 }
                 Err(e) => {
@@ -395,7 +427,7 @@ impl TemplateImages {
             return Err(diags.sorted());
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(Finished { files, stats, replaced, asked_by: asked })
+        Ok(Finished { files, stats, replaced, warnings, asked_by: asked })
     }
 }
 
