@@ -18,8 +18,10 @@ fn main() {
     let assets = kepu::load::theme::load_assets(&root, &config.theme).unwrap_or_else(|d| fail(d));
     let docs = kepu::load::load_content(&root).unwrap_or_else(|d| fail(d));
     let site = kepu::model::build(config, docs, &Default::default()).unwrap_or_else(|d| fail(d));
+    // (No photos: the profile is of templates; pages show their images as plain <img>.)
+    let images = kepu::images::ImageSet::default();
     let t = Instant::now();
-    let renderer = Renderer::new(&site, &assets).unwrap_or_else(|d| fail(d));
+    let renderer = Renderer::new(&site, &assets, &images).unwrap_or_else(|d| fail(d));
     println!("renderer setup {:8.1} ms", t.elapsed().as_secs_f64() * 1e3);
     let mut kinds: BTreeMap<String, Vec<Target>> = BTreeMap::new();
     for target in kepu::render::targets(&site, &assets) {

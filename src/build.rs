@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 use crate::model::{ModelOptions, Site};
 use crate::output::OutputFile;
+use crate::images::{self, ImageSet};
 use crate::{load, model, render, write};
 
 /// What to build and how.
@@ -26,6 +27,18 @@ pub struct BuildOptions {
     pub minify: bool,
     /// Write `.gz`/`.br` siblings (also on when `[output] precompress` is).
     pub precompress: bool,
+    /// Told as each image is processed (for a progress bar).
+    pub image_progress: ImageProgress,
+}
+
+/// A callback told (images done, images in all, the file just done) during the images stage.
+#[derive(Clone, Default)]
+pub struct ImageProgress(pub Option<std::sync::Arc<dyn Fn(usize, usize, &str) + Send + Sync>>);
+
+impl std::fmt::Debug for ImageProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ImageProgress(Some)" } else { "ImageProgress(None)" })
+    }
 }
 
 impl BuildOptions {
@@ -38,6 +51,7 @@ impl BuildOptions {
             include_drafts: false,
             minify: false,
             precompress: false,
+            image_progress: ImageProgress::default(),
         }
     }
 }
@@ -47,6 +61,7 @@ impl BuildOptions {
 pub enum Stage {
     Load,
     Model,
+    Images,
     Render,
     Index,
     Write,
@@ -57,6 +72,7 @@ impl Stage {
         match self {
             Stage::Load => "load",
             Stage::Model => "model",
+            Stage::Images => "images",
             Stage::Render => "render",
             Stage::Index => "index",
             Stage::Write => "write",
@@ -98,6 +114,8 @@ pub struct Generated {
     pub files: Vec<OutputFile>,
     pub timings: Timings,
     pub warnings: Diagnostics,
+    /// What the images stage did.
+    pub images: crate::images::site::Stats,
 }
 
 /// What a successful build did.
@@ -113,6 +131,8 @@ pub struct BuildReport {
     pub compressed_bytes: u64,
     pub timings: Timings,
     pub warnings: Diagnostics,
+    /// What the images stage did.
+    pub images: crate::images::site::Stats,
 }
 
 /// The site modelled, with the theme it renders with: what the load and model stages give.
@@ -201,6 +221,66 @@ fn load_and_model(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Re
     Ok(Modelled { site, assets, timings })
 }
 
+/// The images stage: every photo the site shows, processed through the cache under the site
+/// root. Its files replace the static files of the same path (originals with metadata).
+pub fn process_images(
+    options: &BuildOptions,
+    site: &Site,
+    assets: &load::theme::Assets,
+    pipeline: &images::Pipeline,
+) -> Result<ImageSet, Diagnostics> {
+    let progress = |done: usize, total: usize, file: &str| {
+        if let Some(p) = &options.image_progress.0 {
+            p(done, total, file);
+        }
+    };
+    let set = images::process_site(site, &assets.static_files, &options.root, pipeline, &progress)?;
+    Ok(set)
+}
+
+/// The image pipeline of a site: its cache, its pixel limit.
+pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
+    images::Pipeline::open(&options.root, site.config.images.max_pixels)
+}
+
+/// The images templates asked for while rendering (`resize_image`, `image_set`), processed
+/// now through the same pipeline and cache; counted in the images stage's figures. A static
+/// photo a template used is published without its metadata, like those pages show.
+pub fn template_images(options: &BuildOptions, images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
+    Ok(finish_template_images(options, images, pipeline)?.files)
+}
+
+/// [`template_images`] with which pages asked for each file (for `kepu serve`).
+pub fn finish_template_images(
+    options: &BuildOptions,
+    images: &mut ImageSet,
+    pipeline: &images::Pipeline,
+) -> Result<images::templated::Finished, Diagnostics> {
+    let Some(templated) = images.templated.clone() else { return Ok(Default::default()) };
+    let progress = |done: usize, total: usize, file: &str| {
+        if let Some(p) = &options.image_progress.0 {
+            p(done, total, file);
+        }
+    };
+    let mut finished = templated.finish(pipeline, &progress)?;
+    images.warnings.extend(std::mem::take(&mut finished.warnings));
+    images.replaced.extend(finished.replaced.iter().cloned());
+    let stats = finished.stats;
+    images.stats.sources += stats.sources;
+    images.stats.decoded += stats.decoded;
+    images.stats.encoded += stats.encoded;
+    images.stats.cached += stats.cached;
+    Ok(finished)
+}
+
+/// Static files less those the images stage replaced, then the images stage's files.
+fn static_and_image_files(assets: load::theme::Assets, images: &mut ImageSet) -> Vec<OutputFile> {
+    let mut files: Vec<OutputFile> =
+        assets.static_files.into_values().filter(|f| !images.replaced.contains(&f.path)).collect();
+    files.append(&mut images.files);
+    files
+}
+
 /// Run load → model → index → render, without touching the disk's output (`kepu check` and
 /// `kepu serve` keep the files in memory).
 pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Generated, Diagnostics> {
@@ -209,12 +289,21 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     // (millions of postings) is freed before the rendered site is held in memory, which keeps
     // peak memory near the larger of the two rather than their sum.
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
-    let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets))?;
+    let pipeline = image_pipeline(options, &site);
+    let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
+    // The render timing includes the images templates asked for, made once render is done.
+    let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || {
+        let (mut files, warnings) = render::render(&site, &assets, &images)?;
+        files.extend(template_images(options, &mut images, &pipeline)?);
+        Ok::<_, Diagnostics>((files, warnings))
+    })?;
     files.extend(index_files);
-    files.extend(assets.static_files.into_values());
     let mut warnings = config_warnings(&site);
+    warnings.extend(std::mem::take(&mut images.warnings));
     warnings.extend(render_warnings);
-    Ok(Generated { site, files, timings, warnings })
+    let stats = images.stats;
+    files.extend(static_and_image_files(assets, &mut images));
+    Ok(Generated { site, files, timings, warnings, images: stats })
 }
 
 /// The config's own warnings (the Zola keys kepu does not use), reported once per build.
@@ -255,18 +344,32 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
         )
     };
     // Dropped unfinished on any error below: the staging folder goes, the output stays.
+    // Images first: a broken photo fails the build before anything is staged.
+    let pipeline = image_pipeline(options, &site);
+    let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
     let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     staging.add_all(index_files);
-    let render_warnings =
-        timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &|f| staging.add(f)))?;
+    // The render timing includes the images templates asked for, made once render is done
+    // and before anything is swapped in: one that fails stops the build here.
+    let render_warnings = timed(Stage::Render, on_stage, &mut timings, || {
+        let warnings = render::render_into(&site, &assets, &images, &|f| staging.add(f))?;
+        staging.add_all(template_images(options, &mut images, &pipeline)?);
+        Ok::<_, Diagnostics>(warnings)
+    })?;
+    let mut warnings = config_warnings(&site);
+    warnings.extend(std::mem::take(&mut images.warnings));
+    warnings.extend(render_warnings);
+    let stats = images.stats;
     let report = timed(Stage::Write, on_stage, &mut timings, || {
-        staging.add_all(assets.static_files.into_values().collect());
+        staging.add_all(static_and_image_files(assets, &mut images));
         staging.finish()
     })
     .map_err(write_failed)?;
-    let mut warnings = config_warnings(&site);
-    warnings.extend(render_warnings);
+    // Only a whole build knows every image in use: drop the cache entries none used.
+    if let Err(e) = pipeline.cache.prune() {
+        warnings.push(Diagnostic::warning(format!("could not prune the image cache: {e}")).file(images::cache::CACHE_DIR));
+    }
     for (path, why) in &report.not_minified {
         warnings.push(
             Diagnostic::warning(format!("{path} was written unminified: {why}"))
@@ -284,6 +387,7 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
         compressed_bytes: report.compressed_bytes,
         timings,
         warnings,
+        images: stats,
     })
 }
 

@@ -33,6 +33,9 @@ pub struct Config {
     /// How `kepu build` writes the output (minify, precompress).
     #[serde(default)]
     pub output: OutputConfig,
+    /// The image pipeline's settings.
+    #[serde(default)]
+    pub images: ImagesConfig,
     /// Generate Atom feeds for the site and each section.
     #[serde(default = "yes")]
     pub generate_feeds: bool,
@@ -149,6 +152,75 @@ pub struct OutputConfig {
     /// Write `.gz` and `.br` siblings of text files for servers that send them as they are.
     #[serde(default)]
     pub precompress: bool,
+}
+
+/// `[images]`: how photos are processed (see src/images/).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesConfig {
+    /// Widths (px) of the responsive set, smallest first; an image is never enlarged, so a
+    /// smaller original gets only the widths below its own, and its own.
+    #[serde(default = "default_widths")]
+    pub widths: Vec<u32>,
+    /// WebP quality (1–100).
+    #[serde(default = "default_webp_quality")]
+    pub webp_quality: u8,
+    /// JPEG quality (1–100) of the fallbacks and the full-size copies.
+    #[serde(default = "default_jpeg_quality")]
+    pub jpeg_quality: u8,
+    /// Largest width × height decoded. A bigger image is an error, found from its header
+    /// before any memory is spent on it (a "decompression bomb" declares billions).
+    #[serde(default = "default_max_pixels")]
+    pub max_pixels: u64,
+    /// A processed image (the largest WebP of its set) above this many KB is a warning.
+    #[serde(default = "default_budget_kb")]
+    pub budget_kb: u64,
+    /// The width of the full-size copy that the picture links to (and that
+    /// replaces the original at its own address, without its metadata).
+    #[serde(default = "default_full_width")]
+    pub full_width: u32,
+    /// The `sizes` attribute of images in a page's text: how wide the theme shows them.
+    #[serde(default = "default_sizes")]
+    pub sizes: String,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig {
+            widths: default_widths(),
+            webp_quality: default_webp_quality(),
+            jpeg_quality: default_jpeg_quality(),
+            max_pixels: default_max_pixels(),
+            budget_kb: default_budget_kb(),
+            full_width: default_full_width(),
+            sizes: default_sizes(),
+        }
+    }
+}
+
+fn default_widths() -> Vec<u32> {
+    vec![400, 800, 1200, 1600]
+}
+fn default_webp_quality() -> u8 {
+    75
+}
+fn default_jpeg_quality() -> u8 {
+    80
+}
+fn default_max_pixels() -> u64 {
+    // 50 megapixels: above any phone's default photo, with room for a panorama; decoded as
+    // RGBA it is 200 MB, held by one thread at a time.
+    50_000_000
+}
+fn default_budget_kb() -> u64 {
+    400
+}
+fn default_full_width() -> u32 {
+    2400
+}
+fn default_sizes() -> String {
+    // The theme's `.prose` column: 44em at most, the viewport less 1rem padding each side.
+    "(min-width: 46em) 44em, calc(100vw - 2rem)".into()
 }
 
 /// Options a section can also set in its `_index.md`; values here win.

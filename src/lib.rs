@@ -11,6 +11,7 @@ pub mod config;
 pub mod deploy;
 pub mod diagnostics;
 pub mod gzip;
+pub mod images;
 pub mod index;
 pub mod load;
 pub mod model;

@@ -148,6 +148,9 @@ enum Command {
         kind: String,
         /// The page's title, e.g. "郑州科技馆"; the file name is its pinyin.
         name: String,
+        /// Write the page as a folder (`venues/x/index.md`) to put its photos beside it.
+        #[arg(long, short)]
+        bundle: bool,
         /// Site root.
         #[arg(long, short, default_value = ".", value_parser = existing_folder)]
         root: PathBuf,
@@ -224,7 +227,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
-        Command::New { kind, name, root } => match kepu::scaffold::new_page(&root, &kind, &name) {
+        Command::New { kind, name, root, bundle } => match kepu::scaffold::new_page(&root, &kind, &name, bundle) {
             Ok(p) => {
                 out!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
                 ExitCode::SUCCESS
@@ -268,6 +271,13 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+    /// The images stage's progress on the same line: count and current file.
+    fn images(&self) -> kepu::build::ImageProgress {
+        let Some(bar) = self.bar.clone() else { return Default::default() };
+        kepu::build::ImageProgress(Some(std::sync::Arc::new(move |done: usize, total: usize, file: &str| {
+            bar.set_message(format!("images {done}/{total} {file}"));
+        })))
+    }
 }
 
 fn print_diagnostics(d: &Diagnostics, format: Format) {
@@ -291,6 +301,7 @@ fn run_build(site: &SiteArgs, output: Option<PathBuf>, timings: bool, minify: bo
     options.minify = minify;
     options.precompress = precompress;
     let progress = Progress::new(site.format == Format::Json);
+    options.image_progress = progress.images();
     let start = Instant::now();
     let result = build::build(&options, &mut |s| progress.stage(s));
     progress.finish();
@@ -365,8 +376,9 @@ fn run_check(site: &SiteArgs, external: bool, timeout: u64, seeds: Option<&std::
             return ExitCode::from(2);
         }
     };
-    let options = site.options(None);
+    let mut options = site.options(None);
     let progress = Progress::new(site.format == Format::Json);
+    options.image_progress = progress.images();
     let generated = build::generate(&options, &mut |s| progress.stage(s));
     let g = match generated {
         Ok(g) => g,

@@ -50,10 +50,11 @@ fn the_default_portal_passes_check() {
 #[test]
 fn check_reports_broken_links_missing_assets_and_anchors_where_they_are_written() {
     let (_t, site) = fixture("basic");
+    // (The missing image is an SVG: a missing JPEG or PNG is a build error of the images stage.)
     write(
         &site,
         "content/notes/broken.md",
-        "+++\ntitle = \"坏链接\"\n+++\n\n第一段。\n\n看[不存在的页](/nope/)和![缺图](missing.png)。\n\n\
+        "+++\ntitle = \"坏链接\"\n+++\n\n第一段。\n\n看[不存在的页](/nope/)和![缺图](missing.svg)。\n\n\
          [坏锚点](/venues/zheng-zhou-ke-ji-guan/#没有这个)，[好锚点](/venues/zheng-zhou-ke-ji-guan/#开放时间)，\
          [本页锚点](#没有)，[相对](../gone/)，[邮件](mailto:a@example.org)。\n",
     );
@@ -73,9 +74,9 @@ fn check_reports_broken_links_missing_assets_and_anchors_where_they_are_written(
     assert!(nope["message"].as_str().unwrap().contains("nope/index.html"));
     assert!(nope["hint"].as_str().unwrap().contains("@/"));
 
-    let img = find(&report, "missing asset `missing.png`");
+    let img = find(&report, "missing asset `missing.svg`");
     assert_eq!(img["file"], "content/notes/broken.md");
-    assert!(img["message"].as_str().unwrap().contains("notes/broken/missing.png"));
+    assert!(img["message"].as_str().unwrap().contains("notes/broken/missing.svg"));
 
     let anchor = find(&report, "#没有这个");
     assert!(anchor["message"].as_str().unwrap().contains("no element with id `没有这个`"), "{anchor}");

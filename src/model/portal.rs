@@ -164,6 +164,11 @@ pub struct Venue {
     #[serde(default)]
     pub honours: Vec<String>,
     pub count: Option<u64>,
+    /// A photo for cards, the page header and link previews: a file of the page's bundle
+    /// (`hall.jpg`) or of `static/` (`/images/x.jpg`).
+    pub cover: Option<String>,
+    /// What the cover shows, for visitors who cannot see it (required with `cover`).
+    pub cover_alt: Option<String>,
 }
 
 /// `[base]`
@@ -186,6 +191,11 @@ pub struct Base {
     pub address: Option<String>,
     pub open_days: Option<String>,
     pub count: Option<u64>,
+    /// A photo for cards, the page header and link previews: a file of the page's bundle
+    /// (`hall.jpg`) or of `static/` (`/images/x.jpg`).
+    pub cover: Option<String>,
+    /// What the cover shows, for visitors who cannot see it (required with `cover`).
+    pub cover_alt: Option<String>,
 }
 
 /// `[expert]`
@@ -207,6 +217,11 @@ pub struct Expert {
     pub affiliation: Option<String>,
     #[serde(default)]
     pub activities: Vec<String>,
+    /// A photo for cards, the page header and link previews: a file of the page's bundle
+    /// (`hall.jpg`) or of `static/` (`/images/x.jpg`).
+    pub cover: Option<String>,
+    /// What the cover shows, for visitors who cannot see it (required with `cover`).
+    pub cover_alt: Option<String>,
 }
 
 /// `[campaign]`
@@ -238,6 +253,11 @@ pub struct Campaign {
     pub experts: Vec<String>,
     pub activities: Option<u64>,
     pub participants: Option<u64>,
+    /// A photo for cards, the page header and link previews: a file of the page's bundle
+    /// (`hall.jpg`) or of `static/` (`/images/x.jpg`).
+    pub cover: Option<String>,
+    /// What the cover shows, for visitors who cannot see it (required with `cover`).
+    pub cover_alt: Option<String>,
 }
 
 /// `[campaign.annual]`: when a yearly campaign falls, as fixed by law or by its national
@@ -297,6 +317,11 @@ impl Annual {
 pub struct City {
     pub name: String,
     pub kind: CityKind,
+    /// A photo for cards, the page header and link previews: a file of the page's bundle
+    /// (`hall.jpg`) or of `static/` (`/images/x.jpg`).
+    pub cover: Option<String>,
+    /// What the cover shows, for visitors who cannot see it (required with `cover`).
+    pub cover_alt: Option<String>,
 }
 
 /// `[overview]`
@@ -351,7 +376,36 @@ pub enum Typed {
     Overview(Overview),
 }
 
+/// A typed page's cover as written in its table.
+#[derive(Debug, Clone, Copy)]
+pub struct Cover<'a> {
+    pub src: &'a str,
+    pub alt: Option<&'a str>,
+}
+
 impl Typed {
+    /// The cover photo, for the types that have one (overviews do not).
+    pub fn cover(&self) -> Option<Cover<'_>> {
+        let (src, alt) = self.cover_fields()?;
+        Some(Cover { src: src.as_deref()?, alt: alt.as_deref() })
+    }
+
+    /// Whether `cover_alt` is set (with or without a cover).
+    pub fn has_cover_alt(&self) -> bool {
+        self.cover_fields().is_some_and(|(_, alt)| alt.is_some())
+    }
+
+    fn cover_fields(&self) -> Option<(&Option<String>, &Option<String>)> {
+        match self {
+            Typed::Venue(x) => Some((&x.cover, &x.cover_alt)),
+            Typed::Base(x) => Some((&x.cover, &x.cover_alt)),
+            Typed::Expert(x) => Some((&x.cover, &x.cover_alt)),
+            Typed::Campaign(x) => Some((&x.cover, &x.cover_alt)),
+            Typed::City(x) => Some((&x.cover, &x.cover_alt)),
+            Typed::Overview(_) => None,
+        }
+    }
+
     pub fn page_type(&self) -> PageType {
         match self {
             Typed::Venue(_) => PageType::Venue,

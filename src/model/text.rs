@@ -42,6 +42,61 @@ pub struct InternalLink {
     pub offset: usize,
 }
 
+/// An image written in a body (`![alt](src "title")`), for the image stage to process and the
+/// model to check (alt text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The address as written (`hall.jpg`, `/images/x.png`, `https://…`).
+    pub src: String,
+    /// The alt text as plain text (inline markup dropped).
+    pub alt: String,
+    /// The title, shown as the figure's caption.
+    pub title: String,
+    /// Byte offset of the image in the body.
+    pub offset: usize,
+}
+
+impl ImageRef {
+    /// Whether the editor marked the image decorative on purpose: alt text written as `""`
+    /// (two straight or typographic quotes), which becomes `alt=""` in the page.
+    pub fn is_decorative(&self) -> bool {
+        is_decorative_alt(&self.alt)
+    }
+}
+
+/// The explicit "no alt text" marker: `![""](divider.png)`.
+pub fn is_decorative_alt(alt: &str) -> bool {
+    matches!(alt.trim(), "\"\"" | "\u{201C}\u{201D}" | "\u{201D}\u{201D}")
+}
+
+/// What is wrong with `alt` as the text of image `src`, as (message, hint); `None` when it is
+/// fine. Empty alt text is refused unless marked decorative (see [`is_decorative_alt`]); so is
+/// alt text that only repeats the file name (`hall.jpg`, `hall`, `IMG_1234`), which screen
+/// readers would read out instead of a description.
+pub fn alt_text_problem(alt: &str, src: &str) -> Option<(String, String)> {
+    let alt = alt.trim();
+    if is_decorative_alt(alt) {
+        return None;
+    }
+    let name = src.rsplit('/').next().unwrap_or(src);
+    let name = name.split(['?', '#']).next().unwrap_or(name);
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    if alt.is_empty() {
+        return Some((
+            format!("image `{src}` has no alt text"),
+            format!("describe what the picture shows for visitors who cannot see it: ![河南省科技馆新馆主展厅]({src}); a purely decorative image is written ![\"\"]({src})"),
+        ));
+    }
+    let lower = alt.to_lowercase();
+    if !name.is_empty() && (lower == name.to_lowercase() || lower == stem.to_lowercase()) {
+        return Some((
+            format!("the alt text of image `{src}` is only its file name"),
+            "a screen reader would read the file name out: describe what the picture shows instead".into(),
+        ));
+    }
+    None
+}
+
 /// A link that must not be published (`javascript:` and friends).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsafeLink {
@@ -102,6 +157,8 @@ pub struct BodyText {
     /// Paragraph text, one block per line, no markup.
     pub plain: String,
     pub internal_links: Vec<InternalLink>,
+    /// Every image, in order.
+    pub images: Vec<ImageRef>,
     pub unsafe_links: Vec<UnsafeLink>,
     /// `@/` paths left in the text, outside any link (see [`StrayLink`]).
     pub stray_links: Vec<StrayLink>,
@@ -159,7 +216,28 @@ pub fn analyse(markdown: &str) -> BodyText {
     let mut block = String::new();
     let mut depth = 0usize;
     let mut in_link = 0usize;
+    // The image being read: its alt text is the text events up to its end.
+    let mut image: Option<ImageRef> = None;
     for (event, range) in parser {
+        if let Some(img) = &mut image {
+            match &event {
+                Event::Text(t) | Event::Code(t) => img.alt.push_str(t),
+                Event::SoftBreak | Event::HardBreak => img.alt.push(' '),
+                Event::End(TagEnd::Image) => out.images.extend(image.take()),
+                _ => {}
+            }
+        }
+        if let Event::Start(Tag::Image { dest_url, title, .. }) = &event {
+            // (An image inside another's alt text is only text to browsers: not collected.)
+            if image.is_none() {
+                image = Some(ImageRef {
+                    src: dest_url.to_string(),
+                    alt: String::new(),
+                    title: title.to_string(),
+                    offset: range.start,
+                });
+            }
+        }
         match &event {
             Event::Text(_) if !in_code && in_link == 0 => find_stray_links(markdown, range.clone(), &mut out.stray_links),
             Event::Start(Tag::Link { .. }) => in_link += 1,
@@ -357,6 +435,29 @@ mod tests {
         let t = analyse("## 开放时间\n\ntext\n\n## 开放时间\n\n### Hours {#hours}\n");
         let ids: Vec<_> = t.headings.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["开放时间", "开放时间-1", "hours"]);
+    }
+
+    #[test]
+    fn collects_images_with_alt_title_and_offset() {
+        let md = "前文\n\n![河南省科技馆 *主展厅*](hall.jpg \"图注\")\n\n![\"\"](line.png) ![](x.png)";
+        let t = analyse(md);
+        assert_eq!(t.images.len(), 3);
+        assert_eq!(t.images[0].src, "hall.jpg");
+        assert_eq!(t.images[0].alt, "河南省科技馆 主展厅");
+        assert_eq!(t.images[0].title, "图注");
+        assert_eq!(&md[t.images[0].offset..t.images[0].offset + 2], "![");
+        assert!(t.images[1].is_decorative());
+        assert!(!t.images[2].is_decorative() && t.images[2].alt.is_empty());
+    }
+
+    #[test]
+    fn alt_text_must_describe() {
+        assert!(alt_text_problem("", "hall.jpg").is_some());
+        assert!(alt_text_problem("  ", "hall.jpg").is_some());
+        assert!(alt_text_problem("hall.jpg", "hall.jpg").is_some());
+        assert!(alt_text_problem("HALL", "images/hall.JPG").is_some());
+        assert!(alt_text_problem("\"\"", "line.png").is_none());
+        assert!(alt_text_problem("河南省科技馆新馆主展厅", "hall.jpg").is_none());
     }
 
     #[test]

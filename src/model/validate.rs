@@ -370,6 +370,17 @@ pub fn page_text(
                     .at_offset(&doc.source, doc.body_start + link.offset),
             );
         }
+        for image in &text.images {
+            if let Some((message, hint)) = super::text::alt_text_problem(&image.alt, &image.src) {
+                diags.push(
+                    Diagnostic::error(message)
+                        .file(display)
+                        .field("image")
+                        .hint(hint)
+                        .at_offset(&doc.source, doc.body_start + image.offset),
+                );
+            }
+        }
     }
 }
 
@@ -772,6 +783,24 @@ pub fn page_fields(p: &super::Page, doc: &Document, diags: &mut Diagnostics) {
         };
         err("title", locate(doc, None, "title"), format!("title `{}` {side} with a space", p.title),
             "remove the space: titles of typed pages are their ids, and campaigns name pages by the exact title".into());
+    }
+    if let (Some(t), Some(typed)) = (p.page_type(), &p.typed) {
+        let table = t.key();
+        match typed.cover() {
+            Some(c) => match c.alt {
+                None => err(&format!("{table}.cover"), locate(doc, Some(table), "cover"),
+                    format!("cover `{}` has no cover_alt", c.src),
+                    "add cover_alt = \"…\" describing what the picture shows (cards, the page header and link previews show it)".into()),
+                Some(alt) => {
+                    if let Some((message, hint)) = super::text::alt_text_problem(alt, c.src) {
+                        err(&format!("{table}.cover_alt"), locate(doc, Some(table), "cover_alt"), message, hint);
+                    }
+                }
+            },
+            None if typed.has_cover_alt() => err(&format!("{table}.cover_alt"), locate(doc, Some(table), "cover_alt"),
+                "cover_alt is set but there is no cover".into(), "add cover = \"hall.jpg\" (a file next to index.md) or remove cover_alt".into()),
+            None => {}
+        }
     }
     skeleton_left(p, doc, &mut err);
 }

@@ -29,6 +29,9 @@ pub struct PageRef {
     pub city: Option<String>,
     pub example: bool,
     pub reading_time: usize,
+    /// The page bundle's folder under content/ (`venues/x/`), as Zola names it; null for a
+    /// page that is a single file. Images beside the page: `page.colocated_path ~ "hall.jpg"`.
+    pub colocated_path: Option<String>,
     /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
     pub figures: Vec<Figure>,
     /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
@@ -254,6 +257,7 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
         example: p.meta.example,
         reading_time: p.text.reading_minutes(),
+        colocated_path: p.rel_path.strip_suffix("/index.md").map(|dir| format!("{dir}/")),
         figures: p.meta.figures.clone(),
         dates_label: match &p.typed {
             Some(Typed::Campaign(c)) => super::calendar::dates_label(c),
@@ -386,9 +390,9 @@ pub struct PageRefs {
 }
 
 impl PageRefs {
-    pub fn new(site: &Site) -> Self {
+    pub fn new(site: &Site, images: &crate::images::ImageSet) -> Self {
         use rayon::prelude::*;
-        let values = site.pages.par_iter().map(|p| ref_value(site, p)).collect();
+        let values = site.pages.par_iter().map(|p| ref_value(site, images, p)).collect();
         Self::from_values(site, values)
     }
 
@@ -399,7 +403,12 @@ impl PageRefs {
     /// The cards rendered from the previous values are kept too, except those of pages whose
     /// value was remade (the caller clears them all when the templates or the globals they
     /// may show changed).
-    pub fn update(site: &Site, previous: &PageRefs, changed: &(dyn Fn(&str) -> bool + Sync)) -> Self {
+    pub fn update(
+        site: &Site,
+        images: &crate::images::ImageSet,
+        previous: &PageRefs,
+        changed: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Self {
         use rayon::prelude::*;
         // (value, remade, the page is at the same position as before)
         let values: Vec<(TeraValue, bool, bool)> = site
@@ -414,7 +423,7 @@ impl PageRefs {
                 let in_place = before.is_some_and(|b| b.rel_path == p.rel_path);
                 match previous.by_path.get(&p.rel_path) {
                     Some(&k) if !changed(&p.rel_path) => (previous.values[k].clone(), false, in_place),
-                    _ => (ref_value(site, p), true, in_place),
+                    _ => (ref_value(site, images, p), true, in_place),
                 }
             })
             .collect();
@@ -462,8 +471,21 @@ impl PageRefs {
     }
 }
 
-fn ref_value(site: &Site, p: &Page) -> TeraValue {
-    TeraValue::from_serializable(&page_ref(site, p))
+/// A page's listing value: its [`PageRef`] and, when it has one, its processed cover
+/// (`cover`: see [`super::picture::CoverValue`]; cards and the page header show it).
+fn ref_value(site: &Site, images: &crate::images::ImageSet, p: &Page) -> TeraValue {
+    let value = TeraValue::from_serializable(&page_ref(site, p));
+    match images.cover(&p.rel_path).zip(p.typed.as_ref().and_then(Typed::cover)) {
+        Some((r, c)) => {
+            #[derive(Serialize)]
+            struct WithCover {
+                cover: super::picture::CoverValue,
+            }
+            let cover = super::picture::cover_value(site, r, c.alt.unwrap_or_default());
+            TeraValue::from(extended(&value, &WithCover { cover }))
+        }
+        None => value,
+    }
 }
 
 /// `base`'s entries followed by those of `more` (a struct), as one map value.
@@ -522,7 +544,7 @@ mod tests {
         let config = crate::config::Config::load(root).expect("config");
         let docs = crate::load::load_content(root).expect("content");
         let site = crate::model::build(config, docs, &crate::model::ModelOptions::default()).expect("model");
-        let refs = PageRefs::new(&site);
+        let refs = PageRefs::new(&site, &Default::default());
         assert!(site.pages.iter().any(|p| !site.related_of(p).is_empty()), "some page has related pages");
         for (i, p) in site.pages.iter().enumerate() {
             let expected = TeraValue::from_serializable(&page_ctx(&site, p, "<p>正文</p>".into()));

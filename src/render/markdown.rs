@@ -20,9 +20,21 @@ fn syntaxes() -> &'static SyntaxSet {
     SET.get_or_init(SyntaxSet::load_defaults_newlines)
 }
 
+/// The processed images of the body being rendered.
+#[derive(Clone, Copy)]
+pub struct BodyImages<'a> {
+    pub set: &'a crate::images::ImageSet,
+    /// The document's content path (images are looked up by it and the address written).
+    pub rel_path: &'a str,
+    /// `sizes` of images in the text.
+    pub sizes: &'a str,
+    /// Whether the first image may be above the fold (no cover shown before the text).
+    pub eager_first: bool,
+}
+
 /// Render a body. `headings` are the model's headings of this body, in order.
 pub fn to_html(site: &Site, markdown: &str, headings: &[Heading], options: &MarkdownConfig) -> String {
-    to_html_with_anchors(site, markdown, headings, options, options.insert_anchor_links)
+    to_html_with(site, markdown, headings, options, options.insert_anchor_links, None)
 }
 
 /// [`to_html`] with links on the headings as `anchors` says (a section's or page's
@@ -33,6 +45,19 @@ pub fn to_html_with_anchors(
     headings: &[Heading],
     options: &MarkdownConfig,
     anchors: InsertAnchor,
+) -> String {
+    to_html_with(site, markdown, headings, options, anchors, None)
+}
+
+/// [`to_html_with_anchors`], also writing processed images as `<picture>` (a paragraph
+/// holding only an image becomes a `<figure>`, its title the caption).
+pub fn to_html_with(
+    site: &Site,
+    markdown: &str,
+    headings: &[Heading],
+    options: &MarkdownConfig,
+    anchors: InsertAnchor,
+    images: Option<BodyImages<'_>>,
 ) -> String {
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     let mut heading_index = 0;
@@ -94,7 +119,63 @@ pub fn to_html_with_anchors(
         Event::Html(h) | Event::InlineHtml(h) if !options.unsafe_html => Some(Event::Text(h)),
         other => Some(other),
     });
-    html::push_html(&mut out, events);
+    match images.filter(|_| markdown.contains("![")) {
+        Some(images) => html::push_html(&mut out, pictures(site, events.collect(), images).into_iter()),
+        None => html::push_html(&mut out, events),
+    }
+    out
+}
+
+/// Replace each processed image's events with its `<picture>` (or `<figure>`).
+fn pictures<'e>(site: &Site, events: Vec<Event<'e>>, images: BodyImages<'_>) -> Vec<Event<'e>> {
+    let mut out: Vec<Event<'e>> = Vec::with_capacity(events.len());
+    let mut first = true;
+    let mut i = 0;
+    while i < events.len() {
+        let Event::Start(Tag::Image { dest_url, title, .. }) = &events[i] else {
+            out.push(events[i].clone());
+            i += 1;
+            continue;
+        };
+        // The alt text: the text up to the matching end (images may nest in alt text).
+        let mut depth = 0;
+        let mut end = i;
+        let mut alt = String::new();
+        for (k, e) in events.iter().enumerate().skip(i) {
+            match e {
+                Event::Start(Tag::Image { .. }) => depth += 1,
+                Event::End(TagEnd::Image) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = k;
+                        break;
+                    }
+                }
+                Event::Text(t) | Event::Code(t) => alt.push_str(t),
+                Event::SoftBreak | Event::HardBreak => alt.push(' '),
+                _ => {}
+            }
+        }
+        let Some(r) = images.set.get(images.rel_path, dest_url) else {
+            out.extend(events[i..=end].iter().cloned());
+            i = end + 1;
+            continue;
+        };
+        let decorative = crate::model::text::is_decorative_alt(&alt);
+        let alt = (!decorative).then_some(alt.trim());
+        let look = super::picture::Look { sizes: images.sizes, eager: first && images.eager_first, link_full: true };
+        first = false;
+        let alone = matches!(out.last(), Some(Event::Start(Tag::Paragraph)))
+            && matches!(events.get(end + 1), Some(Event::End(TagEnd::Paragraph)));
+        if alone {
+            out.pop();
+            out.push(Event::Html(super::picture::figure(site, r, alt, title, look).into()));
+            i = end + 2;
+        } else {
+            out.push(Event::InlineHtml(super::picture::picture(site, r, alt, title, look).into()));
+            i = end + 1;
+        }
+    }
     out
 }
 

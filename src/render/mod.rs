@@ -13,7 +13,9 @@ pub mod context;
 pub mod feeds;
 pub mod filters;
 pub mod guard;
+pub mod image_functions;
 pub mod markdown;
+pub mod picture;
 pub mod templates;
 
 use rayon::prelude::*;
@@ -22,6 +24,7 @@ use tera::{Context, Tera, Value};
 
 use crate::config::InsertAnchor;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::images::ImageSet;
 use crate::load::theme::Assets;
 use crate::model::{DocRef, Page, PageType, Section, Site, Taxonomy, Term, Typed};
 use crate::output::OutputFile;
@@ -39,6 +42,8 @@ struct Body<'b> {
     first_line: usize,
     /// Links on the headings (the page's or section's `insert_anchor_links`, else the site's).
     anchors: crate::config::InsertAnchor,
+    /// Its processed images (written as `<picture>`); `None` for text with no bundle.
+    images: Option<markdown::BodyImages<'b>>,
 }
 
 impl Body<'_> {
@@ -179,8 +184,8 @@ fn term_has_feed(site: &Site, t: &Taxonomy, term: &Term) -> bool {
 
 /// Render every output file of the site except search index files; with them, the render
 /// stage's warnings (the build goes on; the caller reports them once).
-pub fn render(site: &Site, assets: &Assets) -> Result<(Vec<OutputFile>, Diagnostics), Diagnostics> {
-    let renderer = Renderer::new(site, assets)?;
+pub fn render(site: &Site, assets: &Assets, images: &ImageSet) -> Result<(Vec<OutputFile>, Diagnostics), Diagnostics> {
+    let renderer = Renderer::new(site, assets, images)?;
     let rendered = renderer.render_targets(&targets(site, assets))?;
     let files = rendered.into_iter().flat_map(|(_, files)| files).collect();
     Ok((files, renderer.take_warnings()))
@@ -190,8 +195,13 @@ pub fn render(site: &Site, assets: &Assets) -> Result<(Vec<OutputFile>, Diagnost
 /// in no particular order. `kepu build` writes them at once, so the rendered site is never
 /// held in memory whole. On errors, `sink` may already have had some files. Gives the render
 /// stage's warnings.
-pub fn render_into(site: &Site, assets: &Assets, sink: &(dyn Fn(OutputFile) + Sync)) -> Result<Diagnostics, Diagnostics> {
-    let renderer = Renderer::new(site, assets)?;
+pub fn render_into(
+    site: &Site,
+    assets: &Assets,
+    images: &ImageSet,
+    sink: &(dyn Fn(OutputFile) + Sync),
+) -> Result<Diagnostics, Diagnostics> {
+    let renderer = Renderer::new(site, assets, images)?;
     let mut order = targets(site, assets);
     order.sort_by_key(heavy_first);
     let errors: Vec<Diagnostic> = order
@@ -252,6 +262,8 @@ pub struct Renderer<'a> {
     asset_hashes: std::collections::HashMap<String, String>,
     /// Kept for [`Renderer::into_templates`] too.
     deps: templates::TemplateDependencies,
+    /// The processed images (pictures in bodies, covers).
+    images: &'a ImageSet,
     /// Where the guard calls went in the templates, to report positions as written.
     sources: guard::SourceMap,
     /// What rendering found worth a word but not an error (a video without captions), from
@@ -263,14 +275,14 @@ pub struct Renderer<'a> {
 
 impl<'a> Renderer<'a> {
     /// Compile the templates for `site`.
-    pub fn new(site: &'a Site, assets: &'a Assets) -> Result<Self, Diagnostics> {
-        Self::with_refs(site, assets, PageRefs::new(site))
+    pub fn new(site: &'a Site, assets: &'a Assets, images: &'a ImageSet) -> Result<Self, Diagnostics> {
+        Self::with_refs(site, assets, images, PageRefs::new(site, images))
     }
 
     /// [`Renderer::new`] with the pages' listing values already made (`kepu serve` keeps them
     /// between rebuilds; see [`PageRefs::update`]).
-    pub fn with_refs(site: &'a Site, assets: &'a Assets, refs: PageRefs) -> Result<Self, Diagnostics> {
-        Self::with_parts(site, assets, refs, None)
+    pub fn with_refs(site: &'a Site, assets: &'a Assets, images: &'a ImageSet, refs: PageRefs) -> Result<Self, Diagnostics> {
+        Self::with_parts(site, assets, images, refs, None)
     }
 
     /// [`Renderer::with_refs`] from the templates of `assets` already compiled, bound to `site`
@@ -279,6 +291,7 @@ impl<'a> Renderer<'a> {
     pub fn with_parts(
         site: &'a Site,
         assets: &'a Assets,
+        images: &'a ImageSet,
         refs: PageRefs,
         compiled: Option<templates::Compiled>,
     ) -> Result<Self, Diagnostics> {
@@ -287,6 +300,7 @@ impl<'a> Renderer<'a> {
             None => templates::Compiled::new(assets)?,
         };
         let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
+        image_functions::install(&mut tera, site, images.templated.clone());
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
@@ -301,7 +315,7 @@ impl<'a> Renderer<'a> {
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         let warnings = Default::default();
         let components = components::Definitions::new(&tera);
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, components })
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images, components })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -531,11 +545,11 @@ impl Renderer<'_> {
     fn body_html(&self, body: &Body<'_>, page: &Value) -> Result<String, Vec<Diagnostic>> {
         let options = &self.site.config.markdown;
         if !components::has_calls(body.text) {
-            return Ok(markdown::to_html_with_anchors(self.site, body.text, body.headings, options, body.anchors));
+            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
         }
         let scan = components::scan(body.text).map_err(|ps| ps.into_iter().map(|p| body.problem(p)).collect::<Vec<_>>())?;
         if scan.calls.is_empty() && scan.raws.is_empty() {
-            return Ok(markdown::to_html_with_anchors(self.site, body.text, body.headings, options, body.anchors));
+            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
         }
         let problems = components::check(&self.components, &scan.calls);
         if !problems.is_empty() {
@@ -556,7 +570,7 @@ impl Renderer<'_> {
         };
         let mut rendered = Vec::new();
         let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
-        let html = markdown::to_html_with_anchors(self.site, &markdown, &headings, options, body.anchors);
+        let html = markdown::to_html_with(self.site, &markdown, &headings, options, body.anchors, body.images);
         Ok(components::substitute(&html, &rendered))
     }
 
@@ -695,8 +709,15 @@ impl Renderer<'_> {
     /// Page `i` of the site, with its assets and aliases.
     fn page(&self, i: usize) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
         let p = &self.site.pages[i];
+        let cover = self.images.cover(&p.rel_path);
+        let body_images = markdown::BodyImages {
+            set: self.images,
+            rel_path: &p.rel_path,
+            sizes: &self.site.config.images.sizes,
+            eager_first: cover.is_none(),
+        };
         let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
-        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors };
+        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images) };
         let html = self.body_html(&body, self.refs.get(i))?;
         let template = self.page_template(p);
         if !self.exists(&template) {
@@ -712,7 +733,11 @@ impl Renderer<'_> {
         let mut out = vec![OutputFile::bytes(output_path(&p.path), self.render(&template, ctx).map_err(|d| vec![d])?)];
         for asset in &p.assets {
             if let Some(name) = asset.file_name() {
-                out.push(OutputFile::copy(format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy()), asset.clone()));
+                let path = format!("{}{}", p.path.trim_start_matches('/'), name.to_string_lossy());
+                // Photos are written by the images stage, without their metadata.
+                if !self.images.replaced.contains(&path) {
+                    out.push(OutputFile::copy(path, asset.clone()));
+                }
             }
         }
         for alias in &p.meta.aliases {
@@ -746,7 +771,13 @@ impl Renderer<'_> {
             Some(i) => anchors_for(self.site, None, i),
             None => self.site.config.markdown.insert_anchor_links,
         };
-        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors };
+        let body_images = markdown::BodyImages {
+            set: self.images,
+            rel_path: &s.rel_path,
+            sizes: &self.site.config.images.sizes,
+            eager_first: true,
+        };
+        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors, images: Some(body_images) };
         let html = self.body_html(&body, &Value::from_serializable(&context::section_ref(self.site, s)))?;
         let template = section_template(s);
         if !self.exists(&template) {

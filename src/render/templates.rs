@@ -85,7 +85,7 @@ pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<(Tera, So
     tera.register_filter("cn_number", cn_number_filter);
     super::filters::install(&mut tera);
     super::guard::install(&mut tera);
-    for name in SITE_FUNCTIONS {
+    for name in SITE_FUNCTIONS.into_iter().chain(super::image_functions::NAMES) {
         tera.register_function(name, unbound);
     }
     if templates.contains_key(CARD_TEMPLATE) {

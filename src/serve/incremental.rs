@@ -154,6 +154,11 @@ struct Good {
     owned: HashMap<Target, Vec<String>>,
     static_paths: BTreeSet<String>,
     index_paths: BTreeSet<String>,
+    /// Files of the images stage being served.
+    image_paths: BTreeSet<String>,
+    /// Files templates asked for (`resize_image`, `image_set`, `figure`) by the page (URL
+    /// path) that asked: a page rendered again replaces its own, the others keep theirs.
+    template_images: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The stages' state between rebuilds.
@@ -180,6 +185,9 @@ pub struct Live {
     index_stale: bool,
     /// Mirror of the served files, to tell which outputs really changed.
     files: HashMap<String, Served>,
+    /// The image pipeline, kept between rebuilds: its cache is the one `kepu build` uses
+    /// (an added photo is the only one encoded), and it remembers which sources it has read.
+    images: Option<crate::images::Pipeline>,
 }
 
 impl Live {
@@ -201,6 +209,7 @@ impl Live {
             pending_static: true,
             index_stale: false,
             files: HashMap::default(),
+            images: None,
         }
     }
 
@@ -243,6 +252,13 @@ impl Live {
         };
 
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
+        let pipeline = self.images.get_or_insert_with(|| build::image_pipeline(&self.options, &site));
+        pipeline.max_pixels = site.config.images.max_pixels;
+        let mut images = match build::process_images(&self.options, &site, assets, pipeline) {
+            Ok(set) => set,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
+        let assets = self.assets.as_ref().expect("read_sources loaded the assets");
         // A page's listing value depends on its own document and the config only; reuse the
         // others' (serializing ten thousand of them would cost more than the whole render).
         let refs = match &self.good {
@@ -250,12 +266,12 @@ impl Live {
             Some(good) if !self.pending_full && (patched.is_some() || good.site.sections.len() == site.sections.len()) => {
                 let changed_section = self.pending.iter().any(|rel| matches!(site.get(rel), Some(DocRef::Section(_))));
                 if changed_section {
-                    render::PageRefs::new(&site)
+                    render::PageRefs::new(&site, &images)
                 } else {
-                    render::PageRefs::update(&site, &good.refs, &|rel| self.pending.contains(rel))
+                    render::PageRefs::update(&site, &images, &good.refs, &|rel| self.pending.contains(rel))
                 }
             }
-            _ => render::PageRefs::new(&site),
+            _ => render::PageRefs::new(&site, &images),
         };
         if self.compiled.is_none() {
             match render::templates::Compiled::new(assets) {
@@ -264,7 +280,7 @@ impl Live {
             }
         }
         let assets = self.assets.as_ref().expect("read_sources loaded the assets");
-        let renderer = match Renderer::with_parts(&site, assets, refs, self.compiled.take()) {
+        let renderer = match Renderer::with_parts(&site, assets, &images, refs, self.compiled.take()) {
             Ok(r) => r,
             Err(d) => return Err(self.unpatch(site, patched, d)),
         };
@@ -318,6 +334,19 @@ impl Live {
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         self.compiled = Some(renderer.into_templates());
+        // The images the re-rendered templates asked for (`resize_image`, `image_set`).
+        let pipeline = self.images.as_ref().expect("made above");
+        let finished = match build::finish_template_images(&self.options, &mut images, pipeline) {
+            Ok(finished) => finished,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
+        // The pages rendered now, as the URL paths templates see in `current_path`.
+        let prefix = site.config.path_prefix();
+        let rendered_pages: HashSet<String> = rendered
+            .iter()
+            .flat_map(|(_, files)| files.iter())
+            .filter_map(|f| f.path.strip_suffix("index.html").map(|dir| format!("{prefix}/{dir}")))
+            .collect();
 
         // The new output as a difference from what is served. Removals first: a path can
         // move from one target to another.
@@ -356,7 +385,7 @@ impl Live {
         if static_changed {
             removed.extend(static_paths.iter().cloned());
             static_paths.clear();
-            for (path, f) in &assets.static_files {
+            for (path, f) in assets.static_files.iter().filter(|(p, _)| !images.replaced.contains(*p)) {
                 static_paths.insert(path.clone());
                 produced.insert(path.clone());
                 upserts.entry(path.clone()).or_insert_with(|| f.contents.clone().into());
@@ -364,6 +393,39 @@ impl Live {
         }
         let index_paths = good.as_ref().map(|g| g.index_paths.clone()).unwrap_or_default();
         produced.extend(index_paths.iter().cloned());
+        // The images stage's files: all of them each time (each is a path into the cache;
+        // only those that differ from what is served count as changed).
+        if let Some(g) = &good {
+            removed.extend(g.image_paths.iter().cloned());
+        }
+        let mut image_paths = BTreeSet::new();
+        for f in std::mem::take(&mut images.files) {
+            image_paths.insert(f.path.clone());
+            produced.insert(f.path.clone());
+            upserts.insert(f.path, f.contents.into());
+        }
+
+        // Template images: a page rendered again has asked for its own anew; the others keep
+        // what they asked for before. Served: what any page asks for (and the static photos'
+        // copies without metadata).
+        let mut template_images = good.as_ref().map(|g| g.template_images.clone()).unwrap_or_default();
+        let before: BTreeSet<String> = template_images.values().flatten().cloned().collect();
+        if planned.is_none() {
+            template_images.clear();
+        } else {
+            template_images.retain(|page, _| !rendered_pages.contains(page));
+        }
+        for (path, pages) in &finished.asked_by {
+            for page in pages {
+                template_images.entry(page.clone()).or_default().insert(path.clone());
+            }
+        }
+        let now: BTreeSet<String> = template_images.values().flatten().cloned().collect();
+        removed.extend(before.difference(&now).cloned());
+        for f in finished.files {
+            produced.insert(f.path.clone());
+            upserts.insert(f.path, f.contents.into());
+        }
 
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for path in removed {
@@ -391,19 +453,20 @@ impl Live {
             model_patched: patched.is_some(),
             elapsed: start.elapsed(),
             // The config's warning once, with the first build (and after a config edit); the
-            // render stage's for what this rebuild rendered.
+            // images' and the render stage's for what this rebuild rendered.
             warnings: {
                 let mut w = match (&site.config.zola.warning, kind) {
                     (Some(w), RebuildKind::Initial | RebuildKind::Full) => w.clone().into(),
                     _ => Diagnostics::new(),
                 };
+                w.extend(std::mem::take(&mut images.warnings));
                 w.extend(render_warnings);
                 w
             },
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
-        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths });
+        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths, image_paths, template_images });
         self.pending.clear();
         self.pending_full = false;
         self.pending_static = false;

@@ -1,0 +1,382 @@
+//! The **images** stage: editors' photos made light, upright, private and responsive.
+//!
+//! Runs after the model and before render. A [`Request`] is a source file, an
+//! [`Operation`] and an [`Encoding`]; [`Pipeline::run`] turns the requests of one source into
+//! encoded files, decoding the source at most once and not at all when every result is in the
+//! [`cache::Cache`]. [`site::process_site`] finds what a site needs (Markdown images, typed
+//! pages' covers, photos in page bundles), runs the requests in parallel and hands render an
+//! [`site::ImageSet`]: the responsive set of each image and the files for the write stage.
+//! The set also carries [`templated::TemplateImages`], which answers the template functions
+//! (`resize_image`, `get_image_metadata`, `image_set`) while pages render and processes what
+//! they asked for once render is done, through the same pipeline and cache.
+//!
+//! Owns: reading image headers before decoding (pixel limit), decoding, EXIF orientation,
+//! colour conversion to sRGB, resizing, encoding (WebP, JPEG, PNG), the cache. Writes no
+//! metadata into any output. Knows nothing of HTML (render writes `<picture>`).
+
+pub mod cache;
+pub mod codec;
+pub mod site;
+pub mod templated;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::Cache;
+pub use site::{process_site, ImageSet, Responsive, Variant};
+pub use templated::TemplateImages;
+
+/// How an image is resized, as Zola's `resize_image` names it. No operation enlarges: a
+/// target larger than the source gives the source's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Exactly `width`×`height`, the aspect ratio ignored.
+    Scale { width: u32, height: u32 },
+    /// `width` wide, the height following the aspect ratio.
+    FitWidth(u32),
+    /// `height` high, the width following the aspect ratio.
+    FitHeight(u32),
+    /// As large as fits inside `width`×`height`, aspect ratio kept.
+    Fit { width: u32, height: u32 },
+    /// Cover `width`×`height` and crop the overflow (centred).
+    Fill { width: u32, height: u32 },
+}
+
+impl Operation {
+    /// Parse Zola's `op` argument with its width and height.
+    pub fn parse(op: &str, width: Option<u32>, height: Option<u32>) -> Result<Operation, String> {
+        let need = |v: Option<u32>, name: &str| v.filter(|&v| v > 0).ok_or(format!("`{op}` needs a positive {name}"));
+        Ok(match op {
+            "scale" => Operation::Scale { width: need(width, "width")?, height: need(height, "height")? },
+            "fit_width" => Operation::FitWidth(need(width, "width")?),
+            "fit_height" => Operation::FitHeight(need(height, "height")?),
+            "fit" => Operation::Fit { width: need(width, "width")?, height: need(height, "height")? },
+            "fill" => Operation::Fill { width: need(width, "width")?, height: need(height, "height")? },
+            _ => return Err(format!("unknown op `{op}`: use scale, fit_width, fit_height, fit or fill")),
+        })
+    }
+
+    /// Stable text for cache keys.
+    pub fn key(self) -> String {
+        match self {
+            Operation::Scale { width, height } => format!("scale:{width}x{height}"),
+            Operation::FitWidth(w) => format!("fit_width:{w}"),
+            Operation::FitHeight(h) => format!("fit_height:{h}"),
+            Operation::Fit { width, height } => format!("fit:{width}x{height}"),
+            Operation::Fill { width, height } => format!("fill:{width}x{height}"),
+        }
+    }
+}
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Webp,
+    Jpeg,
+    Png,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Webp => "webp",
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+        }
+    }
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Webp => "image/webp",
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+        }
+    }
+}
+
+/// Encoder settings: part of every cache key, so changing the quality re-encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Encoding {
+    pub format: Format,
+    /// 1–100 for WebP and JPEG; ignored for PNG (lossless).
+    pub quality: u8,
+}
+
+impl Encoding {
+    pub fn key(self) -> String {
+        match self.format {
+            Format::Png => "png".into(),
+            f => format!("{}:q{}", f.extension(), self.quality),
+        }
+    }
+}
+
+/// Why an image could not be processed. Each names what the editor can do; the file itself
+/// is named by [`SourceError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("the file does not exist")]
+    Missing,
+    #[error("an image next to a page needs a page bundle")]
+    NotInBundle,
+    #[error("cannot read the file: {why}")]
+    Unreadable { why: String },
+    #[error("the image is damaged or cut off: {why}")]
+    Corrupt { why: String },
+    #[error("this is a HEIC/HEIF photo (the iPhone's default format), which browsers and kepu cannot read")]
+    Heic,
+    #[error("this is {what}, which kepu does not process")]
+    Unsupported { what: String },
+    #[error("the image declares {width}×{height} pixels, more than the limit of {max_pixels}")]
+    TooManyPixels { width: u32, height: u32, max_pixels: u64 },
+    #[error("the path leads outside the site ({why})")]
+    OutsideSite { why: String },
+    #[error("the image cache failed: {why}")]
+    Cache { why: String },
+    #[error("internal error: {why}")]
+    Internal { why: String },
+}
+
+impl ImageError {
+    /// What the editor should do.
+    pub fn hint(&self) -> String {
+        match self {
+            ImageError::Missing => "check the file name (case matters); files next to a page's index.md are written as `hall.jpg`, files under static/ as `/images/hall.jpg`".into(),
+            ImageError::NotInBundle => "move the page `x.md` to `x/index.md` and put the image beside it, or put the image under static/ and write its address from the site root (`/images/hall.jpg`)".into(),
+            ImageError::Unreadable { .. } => "check the file permissions".into(),
+            ImageError::Corrupt { .. } => "open the file in an image viewer; if it does not open either, copy or export it again".into(),
+            ImageError::Heic => "convert it to JPEG: on the iPhone set Settings → Camera → Formats → Most Compatible, or convert with `heif-convert photo.heic photo.jpg` (Debian package libheif-examples) or any photo editor's export".into(),
+            ImageError::Unsupported { .. } => "convert it to JPEG (photos) or PNG (screenshots, drawings); kepu makes the WebP versions itself".into(),
+            ImageError::TooManyPixels { .. } => "scale the image down (a photo needs no more than about 4000 pixels on its long side), or raise `max_pixels` under [images] in config.toml if the image is genuine".into(),
+            ImageError::OutsideSite { .. } => "give a path inside the site: a page bundle's image as `page.colocated_path ~ \"hall.jpg\"` (or `@/venues/x/hall.jpg`), a static file as `/images/hall.jpg`".into(),
+            ImageError::Cache { .. } => "check that .kepu-cache/ in the site folder is writable and the disk is not full (the folder is safe to delete)".into(),
+            ImageError::Internal { .. } => "this is a bug in kepu; please report it with the image".into(),
+        }
+    }
+}
+
+/// An [`ImageError`] with the file it is about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {error}", path.display())]
+pub struct SourceError {
+    pub path: PathBuf,
+    pub error: ImageError,
+}
+
+/// One output wanted from a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Request {
+    pub op: Operation,
+    pub encoding: Encoding,
+}
+
+/// One output made (or found in the cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    /// The encoded file, in the cache.
+    pub file: PathBuf,
+    /// Cache key (hex); its start names the output file, so a changed image gets a new URL.
+    pub key: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// A source read for planning: its content hash and header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    /// SHA-256 of the file, hex.
+    pub hash: String,
+    pub header: codec::Header,
+}
+
+/// Runs requests against the cache.
+#[derive(Debug)]
+pub struct Pipeline {
+    pub cache: Cache,
+    /// Largest width × height decoded (see [`ImageError::TooManyPixels`]).
+    pub max_pixels: u64,
+    /// Sources already read, by path, with the file's identity then (see [`Identity`]): a
+    /// warm build reads no unchanged photo at all. Loaded from and saved to the cache.
+    known: std::sync::Mutex<std::collections::HashMap<PathBuf, (Identity, Source)>>,
+}
+
+/// What tells a file changed without reading it: size, modification and change times (the
+/// change time cannot be set back by copying tools, unlike the modification time) and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    inode: u64,
+}
+
+impl Identity {
+    fn of(path: &Path) -> Option<Identity> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Identity {
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+            inode: m.ino(),
+        })
+    }
+}
+
+/// The file in the cache folder remembering sources (one line each).
+const SOURCES_FILE: &str = "sources.tsv";
+
+/// The largest image file read at all: bigger is not a photo an editor means to publish.
+pub const MAX_SOURCE_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Pipeline {
+    /// The pipeline of the site at `root`, with what the last build remembered of its sources.
+    pub fn open(root: &Path, max_pixels: u64) -> Pipeline {
+        let cache = Cache::open(root);
+        let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t)).unwrap_or_default();
+        Pipeline { cache, max_pixels, known: std::sync::Mutex::new(known) }
+    }
+
+    /// Read `path`: hash and header (no pixels decoded). A file whose identity is what it was
+    /// when last read is not read again.
+    pub fn source(&self, path: &Path) -> Result<Source, ImageError> {
+        let identity = Identity::of(path);
+        if let Some(id) = identity {
+            let known = self.known.lock().ok().and_then(|k| k.get(path).filter(|(i, _)| *i == id).map(|(_, s)| s.clone()));
+            if let Some(source) = known {
+                // The pixel limit may have been lowered since.
+                let h = source.header;
+                if u64::from(h.width) * u64::from(h.height) > self.max_pixels {
+                    return Err(ImageError::TooManyPixels { width: h.width, height: h.height, max_pixels: self.max_pixels });
+                }
+                return Ok(source);
+            }
+        }
+        let bytes = read(path)?;
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let header = codec::header(&bytes, self.max_pixels)?;
+        let source = Source { path: path.to_path_buf(), hash, header };
+        if let (Some(id), Ok(mut known)) = (identity, self.known.lock()) {
+            known.insert(path.to_path_buf(), (id, source.clone()));
+        }
+        Ok(source)
+    }
+
+    /// Save what is known of `used` sources for the next build (others are forgotten).
+    pub fn save_known(&self, used: &[PathBuf]) -> Result<(), ImageError> {
+        let Ok(known) = self.known.lock() else { return Ok(()) };
+        let mut lines: Vec<String> = used
+            .iter()
+            .filter_map(|p| known.get(p).map(|(id, s)| (p, id, s)))
+            .map(|(p, id, s)| {
+                let format = match s.header.format {
+                    codec::SourceFormat::Jpeg => "jpeg",
+                    codec::SourceFormat::Png => "png",
+                };
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\t{}\n",
+                    id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
+                    p.to_string_lossy().replace(['\t', '\n'], " ")
+                )
+            })
+            .collect();
+        if lines.is_empty() && !self.cache.dir().exists() {
+            return Ok(());
+        }
+        lines.sort();
+        self.cache.put_named(SOURCES_FILE, lines.concat().as_bytes())
+    }
+
+    /// Make every request of `source`, decoding it once if any is not cached. Results are in
+    /// the order of `requests`.
+    pub fn run(&self, source: &Source, requests: &[Request]) -> Result<(Vec<Processed>, RunStats), ImageError> {
+        let mut stats = RunStats::default();
+        let keys: Vec<String> = requests.iter().map(|r| cache::key(&source.hash, r)).collect();
+        let mut pixels: Option<codec::Pixels> = None;
+        let mut out = Vec::with_capacity(requests.len());
+        for (request, key) in requests.iter().zip(keys) {
+            let planned = codec::plan(request.op, source.header.width, source.header.height);
+            let file = match self.cache.get(&key, request.encoding.format) {
+                Some(file) => {
+                    stats.cached += 1;
+                    file
+                }
+                None => {
+                    if pixels.is_none() {
+                        let bytes = read(&source.path)?;
+                        pixels = Some(codec::decode(&bytes, self.max_pixels)?);
+                        stats.decoded = true;
+                    }
+                    let px = pixels.as_ref().expect("decoded above");
+                    let encoded = codec::render(px, request.op, request.encoding)?;
+                    stats.encoded += 1;
+                    self.cache.put(&key, request.encoding.format, &encoded)?
+                }
+            };
+            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            out.push(Processed { file, key, width: planned.width, height: planned.height, bytes });
+        }
+        Ok((out, stats))
+    }
+}
+
+/// What [`Pipeline::run`] did, for progress and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub decoded: bool,
+    pub encoded: usize,
+    pub cached: usize,
+}
+
+/// Parse [`SOURCES_FILE`]; lines that do not parse are skipped (the file is only a shortcut).
+fn parse_known(text: &str) -> std::collections::HashMap<PathBuf, (Identity, Source)> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.splitn(10, '\t').collect();
+        let [len, mtime, ctime, inode, hash, width, height, format, path] = f[..] else { continue };
+        let format = match format {
+            "jpeg" => codec::SourceFormat::Jpeg,
+            "png" => codec::SourceFormat::Png,
+            _ => continue,
+        };
+        let (Ok(len), Ok(mtime_ns), Ok(ctime_ns), Ok(inode), Ok(width), Ok(height)) =
+            (len.parse(), mtime.parse(), ctime.parse(), inode.parse(), width.parse(), height.parse())
+        else {
+            continue;
+        };
+        let path = PathBuf::from(path);
+        let header = codec::Header { format, width, height };
+        let source = Source { path: path.clone(), hash: hash.to_string(), header };
+        out.insert(path, (Identity { len, mtime_ns, ctime_ns, inode }, source));
+    }
+    out
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ImageError::Missing,
+        _ => ImageError::Unreadable { why: e.to_string() },
+    })?;
+    if !meta.is_file() {
+        return Err(ImageError::Unreadable { why: "not a regular file".into() });
+    }
+    if meta.len() > MAX_SOURCE_BYTES {
+        return Err(ImageError::Unsupported {
+            what: format!("a file of {} MB (more than {} MB)", meta.len() >> 20, MAX_SOURCE_BYTES >> 20),
+        });
+    }
+    std::fs::read(path).map_err(|e| ImageError::Unreadable { why: e.to_string() })
+}
+
+/// Read `path` for planning without a [`Pipeline`]: its content hash and header. What the
+/// template functions use while pages render (they hold no pipeline); the file is read whole
+/// once per build and the pixel limit applies as everywhere.
+pub fn read_source(path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
+    let bytes = read(path)?;
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let header = codec::header(&bytes, max_pixels)?;
+    Ok(Source { path: path.to_path_buf(), hash, header })
+}

@@ -1,0 +1,109 @@
+//! `<picture>` markup for a processed image: WebP first, the JPEG/PNG fallback in `<img>`
+//! with its own `srcset`, intrinsic `width`/`height` (no layout shift), lazy loading except
+//! for the first image a visitor sees, and a plain link to the full-size copy (no script).
+
+use serde::Serialize;
+
+use super::markdown::escape_html;
+use crate::images::{Responsive, Variant};
+use crate::model::Site;
+
+/// How an image is shown.
+#[derive(Debug, Clone, Copy)]
+pub struct Look<'a> {
+    /// The `sizes` attribute: how wide the layout shows the image.
+    pub sizes: &'a str,
+    /// The first image above the fold: fetched at once, with high priority.
+    pub eager: bool,
+    /// Wrap it in a link to the full-size copy.
+    pub link_full: bool,
+}
+
+fn srcset(prefix: &str, variants: &[Variant]) -> String {
+    variants.iter().map(|v| format!("{prefix}/{} {}w", v.path, v.width)).collect::<Vec<_>>().join(", ")
+}
+
+/// The `<picture>` for `r`, with `alt` (already plain text; `None` marks it decorative).
+pub fn picture(site: &Site, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) -> String {
+    picture_at(&site.config.path_prefix(), r, alt, title, look)
+}
+
+/// [`picture`] for a site whose URLs start with `prefix` (the base URL's path, or nothing):
+/// what the template functions use, which hold no site.
+pub fn picture_at(prefix: &str, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) -> String {
+    let largest = r.fallback.last().expect("a set has a variant");
+    let sizes = escape_html(look.sizes);
+    let loading = if look.eager { r#" fetchpriority="high""# } else { r#" loading="lazy" decoding="async""# };
+    let title_attr = if title.is_empty() { String::new() } else { format!(r#" title="{}""#, escape_html(title)) };
+    let mut html = format!(
+        r#"<picture><source type="image/webp" srcset="{}" sizes="{sizes}"><img src="{}" srcset="{}" sizes="{sizes}" width="{}" height="{}" alt="{}"{title_attr}{loading}></picture>"#,
+        escape_html(&srcset(prefix, &r.webp)),
+        escape_html(&format!("{prefix}/{}", largest.path)),
+        escape_html(&srcset(prefix, &r.fallback)),
+        r.width,
+        r.height,
+        escape_html(alt.unwrap_or("")),
+    );
+    // A link around a decorative image would have no name for screen readers: none then.
+    if look.link_full && alt.is_some() {
+        html = format!(
+            r#"<a class="photo-full" href="{}" title="查看原图（{}×{}）">{html}</a>"#,
+            escape_html(&format!("{prefix}/{}", r.full.path)),
+            r.full.width,
+            r.full.height
+        );
+    }
+    html
+}
+
+/// A figure: the picture and, when there is one, its caption.
+pub fn figure(site: &Site, r: &Responsive, alt: Option<&str>, caption: &str, look: Look<'_>) -> String {
+    let pic = picture(site, r, alt, "", look);
+    if caption.is_empty() {
+        format!("<figure class=\"photo\">{pic}</figure>\n")
+    } else {
+        format!("<figure class=\"photo\">{pic}<figcaption>{}</figcaption></figure>\n", escape_html(caption))
+    }
+}
+
+/// What templates get for a typed page's cover (`page.cover`): ready-made markup for the
+/// page header and for cards, and the pieces for anything else.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverValue {
+    pub alt: String,
+    /// `<picture>` for the page header (eager: it is the first thing seen).
+    pub header: String,
+    /// `<picture>` for a card (lazy, card-sized).
+    pub card: String,
+    /// Absolute URL of a JPEG/PNG about 1200 px wide, for `og:image` and `twitter:image`.
+    pub og_image: String,
+    pub og_width: u32,
+    pub og_height: u32,
+    pub width: u32,
+    pub height: u32,
+    pub src: String,
+    pub srcset: String,
+    pub webp_srcset: String,
+}
+
+/// `sizes` of a cover in the page header (the content column) and in a card.
+pub const HEADER_SIZES: &str = "(min-width: 72rem) 68rem, calc(100vw - 2rem)";
+pub const CARD_SIZES: &str = "(min-width: 48rem) 22rem, calc(100vw - 2rem)";
+
+pub fn cover_value(site: &Site, r: &Responsive, alt: &str) -> CoverValue {
+    let og = r.fallback_up_to(1200);
+    let largest = r.fallback.last().expect("a set has a variant");
+    CoverValue {
+        alt: alt.to_string(),
+        header: picture(site, r, Some(alt), "", Look { sizes: HEADER_SIZES, eager: true, link_full: false }),
+        card: picture(site, r, Some(alt), "", Look { sizes: CARD_SIZES, eager: false, link_full: false }),
+        og_image: site.permalink(&format!("/{}", og.path)),
+        og_width: og.width,
+        og_height: og.height,
+        width: r.width,
+        height: r.height,
+        src: site.url(&format!("/{}", largest.path)),
+        srcset: srcset(&site.config.path_prefix(), &r.fallback),
+        webp_srcset: srcset(&site.config.path_prefix(), &r.webp),
+    }
+}
