@@ -243,6 +243,36 @@ pub fn image_pipeline(options: &BuildOptions, site: &Site) -> images::Pipeline {
     images::Pipeline::open(&options.root, site.config.images.max_pixels)
 }
 
+/// The images templates asked for while rendering (`resize_image`, `image_set`), processed
+/// now through the same pipeline and cache; counted in the images stage's figures. A static
+/// photo a template used is published without its metadata, like those pages show.
+pub fn template_images(options: &BuildOptions, images: &mut ImageSet, pipeline: &images::Pipeline) -> Result<Vec<OutputFile>, Diagnostics> {
+    Ok(finish_template_images(options, images, pipeline)?.files)
+}
+
+/// [`template_images`] with which pages asked for each file (for `kepu serve`).
+pub fn finish_template_images(
+    options: &BuildOptions,
+    images: &mut ImageSet,
+    pipeline: &images::Pipeline,
+) -> Result<images::templated::Finished, Diagnostics> {
+    let Some(templated) = images.templated.clone() else { return Ok(Default::default()) };
+    let progress = |done: usize, total: usize, file: &str| {
+        if let Some(p) = &options.image_progress.0 {
+            p(done, total, file);
+        }
+    };
+    let mut finished = templated.finish(pipeline, &progress)?;
+    images.warnings.extend(std::mem::take(&mut finished.warnings));
+    images.replaced.extend(finished.replaced.iter().cloned());
+    let stats = finished.stats;
+    images.stats.sources += stats.sources;
+    images.stats.decoded += stats.decoded;
+    images.stats.encoded += stats.encoded;
+    images.stats.cached += stats.cached;
+    Ok(finished)
+}
+
 /// Static files less those the images stage replaced, then the images stage's files.
 fn static_and_image_files(assets: load::theme::Assets, images: &mut ImageSet) -> Vec<OutputFile> {
     let mut files: Vec<OutputFile> =
@@ -261,8 +291,12 @@ pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Resu
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
-    let (mut files, render_warnings) =
-        timed(Stage::Render, on_stage, &mut timings, || render::render(&site, &assets, &images))?;
+    // The render timing includes the images templates asked for, made once render is done.
+    let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || {
+        let (mut files, warnings) = render::render(&site, &assets, &images)?;
+        files.extend(template_images(options, &mut images, &pipeline)?);
+        Ok::<_, Diagnostics>((files, warnings))
+    })?;
     files.extend(index_files);
     let mut warnings = config_warnings(&site);
     warnings.extend(std::mem::take(&mut images.warnings));
@@ -316,8 +350,13 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     staging.add_all(index_files);
-    let render_warnings =
-        timed(Stage::Render, on_stage, &mut timings, || render::render_into(&site, &assets, &images, &|f| staging.add(f)))?;
+    // The render timing includes the images templates asked for, made once render is done
+    // and before anything is swapped in: one that fails stops the build here.
+    let render_warnings = timed(Stage::Render, on_stage, &mut timings, || {
+        let warnings = render::render_into(&site, &assets, &images, &|f| staging.add(f))?;
+        staging.add_all(template_images(options, &mut images, &pipeline)?);
+        Ok::<_, Diagnostics>(warnings)
+    })?;
     let mut warnings = config_warnings(&site);
     warnings.extend(std::mem::take(&mut images.warnings));
     warnings.extend(render_warnings);

@@ -148,6 +148,9 @@ enum Command {
         kind: String,
         /// The page's title, e.g. "郑州科技馆"; the file name is its pinyin.
         name: String,
+        /// Write the page as a folder (`venues/x/index.md`) to put its photos beside it.
+        #[arg(long, short)]
+        bundle: bool,
         /// Site root.
         #[arg(long, short, default_value = ".", value_parser = existing_folder)]
         root: PathBuf,
@@ -224,7 +227,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e.to_string()),
         },
-        Command::New { kind, name, root } => match kepu::scaffold::new_page(&root, &kind, &name) {
+        Command::New { kind, name, root, bundle } => match kepu::scaffold::new_page(&root, &kind, &name, bundle) {
             Ok(p) => {
                 out!("wrote {} (a draft: build with --drafts to preview, remove `draft = true` to publish)", p.display());
                 ExitCode::SUCCESS

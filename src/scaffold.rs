@@ -75,7 +75,10 @@ pub fn init(dir: &Path, title: &str) -> Result<Vec<PathBuf>, ScaffoldError> {
 /// with a pinyin file name. Returns the path. A city page takes its city from the name
 /// (`新乡` or `新乡市`), is titled with the full name and named after the short one
 /// (`cities/xin-xiang.md`), so that a second page for a city is refused here.
-pub fn new_page(root: &Path, kind: &str, name: &str) -> Result<PathBuf, ScaffoldError> {
+///
+/// With `bundle`, the page is a folder (`venues/x/index.md`) so that its photos can sit beside
+/// it (`cover = "cover.jpg"`); a page is refused if either form of it exists already.
+pub fn new_page(root: &Path, kind: &str, name: &str, bundle: bool) -> Result<PathBuf, ScaffoldError> {
     let t = PageType::parse(kind).ok_or_else(|| ScaffoldError::UnknownType(kind.to_string()))?;
     let mut name = name.trim();
     let mut file_name = name;
@@ -91,10 +94,12 @@ pub fn new_page(root: &Path, kind: &str, name: &str) -> Result<PathBuf, Scaffold
         return Err(ScaffoldError::EmptyName);
     }
     let section = section_for(root, t);
-    let path = root.join("content").join(&section).join(format!("{slug}.md"));
-    if path.exists() {
-        return Err(ScaffoldError::Exists(path));
+    let folder = root.join("content").join(&section);
+    let (single, bundled) = (folder.join(format!("{slug}.md")), folder.join(&slug).join("index.md"));
+    if let Some(existing) = [&single, &bundled].into_iter().find(|p| p.exists()) {
+        return Err(ScaffoldError::Exists(existing.clone()));
     }
+    let path = if bundle { bundled } else { single };
     write(&path, &skeleton(t, name, file_name))?;
     Ok(path)
 }
@@ -190,8 +195,8 @@ fn skeleton(t: PageType, name: &str, city: &str) -> String {
         PageType::Overview => "[overview]\n".to_string(),
     };
     let cover = "\
-        # 封面照片（可选），用在卡片、页面顶部和分享预览：把这一页改成文件夹里的 index.md\n\
-        # （如 venues/x/index.md），照片放在它旁边写 \"cover.jpg\"；或放在 static/ 下写 \"/images/x.jpg\"\n\
+        # 封面照片（可选），用在卡片、页面顶部和分享预览：这一页是文件夹里的 index.md 时\n\
+        # （kepu new --bundle 就这样写），照片放在它旁边写 \"cover.jpg\"；或放在 static/ 下写 \"/images/x.jpg\"\n\
         # cover = \"cover.jpg\"\n\
         # cover_alt = \"照片里是什么：写给看不见照片的读者\"  # 有 cover 就必填\n";
     let table = if t == PageType::Overview { table } else { format!("{table}{cover}") };
@@ -210,28 +215,39 @@ mod tests {
     #[test]
     fn new_page_uses_pinyin_file_name_and_refuses_to_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        let p = new_page(dir.path(), "venue", "郑州科技馆").unwrap();
+        let p = new_page(dir.path(), "venue", "郑州科技馆", false).unwrap();
         assert!(p.ends_with("content/venues/zheng-zhou-ke-ji-guan.md"), "{}", p.display());
-        assert!(matches!(new_page(dir.path(), "venue", "郑州科技馆"), Err(ScaffoldError::Exists(_))));
-        assert!(matches!(new_page(dir.path(), "museum", "x"), Err(ScaffoldError::UnknownType(_))));
+        assert!(matches!(new_page(dir.path(), "venue", "郑州科技馆", false), Err(ScaffoldError::Exists(_))));
+        assert!(matches!(new_page(dir.path(), "museum", "x", false), Err(ScaffoldError::UnknownType(_))));
         // Place names are read as places: 长垣 is chang-yuan, 浚县 xun-xian.
-        let p = new_page(dir.path(), "venue", "长垣市科技馆").unwrap();
+        let p = new_page(dir.path(), "venue", "长垣市科技馆", false).unwrap();
         assert!(p.ends_with("content/venues/chang-yuan-shi-ke-ji-guan.md"), "{}", p.display());
-        let p = new_page(dir.path(), "base", "浚县科普教育基地").unwrap();
+        let p = new_page(dir.path(), "base", "浚县科普教育基地", false).unwrap();
         assert!(p.ends_with("content/bases/xun-xian-ke-pu-jiao-yu-ji-di.md"), "{}", p.display());
+    }
+
+    #[test]
+    fn a_bundle_is_a_folder_and_either_form_of_a_page_blocks_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = new_page(dir.path(), "venue", "郑州科技馆", true).unwrap();
+        assert!(p.ends_with("content/venues/zheng-zhou-ke-ji-guan/index.md"), "{}", p.display());
+        assert!(std::fs::read_to_string(&p).unwrap().contains("cover = \"cover.jpg\""));
+        assert!(matches!(new_page(dir.path(), "venue", "郑州科技馆", false), Err(ScaffoldError::Exists(_))));
+        new_page(dir.path(), "base", "浚县科普教育基地", false).unwrap();
+        assert!(matches!(new_page(dir.path(), "base", "浚县科普教育基地", true), Err(ScaffoldError::Exists(_))));
     }
 
     #[test]
     fn a_city_page_is_for_the_city_it_is_named_after() {
         let dir = tempfile::tempdir().unwrap();
-        let p = new_page(dir.path(), "city", "新乡市").unwrap();
+        let p = new_page(dir.path(), "city", "新乡市", false).unwrap();
         assert!(p.ends_with("content/cities/xin-xiang.md"), "{}", p.display());
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("title = \"新乡市\"") && text.contains("name = \"新乡\"") && text.contains("kind = \"省辖市\""), "{text}");
-        assert!(matches!(new_page(dir.path(), "city", "新乡"), Err(ScaffoldError::Exists(_))), "one page per city");
-        let jiyuan = std::fs::read_to_string(new_page(dir.path(), "city", "济源").unwrap()).unwrap();
+        assert!(matches!(new_page(dir.path(), "city", "新乡", false), Err(ScaffoldError::Exists(_))), "one page per city");
+        let jiyuan = std::fs::read_to_string(new_page(dir.path(), "city", "济源", false).unwrap()).unwrap();
         assert!(jiyuan.contains("title = \"济源示范区\"") && jiyuan.contains("kind = \"示范区\""), "{jiyuan}");
-        assert!(matches!(new_page(dir.path(), "city", "北京"), Err(ScaffoldError::NotACity(..))));
+        assert!(matches!(new_page(dir.path(), "city", "北京", false), Err(ScaffoldError::NotACity(..))));
     }
 
     /// The model's verdict on a site folder: the error fields by file name, or none.
@@ -263,7 +279,7 @@ mod tests {
         init(&site, "测试").unwrap();
         let pages: Vec<PathBuf> = [("venue", "示例馆"), ("base", "示例基地"), ("expert", "示例批次"), ("campaign", "示例活动"), ("city", "新乡")]
             .iter()
-            .map(|(kind, name)| new_page(&site, kind, name).unwrap())
+            .map(|(kind, name)| new_page(&site, kind, name, false).unwrap())
             .collect();
         assert_eq!(errors(&site, true), [], "a fresh skeleton previews with --drafts");
 

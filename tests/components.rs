@@ -64,7 +64,16 @@ fn every_built_in_component_renders() {
     assert!(html.contains(r#"<div class="notice notice-warning" role="note">"#), "{html}");
     assert!(html.contains("<strong>节假日</strong>"), "a notice's body is Markdown: {html}");
     assert!(html.contains(r#"href="/venues/zheng-zhou-ke-ji-guan/""#), "@/ links in a body resolve: {html}");
-    assert!(html.contains(r#"<img src="/venues/bundle-guan/photo.png" alt="展厅里的机器人""#), "{html}");
+    // figure goes through the image pipeline: a <picture> of processed files that exist, with
+    // the file's own size, and no plain copy of the original in its place.
+    assert!(html.contains(r#"<figure class="figure photo"><a class="photo-full" href="/processed_images/photo-48x32."#), "{html}");
+    assert!(html.contains(r#"<source type="image/webp" srcset="/processed_images/photo-48x32."#), "{html}");
+    assert!(html.contains(r#"width="48" height="32" alt="展厅里的机器人""#) && html.contains("<figcaption>人工智能展厅</figcaption>"), "{html}");
+    let processed: Vec<String> = std::fs::read_dir(site.join("public/processed_images")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(processed.len(), 2, "one WebP and one PNG: {processed:?}");
+    for name in &processed {
+        assert!(html.contains(&format!("/processed_images/{name}")), "{name} is used: {html}");
+    }
     assert!(html.contains(r#"preload="none""#) && html.contains(r#"poster="/media/demo.jpg""#) && html.contains("<track kind=\"captions\""), "{html}");
     assert!(html.contains(r#"loading="lazy""#) && html.contains("sandbox=") && html.contains("referrerpolicy=") && html.contains(r#"href="https://www.bilibili.com/video/BV1xx""#), "{html}");
     assert!(html.contains(r#"<a class="card-link" href="/venues/zheng-zhou-ke-ji-guan/">郑州科技馆</a>"#), "{html}");

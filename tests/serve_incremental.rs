@@ -304,3 +304,37 @@ fn paginated_terms_follow_tag_edits() {
     site.assert_same_as_full_build("untagged");
     assert!(!site.live.files().contains_key("tags/xian-shi-ke-ji-guan/page/2/index.html"), "the second pager is gone");
 }
+
+/// A PNG of `w`×`h`.
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn images_templates_ask_for_follow_edits() {
+    let mut site = Site::new();
+    let page = "content/venues/tu-pian-shi-li/index.md";
+    fs::create_dir_all(site.path("content/venues/tu-pian-shi-li")).unwrap();
+    fs::write(site.path("content/venues/tu-pian-shi-li/a.png"), png(500, 250)).unwrap();
+    fs::write(site.path("content/venues/tu-pian-shi-li/b.png"), png(300, 300)).unwrap();
+    let front = "+++\ntitle = \"图片示例馆\"\nexample = true\n\n[venue]\nkind = \"流动科技馆\"\n+++\n\n";
+    fs::write(site.path(page), format!("{front}{{{{ <figure src=\"a.png\" alt=\"第一张示例图\" /> }}}}\n")).unwrap();
+    built(site.rebuild(&[page, "content/venues/tu-pian-shi-li/a.png", "content/venues/tu-pian-shi-li/b.png"]), "figure added");
+    site.assert_same_as_full_build("figure added");
+    assert!(site.live.files().keys().any(|k| k.starts_with("processed_images/a-500x250.")));
+
+    // Another photo: the first one's files go, the second's come.
+    site.edit(page, |t| t.replace("a.png\" alt=\"第一张示例图", "b.png\" alt=\"第二张示例图"));
+    built(site.rebuild(&[page]), "figure changed");
+    site.assert_same_as_full_build("figure changed");
+    assert!(!site.live.files().keys().any(|k| k.starts_with("processed_images/a-")));
+
+    // No figure at all.
+    site.edit(page, |t| t.replace("{{ <figure src=\"b.png\" alt=\"第二张示例图\" /> }}", "没有图片了。"));
+    built(site.rebuild(&[page]), "figure removed");
+    site.assert_same_as_full_build("figure removed");
+    assert!(!site.live.files().keys().any(|k| k.starts_with("processed_images/")));
+}

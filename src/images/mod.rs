@@ -6,6 +6,9 @@
 //! [`cache::Cache`]. [`site::process_site`] finds what a site needs (Markdown images, typed
 //! pages' covers, photos in page bundles), runs the requests in parallel and hands render an
 //! [`site::ImageSet`]: the responsive set of each image and the files for the write stage.
+//! The set also carries [`templated::TemplateImages`], which answers the template functions
+//! (`resize_image`, `get_image_metadata`, `image_set`) while pages render and processes what
+//! they asked for once render is done, through the same pipeline and cache.
 //!
 //! Owns: reading image headers before decoding (pixel limit), decoding, EXIF orientation,
 //! colour conversion to sRGB, resizing, encoding (WebP, JPEG, PNG), the cache. Writes no
@@ -14,6 +17,7 @@
 pub mod cache;
 pub mod codec;
 pub mod site;
+pub mod templated;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
 pub use site::{process_site, ImageSet, Responsive, Variant};
+pub use templated::TemplateImages;
 
 /// How an image is resized, as Zola's `resize_image` names it. No operation enlarges: a
 /// target larger than the source gives the source's size.
@@ -125,6 +130,8 @@ pub enum ImageError {
     Unsupported { what: String },
     #[error("the image declares {width}×{height} pixels, more than the limit of {max_pixels}")]
     TooManyPixels { width: u32, height: u32, max_pixels: u64 },
+    #[error("the path leads outside the site ({why})")]
+    OutsideSite { why: String },
     #[error("the image cache failed: {why}")]
     Cache { why: String },
     #[error("internal error: {why}")]
@@ -142,6 +149,7 @@ impl ImageError {
             ImageError::Heic => "convert it to JPEG: on the iPhone set Settings → Camera → Formats → Most Compatible, or convert with `heif-convert photo.heic photo.jpg` (Debian package libheif-examples) or any photo editor's export".into(),
             ImageError::Unsupported { .. } => "convert it to JPEG (photos) or PNG (screenshots, drawings); kepu makes the WebP versions itself".into(),
             ImageError::TooManyPixels { .. } => "scale the image down (a photo needs no more than about 4000 pixels on its long side), or raise `max_pixels` under [images] in config.toml if the image is genuine".into(),
+            ImageError::OutsideSite { .. } => "give a path inside the site: a page bundle's image as `page.colocated_path ~ \"hall.jpg\"` (or `@/venues/x/hall.jpg`), a static file as `/images/hall.jpg`".into(),
             ImageError::Cache { .. } => "check that .kepu-cache/ in the site folder is writable and the disk is not full (the folder is safe to delete)".into(),
             ImageError::Internal { .. } => "this is a bug in kepu; please report it with the image".into(),
         }
@@ -367,6 +375,16 @@ fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
         });
     }
     std::fs::read(path).map_err(|e| ImageError::Unreadable { why: e.to_string() })
+}
+
+/// Read `path` for planning without a [`Pipeline`]: its content hash and header. What the
+/// template functions use while pages render (they hold no pipeline); the file is read whole
+/// once per build and the pixel limit applies as everywhere.
+pub fn read_source(path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
+    let bytes = read(path)?;
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let header = codec::header(&bytes, max_pixels)?;
+    Ok(Source { path: path.to_path_buf(), hash, header })
 }
 
 #[cfg(test)]

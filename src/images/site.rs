@@ -70,6 +70,9 @@ pub struct ImageSet {
     /// Images over the size budget.
     pub warnings: Diagnostics,
     pub stats: Stats,
+    /// What templates ask for while they render (`resize_image`, `image_set`), processed
+    /// after render ([`super::TemplateImages::finish`]). `None` only in a set made by hand.
+    pub templated: Option<Arc<super::TemplateImages>>,
 }
 
 /// What the stage did.
@@ -274,6 +277,7 @@ pub fn process_site(
     let used: Vec<PathBuf> = jobs.iter().map(|(p, _)| p.clone()).collect();
     pipeline.save_known(&used).map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
     set.files = files.into_values().collect();
+    set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files)));
     Ok(set)
 }
 

@@ -37,8 +37,93 @@ const BOTTOM: f64 = 40.0;
 const LINE_CHARS: usize = 18;
 const ROW: f64 = 30.0;
 
+/// An `f64` that `{:.N}` (N ≤ 3) writes without the standard library's general
+/// exact-formatting path, which was most of the time of drawing a chart; byte for byte what
+/// the standard library writes (the tests compare them). Other formats are `f64`'s own.
+#[derive(Clone, Copy)]
+struct Fx(f64);
+
+impl std::fmt::Display for Fx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fast = match f.precision() {
+            Some(p) if p <= 3 && f.width().is_none() && !f.sign_plus() => fixed(self.0, p as u32),
+            _ => None,
+        };
+        match fast {
+            Some((negative, digits, decimals)) => write_fixed(f, negative, digits, decimals),
+            None => std::fmt::Display::fmt(&self.0, f),
+        }
+    }
+}
+
+/// `v` rounded to `decimals` places as the standard library rounds it (the exact binary
+/// value, ties to even): (sign, the rounded value times 10^decimals, decimals). `None` where
+/// this shortcut does not apply (not finite, or too large).
+fn fixed(v: f64, decimals: u32) -> Option<(bool, u64, u32)> {
+    if !v.is_finite() {
+        return None;
+    }
+    let a = v.abs();
+    let scale = [1.0, 10.0, 100.0, 1000.0][decimals as usize];
+    let r = a * scale;
+    // Below 2^52, `r - floor(r)` is exact and a multiple of r's last place.
+    if r >= 4.0e15 {
+        return None;
+    }
+    // The product's rounding error, exactly: a × scale = r + err.
+    let err = a.mul_add(scale, -r);
+    let floor = r.floor();
+    // Exact (Sterbenz) where it matters, when the fraction is near one half; a nonzero `d` is
+    // at least one last place of `r`, more than |err|, so its sign is the exact value's.
+    let d = (r - floor) - 0.5;
+    let up = if d != 0.0 {
+        d > 0.0
+    } else if err != 0.0 {
+        err > 0.0
+    } else {
+        floor % 2.0 == 1.0
+    };
+    Some((v.is_sign_negative(), floor as u64 + u64::from(up), decimals))
+}
+
+fn write_fixed(out: &mut impl std::fmt::Write, negative: bool, digits: u64, decimals: u32) -> std::fmt::Result {
+    let scale = 10u64.pow(decimals);
+    if negative {
+        out.write_char('-')?;
+    }
+    write!(out, "{}", digits / scale)?;
+    if decimals > 0 {
+        write!(out, ".{:0width$}", digits % scale, width = decimals as usize)?;
+    }
+    Ok(())
+}
+
 /// Format a number without trailing zeros (13.21, 100, 0.5).
 pub fn number(v: f64) -> String {
+    let mut s = String::new();
+    let _ = write_number(&mut s, v);
+    s
+}
+
+/// [`number`], written to `out` (no HTML-special characters: safe in markup as it is).
+fn write_number(out: &mut impl std::fmt::Write, v: f64) -> std::fmt::Result {
+    let Some((negative, digits, _)) = fixed(v, 2) else {
+        return out.write_str(&number_by_format(v));
+    };
+    // What `number_by_format` makes of `{:.2}`: no trailing zeros, no `.` alone, no `-0`.
+    if negative && digits != 0 {
+        out.write_char('-')?;
+    }
+    let (whole, hundredths) = (digits / 100, digits % 100);
+    match hundredths {
+        0 => write!(out, "{whole}"),
+        h if h % 10 == 0 => write!(out, "{whole}.{}", h / 10),
+        h => write!(out, "{whole}.{h:02}"),
+    }
+}
+
+/// [`number`] through `{:.2}`, trimmed: for what [`fixed`] does not take (and the tests).
+fn number_by_format(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s.is_empty() || s == "-0" { "0".into() } else { s.to_string() }
@@ -46,8 +131,20 @@ pub fn number(v: f64) -> String {
 
 /// A number the Chinese way, short enough for an axis: 11000 → `1.1万`, 125000000 → `1.25亿`.
 pub fn compact(n: f64) -> String {
-    let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
-    format!("{}{unit}", number(v))
+    Compact(n).to_string()
+}
+
+/// [`compact`] as a `Display`, to write it straight into markup (it has no HTML-special
+/// characters).
+struct Compact(f64);
+
+impl std::fmt::Display for Compact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        let (v, unit) = if n.abs() >= 1e8 { (n / 1e8, "亿") } else if n.abs() >= 1e4 { (n / 1e4, "万") } else { (n, "") };
+        write_number(f, v)?;
+        f.write_str(unit)
+    }
 }
 
 /// Draw `chart` (the `index`-th on its page, for unique ids). Bar charts whose labels would
@@ -58,17 +155,25 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
     let n = chart.points.len().max(1);
     let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
     let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
-    let desc: Vec<String> =
-        chart.points.iter().map(|p| format!("{}：{}{}", p.label, number(p.value), chart.unit)).collect();
+    let mut desc = String::new();
+    for (i, p) in chart.points.iter().enumerate() {
+        if i > 0 {
+            desc.push('；');
+        }
+        desc.push_str(&p.label);
+        desc.push('：');
+        let _ = write_number(&mut desc, p.value);
+        desc.push_str(&chart.unit);
+    }
     let max_data = chart.points.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
     let body = if horizontal { horizontal_bars(chart, max) } else { vertical(chart, max) };
     let svg = format!(
         r#"<svg class="chart{}" viewBox="0 0 {W} {:.0}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>{}</svg>"#,
         if horizontal { " chart-h" } else { "" },
-        body.1,
+        Fx(body.1),
         escape_html(&chart.title),
-        escape_html(&desc.join("；")),
+        escape_html(&desc),
         body.0
     );
     RenderedChart {
@@ -97,17 +202,19 @@ fn horizontal_bars(chart: &Chart, max: f64) -> (String, f64) {
     for p in &chart.points {
         for line in wrap(&p.label) {
             y += 22.0;
-            let _ = write!(svg, r#"<text class="label" x="0" y="{y:.1}">{}</text>"#, escape_html(&line));
+            let _ = write!(svg, r#"<text class="label" x="0" y="{y:.1}">{}</text>"#, escape_html(&line), y = Fx(y));
         }
         y += 8.0;
         let w = (p.value / max * bar_max).max(2.0);
         let _ = write!(
             svg,
             r#"<rect class="bar" x="0" y="{y:.1}" width="{w:.1}" height="{:.1}"/><text class="value" x="{:.1}" y="{:.1}">{}</text>"#,
-            ROW - 8.0,
-            w + 8.0,
-            y + ROW - 14.0,
-            escape_html(&format!("{}{}", compact(p.value), chart.unit))
+            Fx(ROW - 8.0),
+            Fx(w + 8.0),
+            Fx(y + ROW - 14.0),
+            escape_html(&format!("{}{}", compact(p.value), chart.unit)),
+            y = Fx(y),
+            w = Fx(w),
         );
         y += ROW + 6.0;
     }
@@ -117,8 +224,10 @@ fn horizontal_bars(chart: &Chart, max: f64) -> (String, f64) {
         let _ = write!(
             svg,
             r#"<line class="target" x1="{x:.1}" x2="{x:.1}" y1="8" y2="{y:.1}"/><text class="target-label" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            y + 20.0,
-            escape_html(&format!("{label} {}{}", number(t), chart.unit))
+            Fx(y + 20.0),
+            escape_html(&format!("{label} {}{}", number(t), chart.unit)),
+            x = Fx(x),
+            y = Fx(y),
         );
         y += 28.0;
     }
@@ -142,8 +251,9 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
             r#"<line class="grid" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="axis" x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             W - RIGHT,
             LEFT - 6.0,
-            yy + 5.0,
-            escape_html(&compact(v))
+            Fx(yy + 5.0),
+            Compact(v),
+            yy = Fx(yy),
         );
     }
     match chart.kind {
@@ -154,27 +264,29 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
                 let _ = write!(
                     svg,
                     r#"<rect class="bar" x="{:.1}" y="{top:.1}" width="{bw:.1}" height="{:.1}"/><text class="value" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                    x(i) - bw / 2.0,
-                    (TOP + plot_h - top).max(0.0),
-                    x(i),
-                    top - 6.0,
-                    escape_html(&compact(p.value))
+                    Fx(x(i) - bw / 2.0),
+                    Fx((TOP + plot_h - top).max(0.0)),
+                    Fx(x(i)),
+                    Fx(top - 6.0),
+                    Compact(p.value),
+                    top = Fx(top),
+                    bw = Fx(bw),
                 );
             }
         }
         ChartKind::Line => {
             let pts: Vec<String> =
-                chart.points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", x(i), y(p.value))).collect();
+                chart.points.iter().enumerate().map(|(i, p)| format!("{:.1},{:.1}", Fx(x(i)), Fx(y(p.value)))).collect();
             let _ = write!(svg, r#"<polyline class="line" fill="none" points="{}"/>"#, pts.join(" "));
             for (i, p) in chart.points.iter().enumerate() {
                 let _ = write!(
                     svg,
                     r#"<circle class="dot" cx="{:.1}" cy="{:.1}" r="5"/><text class="value" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-                    x(i),
-                    y(p.value),
-                    x(i),
-                    y(p.value) + 26.0,
-                    escape_html(&compact(p.value))
+                    Fx(x(i)),
+                    Fx(y(p.value)),
+                    Fx(x(i)),
+                    Fx(y(p.value) + 26.0),
+                    Compact(p.value)
                 );
             }
         }
@@ -187,16 +299,17 @@ fn vertical(chart: &Chart, max: f64) -> (String, f64) {
             svg,
             r#"<line class="target" x1="{LEFT}" x2="{}" y1="{yy:.1}" y2="{yy:.1}"/><text class="target-label" x="{LEFT}" y="{:.1}">{}</text>"#,
             W - RIGHT,
-            (yy - 8.0).max(16.0),
-            escape_html(&format!("{label} {}{}", number(t), chart.unit))
+            Fx((yy - 8.0).max(16.0)),
+            escape_html(&format!("{label} {}{}", number(t), chart.unit)),
+            yy = Fx(yy),
         );
     }
     for (i, p) in chart.points.iter().enumerate() {
         let _ = write!(
             svg,
             r#"<text class="label" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            x(i),
-            H - BOTTOM + 24.0,
+            Fx(x(i)),
+            Fx(H - BOTTOM + 24.0),
             escape_html(&p.label)
         );
     }
@@ -240,6 +353,49 @@ mod tests {
         assert_eq!(r.rows.len(), 2);
         assert_eq!(nice_max(13.21), 20.0);
         assert_eq!(number(15.0), "15");
+    }
+
+    #[test]
+    fn fixed_decimals_are_the_standard_librarys() {
+        let check = |v: f64| {
+            for p in 0..=3 {
+                let ours = match p {
+                    0 => format!("{:.0}", Fx(v)),
+                    1 => format!("{:.1}", Fx(v)),
+                    2 => format!("{:.2}", Fx(v)),
+                    _ => format!("{:.3}", Fx(v)),
+                };
+                let std = match p {
+                    0 => format!("{v:.0}"),
+                    1 => format!("{v:.1}"),
+                    2 => format!("{v:.2}"),
+                    _ => format!("{v:.3}"),
+                };
+                assert_eq!(ours, std, "{v:e} to {p} places");
+            }
+            assert_eq!(number(v), number_by_format(v), "{v:e}");
+            assert_eq!(number(-v), number_by_format(-v), "{v:e}");
+        };
+        // Ties and near-ties (k/2000 and its neighbours), signs, zeros, large and odd values.
+        for k in -200_000i64..200_000 {
+            let v = k as f64 / 2000.0;
+            check(v);
+            check(f64::from_bits(v.to_bits() + 1));
+            check(f64::from_bits(v.to_bits().wrapping_sub(1)));
+        }
+        for v in [0.0, -0.0, 0.05, 0.15, 0.25, 0.35, 2.5, 1e15, 4.5e15, 1e300, 5e-324, f64::NAN, f64::INFINITY, -f64::INFINITY] {
+            check(v);
+        }
+        // The values charts compute, over many maxima and values.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = (x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 12) as i32 - 3);
+            check(v);
+            check(28.0 + 182.0 - v / nice_max(v * 1.3) * 182.0);
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! leaves alone; after Markdown the placeholders become the components' HTML. A body is
 //! rendered as Markdown (its own components included) and given to the component as `body`.
 //!
+//! Most calls pass literals only (`kind="注意"`, `data={[…]}`): those are read here
+//! ([`literal_value`]) and the component rendered straight from them, as Tera renders it from
+//! a template; a call with an expression is compiled as a one-off template, and so is any call
+//! that fails, so that every error is reported the one way.
+//!
 //! Components whose name has a dot (`common.footer`, `cards.card`) are the theme's own
 //! building blocks, not for content.
 
@@ -30,6 +35,10 @@ pub struct Call {
     pub args: Vec<Arg>,
     /// The Markdown between the tags, for calls with a body.
     pub body: Option<Range<usize>>,
+    /// Every argument is a literal with its [`Arg::value`] read, none twice, and no `{...}`
+    /// spread: the call can be rendered straight from its arguments, without compiling it as a
+    /// template (the usual case in content, and most of a component's cost when compiled).
+    pub literal: bool,
 }
 
 /// One argument of a call.
@@ -38,6 +47,9 @@ pub struct Arg {
     pub name: String,
     pub offset: usize,
     pub kind: ArgKind,
+    /// The value, when it is a literal read here exactly as Tera reads it (see
+    /// [`literal_value`]); `None` for anything else, which Tera evaluates.
+    pub value: Option<Value>,
 }
 
 /// What an argument's value is, as far as can be told without evaluating it.
@@ -93,6 +105,10 @@ pub struct Scan {
     pub calls: Vec<Call>,
     /// (whole `{% raw %}…{% endraw %}`, its inside).
     pub raws: Vec<(Range<usize>, Range<usize>)>,
+    /// Byte offsets of the body's headings, in order (those inside components' bodies too);
+    /// `None` when no heading can start inside a component's body (then they are not looked
+    /// for: most pages).
+    pub headings: Option<Vec<usize>>,
 }
 
 /// Whether `body` may call components at all: the fast path for the many pages that do not.
@@ -101,31 +117,37 @@ pub fn has_calls(body: &str) -> bool {
     memchr::memchr_iter(b'{', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'{' | b'%')))
 }
 
-/// Byte ranges of code spans and code blocks, which are never templated.
-fn code_ranges(body: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
+/// Byte ranges of code spans and code blocks (never templated), and the offsets of the
+/// headings (to tell the page's own from those in a component's body): one Markdown pass.
+fn code_and_headings(body: &str) -> (Vec<Range<usize>>, Vec<usize>) {
+    let mut code = Vec::new();
+    let mut headings = Vec::new();
     let mut block_start = None;
     for (event, range) in Parser::new_ext(body, crate::model::text::markdown_options()).into_offset_iter() {
         match event {
-            Event::Code(_) => out.push(range),
+            Event::Code(_) => code.push(range),
             Event::Start(Tag::CodeBlock(_)) => block_start = Some(range.start),
             Event::End(TagEnd::CodeBlock) => {
                 if let Some(s) = block_start.take() {
-                    out.push(s..range.end);
+                    code.push(s..range.end);
                 }
             }
+            Event::Start(Tag::Heading { .. }) => headings.push(range.start),
             _ => {}
         }
     }
-    out
+    (code, headings)
 }
 
 /// Find the component calls and raw blocks of `body`.
 pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
-    let code = code_ranges(body);
-    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let bytes = body.as_bytes();
-    let mut scan = Scan::default();
+    // Without a backtick, a tilde, a tab or four spaces in a row there is no code span, fence
+    // or indented code block, and the Markdown pass is left for the headings (if needed).
+    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || memchr::memmem::find(bytes, b"    ").is_some();
+    let (code, headings) = if may_have_code { let (c, h) = code_and_headings(body); (c, Some(h)) } else { (Vec::new(), None) };
+    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
+    let mut scan = Scan { headings, ..Scan::default() };
     let mut problems = Vec::new();
     // Open calls with a body: (index in scan.calls).
     let mut open: Vec<usize> = Vec::new();
@@ -210,11 +232,15 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
                 continue;
             }
         };
+        let (args, spread) = args;
+        let literal = !spread
+            && args.iter().all(|a| a.value.is_some())
+            && args.iter().enumerate().all(|(k, a)| args[..k].iter().all(|b| b.name != a.name));
         match (second, self_closing) {
-            (b'{', true) => scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None }),
+            (b'{', true) => scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None, literal }),
             (b'%', false) => {
                 open.push(scan.calls.len());
-                scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None });
+                scan.calls.push(Call { name, range: start..end, tag: start..end, args, body: None, literal });
             }
             (b'{', false) => problems.push(
                 Problem::new(start, format!("`{{{{ <{name} … }}}}` must end with `/>`"))
@@ -234,7 +260,25 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
                 .hint(format!("end its body with {{% </{}> %}}", c.name)),
         );
     }
-    if problems.is_empty() { Ok(scan) } else { Err(problems) }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if scan.headings.is_none() && scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| heading_may_start_in(body, b.start))) {
+        scan.headings = Some(code_and_headings(body).1);
+    }
+    Ok(scan)
+}
+
+/// Whether a heading may start in a component's body that starts at `from`: an ATX heading
+/// needs a `#` (in the body or, conservatively, anywhere after it), a Setext heading an
+/// underline of `=` or `-` after it (its paragraph may run on past the closing tag).
+fn heading_may_start_in(text: &str, from: usize) -> bool {
+    let rest = &text[from..];
+    memchr::memchr(b'#', rest.as_bytes()).is_some()
+        || rest.lines().any(|line| {
+            let l = line.trim();
+            !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'))
+        })
 }
 
 /// The offset after `closer`, skipping quoted strings and `{…}` values.
@@ -275,10 +319,11 @@ fn find_endraw(text: &str, from: usize) -> Option<(usize, usize)> {
     None
 }
 
-/// `a="x" n={3} flag={true} items={[1, 2]} shorthand`.
-fn parse_args(text: &str, base: usize) -> Result<Vec<Arg>, Problem> {
+/// `a="x" n={3} flag={true} items={[1, 2]} shorthand`, and whether there was a `{...}` spread.
+fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
+    let mut spread = false;
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i].is_ascii_whitespace() {
@@ -290,6 +335,7 @@ fn parse_args(text: &str, base: usize) -> Result<Vec<Arg>, Problem> {
             // `{...spread}`: anything goes, Tera checks it.
             let end = find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?;
             i = end;
+            spread = true;
             continue;
         }
         while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
@@ -302,31 +348,192 @@ fn parse_args(text: &str, base: usize) -> Result<Vec<Arg>, Problem> {
         }
         let name = text[start..i].to_string();
         if bytes.get(i) != Some(&b'=') {
-            out.push(Arg { name, offset: base + start, kind: ArgKind::Expression });
+            out.push(Arg { name, offset: base + start, kind: ArgKind::Expression, value: None });
             continue;
         }
         i += 1;
-        let kind = match bytes.get(i) {
+        let (kind, value) = match bytes.get(i) {
             Some(b'"') | Some(b'\'') => {
                 let q = bytes[i];
                 let end = text[i + 1..].find(q as char).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
+                let value = literal_value(&text[i..i + end + 2]);
                 i += end + 2;
-                ArgKind::String
+                (ArgKind::String, value)
             }
             Some(b'{') => {
                 let end = find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?;
                 let value = text[i + 1..end - 1].trim();
                 i = end;
-                literal_kind(value)
+                (literal_kind(value), literal_value(value))
             }
             _ => {
                 return Err(Problem::new(base + i, format!("the value of `{name}` must be \"text\" or {{value}}"))
                     .hint(format!("write {name}=\"…\" for text, {name}={{3}} or {name}={{true}} for other values")));
             }
         };
-        out.push(Arg { name, offset: base + start, kind });
+        out.push(Arg { name, offset: base + start, kind, value });
     }
-    Ok(out)
+    Ok((out, spread))
+}
+
+/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` without
+/// backslashes (Tera's escapes are left to Tera), whole numbers (`3`, `-2`, as `i64`),
+/// decimals (`1.5`, as `f64`), `true`/`false`, and lists and maps of those (maps with text
+/// keys, each once). `None` for anything else — a name, an expression, a trailing comma, an
+/// escape — which then goes to Tera as written, so nothing here decides what is valid.
+pub fn literal_value(text: &str) -> Option<Value> {
+    let mut p = LiteralParser { bytes: text.as_bytes(), text, i: 0, depth: 0 };
+    let v = p.value()?;
+    p.skip_space();
+    (p.i == p.bytes.len()).then_some(v)
+}
+
+/// Recursive descent over [`literal_value`]'s grammar.
+struct LiteralParser<'t> {
+    bytes: &'t [u8],
+    text: &'t str,
+    i: usize,
+    depth: usize,
+}
+
+impl LiteralParser<'_> {
+    fn skip_space(&mut self) {
+        while self.bytes.get(self.i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        self.skip_space();
+        if self.bytes.get(self.i) == Some(&b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn string(&mut self) -> Option<String> {
+        self.skip_space();
+        let q = *self.bytes.get(self.i)?;
+        if !matches!(q, b'"' | b'\'' | b'`') {
+            return None;
+        }
+        let len = memchr::memchr(q, &self.bytes[self.i + 1..])?;
+        let s = &self.text[self.i + 1..self.i + 1 + len];
+        if s.contains('\\') {
+            return None;
+        }
+        self.i += len + 2;
+        Some(s.to_string())
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.skip_space();
+        match *self.bytes.get(self.i)? {
+            b'"' | b'\'' | b'`' => self.string().map(Value::from),
+            b'[' => {
+                self.depth += 1;
+                if self.depth > 16 {
+                    return None;
+                }
+                self.i += 1;
+                let mut items = Vec::new();
+                if !self.eat(b']') {
+                    loop {
+                        items.push(self.value()?);
+                        if self.eat(b']') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return None;
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(Value::from(items))
+            }
+            b'{' => {
+                self.depth += 1;
+                if self.depth > 16 {
+                    return None;
+                }
+                self.i += 1;
+                let mut map = tera::Map::new();
+                if !self.eat(b'}') {
+                    loop {
+                        let key = self.string()?;
+                        if !self.eat(b':') {
+                            return None;
+                        }
+                        let value = self.value()?;
+                        if map.insert(tera::value::Key::from(key), value).is_some() {
+                            return None;
+                        }
+                        if self.eat(b'}') {
+                            break;
+                        }
+                        if !self.eat(b',') {
+                            return None;
+                        }
+                    }
+                }
+                self.depth -= 1;
+                Some(Value::from(map))
+            }
+            b't' | b'f' => {
+                let word_len = self.bytes[self.i..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+                let word = &self.text[self.i..self.i + word_len];
+                self.i += word_len;
+                match word {
+                    "true" => Some(Value::from(true)),
+                    "false" => Some(Value::from(false)),
+                    _ => None,
+                }
+            }
+            b'-' => {
+                self.i += 1;
+                if !self.bytes.get(self.i).is_some_and(u8::is_ascii_digit) {
+                    return None;
+                }
+                match self.number()? {
+                    Number::Integer(n) => Some(Value::from(-n)),
+                    Number::Float(f) => Some(Value::from(-f)),
+                }
+            }
+            b'0'..=b'9' => match self.number()? {
+                Number::Integer(n) => Some(Value::from(n)),
+                Number::Float(f) => Some(Value::from(f)),
+            },
+            _ => None,
+        }
+    }
+
+    /// Digits, with at most one `.` followed by digits.
+    fn number(&mut self) -> Option<Number> {
+        let start = self.i;
+        let digits = |bytes: &[u8], from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+        self.i += digits(self.bytes, self.i);
+        let is_float = self.bytes.get(self.i) == Some(&b'.');
+        if is_float {
+            let after = digits(self.bytes, self.i + 1);
+            if after == 0 {
+                return None;
+            }
+            self.i += 1 + after;
+        }
+        // A name or another dot straight after the number is not a literal.
+        if self.bytes.get(self.i).is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.')) {
+            return None;
+        }
+        let text = &self.text[start..self.i];
+        if is_float { text.parse().ok().map(Number::Float) } else { text.parse().ok().map(Number::Integer) }
+    }
+}
+
+enum Number {
+    Integer(i64),
+    Float(f64),
 }
 
 fn literal_kind(value: &str) -> ArgKind {
@@ -345,14 +552,33 @@ fn literal_kind(value: &str) -> ArgKind {
     }
 }
 
+/// The definitions of the components content may call (the theme's and the site's, without
+/// the dotted building blocks), read from the templates once: Tera gives a copy of a
+/// definition each time it is asked, which every call of every page would pay for.
+pub struct Definitions(std::collections::HashMap<String, tera::ComponentInfo>);
+
+impl Definitions {
+    pub fn new(tera: &Tera) -> Self {
+        let names = tera.get_component_names().filter(|n| !n.contains('.'));
+        Definitions(names.filter_map(|n| Some((n.to_string(), tera.get_component_definition(n)?))).collect())
+    }
+
+    fn get(&self, name: &str) -> Option<&tera::ComponentInfo> {
+        self.0.get(name)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.0.keys().map(String::as_str).collect()
+    }
+}
+
 /// Check the calls against the components' definitions: unknown components (with the close
 /// names), unknown or missing arguments, literal values of the wrong type.
-pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
-    let names: Vec<&str> = tera.get_component_names().filter(|n| !n.contains('.')).collect();
+pub fn check(defs: &Definitions, calls: &[Call]) -> Vec<Problem> {
     let mut out = Vec::new();
     for call in calls {
-        let known = !call.name.contains('.');
-        let Some(def) = tera.get_component_definition(&call.name).filter(|_| known) else {
+        let Some(def) = defs.get(&call.name) else {
+            let names = defs.names();
             let close: Vec<String> = close_names(&call.name, names.iter().copied());
             let mut p = Problem::new(call.tag.start + 3, format!("unknown component `{}`", call.name));
             p = match close.first() {
@@ -413,9 +639,6 @@ pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
                 );
             }
         }
-        if call.body.is_some() && !def_uses_body(tera, &call.name) {
-            // Not an error: a body a component ignores is simply not shown.
-        }
     }
     out
 }
@@ -424,13 +647,12 @@ pub fn check(tera: &Tera, calls: &[Call]) -> Vec<Problem> {
 /// hard-of-hearing visitors, and anyone watching without sound, get nothing of its words).
 /// Only where the `video` component takes `captions` (a site's own may not), and not when
 /// `require_captions` is on: then the component itself fails the build.
-pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Problem> {
+pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> Vec<Problem> {
     if require_captions {
         return Vec::new();
     }
-    let takes_captions = |name: &str| {
-        tera.get_component_definition(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"))
-    };
+    let takes_captions =
+        |name: &str| defs.get(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"));
     calls
         .iter()
         .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(&c.name))
@@ -440,10 +662,6 @@ pub fn warnings(tera: &Tera, calls: &[Call], require_captions: bool) -> Vec<Prob
             )
         })
         .collect()
-}
-
-fn def_uses_body(_tera: &Tera, _name: &str) -> bool {
-    true
 }
 
 /// The names among `candidates` an editor may have meant by `wanted`, closest first.
@@ -483,17 +701,21 @@ pub fn placeholder(k: usize) -> String {
 /// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
 /// the paragraph's place (a component is a block), one inside text stays inline.
 pub fn substitute(html: &str, rendered: &[String]) -> String {
-    if !html.contains('\u{E000}') {
+    // U+E000 in UTF-8: a byte search, much faster than `str::find` of a char.
+    const OPEN: &[u8] = "\u{E000}".as_bytes();
+    let finder = memchr::memmem::Finder::new(OPEN);
+    if finder.find(html.as_bytes()).is_none() {
         return html.to_string();
     }
     let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
     let mut rest = html;
-    while let Some(pos) = rest.find('\u{E000}') {
+    while let Some(pos) = finder.find(rest.as_bytes()) {
         let after = &rest[pos + '\u{E000}'.len_utf8()..];
         let Some(end) = after.find('\u{E001}') else { break };
         let Ok(k) = after[..end].parse::<usize>() else {
-            out.push_str(&rest[..pos + 1]);
-            rest = &rest[pos + 1..];
+            // Not a placeholder (the character was in the text): keep it, whole.
+            out.push_str(&rest[..pos + OPEN.len()]);
+            rest = after;
             continue;
         };
         let tail = &after[end + '\u{E001}'.len_utf8()..];
@@ -551,6 +773,44 @@ mod tests {
         assert!(e[0].message.contains("must end with `/>`"), "{e:?}");
         assert!(!has_calls("纯文本，没有模板语法 { 单个括号 }"));
         assert!(has_calls("a {{ <x /> }}"));
+    }
+
+    #[test]
+    fn headings_are_looked_for_only_where_one_may_be_in_a_body() {
+        assert_eq!(scan("# 标题\n\n正文{{ <ref title=\"甲\" /> }}\n").unwrap().headings, None);
+        assert_eq!(scan("# 标题\n\n{% <notice> %}\n正文\n{% </notice> %}\n").unwrap().headings, None);
+        let atx = "# 标题\n\n{% <notice> %}\n## 小标题\n{% </notice> %}\n";
+        assert_eq!(scan(atx).unwrap().headings, Some(vec![0, atx.find("## ").unwrap()]));
+        // A Setext underline after the closing tag makes a heading of the body's paragraph.
+        let setext = "{% <notice> %}\n\n文字\n{% </notice> %}\n---\n";
+        assert_eq!(scan(setext).unwrap().headings, Some(vec![setext.find("文字").unwrap()]));
+        // Code is looked for when there may be some, headings with it.
+        let code = "# 标题\n\n`{{ <x /> }}` {{ <ref title=\"甲\" /> }}\n";
+        let s = scan(code).unwrap();
+        assert_eq!((s.calls.len(), s.headings), (1, Some(vec![0])));
+        let indented = "正文\n\n    {{ <x /> }}\n\n{{ <ref title=\"甲\" /> }}\n";
+        assert_eq!(scan(indented).unwrap().calls.len(), 1);
+    }
+
+    #[test]
+    fn private_use_characters_in_the_text_stay_as_they_are() {
+        let html = format!("<p>\u{E000}甲\u{E001} {}</p>\n", placeholder(0));
+        assert_eq!(substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} <b>乙</b></p>\n");
+    }
+
+    #[test]
+    fn literals_are_read_as_tera_reads_them_or_left_to_tera() {
+        let v = literal_value(r#"[{"label": "郑州", "value": 12}, {'label': `洛阳`, "value": -1.5}]"#).unwrap();
+        assert_eq!(v.to_string(), r#"[{"label": "郑州", "value": 12}, {"label": "洛阳", "value": -1.5}]"#);
+        assert_eq!(literal_value("\"温馨提示\""), Some(Value::from("温馨提示")));
+        assert_eq!(literal_value(" true "), Some(Value::from(true)));
+        assert_eq!(literal_value("3"), Some(Value::from(3i64)));
+        assert_eq!(literal_value("[]"), Some(Value::from(Vec::<Value>::new())));
+        for expression in ["page", "page.title", "1 + 2", "[1, 2,]", "{\"a\": 1, \"a\": 2}", "\"a\\\"b\"", "1.", "1e5", "True", "none", "[1 2]", "\"x\" ~ \"y\""] {
+            assert_eq!(literal_value(expression), None, "{expression}");
+        }
+        let s = scan("{{ <chart title=\"甲\" data={[{\"label\": \"a\", \"value\": 1}]} /> }} {{ <ref title={page.title} /> }} {{ <x a=\"1\" a=\"2\" /> }} {{ <y {...rest} /> }}").unwrap();
+        assert_eq!(s.calls.iter().map(|c| c.literal).collect::<Vec<_>>(), [true, false, false, false]);
     }
 
     #[test]

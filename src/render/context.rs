@@ -29,6 +29,9 @@ pub struct PageRef {
     pub city: Option<String>,
     pub example: bool,
     pub reading_time: usize,
+    /// The page bundle's folder under content/ (`venues/x/`), as Zola names it; null for a
+    /// page that is a single file. Images beside the page: `page.colocated_path ~ "hall.jpg"`.
+    pub colocated_path: Option<String>,
     /// The page's `[[figures]]` (so lists and `get_page` can show key numbers).
     pub figures: Vec<Figure>,
     /// For campaigns: start/end as `2024年9月15日`, or the year when only that is known.
@@ -254,6 +257,7 @@ pub fn page_ref(site: &Site, p: &Page) -> PageRef {
         city: (cities.len() == 1).then(|| city_full_name(cities[0]).to_string()),
         example: p.meta.example,
         reading_time: p.text.reading_minutes(),
+        colocated_path: p.rel_path.strip_suffix("/index.md").map(|dir| format!("{dir}/")),
         figures: p.meta.figures.clone(),
         dates_label: match &p.typed {
             Some(Typed::Campaign(c)) => super::calendar::dates_label(c),

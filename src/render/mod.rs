@@ -13,6 +13,7 @@ pub mod context;
 pub mod feeds;
 pub mod filters;
 pub mod guard;
+pub mod image_functions;
 pub mod markdown;
 pub mod picture;
 pub mod templates;
@@ -65,14 +66,6 @@ impl Body<'_> {
             None => d,
         }
     }
-}
-
-/// Byte offsets of the headings of `markdown`, in order.
-fn heading_offsets(markdown: &str) -> Vec<usize> {
-    pulldown_cmark::Parser::new_ext(markdown, crate::model::text::markdown_options())
-        .into_offset_iter()
-        .filter_map(|(e, r)| matches!(e, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Heading { .. })).then_some(r.start))
-        .collect()
 }
 
 /// Pagination state for a section's or a taxonomy term's pager (as in Zola).
@@ -276,6 +269,8 @@ pub struct Renderer<'a> {
     /// What rendering found worth a word but not an error (a video without captions), from
     /// every rendering thread; see [`Renderer::take_warnings`].
     warnings: std::sync::Mutex<Vec<Diagnostic>>,
+    /// The components content may call, read once.
+    components: components::Definitions,
 }
 
 impl<'a> Renderer<'a> {
@@ -305,6 +300,7 @@ impl<'a> Renderer<'a> {
             None => templates::Compiled::new(assets)?,
         };
         let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
+        image_functions::install(&mut tera, site, images.templated.clone());
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
         let has_search = site.config.search.enabled && has("search.html");
@@ -318,7 +314,8 @@ impl<'a> Renderer<'a> {
         cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         let warnings = Default::default();
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images })
+        let components = components::Definitions::new(&tera);
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images, components })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -554,22 +551,22 @@ impl Renderer<'_> {
         if scan.calls.is_empty() && scan.raws.is_empty() {
             return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
         }
-        let problems = components::check(&self.tera, &scan.calls);
+        let problems = components::check(&self.components, &scan.calls);
         if !problems.is_empty() {
             return Err(problems.into_iter().map(|p| body.problem(p)).collect());
         }
-        let warnings = components::warnings(&self.tera, &scan.calls, self.require_captions());
+        let warnings = components::warnings(&self.components, &scan.calls, self.require_captions());
         if !warnings.is_empty() {
             let mut sink = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
             sink.extend(warnings.into_iter().map(|p| body.warning(p)));
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let offsets = heading_offsets(body.text);
-        let headings: Vec<crate::model::text::Heading> = if offsets.len() == body.headings.len() {
-            body.headings.iter().zip(&offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
-        } else {
-            body.headings.to_vec()
+        let headings: Vec<crate::model::text::Heading> = match &scan.headings {
+            Some(offsets) if offsets.len() == body.headings.len() => {
+                body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
+            }
+            _ => body.headings.to_vec(),
         };
         let mut rendered = Vec::new();
         let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
@@ -633,17 +630,35 @@ impl Renderer<'_> {
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
         let mut ctx = components::context(page);
-        let template = match &call.body {
-            None => text[call.range.clone()].to_string(),
+        let body_html = match &call.body {
+            None => None,
             Some(b) => {
                 let mut inner = Vec::new();
                 let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
                 let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
-                ctx.insert_value("__kepu_body", Value::safe_string(&components::substitute(&html, &inner)));
-                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+                Some(components::substitute(&html, &inner))
             }
         };
         let _ = rendered;
+        if call.literal {
+            // The component straight from its arguments, with `page` for its implicit `@page`:
+            // what Tera does for the call compiled as a template, without compiling it.
+            let mut args = Context::new();
+            for a in &call.args {
+                args.insert_value(a.name.clone(), a.value.clone().unwrap_or_else(Value::undefined));
+            }
+            if let Ok(html) = self.tera.render_component_with_implicits(&call.name, &args, &ctx, body_html.as_deref(), true) {
+                return Ok(html);
+            }
+            // An error: compiled below, so that it is reported exactly as for any call.
+        }
+        let template = match body_html {
+            None => text[call.range.clone()].to_string(),
+            Some(html) => {
+                ctx.insert_value("__kepu_body", Value::safe_string(&html));
+                format!("{}{{{{ __kepu_body }}}}{{% </{}> %}}", &text[call.tag.clone()], call.name)
+            }
+        };
         self.tera.render_str(&template, &ctx, true).map_err(|e| {
             let d = templates::error(&e, &self.assets.templates, &self.sources, None);
             // Inside the call itself (an argument's expression): point at it in the Markdown.

@@ -19,21 +19,27 @@ pub struct Look<'a> {
     pub link_full: bool,
 }
 
-fn srcset(site: &Site, variants: &[Variant]) -> String {
-    variants.iter().map(|v| format!("{} {}w", site.url(&format!("/{}", v.path)), v.width)).collect::<Vec<_>>().join(", ")
+fn srcset(prefix: &str, variants: &[Variant]) -> String {
+    variants.iter().map(|v| format!("{prefix}/{} {}w", v.path, v.width)).collect::<Vec<_>>().join(", ")
 }
 
 /// The `<picture>` for `r`, with `alt` (already plain text; `None` marks it decorative).
 pub fn picture(site: &Site, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) -> String {
+    picture_at(&site.config.path_prefix(), r, alt, title, look)
+}
+
+/// [`picture`] for a site whose URLs start with `prefix` (the base URL's path, or nothing):
+/// what the template functions use, which hold no site.
+pub fn picture_at(prefix: &str, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) -> String {
     let largest = r.fallback.last().expect("a set has a variant");
     let sizes = escape_html(look.sizes);
     let loading = if look.eager { r#" fetchpriority="high""# } else { r#" loading="lazy" decoding="async""# };
     let title_attr = if title.is_empty() { String::new() } else { format!(r#" title="{}""#, escape_html(title)) };
     let mut html = format!(
         r#"<picture><source type="image/webp" srcset="{}" sizes="{sizes}"><img src="{}" srcset="{}" sizes="{sizes}" width="{}" height="{}" alt="{}"{title_attr}{loading}></picture>"#,
-        escape_html(&srcset(site, &r.webp)),
-        escape_html(&site.url(&format!("/{}", largest.path))),
-        escape_html(&srcset(site, &r.fallback)),
+        escape_html(&srcset(prefix, &r.webp)),
+        escape_html(&format!("{prefix}/{}", largest.path)),
+        escape_html(&srcset(prefix, &r.fallback)),
         r.width,
         r.height,
         escape_html(alt.unwrap_or("")),
@@ -42,7 +48,7 @@ pub fn picture(site: &Site, r: &Responsive, alt: Option<&str>, title: &str, look
     if look.link_full && alt.is_some() {
         html = format!(
             r#"<a class="photo-full" href="{}" title="查看原图（{}×{}）">{html}</a>"#,
-            escape_html(&site.url(&format!("/{}", r.full.path))),
+            escape_html(&format!("{prefix}/{}", r.full.path)),
             r.full.width,
             r.full.height
         );
@@ -97,7 +103,7 @@ pub fn cover_value(site: &Site, r: &Responsive, alt: &str) -> CoverValue {
         width: r.width,
         height: r.height,
         src: site.url(&format!("/{}", largest.path)),
-        srcset: srcset(site, &r.fallback),
-        webp_srcset: srcset(site, &r.webp),
+        srcset: srcset(&site.config.path_prefix(), &r.fallback),
+        webp_srcset: srcset(&site.config.path_prefix(), &r.webp),
     }
 }

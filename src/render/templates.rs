@@ -85,7 +85,7 @@ pub fn compile(templates: &BTreeMap<String, TemplateSource>) -> Result<(Tera, So
     tera.register_filter("cn_number", cn_number_filter);
     super::filters::install(&mut tera);
     super::guard::install(&mut tera);
-    for name in SITE_FUNCTIONS {
+    for name in SITE_FUNCTIONS.into_iter().chain(super::image_functions::NAMES) {
         tera.register_function(name, unbound);
     }
     if templates.contains_key(CARD_TEMPLATE) {
@@ -1090,14 +1090,22 @@ impl tera::Function<TeraResult<Value>> for ChartFunction {
         if kind != "bar" && kind != "line" {
             return Err(tera::Error::message(format!("chart: kind must be \"bar\" or \"line\", not \"{kind}\"")));
         }
-        let spec = serde_json::json!({
-            "title": title, "kind": kind, "unit": unit,
-            "points": points.iter().map(|(l, v)| serde_json::json!({"label": l, "value": v})).collect::<Vec<_>>(),
-        });
-        let chart: crate::model::portal::Chart =
-            serde_json::from_value(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?;
+        use crate::model::portal::{Chart, ChartKind, ChartPoint};
+        let chart = if points.iter().all(|(_, v)| v.is_finite()) {
+            let kind = if kind == "bar" { ChartKind::Bar } else { ChartKind::Line };
+            let points = points.into_iter().map(|(label, value)| ChartPoint { label, value }).collect();
+            Chart { title, kind, unit, target: None, target_label: None, points }
+        } else {
+            // What the chart model says of a value that is not a number (`nan`, `inf` in TOML).
+            let spec = serde_json::json!({
+                "title": title, "kind": kind, "unit": unit,
+                "points": points.iter().map(|(l, v)| serde_json::json!({"label": l, "value": v})).collect::<Vec<_>>(),
+            });
+            serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
+        };
+        let title = &chart.title;
         let mut rendered = super::charts::render(&chart, 0);
-        let id = args.get::<&str>("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(&title)));
+        let id = args.get::<&str>("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
         rendered.svg = rendered.svg.replace("chart-1", &id);
         rendered.id = id;
         Ok(Value::from_serializable(&rendered))

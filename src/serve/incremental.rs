@@ -156,6 +156,9 @@ struct Good {
     index_paths: BTreeSet<String>,
     /// Files of the images stage being served.
     image_paths: BTreeSet<String>,
+    /// Files templates asked for (`resize_image`, `image_set`, `figure`) by the page (URL
+    /// path) that asked: a page rendered again replaces its own, the others keep theirs.
+    template_images: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The stages' state between rebuilds.
@@ -331,6 +334,19 @@ impl Live {
         let globals = renderer.globals().clone();
         let refs = renderer.page_refs().clone();
         self.compiled = Some(renderer.into_templates());
+        // The images the re-rendered templates asked for (`resize_image`, `image_set`).
+        let pipeline = self.images.as_ref().expect("made above");
+        let finished = match build::finish_template_images(&self.options, &mut images, pipeline) {
+            Ok(finished) => finished,
+            Err(d) => return Err(self.unpatch(site, patched, d)),
+        };
+        // The pages rendered now, as the URL paths templates see in `current_path`.
+        let prefix = site.config.path_prefix();
+        let rendered_pages: HashSet<String> = rendered
+            .iter()
+            .flat_map(|(_, files)| files.iter())
+            .filter_map(|f| f.path.strip_suffix("index.html").map(|dir| format!("{prefix}/{dir}")))
+            .collect();
 
         // The new output as a difference from what is served. Removals first: a path can
         // move from one target to another.
@@ -389,6 +405,28 @@ impl Live {
             upserts.insert(f.path, f.contents.into());
         }
 
+        // Template images: a page rendered again has asked for its own anew; the others keep
+        // what they asked for before. Served: what any page asks for (and the static photos'
+        // copies without metadata).
+        let mut template_images = good.as_ref().map(|g| g.template_images.clone()).unwrap_or_default();
+        let before: BTreeSet<String> = template_images.values().flatten().cloned().collect();
+        if planned.is_none() {
+            template_images.clear();
+        } else {
+            template_images.retain(|page, _| !rendered_pages.contains(page));
+        }
+        for (path, pages) in &finished.asked_by {
+            for page in pages {
+                template_images.entry(page.clone()).or_default().insert(path.clone());
+            }
+        }
+        let now: BTreeSet<String> = template_images.values().flatten().cloned().collect();
+        removed.extend(before.difference(&now).cloned());
+        for f in finished.files {
+            produced.insert(f.path.clone());
+            upserts.insert(f.path, f.contents.into());
+        }
+
         let mut changed: BTreeSet<String> = BTreeSet::new();
         for path in removed {
             if !produced.contains(&path) && self.files.remove(&path).is_some() {
@@ -428,7 +466,7 @@ impl Live {
         };
         let reload = LiveMessage::reload(kind == RebuildKind::Initial, &changed);
         old_site_gone(good);
-        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths, image_paths });
+        self.good = Some(Good { site, globals, refs, owned, static_paths, index_paths, image_paths, template_images });
         self.pending.clear();
         self.pending_full = false;
         self.pending_static = false;
