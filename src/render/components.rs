@@ -664,6 +664,94 @@ pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> V
         .collect()
 }
 
+/// The built-in components whose arguments name media files this build can check: the
+/// theme's `video` (`src`, `poster`, `captions`) and `figure` (`src`; a JPEG or PNG goes
+/// through the image pipeline, which checks it itself).
+const MEDIA_ARGS: [(&str, &[&str]); 2] = [("video", &["src", "poster", "captions"]), ("figure", &["src"])];
+
+/// The files a body's media arguments may name.
+pub struct MediaFiles<'a> {
+    /// The page's bundle files (beside its `index.md`); `None` for a body that has no folder
+    /// (a page `x.md`, a section).
+    pub bundle: Option<&'a [std::path::PathBuf]>,
+    /// The bundle's folder as shown to editors (`content/venues/x/`).
+    pub bundle_dir: String,
+    /// How to give a body without a folder one (for the hint).
+    pub no_folder_hint: String,
+    /// Whether `static/` (the site's or the theme's) has the file at this path (no leading `/`).
+    pub in_static: &'a dyn Fn(&str) -> bool,
+    /// Components a site defines itself, whose arguments mean what that site says: not checked.
+    pub site_own: &'a [String],
+}
+
+/// Local media files the calls name that are not there (a broken `<video>` or `<img>` on the
+/// built page otherwise): one problem per argument, at the argument. Full URLs
+/// (`https://…`) are not checked; neither are values Tera computes.
+pub fn missing_media(calls: &[Call], files: &MediaFiles<'_>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for call in calls {
+        let Some((_, names)) = MEDIA_ARGS.iter().find(|(n, _)| *n == call.name) else { continue };
+        if files.site_own.iter().any(|n| *n == call.name) {
+            continue;
+        }
+        for a in call.args.iter().filter(|a| names.contains(&a.name.as_str())) {
+            let Some(src) = a.value.as_ref().and_then(|v| v.as_str()) else { continue };
+            let path = src.split(['?', '#']).next().unwrap_or("");
+            if path.is_empty() || src.contains("://") || src.starts_with("//") || src.starts_with("data:") {
+                continue;
+            }
+            if call.name == "figure" {
+                let ext = path.rsplit('.').next().unwrap_or("").to_lowercase();
+                if ["jpg", "jpeg", "png", "heic", "heif", "tif", "tiff", "bmp"].contains(&ext.as_str()) {
+                    continue;
+                }
+            }
+            let what = format!("`{}` {}=\"{src}\"", call.name, a.name);
+            if let Some(in_static) = path.strip_prefix('/') {
+                if !(files.in_static)(in_static) {
+                    out.push(Problem::new(a.offset, format!("{what}: no such file in static/")).hint(format!(
+                        "put the file at static/{in_static}, or fix the path (a path starting with / is a file of static/)"
+                    )));
+                }
+                continue;
+            }
+            let name = path.strip_prefix("./").unwrap_or(path);
+            match files.bundle {
+                Some(bundle) => {
+                    let found = !name.contains(['/', '\\'])
+                        && bundle.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == name));
+                    if !found {
+                        out.push(Problem::new(a.offset, format!("{what}: no such file beside the page")).hint(format!(
+                            "put `{name}` in {} (beside index.md, not in a subfolder), fix the name, or write a path of static/ starting with /",
+                            files.bundle_dir
+                        )));
+                    }
+                }
+                None => out.push(
+                    Problem::new(a.offset, format!("{what}: this page is not a folder, so no file can be beside it"))
+                        .hint(files.no_folder_hint.clone()),
+                ),
+            }
+        }
+    }
+    out
+}
+
+/// The names of the components a template's text defines (`{% component name(…) %}`).
+pub fn defined_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("{%") {
+        let rest = text[i + 2..].trim_start_matches('-').trim_start();
+        if let Some(def) = rest.strip_prefix("component") {
+            let name: String = def.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+            if !name.is_empty() && def.starts_with(char::is_whitespace) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 /// The names among `candidates` an editor may have meant by `wanted`, closest first.
 pub fn close_names<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = candidates
