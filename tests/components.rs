@@ -190,6 +190,17 @@ fn a_video_without_captions_is_a_warning_at_its_markdown_line() {
     assert!(err.contains("has no captions=") && !err.contains("warning: `video` has no captions"), "{err}");
 }
 
+#[test]
+fn a_quote_after_a_backslash_is_part_of_the_text() {
+    // As in Tera: `\"` is a quote inside the text, not its end (nor is a `}}` inside it the call's end).
+    let (_t, site) = site_with("{% <notice kind=\"注意\" title=\"他说\\\"别 }} 走\\\"\"> %}\n正文。\n{% </notice> %}\n\n{{ <ref title=\"郑州科技馆\" text='馆\\'s' /> }}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains("他说\"别 }} 走\"") || html.contains("他说&quot;别 }} 走&quot;"), "{html}");
+    assert!(html.contains(">馆's</a>") || html.contains(">馆&#x27;s</a>") || html.contains(">馆&#39;s</a>"), "{html}");
+    assert!(!html.contains("{{") && !html.contains("\\"), "{html}");
+}
+
 /// Where `arg` is in `line` (1-based column, in characters).
 fn column(line: &str, arg: &str) -> usize {
     line[..line.find(arg).unwrap()].chars().count() + 1

@@ -290,6 +290,8 @@ fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
+            // A backslash takes the byte after it, as in Tera's strings.
+            Some(_) if b == b'\\' => i += 1,
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None => match b {
@@ -354,10 +356,9 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
         i += 1;
         let (kind, value) = match bytes.get(i) {
             Some(b'"') | Some(b'\'') => {
-                let q = bytes[i];
-                let end = text[i + 1..].find(q as char).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
-                let value = literal_value(&text[i..i + end + 2]);
-                i += end + 2;
+                let end = closing_quote(bytes, i).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
+                let value = literal_value(&text[i..=end]);
+                i = end + 1;
                 (ArgKind::String, value)
             }
             Some(b'{') => {
@@ -376,8 +377,8 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
     Ok((out, spread))
 }
 
-/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` without
-/// backslashes (Tera's escapes are left to Tera), whole numbers (`3`, `-2`, as `i64`),
+/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` (with Tera's
+/// escapes, see [`unescape`]), whole numbers (`3`, `-2`, as `i64`),
 /// decimals (`1.5`, as `f64`), `true`/`false`, and lists and maps of those (maps with text
 /// keys, each once). `None` for anything else — a name, an expression, a trailing comma, an
 /// escape — which then goes to Tera as written, so nothing here decides what is valid.
@@ -386,6 +387,46 @@ pub fn literal_value(text: &str) -> Option<Value> {
     let v = p.value()?;
     p.skip_space();
     (p.i == p.bytes.len()).then_some(v)
+}
+
+/// The offset of the quote that closes the string literal opening at `bytes[open]`, as Tera 2's
+/// lexer finds it: a backslash takes the byte after it, so `"a\"b"` is one string.
+fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
+    let q = *bytes.get(open)?;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b if b == q => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The inside of a string literal as Tera 2 reads it: `\"`, `\'`, `\/`, `\\`, `\n`, `\t`,
+/// `\r` stand for their characters; `None` for any other escape (Tera's syntax error, which
+/// Tera then reports).
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('\\') {
+        return Some(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            c @ ('"' | '\'' | '/' | '\\') => c,
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// Recursive descent over [`literal_value`]'s grammar.
@@ -419,13 +460,10 @@ impl LiteralParser<'_> {
         if !matches!(q, b'"' | b'\'' | b'`') {
             return None;
         }
-        let len = memchr::memchr(q, &self.bytes[self.i + 1..])?;
-        let s = &self.text[self.i + 1..self.i + 1 + len];
-        if s.contains('\\') {
-            return None;
-        }
-        self.i += len + 2;
-        Some(s.to_string())
+        let end = closing_quote(self.bytes, self.i)?;
+        let s = unescape(&self.text[self.i + 1..end])?;
+        self.i = end + 1;
+        Some(s)
     }
 
     fn value(&mut self) -> Option<Value> {
@@ -540,7 +578,7 @@ fn literal_kind(value: &str) -> ArgKind {
     if value == "true" || value == "false" {
         ArgKind::Bool
     } else if value.starts_with('"') || value.starts_with('\'') {
-        if value.len() >= 2 && value[1..].find(&value[..1]) == Some(value.len() - 2) { ArgKind::String } else { ArgKind::Expression }
+        if closing_quote(value.as_bytes(), 0) == Some(value.len() - 1) { ArgKind::String } else { ArgKind::Expression }
     } else if value.starts_with('[') {
         ArgKind::Array
     } else if value.parse::<i64>().is_ok() {
@@ -894,11 +932,41 @@ mod tests {
         assert_eq!(literal_value(" true "), Some(Value::from(true)));
         assert_eq!(literal_value("3"), Some(Value::from(3i64)));
         assert_eq!(literal_value("[]"), Some(Value::from(Vec::<Value>::new())));
-        for expression in ["page", "page.title", "1 + 2", "[1, 2,]", "{\"a\": 1, \"a\": 2}", "\"a\\\"b\"", "1.", "1e5", "True", "none", "[1 2]", "\"x\" ~ \"y\""] {
+        for expression in ["page", "page.title", "1 + 2", "[1, 2,]", "{\"a\": 1, \"a\": 2}", "\"a\\qb\"", "\"a\\\"", "1.", "1e5", "True", "none", "[1 2]", "\"x\" ~ \"y\""] {
             assert_eq!(literal_value(expression), None, "{expression}");
         }
         let s = scan("{{ <chart title=\"甲\" data={[{\"label\": \"a\", \"value\": 1}]} /> }} {{ <ref title={page.title} /> }} {{ <x a=\"1\" a=\"2\" /> }} {{ <y {...rest} /> }}").unwrap();
         assert_eq!(s.calls.iter().map(|c| c.literal).collect::<Vec<_>>(), [true, false, false, false]);
+    }
+
+    #[test]
+    fn a_quote_after_a_backslash_does_not_close_the_text() {
+        let s = scan(r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }} after"#).unwrap();
+        assert_eq!(s.calls.len(), 1);
+        let c = &s.calls[0];
+        assert_eq!(c.range.end, s.calls[0].range.start + r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }}"#.len());
+        let values: Vec<_> = c.args.iter().map(|a| (a.name.as_str(), a.kind, a.value.clone())).collect();
+        assert_eq!(
+            values,
+            [("kind", ArgKind::String, Some(Value::from("a\"b"))), ("title", ArgKind::String, Some(Value::from("it's }} here")))]
+        );
+        assert!(c.literal);
+        assert_eq!(literal_kind(r#""a\"b""#), ArgKind::String);
+        assert_eq!(literal_kind(r#""a\""#), ArgKind::Expression);
+    }
+
+    #[test]
+    fn the_literal_fast_path_reads_strings_exactly_as_tera_does() {
+        let tera = Tera::default();
+        for literal in [r#""a\"b""#, r#"'it\'s'"#, r#"`x\"y`"#, r#""a\\b""#, r#""1\/2""#, r#""line\nnext\ttab\rcr""#, r#""中\"文""#, r#""plain""#] {
+            let by_tera = tera.render_str(&format!("{{{{ {literal} }}}}"), &Context::new(), false).unwrap();
+            assert_eq!(literal_value(literal), Some(Value::from(by_tera.as_str())), "{literal}");
+        }
+        // What Tera refuses is not read here either (Tera reports it).
+        for literal in [r#""a\qb""#, r#""\u00e9""#, r#"`x\`y`"#] {
+            assert!(tera.render_str(&format!("{{{{ {literal} }}}}"), &Context::new(), false).is_err(), "{literal}");
+            assert_eq!(literal_value(literal), None, "{literal}");
+        }
     }
 
     #[test]
