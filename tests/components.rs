@@ -201,6 +201,19 @@ fn a_quote_after_a_backslash_is_part_of_the_text() {
     assert!(!html.contains("{{") && !html.contains("\\"), "{html}");
 }
 
+#[test]
+fn text_that_looks_like_a_placeholder_stays_text() {
+    // How a call's place was marked before its HTML was put in: content cannot make one.
+    let (_t, site) = site_with("甲\u{E000}0\u{E001}乙\u{E000}1\u{E001}丙\n\n\u{E000}0\u{E001}\n\n{{ <ref title=\"郑州科技馆\" text=\"科技馆\" /> }}\n\n{% <notice> %}\n丁\u{E000}0\u{E001}\n{% </notice> %}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains("甲\u{E000}0\u{E001}乙\u{E000}1\u{E001}丙"), "{html}");
+    assert!(html.contains("<p>\u{E000}0\u{E001}</p>"), "{html}");
+    assert!(html.contains("丁\u{E000}0\u{E001}"), "inside a component's body too: {html}");
+    assert_eq!(html.matches("科技馆</a>").count(), 1, "the call's HTML once, in its own place: {html}");
+    assert_eq!(html.matches("role=\"note\"").count(), 1, "{html}");
+}
+
 /// Where `arg` is in `line` (1-based column, in characters).
 fn column(line: &str, arg: &str) -> usize {
     line[..line.find(arg).unwrap()].chars().count() + 1

@@ -819,46 +819,64 @@ fn type_name(t: tera::ComponentArgType) -> &'static str {
     }
 }
 
-/// Placeholder for call `k`: private-use characters Markdown keeps as text.
-pub fn placeholder(k: usize) -> String {
-    format!("\u{E000}{k}\u{E001}")
+/// Where one body's calls go in its Markdown until their HTML takes their place: a private-use
+/// character, a mark made from the body's whole text, the call's number, another private-use
+/// character — all of which Markdown keeps as text. The mark is a hash of the text, so text in
+/// the body cannot be a placeholder: writing one changes the text and so the mark (the same
+/// body always gets the same mark, so the output stays the same from build to build).
+pub struct Placeholders {
+    mark: String,
 }
 
-/// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
-/// the paragraph's place (a component is a block), one inside text stays inline.
-pub fn substitute(html: &str, rendered: &[String]) -> String {
-    // U+E000 in UTF-8: a byte search, much faster than `str::find` of a char.
-    const OPEN: &[u8] = "\u{E000}".as_bytes();
-    let finder = memchr::memmem::Finder::new(OPEN);
-    if finder.find(html.as_bytes()).is_none() {
-        return html.to_string();
+impl Placeholders {
+    pub fn for_body(text: &str) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        let first = h.finish();
+        "kepu placeholder".hash(&mut h);
+        Placeholders { mark: format!("\u{E000}{first:016x}{:016x}:", h.finish()) }
     }
-    let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
-    let mut rest = html;
-    while let Some(pos) = finder.find(rest.as_bytes()) {
-        let after = &rest[pos + '\u{E000}'.len_utf8()..];
-        let Some(end) = after.find('\u{E001}') else { break };
-        let Ok(k) = after[..end].parse::<usize>() else {
-            // Not a placeholder (the character was in the text): keep it, whole.
-            out.push_str(&rest[..pos + OPEN.len()]);
-            rest = after;
-            continue;
-        };
-        let tail = &after[end + '\u{E001}'.len_utf8()..];
-        let before = &rest[..pos];
-        let html_k = rendered.get(k).map_or("", String::as_str);
-        if before.ends_with("<p>") && tail.starts_with("</p>") {
-            out.push_str(&before[..before.len() - 3]);
-            out.push_str(html_k.trim_end());
-            rest = &tail[4..];
-        } else {
-            out.push_str(before);
-            out.push_str(html_k.trim());
-            rest = tail;
+
+    /// Placeholder for call `k`.
+    pub fn placeholder(&self, k: usize) -> String {
+        format!("{}{k}\u{E001}", self.mark)
+    }
+
+    /// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
+    /// the paragraph's place (a component is a block), one inside text stays inline. Anything
+    /// else (private-use characters of the text) stays as it is.
+    pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
+        let mark = self.mark.as_bytes();
+        let finder = memchr::memmem::Finder::new(mark);
+        if finder.find(html.as_bytes()).is_none() {
+            return html.to_string();
         }
+        let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
+        let mut rest = html;
+        while let Some(pos) = finder.find(rest.as_bytes()) {
+            let after = &rest[pos + mark.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
+                out.push_str(&rest[..pos + mark.len()]);
+                rest = after;
+                continue;
+            };
+            let before = &rest[..pos];
+            let html_k = rendered.get(k).map_or("", String::as_str);
+            if before.ends_with("<p>") && tail.starts_with("</p>") {
+                out.push_str(&before[..before.len() - 3]);
+                out.push_str(html_k.trim_end());
+                rest = &tail[4..];
+            } else {
+                out.push_str(before);
+                out.push_str(html_k.trim());
+                rest = tail;
+            }
+        }
+        out.push_str(rest);
+        out
     }
-    out.push_str(rest);
-    out
 }
 
 /// The context a content component renders in: `page` (the page's listing value).
@@ -920,8 +938,14 @@ mod tests {
 
     #[test]
     fn private_use_characters_in_the_text_stay_as_they_are() {
-        let html = format!("<p>\u{E000}甲\u{E001} {}</p>\n", placeholder(0));
-        assert_eq!(substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} <b>乙</b></p>\n");
+        let marks = Placeholders::for_body("正文");
+        let html = format!("<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} {}</p>\n", marks.placeholder(0));
+        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} <b>乙</b></p>\n");
+        // The placeholders of another text are text here.
+        let other = Placeholders::for_body("别的正文").placeholder(0);
+        let html = format!("<p>{other}{}</p>\n", marks.placeholder(0));
+        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), format!("<p>{other}<b>乙</b></p>\n"));
+        assert_eq!(marks.placeholder(3), Placeholders::for_body("正文").placeholder(3), "the same text, the same marks");
     }
 
     #[test]
@@ -971,8 +995,9 @@ mod tests {
 
     #[test]
     fn placeholders_take_the_place_of_their_paragraph() {
-        let html = format!("<p>{}</p>\n<p>文字{}文字</p>\n", placeholder(0), placeholder(1));
-        let out = substitute(&html, &["<aside>甲</aside>\n".into(), "<b>乙</b>".into()]);
+        let marks = Placeholders::for_body("");
+        let html = format!("<p>{}</p>\n<p>文字{}文字</p>\n", marks.placeholder(0), marks.placeholder(1));
+        let out = marks.substitute(&html, &["<aside>甲</aside>\n".into(), "<b>乙</b>".into()]);
         assert_eq!(out, "<aside>甲</aside>\n<p>文字<b>乙</b>文字</p>\n");
     }
 }

@@ -587,9 +587,10 @@ impl Renderer<'_> {
             _ => body.headings.to_vec(),
         };
         let mut rendered = Vec::new();
-        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
+        let marks = components::Placeholders::for_body(body.text);
+        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &marks, &mut rendered)?;
         let html = markdown::to_html_with(self.site, &markdown, &headings, options, body.anchors, body.images);
-        Ok(components::substitute(&html, &rendered))
+        Ok(marks.substitute(&html, &rendered))
     }
 
     /// The Markdown of `range` of the body with its calls replaced by placeholders (their HTML
@@ -600,6 +601,7 @@ impl Renderer<'_> {
         page: &Value,
         range: std::ops::Range<usize>,
         scan: &components::Scan,
+        marks: &components::Placeholders,
         rendered: &mut Vec<String>,
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
@@ -626,8 +628,8 @@ impl Renderer<'_> {
                     out.push_str(&text[inner]);
                 }
                 Some(call) => {
-                    let html = self.render_call(body, page, call, scan, rendered)?;
-                    out.push_str(&components::placeholder(rendered.len()));
+                    let html = self.render_call(body, page, call, scan, marks, rendered)?;
+                    out.push_str(&marks.placeholder(rendered.len()));
                     rendered.push(html);
                 }
             }
@@ -644,6 +646,7 @@ impl Renderer<'_> {
         page: &Value,
         call: &components::Call,
         scan: &components::Scan,
+        marks: &components::Placeholders,
         rendered: &mut Vec<String>,
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
@@ -652,9 +655,9 @@ impl Renderer<'_> {
             None => None,
             Some(b) => {
                 let mut inner = Vec::new();
-                let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
+                let markdown = self.expand(body, page, b.clone(), scan, marks, &mut inner)?;
                 let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
-                Some(components::substitute(&html, &inner))
+                Some(marks.substitute(&html, &inner))
             }
         };
         let _ = rendered;
