@@ -214,6 +214,19 @@ fn text_that_looks_like_a_placeholder_stays_text() {
     assert_eq!(html.matches("role=\"note\"").count(), 1, "{html}");
 }
 
+#[test]
+fn a_charts_words_are_never_taken_for_its_id() {
+    let (_t, site) = site_with("{{ <chart title=\"chart-1 的数据\" data={[{\"label\": \"chart-1\", \"value\": 3}, {\"label\": \"乙\", \"value\": 2}]} /> }}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    let id = html.split("<figcaption id=\"").nth(1).and_then(|r| r.split("-caption\"").next()).unwrap().to_string();
+    assert!(id.starts_with("chart-") && id != "chart-1", "{id}");
+    assert!(html.contains(&format!("aria-labelledby=\"{id}-title {id}-desc\"")), "{html}");
+    assert!(html.contains(&format!("<title id=\"{id}-title\">chart-1 的数据</title>")), "the title as written: {html}");
+    assert!(html.contains(&format!("<desc id=\"{id}-desc\">chart-1：3；乙：2</desc>")), "{html}");
+    assert!(html.contains(">chart-1</text>"), "the label as written: {html}");
+}
+
 /// Where `arg` is in `line` (1-based column, in characters).
 fn column(line: &str, arg: &str) -> usize {
     line[..line.find(arg).unwrap()].chars().count() + 1
