@@ -188,6 +188,9 @@ pub struct Live {
     /// The image pipeline, kept between rebuilds: its cache is the one `kepu build` uses
     /// (an added photo is the only one encoded), and it remembers which sources it has read.
     images: Option<crate::images::Pipeline>,
+    /// The data files the templates read when the assets last loaded (kept while they fail to
+    /// load, so that fixing a broken data file is seen).
+    data_files: Vec<PathBuf>,
 }
 
 impl Live {
@@ -210,6 +213,7 @@ impl Live {
             index_stale: false,
             files: HashMap::default(),
             images: None,
+            data_files: Vec::new(),
         }
     }
 
@@ -550,6 +554,13 @@ impl Live {
         Some(Outcome::Built { report, update, reload })
     }
 
+    /// The data files the templates read with `load_data` (absolute paths, under the root as
+    /// given): [`crate::serve::watch`] watches them, and a change to one re-reads the assets
+    /// and renders everything, as for a template.
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        self.data_files.clone()
+    }
+
     /// Re-read what changed on disk: config, assets, content documents.
     fn read_sources(&mut self, changes: &ChangeSet) -> Result<(), Diagnostics> {
         let root = self.root().to_path_buf();
@@ -591,6 +602,11 @@ impl Live {
             self.pending_static = true;
             self.templates = TemplateReach::of(&assets.templates);
             self.compiled = None;
+            self.data_files = assets
+                .data
+                .keys()
+                .map(|rel| root.join(Path::new(rel).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect::<PathBuf>()))
+                .collect();
             self.assets = Some(assets);
         }
         if changes.rescan || self.content_failed {
