@@ -368,6 +368,7 @@ fn a_data_file_a_template_reads_is_watched_and_rebuilds() {
     assert!(index_html(&site).contains("<p id=\"csv\">郑州科技馆/郑州;</p>"));
     let csv = site.path("data/venues.csv");
     assert_eq!(site.live.data_files(), [csv.clone()], "the file `load_data` read");
+    assert!(watch::classify_paths_with_data(&site.root, &[site.path("data/other.csv")], site.live.data_files()).is_empty(), "only the files read");
 
     // data/ is no source folder: without the data files the path means nothing...
     assert!(watch::classify_paths(&site.root, &[csv.clone()]).is_empty());
@@ -389,6 +390,22 @@ fn a_data_file_a_template_reads_is_watched_and_rebuilds() {
     built(site.live.rebuild(&set), "data file fixed");
     assert!(index_html(&site).contains("<p id=\"csv\">开封科技馆/开封;</p>"));
     site.assert_same_as_full_build("data file fixed");
+
+    // A file a template names before it exists: the rebuild fails, and creating it is seen.
+    site.edit("templates/index.html", |t| t.replace("{% endblock content %}", "{% set e = load_data(path=\"more/extra.toml\") %}<p id=\"toml\">{{ e.note }}</p>{% endblock content %}"));
+    match site.rebuild(&["templates/index.html"]) {
+        Outcome::Failed { diagnostics, .. } => assert!(diagnostics.to_string().contains("no such file"), "{diagnostics}"),
+        other => panic!("{other:?}"),
+    }
+    let extra = site.path("more/extra.toml");
+    assert!(site.live.data_files().contains(&extra), "{:?}", site.live.data_files());
+    assert!(watch::classify_paths_with_data(&site.root, &[site.path("more")], site.live.data_files()).assets, "its folder appearing");
+    fs::create_dir_all(site.path("more")).unwrap();
+    fs::write(&extra, "note = \"附加说明\"\n").unwrap();
+    let set = watch::classify_paths_with_data(&site.root, &[extra.clone()], site.live.data_files());
+    built(site.live.rebuild(&set), "data file created");
+    assert!(index_html(&site).contains("<p id=\"toml\">附加说明</p>"));
+    site.assert_same_as_full_build("data file created");
 
     // The real watcher, told which files the build read, reports an edit of one.
     let (handle, batches) = watch::watch(&site.root, watch::DEFAULT_DEBOUNCE).unwrap();

@@ -188,8 +188,8 @@ pub struct Live {
     /// The image pipeline, kept between rebuilds: its cache is the one `kepu build` uses
     /// (an added photo is the only one encoded), and it remembers which sources it has read.
     images: Option<crate::images::Pipeline>,
-    /// The data files the templates read when the assets last loaded (kept while they fail to
-    /// load, so that fixing a broken data file is seen).
+    /// The data files the templates name, as of the last time the templates were read (a
+    /// missing or broken one included, so that creating or fixing it is seen).
     data_files: Vec<PathBuf>,
 }
 
@@ -589,7 +589,19 @@ impl Live {
         }
         if changes.assets || self.assets.is_none() {
             let theme = self.config.as_ref().map(|c| c.theme.clone()).unwrap_or_default();
-            let assets = match theme::load_assets(&root, &theme) {
+            let mut named = None;
+            let loaded = theme::load_assets_noting_data(&root, &theme, &mut named);
+            if let Some(named) = named {
+                // Paths that leave the site are load errors, never watched.
+                let inside = |rel: &Path| rel.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+                self.data_files = named
+                    .iter()
+                    .map(Path::new)
+                    .filter(|rel| inside(rel))
+                    .map(|rel| root.join(rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect::<PathBuf>()))
+                    .collect();
+            }
+            let assets = match loaded {
                 Ok(a) => a,
                 Err(e) => {
                     self.assets = None;
@@ -602,11 +614,6 @@ impl Live {
             self.pending_static = true;
             self.templates = TemplateReach::of(&assets.templates);
             self.compiled = None;
-            self.data_files = assets
-                .data
-                .keys()
-                .map(|rel| root.join(Path::new(rel).components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect::<PathBuf>()))
-                .collect();
             self.assets = Some(assets);
         }
         if changes.rescan || self.content_failed {

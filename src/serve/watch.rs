@@ -100,6 +100,11 @@ impl DataFiles {
     fn contains(&self, path: &Path) -> bool {
         self.files.lock().unwrap_or_else(|e| e.into_inner()).contains(path)
     }
+
+    /// Whether a data file is inside the folder `dir` (which appeared: its files can be read now).
+    fn any_under(&self, dir: &Path) -> bool {
+        self.files.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|f| f.starts_with(dir))
+    }
 }
 
 /// Is this file name an editor's temporary, swap or backup file (or hidden)?
@@ -255,6 +260,11 @@ fn classify(
             } else {
                 set.assets = true;
             }
+            return true;
+        }
+        if data.any_under(path) {
+            // A data file's folder appeared (`data/`): read again, and watch it from then on.
+            set.assets = true;
             return true;
         }
         return false;
