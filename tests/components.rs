@@ -241,9 +241,10 @@ fn a_missing_media_file_is_an_error_at_its_argument() {
     let video = "{{ <video src=\"clip.webm\" poster=\"/media/gone.jpg\" captions=\"clip.vtt\" title=\"片\" /> }}";
     let figure = "{{ <figure src=\"diagram.svg\" alt=\"示意图\" /> }}";
     // Remote files are not checked; a file that is there is fine.
-    let fine = "{{ <video src=\"https://example.org/a.mp4\" captions=\"/media/ok.vtt\" title=\"外站\" /> }}\n\n{{ <figure src=\"https://example.org/x.svg\" alt=\"外站的图\" /> }}";
+    let fine = "{{ <video src=\"https://example.org/a.mp4\" captions=\"/media/ok.vtt?v=2\" poster=\"%E5%B0%81%E9%9D%A2.svg\" title=\"外站\" /> }}\n\n{{ <figure src=\"https://example.org/x.svg\" alt=\"外站的图\" /> }}";
     write(&site, "content/notes/clip/index.md", &format!("+++\ntitle = \"视频\"\n+++\n\n{video}\n\n{figure}\n\n{fine}\n"));
     write(&site, "content/notes/clip/clip.webm", "x");
+    write(&site, "content/notes/clip/封面.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
     write(&site, "content/notes/solo.md", "+++\ntitle = \"单页\"\n+++\n\n{{ <video src=\"solo.mp4\" title=\"单页视频\" captions=\"/media/ok.vtt\" /> }}\n");
     let err = build_err(&site);
     let at = |file: &str, line: usize, col: usize| format!("content/notes/{file}:{line}:{col}");

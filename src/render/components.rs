@@ -745,8 +745,12 @@ pub fn missing_media(calls: &[Call], files: &MediaFiles<'_>) -> Vec<Problem> {
                 }
             }
             let what = format!("`{}` {}=\"{src}\"", call.name, a.name);
+            // As the browser asks for it: `%E5%9B%BE.svg` is `图.svg`.
+            let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok().filter(|d| d != path);
             if let Some(in_static) = path.strip_prefix('/') {
-                if !(files.in_static)(in_static) {
+                let found = (files.in_static)(in_static)
+                    || decoded.as_deref().and_then(|d| d.strip_prefix('/')).is_some_and(|d| (files.in_static)(d));
+                if !found {
                     out.push(Problem::new(a.offset, format!("{what}: no such file in static/")).hint(format!(
                         "put the file at static/{in_static}, or fix the path (a path starting with / is a file of static/)"
                     )));
@@ -756,8 +760,10 @@ pub fn missing_media(calls: &[Call], files: &MediaFiles<'_>) -> Vec<Problem> {
             let name = path.strip_prefix("./").unwrap_or(path);
             match files.bundle {
                 Some(bundle) => {
-                    let found = !name.contains(['/', '\\'])
-                        && bundle.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == name));
+                    let beside = |name: &str| {
+                        !name.contains(['/', '\\']) && bundle.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == name))
+                    };
+                    let found = beside(name) || decoded.as_deref().is_some_and(|d| beside(d.strip_prefix("./").unwrap_or(d)));
                     if !found {
                         out.push(Problem::new(a.offset, format!("{what}: no such file beside the page")).hint(format!(
                             "put `{name}` in {} (beside index.md, not in a subfolder), fix the name, or write a path of static/ starting with /",
