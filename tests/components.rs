@@ -56,6 +56,9 @@ fn every_built_in_component_renders() {
     // In a bundle, so figure's photo.png is the page's own.
     let bundle = read(&site, "content/venues/bundle-guan/index.md");
     write(&site, "content/venues/bundle-guan/index.md", &format!("{}\n{EVERY_BUILT_IN}", bundle.trim_end()));
+    for media in ["demo.mp4", "demo.jpg", "demo.vtt"] {
+        write(&site, &format!("static/media/{media}"), "x");
+    }
     build_ok(&site, &[]);
     let html = prose(&site, "public/venues/bundle-guan/index.html");
     insta::assert_snapshot!("every_built_in", html);
@@ -148,6 +151,7 @@ fn every_mistake_is_reported_at_its_line_all_at_once() {
 #[test]
 fn required_captions_and_the_embed_allowlist_are_enforced() {
     let (_t, site) = site_with("{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n\n{{ <embed src=\"https://evil.example/player\" title=\"别处\" /> }}\n");
+    write(&site, "static/a.mp4", "x");
     let config = read(&site, "config.toml");
     write(&site, "config.toml", &config.replace("[extra.components]\n", "[extra.components]\nrequire_captions = true\n"));
     let err = build_err(&site);
@@ -162,6 +166,9 @@ fn required_captions_and_the_embed_allowlist_are_enforced() {
 fn a_video_without_captions_is_a_warning_at_its_markdown_line() {
     // Line 8 of the file: 4 lines of front matter, a blank line, a paragraph, a blank line.
     let (_t, site) = site_with("正文。\n\n{{ <video src=\"/a.mp4\" title=\"无字幕\" /> }}\n\n{{ <video src=\"/b.mp4\" title=\"有字幕\" captions=\"/b.vtt\" /> }}\n");
+    for media in ["a.mp4", "b.mp4", "b.vtt"] {
+        write(&site, &format!("static/{media}"), "x");
+    }
     let r = build_ok(&site, &[]);
     assert!(r.stderr.contains("warning: `video` has no captions"), "{}", r.stderr);
     assert!(r.stderr.contains("content/notes/components.md:8:4"), "the warning names the Markdown file:line:col: {}", r.stderr);
@@ -181,6 +188,89 @@ fn a_video_without_captions_is_a_warning_at_its_markdown_line() {
     write(&site, "config.toml", &config.replace("[extra.components]\n", "[extra.components]\nrequire_captions = true\n"));
     let err = build_err(&site);
     assert!(err.contains("has no captions=") && !err.contains("warning: `video` has no captions"), "{err}");
+}
+
+#[test]
+fn a_quote_after_a_backslash_is_part_of_the_text() {
+    // As in Tera: `\"` is a quote inside the text, not its end (nor is a `}}` inside it the call's end).
+    let (_t, site) = site_with("{% <notice kind=\"注意\" title=\"他说\\\"别 }} 走\\\"\"> %}\n正文。\n{% </notice> %}\n\n{{ <ref title=\"郑州科技馆\" text='馆\\'s' /> }}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains("他说\"别 }} 走\"") || html.contains("他说&quot;别 }} 走&quot;"), "{html}");
+    assert!(html.contains(">馆's</a>") || html.contains(">馆&#x27;s</a>") || html.contains(">馆&#39;s</a>"), "{html}");
+    assert!(!html.contains("{{") && !html.contains("\\"), "{html}");
+}
+
+#[test]
+fn text_that_looks_like_a_placeholder_stays_text() {
+    // How a call's place was marked before its HTML was put in: content cannot make one.
+    let (_t, site) = site_with("甲\u{E000}0\u{E001}乙\u{E000}1\u{E001}丙\n\n\u{E000}0\u{E001}\n\n{{ <ref title=\"郑州科技馆\" text=\"科技馆\" /> }}\n\n{% <notice> %}\n丁\u{E000}0\u{E001}\n{% </notice> %}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    assert!(html.contains("甲\u{E000}0\u{E001}乙\u{E000}1\u{E001}丙"), "{html}");
+    assert!(html.contains("<p>\u{E000}0\u{E001}</p>"), "{html}");
+    assert!(html.contains("丁\u{E000}0\u{E001}"), "inside a component's body too: {html}");
+    assert_eq!(html.matches("科技馆</a>").count(), 1, "the call's HTML once, in its own place: {html}");
+    assert_eq!(html.matches("role=\"note\"").count(), 1, "{html}");
+}
+
+#[test]
+fn a_charts_words_are_never_taken_for_its_id() {
+    let (_t, site) = site_with("{{ <chart title=\"chart-1 的数据\" data={[{\"label\": \"chart-1\", \"value\": 3}, {\"label\": \"乙\", \"value\": 2}]} /> }}\n");
+    build_ok(&site, &[]);
+    let html = prose(&site, "public/notes/components/index.html");
+    let id = html.split("<figcaption id=\"").nth(1).and_then(|r| r.split("-caption\"").next()).unwrap().to_string();
+    assert!(id.starts_with("chart-") && id != "chart-1", "{id}");
+    assert!(html.contains(&format!("aria-labelledby=\"{id}-title {id}-desc\"")), "{html}");
+    assert!(html.contains(&format!("<title id=\"{id}-title\">chart-1 的数据</title>")), "the title as written: {html}");
+    assert!(html.contains(&format!("<desc id=\"{id}-desc\">chart-1：3；乙：2</desc>")), "{html}");
+    assert!(html.contains(">chart-1</text>"), "the label as written: {html}");
+}
+
+/// Where `arg` is in `line` (1-based column, in characters).
+fn column(line: &str, arg: &str) -> usize {
+    line[..line.find(arg).unwrap()].chars().count() + 1
+}
+
+#[test]
+fn a_missing_media_file_is_an_error_at_its_argument() {
+    let (_t, site) = site_with("正文。\n");
+    build_ok(&site, &[]);
+    let before = tree(&site.join("public"));
+    write(&site, "static/media/ok.vtt", "WEBVTT\n");
+    let video = "{{ <video src=\"clip.webm\" poster=\"/media/gone.jpg\" captions=\"clip.vtt\" title=\"片\" /> }}";
+    let figure = "{{ <figure src=\"diagram.svg\" alt=\"示意图\" /> }}";
+    // Remote files are not checked; a file that is there is fine.
+    let fine = "{{ <video src=\"https://example.org/a.mp4\" captions=\"/media/ok.vtt?v=2\" poster=\"%E5%B0%81%E9%9D%A2.svg\" title=\"外站\" /> }}\n\n{{ <figure src=\"https://example.org/x.svg\" alt=\"外站的图\" /> }}";
+    write(&site, "content/notes/clip/index.md", &format!("+++\ntitle = \"视频\"\n+++\n\n{video}\n\n{figure}\n\n{fine}\n"));
+    write(&site, "content/notes/clip/clip.webm", "x");
+    write(&site, "content/notes/clip/封面.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+    write(&site, "content/notes/solo.md", "+++\ntitle = \"单页\"\n+++\n\n{{ <video src=\"solo.mp4\" title=\"单页视频\" captions=\"/media/ok.vtt\" /> }}\n");
+    let err = build_err(&site);
+    let at = |file: &str, line: usize, col: usize| format!("content/notes/{file}:{line}:{col}");
+    assert!(err.contains(&at("clip/index.md", 5, column(video, "poster="))) && err.contains("`video` poster=\"/media/gone.jpg\": no such file in static/"), "{err}");
+    assert!(err.contains("put the file at static/media/gone.jpg"), "{err}");
+    assert!(err.contains(&at("clip/index.md", 5, column(video, "captions="))) && err.contains("`video` captions=\"clip.vtt\": no such file beside the page"), "{err}");
+    assert!(err.contains("put `clip.vtt` in content/notes/clip/"), "the hint names the folder: {err}");
+    assert!(!err.contains("`video` src=\"clip.webm\""), "the file that is there is no error: {err}");
+    assert!(err.contains(&at("clip/index.md", 7, column(figure, "src="))) && err.contains("`figure` src=\"diagram.svg\": no such file beside the page"), "{err}");
+    assert!(err.contains(&at("solo.md", 5, 11)) && err.contains("this page is not a folder") && err.contains("move the page content/notes/solo.md to content/notes/solo/index.md"), "{err}");
+    assert!(!err.contains("example.org"), "remote URLs are not checked: {err}");
+    assert_eq!(err.matches("error:").count(), 4, "all at once: {err}");
+    assert_eq!(tree(&site.join("public")), before, "public/ untouched");
+    // With the files in place, the page builds and links them.
+    write(&site, "static/media/gone.jpg", "x");
+    write(&site, "content/notes/clip/clip.vtt", "WEBVTT\n");
+    write(&site, "content/notes/clip/diagram.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+    write(&site, "content/notes/solo.md", "+++\ntitle = \"单页\"\n+++\n\n正文。\n");
+    build_ok(&site, &[]);
+    let html = read(&site, "public/notes/clip/index.html");
+    assert!(html.contains("src=\"/notes/clip/clip.vtt\"") && html.contains("src=\"/notes/clip/diagram.svg\""), "{html}");
+    // A site's own `video` means what the site says: its arguments are not checked.
+    write(&site, "content/notes/clip/index.md", "+++\ntitle = \"视频\"\n+++\n\n正文。\n");
+    write(&site, "templates/shortcodes.html", "{% component video(src: string, title: string) %}<p>{{ src }}</p>{% endcomponent video %}");
+    write(&site, "content/notes/solo.md", "+++\ntitle = \"单页\"\n+++\n\n{{ <video src=\"dQw4w9WgXcQ\" title=\"别处的视频\" /> }}\n");
+    build_ok(&site, &[]);
 }
 
 #[test]

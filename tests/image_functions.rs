@@ -9,59 +9,8 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 
-use common::{build_ok, kepu, tree, write};
-
-/// A JPEG of `w`×`h` whose pixel (x, y) is `f(x, y)`.
-fn jpeg(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92).encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8).unwrap();
-    out
-}
-
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-/// `jpeg` with EXIF as a phone writes it: orientation 6 ("rotate 90° clockwise"), a GPS
-/// position and a camera serial number.
-fn phone_photo(jpeg: &[u8]) -> Vec<u8> {
-    use exif::{Field, In, Rational, Tag, Value};
-    let fields = [
-        Field { tag: Tag::Orientation, ifd_num: In::PRIMARY, value: Value::Short(vec![6]) },
-        Field { tag: Tag::BodySerialNumber, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"SN-123456789".to_vec()]) },
-        Field { tag: Tag::GPSLatitudeRef, ifd_num: In::PRIMARY, value: Value::Ascii(vec![b"N".to_vec()]) },
-        Field {
-            tag: Tag::GPSLatitude,
-            ifd_num: In::PRIMARY,
-            value: Value::Rational(vec![Rational { num: 34, denom: 1 }, Rational { num: 45, denom: 1 }, Rational { num: 1234, denom: 100 }]),
-        },
-    ];
-    let mut writer = exif::experimental::Writer::new();
-    for f in &fields {
-        writer.push_field(f);
-    }
-    let mut tiff = Cursor::new(Vec::new());
-    writer.write(&mut tiff, false).unwrap();
-    let tiff = tiff.into_inner();
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.extend_from_slice(&((2 + 6 + tiff.len()) as u16).to_be_bytes());
-    out.extend_from_slice(b"Exif\0\0");
-    out.extend_from_slice(&tiff);
-    out.extend_from_slice(&jpeg[2..]);
-    assert!(exif::Reader::new().read_from_container(&mut Cursor::new(&out)).is_ok());
-    out
-}
-
-/// Stored 400×200, left half red, right half blue, with orientation 6: shown upright it is
-/// 200×400, red on top.
-fn rotated_photo() -> Vec<u8> {
-    phone_photo(&jpeg(400, 200, |x, _| if x < 200 { [230, 20, 20] } else { [20, 20, 230] }))
-}
+use common::photos::{build_fails, jpeg, png, png_bomb, rotated_photo, size_of};
+use common::{build_ok, tree, write};
 
 /// A site whose home page template is `template`, with a bundle `venues/hall/` holding
 /// `hall.jpg` (the rotated phone photo) and `static/images/poster.png` (300×150).
@@ -81,19 +30,6 @@ fn site_with(template: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 
 fn home(site: &Path) -> String {
     std::fs::read_to_string(site.join("public/index.html")).unwrap()
-}
-
-/// Width and height of an output file (WebP from its header: the tests have no WebP decoder).
-fn size_of(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    if bytes.starts_with(b"RIFF") {
-        assert_eq!(&bytes[12..16], b"VP8 ", "{}", path.display());
-        let w = u16::from_le_bytes([bytes[26], bytes[27]]) & 0x3FFF;
-        let h = u16::from_le_bytes([bytes[28], bytes[29]]) & 0x3FFF;
-        (u32::from(w), u32::from(h))
-    } else {
-        image::image_dimensions(path).unwrap()
-    }
 }
 
 /// `name|url|static_path|width|height|orig_width|orig_height` lines of the home page.
@@ -227,43 +163,6 @@ fn template_images_are_byte_identical_across_builds_and_come_from_the_cache() {
     std::fs::remove_dir_all(site.join(".kepu-cache")).unwrap();
     build_ok(&site, &[]);
     assert_eq!(tree(&site.join("public")), first, "a cold build differs");
-}
-
-fn build_fails(site: &Path) -> String {
-    let r = kepu(site, &["build", "--root", site.to_str().unwrap()]);
-    assert_eq!(r.code, 1, "expected a failed build:\n{}", r.stderr);
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r.stderr
-}
-
-/// A PNG whose header declares 60000×60000 pixels in a few dozen bytes.
-fn png_bomb() -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 { 0xEDB8_8320 ^ (crc >> 1) } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let chunk = |out: &mut Vec<u8>, kind: &[u8], data: &[u8]| {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    };
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&60000u32.to_be_bytes());
-    ihdr.extend_from_slice(&60000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
-    chunk(&mut out, b"IEND", &[]);
-    out
 }
 
 #[test]

@@ -338,3 +338,86 @@ fn images_templates_ask_for_follow_edits() {
     site.assert_same_as_full_build("figure removed");
     assert!(!site.live.files().keys().any(|k| k.starts_with("processed_images/")));
 }
+
+/// The data file and the template reading it, for the `load_data` tests.
+fn with_data_file(site: &mut Site) {
+    fs::create_dir_all(site.path("data")).unwrap();
+    fs::write(site.path("data/venues.csv"), "名称,城市\n郑州科技馆,郑州\n").unwrap();
+    fs::create_dir_all(site.path("templates")).unwrap();
+    fs::write(
+        site.path("templates/index.html"),
+        "{% extends \"base.html\" %}{% block content %}{% set v = load_data(path=\"./data/venues.csv\") %}\
+         <p id=\"csv\">{% for r in v.records %}{{ r[0] }}/{{ r[1] }};{% endfor %}</p>{% endblock content %}",
+    )
+    .unwrap();
+    built(site.rebuild(&["templates/index.html"]), "data file read");
+}
+
+fn index_html(site: &Site) -> String {
+    match &site.live.files()["index.html"] {
+        Served::Bytes(b) => String::from_utf8(b.to_vec()).unwrap(),
+        Served::File(p) => fs::read_to_string(p).unwrap(),
+    }
+}
+
+#[test]
+fn a_data_file_a_template_reads_is_watched_and_rebuilds() {
+    use kepu::serve::watch;
+    let mut site = Site::new();
+    with_data_file(&mut site);
+    assert!(index_html(&site).contains("<p id=\"csv\">郑州科技馆/郑州;</p>"));
+    let csv = site.path("data/venues.csv");
+    assert_eq!(site.live.data_files(), [csv.clone()], "the file `load_data` read");
+    assert!(watch::classify_paths_with_data(&site.root, &[site.path("data/other.csv")], site.live.data_files()).is_empty(), "only the files read");
+
+    // data/ is no source folder: without the data files the path means nothing...
+    assert!(watch::classify_paths(&site.root, &[csv.clone()]).is_empty());
+    // ...with them, it is a change of the assets, and the page shows the new rows.
+    fs::write(&csv, "名称,城市\n郑州科技馆,郑州\n洛阳博物馆,洛阳\n").unwrap();
+    let set = watch::classify_paths_with_data(&site.root, &[csv.clone()], site.live.data_files());
+    assert!(set.assets, "{set:?}");
+    built(site.live.rebuild(&set), "data file edited");
+    assert!(index_html(&site).contains("<p id=\"csv\">郑州科技馆/郑州;洛阳博物馆/洛阳;</p>"), "{}", index_html(&site));
+    site.assert_same_as_full_build("data file edited");
+
+    // A broken file fails the rebuild and stays watched, so fixing it is seen.
+    fs::write(&csv, "名称,城市\n只有一列\n").unwrap();
+    let set = watch::classify_paths_with_data(&site.root, &[csv.clone()], site.live.data_files());
+    assert!(matches!(site.live.rebuild(&set), Outcome::Failed { .. }));
+    assert_eq!(site.live.data_files(), [csv.clone()]);
+    fs::write(&csv, "名称,城市\n开封科技馆,开封\n").unwrap();
+    let set = watch::classify_paths_with_data(&site.root, &[csv.clone()], site.live.data_files());
+    built(site.live.rebuild(&set), "data file fixed");
+    assert!(index_html(&site).contains("<p id=\"csv\">开封科技馆/开封;</p>"));
+    site.assert_same_as_full_build("data file fixed");
+
+    // A file a template names before it exists: the rebuild fails, and creating it is seen.
+    site.edit("templates/index.html", |t| t.replace("{% endblock content %}", "{% set e = load_data(path=\"more/extra.toml\") %}<p id=\"toml\">{{ e.note }}</p>{% endblock content %}"));
+    match site.rebuild(&["templates/index.html"]) {
+        Outcome::Failed { diagnostics, .. } => assert!(diagnostics.to_string().contains("no such file"), "{diagnostics}"),
+        other => panic!("{other:?}"),
+    }
+    let extra = site.path("more/extra.toml");
+    assert!(site.live.data_files().contains(&extra), "{:?}", site.live.data_files());
+    assert!(watch::classify_paths_with_data(&site.root, &[site.path("more")], site.live.data_files()).assets, "its folder appearing");
+    fs::create_dir_all(site.path("more")).unwrap();
+    fs::write(&extra, "note = \"附加说明\"\n").unwrap();
+    let set = watch::classify_paths_with_data(&site.root, &[extra.clone()], site.live.data_files());
+    built(site.live.rebuild(&set), "data file created");
+    assert!(index_html(&site).contains("<p id=\"toml\">附加说明</p>"));
+    site.assert_same_as_full_build("data file created");
+
+    // The real watcher, told which files the build read, reports an edit of one.
+    let (handle, batches) = watch::watch(&site.root, watch::DEFAULT_DEBOUNCE).unwrap();
+    handle.data_files().set(site.live.data_files(), &site.root);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    fs::write(&csv, "名称,城市\n新乡科技馆,新乡\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = false;
+    while !seen && std::time::Instant::now() < deadline {
+        if let Ok(watch::Batch::Changes(set)) = batches.recv_timeout(std::time::Duration::from_millis(500)) {
+            seen = set.assets;
+        }
+    }
+    assert!(seen, "an edit of data/venues.csv reaches the rebuild loop as a change of the assets");
+}

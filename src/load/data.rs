@@ -16,10 +16,26 @@ use crate::load::theme::TemplateSource;
 /// kilobytes; anything near this is a mistake.
 pub const MAX_DATA_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The paths of the data files the templates name (written out, as [`load`] reads them).
+pub fn named(templates: &BTreeMap<String, TemplateSource>) -> Vec<String> {
+    let literal = path_pattern();
+    let mut out: Vec<String> = templates
+        .values()
+        .flat_map(|t| literal.captures_iter(&t.text).map(|c| c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str()).to_string()).collect::<Vec<_>>())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn path_pattern() -> regex::Regex {
+    regex::Regex::new(r#"load_data\s*\(\s*path\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("valid regex")
+}
+
 /// The data files the templates name, parsed (CSV as `{headers: […], records: [[…], …]}`, as
 /// Zola gives it), by the path as written.
 pub fn load(root: &Path, templates: &BTreeMap<String, TemplateSource>) -> Result<BTreeMap<String, serde_json::Value>, Diagnostics> {
-    let literal = regex::Regex::new(r#"load_data\s*\(\s*path\s*=\s*(?:"([^"]*)"|'([^']*)')"#).expect("valid regex");
+    let literal = path_pattern();
     let mut out = BTreeMap::new();
     let mut diags = Diagnostics::new();
     for t in templates.values() {

@@ -38,6 +38,13 @@ pub struct Assets {
 
 /// Load templates and static files for `theme` and the site at `root`.
 pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
+    load_assets_noting_data(root, theme, &mut None)
+}
+
+/// [`load_assets`], setting `data_paths` to the data files the templates name (as written)
+/// once the templates are read, even when one of those files then fails to load: `kepu serve`
+/// watches them, so that creating or fixing one is seen.
+pub fn load_assets_noting_data(root: &Path, theme: &str, data_paths: &mut Option<Vec<String>>) -> Result<Assets, Diagnostics> {
     let mut assets = Assets::default();
     let mut diags = Diagnostics::new();
     if theme.is_empty() || theme.contains(['/', '\\', ':', '\0']) || theme.starts_with('.') {
@@ -92,6 +99,7 @@ pub fn load_assets(root: &Path, theme: &str) -> Result<Assets, Diagnostics> {
     if diags.has_errors() {
         return Err(diags);
     }
+    *data_paths = Some(super::data::named(&assets.templates));
     assets.data = super::data::load(root, &assets.templates)?;
     Ok(assets)
 }

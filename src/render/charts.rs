@@ -151,7 +151,13 @@ impl std::fmt::Display for Compact {
 /// not fit under the bars are drawn horizontally, one labelled row per bar, so nothing
 /// overlaps and text stays readable on a phone.
 pub fn render(chart: &Chart, index: usize) -> RenderedChart {
-    let id = format!("chart-{}", index + 1);
+    render_with_id(chart, format!("chart-{}", index + 1))
+}
+
+/// [`render`] with the given element `id` (the `chart` template function's, which names the
+/// chart itself), written into the SVG's ids as it is drawn.
+pub fn render_with_id(chart: &Chart, id: String) -> RenderedChart {
+    let html_id = escape_html(&id);
     let n = chart.points.len().max(1);
     let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
     let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
@@ -169,7 +175,7 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
     let body = if horizontal { horizontal_bars(chart, max) } else { vertical(chart, max) };
     let svg = format!(
-        r#"<svg class="chart{}" viewBox="0 0 {W} {:.0}" role="img" aria-labelledby="{id}-title {id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc>{}</svg>"#,
+        r#"<svg class="chart{}" viewBox="0 0 {W} {:.0}" role="img" aria-labelledby="{html_id}-title {html_id}-desc" xmlns="http://www.w3.org/2000/svg"><title id="{html_id}-title">{}</title><desc id="{html_id}-desc">{}</desc>{}</svg>"#,
         if horizontal { " chart-h" } else { "" },
         Fx(body.1),
         escape_html(&chart.title),

@@ -290,6 +290,8 @@ fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
     while i < bytes.len() {
         let b = bytes[i];
         match quote {
+            // A backslash takes the byte after it, as in Tera's strings.
+            Some(_) if b == b'\\' => i += 1,
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None => match b {
@@ -354,10 +356,9 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
         i += 1;
         let (kind, value) = match bytes.get(i) {
             Some(b'"') | Some(b'\'') => {
-                let q = bytes[i];
-                let end = text[i + 1..].find(q as char).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
-                let value = literal_value(&text[i..i + end + 2]);
-                i += end + 2;
+                let end = closing_quote(bytes, i).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
+                let value = literal_value(&text[i..=end]);
+                i = end + 1;
                 (ArgKind::String, value)
             }
             Some(b'{') => {
@@ -376,8 +377,8 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
     Ok((out, spread))
 }
 
-/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` without
-/// backslashes (Tera's escapes are left to Tera), whole numbers (`3`, `-2`, as `i64`),
+/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` (with Tera's
+/// escapes, see [`unescape`]), whole numbers (`3`, `-2`, as `i64`),
 /// decimals (`1.5`, as `f64`), `true`/`false`, and lists and maps of those (maps with text
 /// keys, each once). `None` for anything else — a name, an expression, a trailing comma, an
 /// escape — which then goes to Tera as written, so nothing here decides what is valid.
@@ -386,6 +387,46 @@ pub fn literal_value(text: &str) -> Option<Value> {
     let v = p.value()?;
     p.skip_space();
     (p.i == p.bytes.len()).then_some(v)
+}
+
+/// The offset of the quote that closes the string literal opening at `bytes[open]`, as Tera 2's
+/// lexer finds it: a backslash takes the byte after it, so `"a\"b"` is one string.
+fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
+    let q = *bytes.get(open)?;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b if b == q => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The inside of a string literal as Tera 2 reads it: `\"`, `\'`, `\/`, `\\`, `\n`, `\t`,
+/// `\r` stand for their characters; `None` for any other escape (Tera's syntax error, which
+/// Tera then reports).
+fn unescape(s: &str) -> Option<String> {
+    if !s.contains('\\') {
+        return Some(s.to_string());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next()? {
+            c @ ('"' | '\'' | '/' | '\\') => c,
+            'n' => '\n',
+            't' => '\t',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// Recursive descent over [`literal_value`]'s grammar.
@@ -419,13 +460,10 @@ impl LiteralParser<'_> {
         if !matches!(q, b'"' | b'\'' | b'`') {
             return None;
         }
-        let len = memchr::memchr(q, &self.bytes[self.i + 1..])?;
-        let s = &self.text[self.i + 1..self.i + 1 + len];
-        if s.contains('\\') {
-            return None;
-        }
-        self.i += len + 2;
-        Some(s.to_string())
+        let end = closing_quote(self.bytes, self.i)?;
+        let s = unescape(&self.text[self.i + 1..end])?;
+        self.i = end + 1;
+        Some(s)
     }
 
     fn value(&mut self) -> Option<Value> {
@@ -540,7 +578,7 @@ fn literal_kind(value: &str) -> ArgKind {
     if value == "true" || value == "false" {
         ArgKind::Bool
     } else if value.starts_with('"') || value.starts_with('\'') {
-        if value.len() >= 2 && value[1..].find(&value[..1]) == Some(value.len() - 2) { ArgKind::String } else { ArgKind::Expression }
+        if closing_quote(value.as_bytes(), 0) == Some(value.len() - 1) { ArgKind::String } else { ArgKind::Expression }
     } else if value.starts_with('[') {
         ArgKind::Array
     } else if value.parse::<i64>().is_ok() {
@@ -664,6 +702,100 @@ pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> V
         .collect()
 }
 
+/// The built-in components whose arguments name media files this build can check: the
+/// theme's `video` (`src`, `poster`, `captions`) and `figure` (`src`; a JPEG or PNG goes
+/// through the image pipeline, which checks it itself).
+const MEDIA_ARGS: [(&str, &[&str]); 2] = [("video", &["src", "poster", "captions"]), ("figure", &["src"])];
+
+/// The files a body's media arguments may name.
+pub struct MediaFiles<'a> {
+    /// The page's bundle files (beside its `index.md`); `None` for a body that has no folder
+    /// (a page `x.md`, a section).
+    pub bundle: Option<&'a [std::path::PathBuf]>,
+    /// The bundle's folder as shown to editors (`content/venues/x/`).
+    pub bundle_dir: String,
+    /// How to give a body without a folder one (for the hint).
+    pub no_folder_hint: String,
+    /// Whether `static/` (the site's or the theme's) has the file at this path (no leading `/`).
+    pub in_static: &'a dyn Fn(&str) -> bool,
+    /// Components a site defines itself, whose arguments mean what that site says: not checked.
+    pub site_own: &'a [String],
+}
+
+/// Local media files the calls name that are not there (a broken `<video>` or `<img>` on the
+/// built page otherwise): one problem per argument, at the argument. Full URLs
+/// (`https://…`) are not checked; neither are values Tera computes.
+pub fn missing_media(calls: &[Call], files: &MediaFiles<'_>) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for call in calls {
+        let Some((_, names)) = MEDIA_ARGS.iter().find(|(n, _)| *n == call.name) else { continue };
+        if files.site_own.iter().any(|n| *n == call.name) {
+            continue;
+        }
+        for a in call.args.iter().filter(|a| names.contains(&a.name.as_str())) {
+            let Some(src) = a.value.as_ref().and_then(|v| v.as_str()) else { continue };
+            let path = src.split(['?', '#']).next().unwrap_or("");
+            if path.is_empty() || src.contains("://") || src.starts_with("//") || src.starts_with("data:") {
+                continue;
+            }
+            if call.name == "figure" {
+                let ext = path.rsplit('.').next().unwrap_or("").to_lowercase();
+                if ["jpg", "jpeg", "png", "heic", "heif", "tif", "tiff", "bmp"].contains(&ext.as_str()) {
+                    continue;
+                }
+            }
+            let what = format!("`{}` {}=\"{src}\"", call.name, a.name);
+            // As the browser asks for it: `%E5%9B%BE.svg` is `图.svg`.
+            let decoded = percent_encoding::percent_decode_str(path).decode_utf8().ok().filter(|d| d != path);
+            if let Some(in_static) = path.strip_prefix('/') {
+                let found = (files.in_static)(in_static)
+                    || decoded.as_deref().and_then(|d| d.strip_prefix('/')).is_some_and(|d| (files.in_static)(d));
+                if !found {
+                    out.push(Problem::new(a.offset, format!("{what}: no such file in static/")).hint(format!(
+                        "put the file at static/{in_static}, or fix the path (a path starting with / is a file of static/)"
+                    )));
+                }
+                continue;
+            }
+            let name = path.strip_prefix("./").unwrap_or(path);
+            match files.bundle {
+                Some(bundle) => {
+                    let beside = |name: &str| {
+                        !name.contains(['/', '\\']) && bundle.iter().any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == name))
+                    };
+                    let found = beside(name) || decoded.as_deref().is_some_and(|d| beside(d.strip_prefix("./").unwrap_or(d)));
+                    if !found {
+                        out.push(Problem::new(a.offset, format!("{what}: no such file beside the page")).hint(format!(
+                            "put `{name}` in {} (beside index.md, not in a subfolder), fix the name, or write a path of static/ starting with /",
+                            files.bundle_dir
+                        )));
+                    }
+                }
+                None => out.push(
+                    Problem::new(a.offset, format!("{what}: this page is not a folder, so no file can be beside it"))
+                        .hint(files.no_folder_hint.clone()),
+                ),
+            }
+        }
+    }
+    out
+}
+
+/// The names of the components a template's text defines (`{% component name(…) %}`).
+pub fn defined_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("{%") {
+        let rest = text[i + 2..].trim_start_matches('-').trim_start();
+        if let Some(def) = rest.strip_prefix("component") {
+            let name: String = def.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.').collect();
+            if !name.is_empty() && def.starts_with(char::is_whitespace) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
 /// The names among `candidates` an editor may have meant by `wanted`, closest first.
 pub fn close_names<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = candidates
@@ -693,46 +825,64 @@ fn type_name(t: tera::ComponentArgType) -> &'static str {
     }
 }
 
-/// Placeholder for call `k`: private-use characters Markdown keeps as text.
-pub fn placeholder(k: usize) -> String {
-    format!("\u{E000}{k}\u{E001}")
+/// Where one body's calls go in its Markdown until their HTML takes their place: a private-use
+/// character, a mark made from the body's whole text, the call's number, another private-use
+/// character — all of which Markdown keeps as text. The mark is a hash of the text, so text in
+/// the body cannot be a placeholder: writing one changes the text and so the mark (the same
+/// body always gets the same mark, so the output stays the same from build to build).
+pub struct Placeholders {
+    mark: String,
 }
 
-/// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
-/// the paragraph's place (a component is a block), one inside text stays inline.
-pub fn substitute(html: &str, rendered: &[String]) -> String {
-    // U+E000 in UTF-8: a byte search, much faster than `str::find` of a char.
-    const OPEN: &[u8] = "\u{E000}".as_bytes();
-    let finder = memchr::memmem::Finder::new(OPEN);
-    if finder.find(html.as_bytes()).is_none() {
-        return html.to_string();
+impl Placeholders {
+    pub fn for_body(text: &str) -> Self {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut h);
+        let first = h.finish();
+        "kepu placeholder".hash(&mut h);
+        Placeholders { mark: format!("\u{E000}{first:016x}{:016x}:", h.finish()) }
     }
-    let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
-    let mut rest = html;
-    while let Some(pos) = finder.find(rest.as_bytes()) {
-        let after = &rest[pos + '\u{E000}'.len_utf8()..];
-        let Some(end) = after.find('\u{E001}') else { break };
-        let Ok(k) = after[..end].parse::<usize>() else {
-            // Not a placeholder (the character was in the text): keep it, whole.
-            out.push_str(&rest[..pos + OPEN.len()]);
-            rest = after;
-            continue;
-        };
-        let tail = &after[end + '\u{E001}'.len_utf8()..];
-        let before = &rest[..pos];
-        let html_k = rendered.get(k).map_or("", String::as_str);
-        if before.ends_with("<p>") && tail.starts_with("</p>") {
-            out.push_str(&before[..before.len() - 3]);
-            out.push_str(html_k.trim_end());
-            rest = &tail[4..];
-        } else {
-            out.push_str(before);
-            out.push_str(html_k.trim());
-            rest = tail;
+
+    /// Placeholder for call `k`.
+    pub fn placeholder(&self, k: usize) -> String {
+        format!("{}{k}\u{E001}", self.mark)
+    }
+
+    /// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
+    /// the paragraph's place (a component is a block), one inside text stays inline. Anything
+    /// else (private-use characters of the text) stays as it is.
+    pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
+        let mark = self.mark.as_bytes();
+        let finder = memchr::memmem::Finder::new(mark);
+        if finder.find(html.as_bytes()).is_none() {
+            return html.to_string();
         }
+        let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
+        let mut rest = html;
+        while let Some(pos) = finder.find(rest.as_bytes()) {
+            let after = &rest[pos + mark.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
+                out.push_str(&rest[..pos + mark.len()]);
+                rest = after;
+                continue;
+            };
+            let before = &rest[..pos];
+            let html_k = rendered.get(k).map_or("", String::as_str);
+            if before.ends_with("<p>") && tail.starts_with("</p>") {
+                out.push_str(&before[..before.len() - 3]);
+                out.push_str(html_k.trim_end());
+                rest = &tail[4..];
+            } else {
+                out.push_str(before);
+                out.push_str(html_k.trim());
+                rest = tail;
+            }
+        }
+        out.push_str(rest);
+        out
     }
-    out.push_str(rest);
-    out
 }
 
 /// The context a content component renders in: `page` (the page's listing value).
@@ -794,8 +944,14 @@ mod tests {
 
     #[test]
     fn private_use_characters_in_the_text_stay_as_they_are() {
-        let html = format!("<p>\u{E000}甲\u{E001} {}</p>\n", placeholder(0));
-        assert_eq!(substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} <b>乙</b></p>\n");
+        let marks = Placeholders::for_body("正文");
+        let html = format!("<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} {}</p>\n", marks.placeholder(0));
+        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} <b>乙</b></p>\n");
+        // The placeholders of another text are text here.
+        let other = Placeholders::for_body("别的正文").placeholder(0);
+        let html = format!("<p>{other}{}</p>\n", marks.placeholder(0));
+        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), format!("<p>{other}<b>乙</b></p>\n"));
+        assert_eq!(marks.placeholder(3), Placeholders::for_body("正文").placeholder(3), "the same text, the same marks");
     }
 
     #[test]
@@ -806,7 +962,7 @@ mod tests {
         assert_eq!(literal_value(" true "), Some(Value::from(true)));
         assert_eq!(literal_value("3"), Some(Value::from(3i64)));
         assert_eq!(literal_value("[]"), Some(Value::from(Vec::<Value>::new())));
-        for expression in ["page", "page.title", "1 + 2", "[1, 2,]", "{\"a\": 1, \"a\": 2}", "\"a\\\"b\"", "1.", "1e5", "True", "none", "[1 2]", "\"x\" ~ \"y\""] {
+        for expression in ["page", "page.title", "1 + 2", "[1, 2,]", "{\"a\": 1, \"a\": 2}", "\"a\\qb\"", "\"a\\\"", "1.", "1e5", "True", "none", "[1 2]", "\"x\" ~ \"y\""] {
             assert_eq!(literal_value(expression), None, "{expression}");
         }
         let s = scan("{{ <chart title=\"甲\" data={[{\"label\": \"a\", \"value\": 1}]} /> }} {{ <ref title={page.title} /> }} {{ <x a=\"1\" a=\"2\" /> }} {{ <y {...rest} /> }}").unwrap();
@@ -814,9 +970,40 @@ mod tests {
     }
 
     #[test]
+    fn a_quote_after_a_backslash_does_not_close_the_text() {
+        let s = scan(r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }} after"#).unwrap();
+        assert_eq!(s.calls.len(), 1);
+        let c = &s.calls[0];
+        assert_eq!(c.range.end, s.calls[0].range.start + r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }}"#.len());
+        let values: Vec<_> = c.args.iter().map(|a| (a.name.as_str(), a.kind, a.value.clone())).collect();
+        assert_eq!(
+            values,
+            [("kind", ArgKind::String, Some(Value::from("a\"b"))), ("title", ArgKind::String, Some(Value::from("it's }} here")))]
+        );
+        assert!(c.literal);
+        assert_eq!(literal_kind(r#""a\"b""#), ArgKind::String);
+        assert_eq!(literal_kind(r#""a\""#), ArgKind::Expression);
+    }
+
+    #[test]
+    fn the_literal_fast_path_reads_strings_exactly_as_tera_does() {
+        let tera = Tera::default();
+        for literal in [r#""a\"b""#, r#"'it\'s'"#, r#"`x\"y`"#, r#""a\\b""#, r#""1\/2""#, r#""line\nnext\ttab\rcr""#, r#""中\"文""#, r#""plain""#] {
+            let by_tera = tera.render_str(&format!("{{{{ {literal} }}}}"), &Context::new(), false).unwrap();
+            assert_eq!(literal_value(literal), Some(Value::from(by_tera.as_str())), "{literal}");
+        }
+        // What Tera refuses is not read here either (Tera reports it).
+        for literal in [r#""a\qb""#, r#""\u00e9""#, r#"`x\`y`"#] {
+            assert!(tera.render_str(&format!("{{{{ {literal} }}}}"), &Context::new(), false).is_err(), "{literal}");
+            assert_eq!(literal_value(literal), None, "{literal}");
+        }
+    }
+
+    #[test]
     fn placeholders_take_the_place_of_their_paragraph() {
-        let html = format!("<p>{}</p>\n<p>文字{}文字</p>\n", placeholder(0), placeholder(1));
-        let out = substitute(&html, &["<aside>甲</aside>\n".into(), "<b>乙</b>".into()]);
+        let marks = Placeholders::for_body("");
+        let html = format!("<p>{}</p>\n<p>文字{}文字</p>\n", marks.placeholder(0), marks.placeholder(1));
+        let out = marks.substitute(&html, &["<aside>甲</aside>\n".into(), "<b>乙</b>".into()]);
         assert_eq!(out, "<aside>甲</aside>\n<p>文字<b>乙</b>文字</p>\n");
     }
 }

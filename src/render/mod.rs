@@ -44,6 +44,8 @@ struct Body<'b> {
     anchors: crate::config::InsertAnchor,
     /// Its processed images (written as `<picture>`); `None` for text with no bundle.
     images: Option<markdown::BodyImages<'b>>,
+    /// The page's bundle files, for components' media; `None` when the body has no folder.
+    bundle: Option<&'b [std::path::PathBuf]>,
 }
 
 impl Body<'_> {
@@ -271,6 +273,8 @@ pub struct Renderer<'a> {
     warnings: std::sync::Mutex<Vec<Diagnostic>>,
     /// The components content may call, read once.
     components: components::Definitions,
+    /// The components the site defines itself (not the theme's): their media is not checked.
+    site_components: Vec<String>,
 }
 
 impl<'a> Renderer<'a> {
@@ -315,7 +319,9 @@ impl<'a> Renderer<'a> {
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         let warnings = Default::default();
         let components = components::Definitions::new(&tera);
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images, components })
+        let site_components =
+            assets.templates.values().filter(|t| !t.from_theme).flat_map(|t| components::defined_in(&t.text)).collect();
+        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images, components, site_components })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -551,7 +557,19 @@ impl Renderer<'_> {
         if scan.calls.is_empty() && scan.raws.is_empty() {
             return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
         }
-        let problems = components::check(&self.components, &scan.calls);
+        let mut problems = components::check(&self.components, &scan.calls);
+        let bundle_dir = body.file.parent().map(|d| format!("{}/", d.display())).unwrap_or_default();
+        let in_static = |path: &str| self.assets.static_files.contains_key(path);
+        let shown = body.file.display().to_string();
+        let no_folder_hint = match shown.strip_suffix(".md") {
+            Some(stem) if !shown.ends_with("_index.md") => format!(
+                "move the page {shown} to {stem}/index.md and put the file beside it, or put the file under static/ and write its path starting with /"
+            ),
+            _ => "a section's own files are not published: put the file under static/ and write its path starting with /".to_string(),
+        };
+        let files = components::MediaFiles { bundle: body.bundle, bundle_dir, no_folder_hint, in_static: &in_static, site_own: &self.site_components };
+        problems.extend(components::missing_media(&scan.calls, &files));
+        problems.sort_by_key(|p| p.offset);
         if !problems.is_empty() {
             return Err(problems.into_iter().map(|p| body.problem(p)).collect());
         }
@@ -569,9 +587,10 @@ impl Renderer<'_> {
             _ => body.headings.to_vec(),
         };
         let mut rendered = Vec::new();
-        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &mut rendered)?;
+        let marks = components::Placeholders::for_body(body.text);
+        let markdown = self.expand(body, page, 0..body.text.len(), &scan, &marks, &mut rendered)?;
         let html = markdown::to_html_with(self.site, &markdown, &headings, options, body.anchors, body.images);
-        Ok(components::substitute(&html, &rendered))
+        Ok(marks.substitute(&html, &rendered))
     }
 
     /// The Markdown of `range` of the body with its calls replaced by placeholders (their HTML
@@ -582,6 +601,7 @@ impl Renderer<'_> {
         page: &Value,
         range: std::ops::Range<usize>,
         scan: &components::Scan,
+        marks: &components::Placeholders,
         rendered: &mut Vec<String>,
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
@@ -608,8 +628,8 @@ impl Renderer<'_> {
                     out.push_str(&text[inner]);
                 }
                 Some(call) => {
-                    let html = self.render_call(body, page, call, scan, rendered)?;
-                    out.push_str(&components::placeholder(rendered.len()));
+                    let html = self.render_call(body, page, call, scan, marks, rendered)?;
+                    out.push_str(&marks.placeholder(rendered.len()));
                     rendered.push(html);
                 }
             }
@@ -626,6 +646,7 @@ impl Renderer<'_> {
         page: &Value,
         call: &components::Call,
         scan: &components::Scan,
+        marks: &components::Placeholders,
         rendered: &mut Vec<String>,
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
@@ -634,9 +655,9 @@ impl Renderer<'_> {
             None => None,
             Some(b) => {
                 let mut inner = Vec::new();
-                let markdown = self.expand(body, page, b.clone(), scan, &mut inner)?;
+                let markdown = self.expand(body, page, b.clone(), scan, marks, &mut inner)?;
                 let html = markdown::to_html(self.site, &markdown, &[], &self.site.config.markdown);
-                Some(components::substitute(&html, &inner))
+                Some(marks.substitute(&html, &inner))
             }
         };
         let _ = rendered;
@@ -717,7 +738,8 @@ impl Renderer<'_> {
             eager_first: cover.is_none(),
         };
         let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
-        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images) };
+        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images),
+            bundle: p.rel_path.ends_with("/index.md").then_some(p.assets.as_slice()) };
         let html = self.body_html(&body, self.refs.get(i))?;
         let template = self.page_template(p);
         if !self.exists(&template) {
@@ -777,7 +799,7 @@ impl Renderer<'_> {
             sizes: &self.site.config.images.sizes,
             eager_first: true,
         };
-        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors, images: Some(body_images) };
+        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors, images: Some(body_images), bundle: None };
         let html = self.body_html(&body, &Value::from_serializable(&context::section_ref(self.site, s)))?;
         let template = section_template(s);
         if !self.exists(&template) {

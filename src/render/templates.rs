@@ -1104,11 +1104,8 @@ impl tera::Function<TeraResult<Value>> for ChartFunction {
             serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
         };
         let title = &chart.title;
-        let mut rendered = super::charts::render(&chart, 0);
         let id = args.get::<&str>("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
-        rendered.svg = rendered.svg.replace("chart-1", &id);
-        rendered.id = id;
-        Ok(Value::from_serializable(&rendered))
+        Ok(Value::from_serializable(&super::charts::render_with_id(&chart, id)))
     }
 }
 

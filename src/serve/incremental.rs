@@ -188,6 +188,9 @@ pub struct Live {
     /// The image pipeline, kept between rebuilds: its cache is the one `kepu build` uses
     /// (an added photo is the only one encoded), and it remembers which sources it has read.
     images: Option<crate::images::Pipeline>,
+    /// The data files the templates name, as of the last time the templates were read (a
+    /// missing or broken one included, so that creating or fixing it is seen).
+    data_files: Vec<PathBuf>,
 }
 
 impl Live {
@@ -210,6 +213,7 @@ impl Live {
             index_stale: false,
             files: HashMap::default(),
             images: None,
+            data_files: Vec::new(),
         }
     }
 
@@ -550,6 +554,13 @@ impl Live {
         Some(Outcome::Built { report, update, reload })
     }
 
+    /// The data files the templates read with `load_data` (absolute paths, under the root as
+    /// given): [`crate::serve::watch`] watches them, and a change to one re-reads the assets
+    /// and renders everything, as for a template.
+    pub fn data_files(&self) -> Vec<PathBuf> {
+        self.data_files.clone()
+    }
+
     /// Re-read what changed on disk: config, assets, content documents.
     fn read_sources(&mut self, changes: &ChangeSet) -> Result<(), Diagnostics> {
         let root = self.root().to_path_buf();
@@ -578,7 +589,19 @@ impl Live {
         }
         if changes.assets || self.assets.is_none() {
             let theme = self.config.as_ref().map(|c| c.theme.clone()).unwrap_or_default();
-            let assets = match theme::load_assets(&root, &theme) {
+            let mut named = None;
+            let loaded = theme::load_assets_noting_data(&root, &theme, &mut named);
+            if let Some(named) = named {
+                // Paths that leave the site are load errors, never watched.
+                let inside = |rel: &Path| rel.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+                self.data_files = named
+                    .iter()
+                    .map(Path::new)
+                    .filter(|rel| inside(rel))
+                    .map(|rel| root.join(rel.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect::<PathBuf>()))
+                    .collect();
+            }
+            let assets = match loaded {
                 Ok(a) => a,
                 Err(e) => {
                     self.assets = None;

@@ -135,8 +135,11 @@ pub fn serve(options: ServeOptions, on_event: impl Fn(ServeEvent) + Send + Sync 
     // Watch before the first build so that no save in between is missed.
     let (watcher, changes) = watch::watch(&build_options.root, options.debounce)?;
 
+    let data_files = watcher.data_files();
+    let root = build_options.root.clone();
     let mut live = Live::new(build_options);
     let first = live.rebuild(&incremental::ChangeSet::everything());
+    data_files.set(live.data_files(), &root);
     publish(&shared, &on_event, first);
     if let Some(outcome) = live.update_index() {
         publish(&shared, &on_event, outcome);
@@ -168,6 +171,7 @@ pub fn serve(options: ServeOptions, on_event: impl Fn(ServeEvent) + Send + Sync 
                             }
                         }
                         let outcome = live.rebuild(&set);
+                        data_files.set(live.data_files(), &root);
                         publish(&rebuild_shared, &rebuild_events, outcome);
                         if let Some(outcome) = live.update_index() {
                             publish(&rebuild_shared, &rebuild_events, outcome);

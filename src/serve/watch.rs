@@ -2,8 +2,9 @@
 //! [`ChangeSet`] each.
 //!
 //! Watched: `content/`, `static/`, `templates/` and `themes/` (recursively) and the site
-//! root itself (not recursively: `config.toml`, and those folders appearing). Never the output
-//! folder.
+//! root itself (not recursively: `config.toml`, and those folders appearing), and the data
+//! files the templates read with `load_data` ([`DataFiles`]: `data/venues.csv`; a change to one
+//! is a change of the assets). Never the output folder.
 //!
 //! Debounce: a batch is sent once no relevant event has arrived for the quiet period (at most
 //! [`MAX_WAIT`] after the first one), so an editor's save — often a backup, a temporary file,
@@ -12,6 +13,7 @@
 //! kind, so a burst across several files can be split into several rebuilds, and it adds file
 //! id tracking serve does not need.) Editors' temporary and swap files are ignored.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, Weak};
@@ -41,6 +43,68 @@ pub enum Batch {
 /// Keeps the watcher alive; dropping it stops watching and closes the batch channel.
 pub struct WatchHandle {
     _watcher: Arc<Mutex<RecommendedWatcher>>,
+    data: DataFiles,
+}
+
+impl WatchHandle {
+    /// Where to say which data files the templates read (after each rebuild).
+    pub fn data_files(&self) -> DataFiles {
+        self.data.clone()
+    }
+}
+
+/// The data files `load_data` reads (absolute paths), shared with the watcher: an event on one
+/// is a change of the assets wherever the file is. Their folders outside the source folders
+/// (`data/`) are watched too, not recursively.
+#[derive(Clone)]
+pub struct DataFiles {
+    root: PathBuf,
+    files: Arc<Mutex<HashSet<PathBuf>>>,
+    watcher: Weak<Mutex<RecommendedWatcher>>,
+    folders: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+impl DataFiles {
+    fn new(root: &Path, watcher: Weak<Mutex<RecommendedWatcher>>) -> Self {
+        DataFiles { root: root.to_path_buf(), files: Default::default(), watcher, folders: Default::default() }
+    }
+
+    /// The data files the last build read, with paths under `root` (as given to the build).
+    pub fn set(&self, files: Vec<PathBuf>, root: &Path) {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let files: HashSet<PathBuf> = files
+            .into_iter()
+            .map(|f| match f.strip_prefix(root) {
+                Ok(rel) => self.root.join(rel),
+                Err(_) => f.strip_prefix(&canonical).map(|rel| self.root.join(rel)).unwrap_or(f),
+            })
+            .collect();
+        if let Some(w) = self.watcher.upgrade() {
+            let mut folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+            for f in &files {
+                let Some(dir) = f.parent() else { continue };
+                let inside_sources = dir.strip_prefix(&self.root).ok().and_then(|r| r.components().next()).is_some_and(|top| {
+                    SOURCE_DIRS.contains(&top.as_os_str().to_string_lossy().as_ref())
+                });
+                if dir == self.root || inside_sources || folders.contains(dir) || !dir.is_dir() {
+                    continue;
+                }
+                if w.lock().unwrap_or_else(|e| e.into_inner()).watch(dir, RecursiveMode::NonRecursive).is_ok() {
+                    folders.insert(dir.to_path_buf());
+                }
+            }
+        }
+        *self.files.lock().unwrap_or_else(|e| e.into_inner()) = files;
+    }
+
+    fn contains(&self, path: &Path) -> bool {
+        self.files.lock().unwrap_or_else(|e| e.into_inner()).contains(path)
+    }
+
+    /// Whether a data file is inside the folder `dir` (which appeared: its files can be read now).
+    fn any_under(&self, dir: &Path) -> bool {
+        self.files.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|f| f.starts_with(dir))
+    }
 }
 
 /// Is this file name an editor's temporary, swap or backup file (or hidden)?
@@ -76,11 +140,13 @@ pub fn watch(root: &Path, quiet: Duration) -> Result<(WatchHandle, Receiver<Batc
     }
     let (tx, rx) = mpsc::channel();
     let weak = Arc::downgrade(&watcher);
+    let data = DataFiles::new(&root, weak.clone());
+    let seen = data.clone();
     std::thread::Builder::new()
         .name("kepu-watch".into())
-        .spawn(move || debounce(&root, quiet, raw_rx, tx, weak))
+        .spawn(move || debounce(&root, quiet, raw_rx, tx, weak, &seen))
         .map_err(ServeError::Runtime)?;
-    Ok((WatchHandle { _watcher: watcher }, rx))
+    Ok((WatchHandle { _watcher: watcher, data }, rx))
 }
 
 fn debounce(
@@ -89,12 +155,13 @@ fn debounce(
     raw: Receiver<notify::Result<Event>>,
     out: mpsc::Sender<Batch>,
     watcher: Weak<Mutex<RecommendedWatcher>>,
+    data: &DataFiles,
 ) {
     // Ends when the watcher (and with it the raw sender) is dropped.
     while let Ok(first) = raw.recv() {
         let mut set = ChangeSet::default();
         let mut errors = Vec::new();
-        if !absorb(root, first, &mut set, &mut errors, &watcher) {
+        if !absorb(root, first, &mut set, &mut errors, &watcher, data) {
             continue;
         }
         let started = Instant::now();
@@ -105,7 +172,7 @@ fn debounce(
             }
             match raw.recv_timeout(wait) {
                 Ok(e) => {
-                    absorb(root, e, &mut set, &mut errors, &watcher);
+                    absorb(root, e, &mut set, &mut errors, &watcher, data);
                 }
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -129,6 +196,7 @@ fn absorb(
     set: &mut ChangeSet,
     errors: &mut Vec<String>,
     watcher: &Weak<Mutex<RecommendedWatcher>>,
+    data: &DataFiles,
 ) -> bool {
     let event = match event {
         Ok(e) => e,
@@ -149,7 +217,7 @@ fn absorb(
     }
     let mut relevant = false;
     for path in &event.paths {
-        relevant |= classify(root, path, &event.kind, set, watcher);
+        relevant |= classify(root, path, &event.kind, set, watcher, data);
     }
     relevant
 }
@@ -160,8 +228,17 @@ fn classify(
     kind: &EventKind,
     set: &mut ChangeSet,
     watcher: &Weak<Mutex<RecommendedWatcher>>,
+    data: &DataFiles,
 ) -> bool {
     let Ok(rel) = path.strip_prefix(root) else { return false };
+    if data.contains(path) {
+        // Read by templates: re-read with the assets (a bundle's CSV is its page's file too).
+        set.assets = true;
+        if rel.starts_with("content") {
+            set.content.insert(path.to_path_buf());
+        }
+        return true;
+    }
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
     let Some(top) = parts.next() else { return false };
     let rest: Vec<String> = parts.collect();
@@ -185,6 +262,11 @@ fn classify(
             }
             return true;
         }
+        if data.any_under(path) {
+            // A data file's folder appeared (`data/`): read again, and watch it from then on.
+            set.assets = true;
+            return true;
+        }
         return false;
     }
     if !SOURCE_DIRS.contains(&top.as_str()) || is_editor_temp(&name) {
@@ -200,9 +282,16 @@ fn classify(
 
 /// A path's batch, for tests: classify `paths` as the watcher would.
 pub fn classify_paths(root: &Path, paths: &[PathBuf]) -> ChangeSet {
+    classify_paths_with_data(root, paths, Vec::new())
+}
+
+/// [`classify_paths`] with `data_files` read by the templates (as [`DataFiles::set`] is told).
+pub fn classify_paths_with_data(root: &Path, paths: &[PathBuf], data_files: Vec<PathBuf>) -> ChangeSet {
+    let data = DataFiles::new(root, Weak::new());
+    data.set(data_files, root);
     let mut set = ChangeSet::default();
     for p in paths {
-        classify(root, p, &EventKind::Any, &mut set, &Weak::new());
+        classify(root, p, &EventKind::Any, &mut set, &Weak::new(), &data);
     }
     set
 }

@@ -7,6 +7,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+pub mod photos;
+
 /// Result of one `kepu` run.
 pub struct Run {
     pub code: i32,
