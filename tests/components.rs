@@ -307,3 +307,30 @@ fn load_data_and_get_taxonomy_url() {
     assert!(err.contains("not valid CSV at line 2"), "{err}");
     assert_eq!(tree(&site.join("public")), before);
 }
+
+/// A component named in Chinese, or a typo in a Chinese call, is an editor's mistake like any
+/// other: an error at its line, never a crash.
+#[test]
+fn a_chinese_component_name_is_an_error_not_a_crash() {
+    let (_t, site) = site_with("正文。\n");
+    build_ok(&site, &[]);
+    let before = tree(&site.join("public"));
+    write(
+        &site,
+        "content/notes/components.md",
+        "+++\ntitle = \"组件\"\ndate = 2024-02-01\n+++\n\n{{ <小贴士 /> }}\n\n{{ <notice 类型=\"注意\" /> }}\n\n{{ <x {...甲} /> }}\n",
+    );
+    let err = build_err(&site);
+    assert!(err.contains("content/notes/components.md:8:12") && err.contains("unexpected `类` in the arguments"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(tree(&site.join("public")), before, "public/ untouched");
+    // A call of a component named in Chinese: unknown, with its place.
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\ndate = 2024-02-01\n+++\n\n说明 {{ <小贴士 /> }}\n");
+    let err = build_err(&site);
+    assert!(err.contains("content/notes/components.md:6:") && err.contains("unknown component `小贴士`"), "{err}");
+    // `‹` is no call: the text stays as written.
+    write(&site, "content/notes/components.md", "+++\ntitle = \"组件\"\ndate = 2024-02-01\n+++\n\n{{ ‹小贴士 /> }}\n");
+    build_ok(&site, &[]);
+    let text = prose(&site, "public/notes/components/index.html");
+    assert!(text.contains("{{ ‹小贴士 /&gt; }}"), "{text}");
+}

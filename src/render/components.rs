@@ -298,7 +298,7 @@ fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
                 b'"' | b'\'' | b'`' => quote = Some(b),
                 b'{' => depth += 1,
                 b'}' if depth > 0 => depth -= 1,
-                _ if depth == 0 && text[i..].starts_with(closer) => return Some(i + closer.len()),
+                _ if depth == 0 && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
                 _ => {}
             },
         }
@@ -895,6 +895,32 @@ pub fn context(page: &Value) -> Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Editors type Chinese everywhere, typos included: no text, however cut, makes the
+    /// scanner slice inside a character (it once did after `{{ ` with a Chinese name).
+    #[test]
+    fn chinese_anywhere_in_a_call_is_an_error_or_text_never_a_panic() {
+        let samples = [
+            "{{ ‹小贴士 /> }}",
+            "{{ <小贴士 /> }}",
+            "{{ <notice 类型=\"注意\" /> }}",
+            "{{ <x {...甲} /> }}",
+            "{% <notice kind=\"注意\"> %}正文{% </notice> %}",
+            "{% raw %}{% 中 %}{{ 文 }}{% endraw %}",
+            "{{ <ref title=\"河南省科技馆\" 说明 /> }}{% <notice kind='温馨提示'> %}甲{% </通知> %}",
+        ];
+        for sample in samples {
+            let mut cuts: Vec<usize> = sample.char_indices().map(|(i, _)| i).collect();
+            cuts.push(sample.len());
+            for &end in &cuts {
+                for &start in cuts.iter().filter(|&&s| s <= end) {
+                    let text = &sample[start..end];
+                    let _ = std::panic::catch_unwind(|| scan(text))
+                        .unwrap_or_else(|_| panic!("scan panicked on {text:?}"));
+                }
+            }
+        }
+    }
 
     #[test]
     fn finds_calls_skips_code_and_raw() {
