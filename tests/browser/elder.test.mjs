@@ -284,7 +284,8 @@ describe('语音朗读', () => {
       const page = await context.newPage();
       await page.goto(server.url(pages.venue));
       assert.equal(await page.evaluate(() => typeof window.speechSynthesis), 'undefined');
-      assert.equal(await page.locator('.read-aloud').count(), 0);
+      assert.equal(await page.locator('.read-aloud').isVisible(), false, 'the controls stay hidden');
+      assert.equal(await page.evaluate(() => document.documentElement.classList.contains('tts')), false);
     } finally {
       await context.close();
     }

@@ -36,6 +36,10 @@ async function visit(width) {
   const context = await browser.newContext({ locale: 'zh-CN', viewport: { width, height: 800 }, deviceScaleFactor: 1 });
   try {
     const page = await context.newPage();
+    // A slow phone: scripts run well after the first paint, so anything they add or move
+    // shows up as layout shift.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: 6 });
     await page.addInitScript(() => {
       window.__cls = 0;
       new PerformanceObserver((list) => {

@@ -170,24 +170,23 @@
     var h1 = article.querySelector("h1");
     if (!h1) return;
 
-    var box = document.createElement("div");
-    box.className = "read-aloud";
-    box.setAttribute("role", "group");
-    box.setAttribute("aria-label", "语音朗读");
-    var main = document.createElement("button");
-    main.type = "button";
-    main.className = "read-btn";
-    var stop = document.createElement("button");
-    stop.type = "button";
-    stop.className = "read-btn read-stop";
-    stop.innerHTML = '<span class="read-icon" aria-hidden="true">■</span>停止';
-    var state = document.createElement("span");
-    state.className = "read-state";
-    state.setAttribute("role", "status");
-    box.appendChild(main);
-    box.appendChild(stop);
-    box.appendChild(state);
-    h1.parentNode.insertBefore(box, h1.nextSibling);
+    // The page's own controls (page.html writes them, so that nothing moves); a site's
+    // template without them gets them made here.
+    var box = article.querySelector(".read-aloud");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "read-aloud";
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", "语音朗读");
+      box.innerHTML = '<button type="button" class="read-btn"></button>' +
+        '<button type="button" class="read-btn read-stop"><span class="read-icon" aria-hidden="true">■</span>停止</button>' +
+        '<span class="read-state" role="status"></span>';
+      h1.parentNode.insertBefore(box, h1.nextSibling);
+      document.documentElement.classList.add("tts");
+    }
+    var main = box.querySelector(".read-btn:not(.read-stop)");
+    var stop = box.querySelector(".read-stop");
+    var state = box.querySelector(".read-state");
 
     var run = 0;
     var current = null;
