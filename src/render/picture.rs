@@ -19,8 +19,11 @@ pub struct Look<'a> {
     pub link_full: bool,
 }
 
+/// A `srcset`: each candidate's URL with the two characters that would end it (a space, a
+/// comma) percent-encoded, so a photo named `展厅 1.jpg` keeps its responsive set.
 fn srcset(prefix: &str, variants: &[Variant]) -> String {
-    variants.iter().map(|v| format!("{prefix}/{} {}w", v.path, v.width)).collect::<Vec<_>>().join(", ")
+    let url = |path: &str| path.replace(' ', "%20").replace(',', "%2C");
+    variants.iter().map(|v| format!("{}/{} {}w", url(prefix), url(&v.path), v.width)).collect::<Vec<_>>().join(", ")
 }
 
 /// The `<picture>` for `r`, with `alt` (already plain text; `None` marks it decorative).
@@ -105,5 +108,17 @@ pub fn cover_value(site: &Site, r: &Responsive, alt: &str) -> CoverValue {
         src: site.url(&format!("/{}", largest.path)),
         srcset: srcset(&site.config.path_prefix(), &r.fallback),
         webp_srcset: srcset(&site.config.path_prefix(), &r.webp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_space_or_comma_in_a_file_name_does_not_split_a_srcset_candidate() {
+        let v = |path: &str, width| Variant { path: path.into(), width, height: 10, bytes: 1 };
+        let set = srcset("", &[v("venues/x/展厅 1,2-400w.ab.webp", 400), v("venues/x/展厅 1,2-800w.cd.webp", 800)]);
+        assert_eq!(set, "/venues/x/展厅%201%2C2-400w.ab.webp 400w, /venues/x/展厅%201%2C2-800w.cd.webp 800w");
     }
 }

@@ -399,8 +399,12 @@ fn write_one(
 /// of `public/` rewritten in place later changes the kept file's identity, which its owner
 /// (the image cache) checks before using it again.
 fn link_or_copy(file: &Path, target: &Path, bytes: u64) -> Result<(), WriteError> {
-    if fs::hard_link(file, target).is_ok() {
-        return Ok(());
+    match fs::hard_link(file, target) {
+        Ok(()) => return Ok(()),
+        // Never copy over an existing file: it may be a link to `file` itself, and a copy
+        // (which truncates its target first) would empty the kept file and every link to it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(io_err(target)(e)),
+        Err(_) => {}
     }
     let copied = fs::copy(file, target).map_err(io_err(file))?;
     if copied != bytes {
@@ -488,6 +492,20 @@ mod tests {
         remove_tree(&tree);
         assert!(!tree.exists());
         assert_eq!(fs::read_to_string(outside.join("keep.txt")).unwrap(), "not ours");
+    }
+
+    #[test]
+    fn linking_onto_an_existing_file_fails_and_never_empties_the_kept_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kept = tmp.path().join("kept.webp");
+        let target = tmp.path().join("out.webp");
+        fs::write(&kept, b"image bytes").unwrap();
+        fs::hard_link(&kept, &target).unwrap();
+        assert!(link_or_copy(&kept, &target, 11).is_err());
+        assert_eq!(fs::read(&kept).unwrap(), b"image bytes");
+        let fresh = tmp.path().join("fresh.webp");
+        link_or_copy(&kept, &fresh, 11).unwrap();
+        assert_eq!(fs::read(&fresh).unwrap(), b"image bytes");
     }
 
     #[test]
