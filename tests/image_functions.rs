@@ -134,30 +134,28 @@ fn resize_image_gives_files_of_the_sizes_it_returns_upright_and_without_metadata
     assert!(html.contains(r#"sizes="50vw" width="200" height="400" alt="一面红蓝两色的墙" loading="lazy" decoding="async"></picture>"#), "{html}");
 }
 
+/// The image cache's files (not its `.tsv` records of sources and entries) with their times.
+fn cache_files(site: &Path) -> BTreeMap<String, std::time::SystemTime> {
+    std::fs::read_dir(site.join(".kepu-cache/images"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap())
+        })
+        .filter(|(name, _)| !name.ends_with(".tsv"))
+        .collect()
+}
+
 #[test]
 fn template_images_are_byte_identical_across_builds_and_come_from_the_cache() {
     let (_d, site) = site_with(OPS);
     build_ok(&site, &[]);
     let first = tree(&site.join("public"));
-    let entries: BTreeMap<String, std::time::SystemTime> = std::fs::read_dir(site.join(".kepu-cache/images"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap())
-        })
-        .filter(|(name, _)| !name.ends_with(".tsv")) // the records of sources and entries
-        .collect();
+    let entries = cache_files(&site);
     assert!(entries.len() > 10, "{entries:?}");
     build_ok(&site, &[]);
     assert_eq!(tree(&site.join("public")), first, "a warm build differs");
-    let again: BTreeMap<String, std::time::SystemTime> = std::fs::read_dir(site.join(".kepu-cache/images"))
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap())
-        })
-        .filter(|(name, _)| !name.ends_with(".tsv")) // the records of sources and entries
-        .collect();
+    let again = cache_files(&site);
     assert_eq!(again, entries, "the warm build encoded nothing again and pruned nothing it used");
     // Without the cache, the same bytes.
     std::fs::remove_dir_all(site.join(".kepu-cache")).unwrap();

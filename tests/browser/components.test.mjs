@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { artifact, buildFixture, launchChromium, startNginx } from './harness.mjs';
+import { artifact, serveFixture } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -19,20 +19,16 @@ const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const PAGE = '/examples/demo-bundle/';
 const EMBED_LINK = 'https://www.bilibili.com/video/BV1xx411c7mD';
 
+let fixture;
 let site;
 let server;
 let browser;
 
 before(async () => {
-  site = buildFixture('components-site');
-  server = await startNginx(site.out);
-  browser = await launchChromium();
+  fixture = await serveFixture('components-site');
+  ({ site, server, browser } = fixture);
 });
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  site?.cleanup();
-});
+after(() => fixture?.close());
 
 /** A context that never reaches outside the local server (the embed's player is another
  * site's); records every request the page makes. */

@@ -238,3 +238,29 @@ export function measureControls() {
   }
   return out;
 }
+
+/** For a test file on one fixture site: build it ([buildFixture]), serve it with nginx and
+ * start chromium; `close()` ends all three (call it from `after`). */
+export async function serveFixture(name, args = []) {
+  const site = buildFixture(name, args);
+  let server;
+  let browser;
+  try {
+    server = await startNginx(site.out);
+    browser = await launchChromium();
+  } catch (e) {
+    await server?.stop();
+    site.cleanup();
+    throw e;
+  }
+  return {
+    site,
+    server,
+    browser,
+    async close() {
+      await browser.close();
+      await server.stop();
+      site.cleanup();
+    },
+  };
+}

@@ -9,26 +9,22 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 
-import { artifact, buildFixture, launchChromium, screenshotPath, startNginx } from './harness.mjs';
+import { artifact, screenshotPath, serveFixture } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const PAGE = '/venues/example-hall/';
 
+let fixture;
 let site;
 let server;
 let browser;
 
 before(async () => {
-  site = buildFixture('photos');
-  server = await startNginx(site.out);
-  browser = await launchChromium();
+  fixture = await serveFixture('photos');
+  ({ site, server, browser } = fixture);
 });
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  site?.cleanup();
-});
+after(() => fixture?.close());
 
 /** Open the photo page at `width` px; returns the image URLs fetched, the layout shift
  * total and axe's WCAG result. */
