@@ -325,6 +325,10 @@ pub fn search_index(site: &Site) -> Result<Vec<OutputFile>, Diagnostics> {
     })
 }
 
+/// The folder of the site's cache (`.kepu-cache/`) where the output a build replaced is kept
+/// for the next build to start from.
+pub const PREVIOUS_OUTPUT: &str = "previous-output";
+
 /// Generate and write the site atomically. On any error the output folder is untouched.
 ///
 /// Unlike [`generate`], files go to the write stage's staging folder as soon as they are
@@ -347,7 +351,10 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     // Images first: a broken photo fails the build before anything is staged.
     let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
-    let staging = write::Staging::begin(&options.output, &options.root, write_options).map_err(write_failed)?;
+    // The output this build replaces is kept in the cache folder, and the next build starts
+    // from it: the photos linked into it stay where they are (nothing linked, nothing removed).
+    let keep = options.root.join(images::cache::CACHE_DIR).join(PREVIOUS_OUTPUT);
+    let staging = write::Staging::begin_reusing(&options.output, &options.root, write_options, &keep).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
     staging.add_all(index_files);
     // The render timing includes the images templates asked for, made once render is done

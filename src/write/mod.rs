@@ -6,6 +6,14 @@
 //! are removed by the next one. Also writes `.kepu-manifest.json` (every file's SHA-256,
 //! [`manifest`]) so a deploy can upload only what changed.
 //!
+//! With [`Staging::begin_reusing`] the replaced output is not deleted but kept (in the image
+//! cache's folder) and becomes the next build's staging folder: a file that is the very same
+//! kept file as before (a photo, hard-linked from the image cache) stays where it is, every
+//! other file is removed and written anew (never written through: it may be a link), and
+//! what the new site no longer has is removed. A warm build of a site with many photos then
+//! makes and removes no links at all. The previous output folder is still only replaced by
+//! the one atomic swap.
+//!
 //! `kepu build` streams into a [`Staging`]: each page is written as soon as it is rendered,
 //! so the rendered site is never held in memory whole; [`write_site`] takes a finished list.
 //!
@@ -122,6 +130,14 @@ pub struct Staging {
     output: PathBuf,
     dir: PathBuf,
     options: WriteOptions,
+    /// Where the replaced output goes for the next build to reuse; `None`: it is removed.
+    keep: Option<PathBuf>,
+    /// What the reused folder held when this build took it (empty for a new folder), by
+    /// path; looked up before each file is written and swept of what is left at the end.
+    previous: std::collections::HashMap<String, Found>,
+    /// The staging folder's device, to tell a kept file from one with the same inode number
+    /// on another file system.
+    device: u64,
     state: std::sync::Mutex<StagingState>,
     failed: std::sync::atomic::AtomicBool,
     finished: bool,
@@ -142,10 +158,31 @@ struct StagingState {
     errors: BTreeMap<String, WriteError>,
 }
 
+/// An entry of a reused staging folder, as found when the build took it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    File { inode: u64 },
+    Dir,
+}
+
 impl Staging {
     /// Check the output folder (not a link, not holding the site, a folder if it exists),
     /// remove leftovers of killed builds and create an empty staging folder.
     pub fn begin(output: &Path, site_root: &Path, options: WriteOptions) -> Result<Staging, WriteError> {
+        Staging::begin_with(output, site_root, options, None)
+    }
+
+    /// [`Staging::begin`], starting from the output the last build replaced where it was
+    /// kept at `keep` (a folder of the site's cache, on the output's file system), and
+    /// keeping the output this build replaces there for the next one. Nothing of `keep` is
+    /// trusted but the identity of kept files: every other file is written again. Without a
+    /// usable folder at `keep` (the first build, another file system, another build using
+    /// it right now) this is [`Staging::begin`].
+    pub fn begin_reusing(output: &Path, site_root: &Path, options: WriteOptions, keep: &Path) -> Result<Staging, WriteError> {
+        Staging::begin_with(output, site_root, options, Some(keep))
+    }
+
+    fn begin_with(output: &Path, site_root: &Path, options: WriteOptions, keep: Option<&Path>) -> Result<Staging, WriteError> {
         // Checked before resolving links: swapping a linked output folder would replace (and
         // then delete) whatever folder the link points at.
         if output.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
@@ -166,11 +203,27 @@ impl Staging {
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        // Never a folder inside the output or holding it: taking it would change the output.
+        let keep = keep.map(absolute).filter(|k| !k.starts_with(&output) && !output.starts_with(k) && !root.starts_with(k));
+        // Only a real folder (a link would make the staging folder point elsewhere), taken by
+        // one rename: a build running beside this one gets it or does not.
+        let reused = keep.as_ref().is_some_and(|k| {
+            k.symlink_metadata().is_ok_and(|m| m.file_type().is_dir()) && fs::rename(k, &dir).is_ok()
+        });
+        let previous = if reused {
+            survey(&dir, "").into_iter().collect()
+        } else {
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            Default::default()
+        };
+        let device = device_of(&dir);
         Ok(Staging {
             output,
             dir,
             options,
+            keep,
+            previous,
+            device,
             state: Default::default(),
             failed: Default::default(),
             finished: false,
@@ -204,19 +257,21 @@ impl Staging {
         if !is_safe_relative(&path) {
             return Err(fail(WriteError::UnsafePath(path.clone())));
         }
-        // The parent folder, created once.
-        let parent = Path::new(&path).parent().filter(|p| !p.as_os_str().is_empty()).map(|p| self.dir.join(p));
+        // The parent folder, created once (or found in the reused folder).
+        let parent_rel = path.rsplit_once('/').map(|(p, _)| p);
         self.claim(&path).map_err(fail)?;
-        if let Some(parent) = parent {
-            let known = self.state.lock().map(|s| s.dirs.contains(&parent)).unwrap_or(false);
+        if let Some(parent_rel) = parent_rel {
+            let parent = self.dir.join(parent_rel);
+            let known = self.previous.get(parent_rel) == Some(&Found::Dir)
+                || self.state.lock().map(|s| s.dirs.contains(&parent)).unwrap_or(false);
             if !known {
-                fs::create_dir_all(&parent).map_err(io_err(&parent)).map_err(fail)?;
+                self.make_dir(parent_rel).map_err(fail)?;
                 if let Ok(mut s) = self.state.lock() {
                     s.dirs.insert(parent);
                 }
             }
         }
-        let written = write_one(&self.dir, &path, &file, self.options, &|p| self.claim(p)).map_err(fail)?;
+        let written = self.write_one(&path, &file).map_err(fail)?;
         let mut state = self.state.lock().map_err(|_| fail(poisoned(&self.dir)))?;
         let report = &mut state.report;
         report.bytes_before_minify += written.bytes_before_minify;
@@ -240,14 +295,97 @@ impl Staging {
     }
 
     /// Reserve `path` for one writer: a second output of the same path is a conflict (two
-    /// pages, a page and a static file, or a site file named like a compressed sibling).
+    /// pages, a page and a static file, or a site file named like a compressed sibling), and
+    /// so is a file where another output needs a folder (`a` and `a/index.html`).
     fn claim(&self, path: &str) -> Result<(), WriteError> {
         let mut state = self.state.lock().map_err(|_| poisoned(&self.dir))?;
+        let conflict = || WriteError::Conflict(path.to_string());
         if state.entries.contains_key(path) {
-            return Err(WriteError::Conflict(path.to_string()));
+            return Err(conflict());
+        }
+        if path.match_indices('/').any(|(i, _)| state.entries.contains_key(&path[..i])) {
+            return Err(conflict());
+        }
+        let below = format!("{path}/");
+        if state.entries.range(below.clone()..).next().is_some_and(|(p, _)| p.starts_with(&below)) {
+            return Err(conflict());
         }
         state.entries.insert(path.to_string(), None);
         Ok(())
+    }
+
+    /// Create the folder `rel` of the staging folder. In a reused folder a file may stand
+    /// where a folder is now needed: it is removed (links were removed when the folder was
+    /// taken, so nothing here leads outside it).
+    fn make_dir(&self, rel: &str) -> Result<(), WriteError> {
+        let dir = self.dir.join(rel);
+        match fs::create_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(_) if !self.previous.is_empty() => {
+                let mut at = self.dir.clone();
+                for part in rel.split('/') {
+                    at.push(part);
+                    if at.symlink_metadata().is_ok_and(|m| !m.file_type().is_dir()) {
+                        let _ = fs::remove_file(&at);
+                    }
+                }
+                fs::create_dir_all(&dir).map_err(io_err(&dir))
+            }
+            Err(e) => Err(io_err(&dir)(e)),
+        }
+    }
+
+    /// Make room for a new file at `rel`: whatever the reused folder had there is removed
+    /// (a file is never written through: it may be a link to a kept file).
+    fn clear(&self, rel: &str) -> Result<(), WriteError> {
+        let target = self.dir.join(rel);
+        match self.previous.get(rel) {
+            None => Ok(()),
+            Some(Found::Dir) => {
+                remove_tree(&target);
+                Ok(())
+            }
+            Some(Found::File { .. }) => match fs::remove_file(&target) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_err(&target)(e)),
+            },
+        }
+    }
+
+    /// Whether the reused folder already holds `file` itself at `rel` (the same inode on
+    /// the same device: a hard link made by an earlier build), so nothing needs doing.
+    fn holds_already(&self, rel: &str, file: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Some(Found::File { inode }) = self.previous.get(rel) else { return false };
+        fs::metadata(file).is_ok_and(|m| m.ino() == *inode && m.dev() == self.device)
+    }
+
+    /// Remove what the reused folder had that this build did not write: files first, then
+    /// the folders no new file is in, deepest first.
+    fn sweep(&self, written: &BTreeMap<String, manifest::Entry>) {
+        if self.previous.is_empty() {
+            return;
+        }
+        let mut needed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for path in written.keys() {
+            needed.extend(path.match_indices('/').map(|(i, _)| &path[..i]));
+        }
+        let stale: Vec<&String> = self
+            .previous
+            .iter()
+            .filter(|(p, f)| matches!(f, Found::File { .. }) && !written.contains_key(*p) && p.as_str() != MANIFEST)
+            .map(|(p, _)| p)
+            .collect();
+        stale.par_iter().for_each(|p| {
+            let _ = fs::remove_file(self.dir.join(p));
+        });
+        let mut dirs: Vec<&String> =
+            self.previous.iter().filter(|(p, f)| **f == Found::Dir && !needed.contains(p.as_str())).map(|(p, _)| p).collect();
+        dirs.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+        for d in dirs {
+            let _ = fs::remove_dir(self.dir.join(d));
+        }
     }
 
     /// Write the manifest and make the staging folder the output folder (atomically, with
@@ -270,9 +408,11 @@ impl Staging {
         let mut report = state.report;
         report.not_minified.sort_by(|a, b| a.0.cmp(&b.0));
         let entries: BTreeMap<String, manifest::Entry> = state.entries.into_iter().filter_map(|(p, e)| Some((p, e?))).collect();
+        self.sweep(&entries);
         let manifest_path = self.dir.join(MANIFEST);
-        fs::write(&manifest_path, manifest::Manifest::new(entries).to_json()).map_err(io_err(&manifest_path))?;
-        swap_in(&self.dir, &self.output)?;
+        self.clear(MANIFEST)?;
+        create_new(&manifest_path, manifest::Manifest::new(entries).to_json().as_bytes()).map_err(io_err(&manifest_path))?;
+        swap_in(&self.dir, &self.output, self.keep.as_deref())?;
         self.finished = true;
         Ok(report)
     }
@@ -281,9 +421,73 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = fs::remove_dir_all(&self.dir);
+            // A failed build's folder is as good a start for the next build as any: every
+            // file but a kept one is written again.
+            keep_or_remove(&self.dir, self.keep.as_deref());
         }
     }
+}
+
+/// Move a replaced output (or an unfinished staging folder) to `keep` for the next build to
+/// reuse, or remove it where there is no `keep` or it cannot go there.
+fn keep_or_remove(dir: &Path, keep: Option<&Path>) {
+    if let Some(keep) = keep {
+        if let Some(parent) = keep.parent() {
+            let _ = fs::create_dir_all(parent);
+        }
+        if fs::rename(dir, keep).is_ok() {
+            return;
+        }
+    }
+    remove_tree(dir);
+}
+
+/// Every entry of the folder `dir` (paths relative to it, `/`-separated, under `rel`),
+/// subfolders in parallel. What the build never writes is removed on the way: symbolic
+/// links (a reused folder must lead nowhere else), special files, names that are not UTF-8.
+fn survey(dir: &Path, rel: &str) -> Vec<(String, Found)> {
+    use std::os::unix::fs::DirEntryExt;
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    entries
+        .par_iter()
+        .flat_map_iter(|e| {
+            let kind = e.file_type().ok();
+            let name = e.file_name().to_str().map(str::to_owned);
+            match (name, kind) {
+                (Some(name), Some(t)) if t.is_dir() || t.is_file() => {
+                    let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                    if t.is_dir() {
+                        let mut found = survey(&e.path(), &rel);
+                        found.push((rel, Found::Dir));
+                        found
+                    } else {
+                        vec![(rel, Found::File { inode: e.ino() })]
+                    }
+                }
+                (_, Some(t)) if t.is_dir() => {
+                    remove_tree(&e.path());
+                    Vec::new()
+                }
+                _ => {
+                    let _ = fs::remove_file(e.path());
+                    Vec::new()
+                }
+            }
+        })
+        .collect()
+}
+
+fn device_of(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).map(|m| m.dev()).unwrap_or(u64::MAX)
+}
+
+/// Write a new file; never opens an existing one (it could be a link to a kept file).
+fn create_new(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).open(target)?;
+    f.write_all(bytes)
 }
 
 fn poisoned(dir: &Path) -> WriteError {
@@ -338,58 +542,60 @@ struct Written {
     not_minified: Option<minify::MinifyError>,
 }
 
-/// Write one file (minified if asked) and its compressed siblings (if asked and worth it);
-/// `claim` reserves each sibling's path first.
-fn write_one(
-    staging: &Path,
-    path: &str,
-    f: &OutputFile,
-    options: WriteOptions,
-    claim: &dyn Fn(&str) -> Result<(), WriteError>,
-) -> Result<Written, WriteError> {
-    if let Contents::Linked { file, sha256, bytes } = &f.contents {
-        // A kept file nothing transforms (an image): linked, not read. Else read as a copy.
-        let transformed = (options.minify && minify::Kind::of(path).is_some())
-            || (options.precompress && compress::eligible(path, *bytes as usize));
-        if !transformed {
-            link_or_copy(file, &staging.join(path), *bytes)?;
-            let entry = manifest::Entry { sha256: sha256.clone(), bytes: *bytes };
-            return Ok(Written { entries: vec![(path.to_string(), entry)], bytes_before_minify: *bytes, not_minified: None });
-        }
-    }
-    let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
-        Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
-        Contents::Copy(src) | Contents::Linked { file: src, .. } => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
-    };
-    let bytes_before_minify = original.len() as u64;
-    let mut not_minified = None;
-    let data = match minify::Kind::of(path).filter(|_| options.minify) {
-        Some(kind) => match minify::minify(kind, &original) {
-            Ok(small) => std::borrow::Cow::Owned(small),
-            Err(e) => {
-                not_minified = Some(e);
-                original
+impl Staging {
+    /// Write one file (minified if asked) and its compressed siblings (if asked and worth
+    /// it), each sibling's path claimed first. A kept file the reused folder already holds
+    /// at its path is left as it is.
+    fn write_one(&self, path: &str, f: &OutputFile) -> Result<Written, WriteError> {
+        let options = self.options;
+        if let Contents::Linked { file, sha256, bytes } = &f.contents {
+            // A kept file nothing transforms (an image): linked, not read. Else read as a copy.
+            let transformed = (options.minify && minify::Kind::of(path).is_some())
+                || (options.precompress && compress::eligible(path, *bytes as usize));
+            if !transformed {
+                if !self.holds_already(path, file) {
+                    self.clear(path)?;
+                    link_or_copy(file, &self.dir.join(path), *bytes)?;
+                }
+                let entry = manifest::Entry { sha256: sha256.clone(), bytes: *bytes };
+                return Ok(Written { entries: vec![(path.to_string(), entry)], bytes_before_minify: *bytes, not_minified: None });
             }
-        },
-        None => original,
-    };
-    let mut entries = Vec::with_capacity(3);
-    let mut put = |path: String, bytes: &[u8]| -> Result<(), WriteError> {
-        let target = staging.join(&path);
-        fs::write(&target, bytes).map_err(io_err(&target))?;
-        let entry = manifest::Entry { sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 };
-        entries.push((path, entry));
-        Ok(())
-    };
-    put(path.to_string(), &data)?;
-    if options.precompress && compress::eligible(path, data.len()) {
-        for (suffix, bytes) in compress::siblings(path, &data) {
-            let sibling = format!("{path}.{suffix}");
-            claim(&sibling)?;
-            put(sibling, &bytes)?;
         }
+        let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
+            Contents::Bytes(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Contents::Copy(src) | Contents::Linked { file: src, .. } => std::borrow::Cow::Owned(fs::read(src).map_err(io_err(src))?),
+        };
+        let bytes_before_minify = original.len() as u64;
+        let mut not_minified = None;
+        let data = match minify::Kind::of(path).filter(|_| options.minify) {
+            Some(kind) => match minify::minify(kind, &original) {
+                Ok(small) => std::borrow::Cow::Owned(small),
+                Err(e) => {
+                    not_minified = Some(e);
+                    original
+                }
+            },
+            None => original,
+        };
+        let mut entries = Vec::with_capacity(3);
+        let mut put = |path: String, bytes: &[u8]| -> Result<(), WriteError> {
+            let target = self.dir.join(&path);
+            self.clear(&path)?;
+            create_new(&target, bytes).map_err(io_err(&target))?;
+            let entry = manifest::Entry { sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 };
+            entries.push((path, entry));
+            Ok(())
+        };
+        put(path.to_string(), &data)?;
+        if options.precompress && compress::eligible(path, data.len()) {
+            for (suffix, bytes) in compress::siblings(path, &data) {
+                let sibling = format!("{path}.{suffix}");
+                self.claim(&sibling)?;
+                put(sibling, &bytes)?;
+            }
+        }
+        Ok(Written { entries, bytes_before_minify, not_minified })
     }
-    Ok(Written { entries, bytes_before_minify, not_minified })
 }
 
 /// Put `file` (a kept file, never rewritten in place) at `target` in the staging folder: a
@@ -417,14 +623,14 @@ fn link_or_copy(file: &Path, target: &Path, bytes: u64) -> Result<(), WriteError
 }
 
 /// Make `staging` the output folder. With an existing output, exchange the two atomically and
-/// remove the old one.
-fn swap_in(staging: &Path, output: &Path) -> Result<(), WriteError> {
+/// keep the old one at `keep` (or remove it).
+fn swap_in(staging: &Path, output: &Path, keep: Option<&Path>) -> Result<(), WriteError> {
     if !output.exists() {
         return fs::rename(staging, output).map_err(io_err(output));
     }
     if exchange(staging, output).is_ok() {
         // `staging` now holds the previous site.
-        remove_tree(staging);
+        keep_or_remove(staging, keep);
         return Ok(());
     }
     let old = sibling(output, "old");
@@ -433,7 +639,7 @@ fn swap_in(staging: &Path, output: &Path) -> Result<(), WriteError> {
         let _ = fs::rename(&old, output);
         return Err(WriteError::Io { path: output.to_path_buf(), source: e });
     }
-    remove_tree(&old);
+    keep_or_remove(&old, keep);
     Ok(())
 }
 
@@ -649,6 +855,127 @@ mod tests {
         assert_eq!(manifest::Manifest::load(&out.join(MANIFEST)).unwrap().files.len(), 50);
         assert!(!dir.path().join("escape.txt").exists());
         assert_eq!(entries(), ["public"]);
+    }
+
+    /// The three builds' files: a page, a kept file (a photo from the image cache) and a file
+    /// the third build no longer has.
+    #[cfg(unix)]
+    fn reuse_build(out: &Path, root: &Path, keep: &Path, kept: &Path, page: &str, with_stale: bool) -> WriteReport {
+        let staging = Staging::begin_reusing(out, root, WriteOptions::default(), keep).unwrap();
+        staging.add(OutputFile::bytes("index.html", page));
+        staging.add(OutputFile::linked("a/img.webp", kept.to_path_buf(), "ab".repeat(32), 5));
+        if with_stale {
+            staging.add(OutputFile::bytes("gone/old.html", "old"));
+        }
+        staging.finish().unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_reused_folder_keeps_linked_files_in_place_and_rewrites_or_removes_the_rest() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("site/.cache/prev"));
+        let kept = tmp.path().join("kept.webp");
+        fs::write(&kept, b"photo").unwrap();
+        reuse_build(&out, &root, &keep, &kept, "v1", true);
+        assert!(!keep.exists(), "the first build replaced nothing");
+        reuse_build(&out, &root, &keep, &kept, "v2", true);
+        assert!(keep.join("gone/old.html").exists(), "the replaced output is kept");
+        let changed = |p: &Path| fs::metadata(p).map(|m| (m.ino(), m.ctime(), m.ctime_nsec(), m.nlink())).unwrap();
+        let before = changed(&kept);
+        let report = reuse_build(&out, &root, &keep, &kept, "v3", false);
+        // Linking or unlinking the photo would have changed its change time and link count.
+        assert_eq!(changed(&kept), before, "the kept file was linked again");
+        assert_eq!(fs::metadata(out.join("a/img.webp")).unwrap().ino(), fs::metadata(&kept).unwrap().ino());
+        assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "v3");
+        assert!(!out.join("gone").exists(), "what the site no longer has is removed, folder and all");
+        assert_eq!(report.files, 2);
+        let listed: Vec<String> = manifest::Manifest::load(&out.join(MANIFEST)).unwrap().files.into_keys().collect();
+        assert_eq!(listed, ["a/img.webp", "index.html"]);
+        assert_eq!(fs::read_to_string(keep.join("index.html")).unwrap(), "v2", "the output just replaced waits for the next build");
+        let mut beside: Vec<String> = fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        beside.sort();
+        assert_eq!(beside, ["kept.webp", "public", "site"], "nothing left next to the output");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_reused_folder_is_never_written_through_and_leads_nowhere_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("prev"));
+        let outside = tmp.path().join("outside.txt");
+        let elsewhere = tmp.path().join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::write(&outside, "not ours").unwrap();
+        // A folder left as someone may have left it: a page hard-linked to a file outside, a
+        // link to a folder outside, a folder where a file now goes and a file where a folder does.
+        fs::create_dir_all(keep.join("b")).unwrap();
+        fs::write(keep.join("b/x.txt"), "x").unwrap();
+        fs::hard_link(&outside, keep.join("index.html")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, keep.join("venues")).unwrap();
+        fs::write(keep.join("c"), "a file").unwrap();
+        fs::write(keep.join("d.txt"), "stale").unwrap();
+        let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+        assert!(!keep.exists(), "taken by the build");
+        staging.add_all(vec![
+            OutputFile::bytes("index.html", "new page"),
+            OutputFile::bytes("venues/x/index.html", "venue"),
+            OutputFile::bytes("b", "now a file"),
+            OutputFile::bytes("c/index.html", "now a folder"),
+        ]);
+        staging.finish().unwrap();
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "not ours");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        assert!(!out.join("venues").symlink_metadata().unwrap().file_type().is_symlink());
+        assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "new page");
+        assert_eq!(fs::read_to_string(out.join("venues/x/index.html")).unwrap(), "venue");
+        assert_eq!(fs::read_to_string(out.join("b")).unwrap(), "now a file");
+        assert_eq!(fs::read_to_string(out.join("c/index.html")).unwrap(), "now a folder");
+        assert!(!out.join("d.txt").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_build_on_a_reused_folder_leaves_the_output_and_the_next_build_is_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("prev"));
+        let kept = tmp.path().join("kept.webp");
+        fs::write(&kept, b"photo").unwrap();
+        reuse_build(&out, &root, &keep, &kept, "v1", true);
+        reuse_build(&out, &root, &keep, &kept, "v2", true);
+        let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+        staging.add(OutputFile::bytes("index.html", "broken"));
+        staging.add(OutputFile::bytes("index.html", "twice"));
+        assert!(matches!(staging.finish(), Err(WriteError::Conflict(_))));
+        assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "v2", "the output is untouched");
+        assert!(out.join("gone/old.html").exists());
+        reuse_build(&out, &root, &keep, &kept, "v3", false);
+        assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "v3");
+        assert!(!out.join("gone").exists());
+    }
+
+    #[test]
+    fn a_keep_folder_inside_the_output_is_not_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root) = (tmp.path().join("public"), tmp.path().join("site"));
+        for page in ["1", "2", "3"] {
+            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &out.join("prev")).unwrap();
+            staging.add(OutputFile::bytes("index.html", page));
+            staging.finish().unwrap();
+        }
+        let names: Vec<_> = fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "{names:?}: the page and the manifest");
+    }
+
+    #[test]
+    fn a_file_where_another_output_needs_a_folder_is_a_conflict() {
+        for order in [["a", "a/index.html"], ["a/index.html", "a"]] {
+            let tmp = tempfile::tempdir().unwrap();
+            let files = order.iter().map(|p| OutputFile::bytes(*p, "x")).collect();
+            let err = write_site(&tmp.path().join("public"), &tmp.path().join("s"), files);
+            assert!(matches!(err, Err(WriteError::Conflict(_))), "{order:?}: {err:?}");
+        }
     }
 
     #[test]
