@@ -130,8 +130,12 @@ pub struct Staging {
     output: PathBuf,
     dir: PathBuf,
     options: WriteOptions,
-    /// Where the replaced output goes for the next build to reuse; `None`: it is removed.
+    /// Where the replaced output goes for the next build to reuse (only when this build has
+    /// kept files to leave in place: a site without photos gains nothing from it); `None`:
+    /// it is removed.
     keep: Option<PathBuf>,
+    /// Whether the staging folder was taken from `keep` (a failed build puts it back).
+    reused: bool,
     /// What the reused folder held when this build took it (empty for a new folder), by
     /// path; looked up before each file is written and swept of what is left at the end.
     previous: std::collections::HashMap<String, Found>,
@@ -152,6 +156,8 @@ struct StagingState {
     originals: std::collections::BTreeSet<String>,
     /// Folders already created.
     dirs: std::collections::HashSet<PathBuf>,
+    /// Kept files (photos linked from the image cache) among the files.
+    linked: usize,
     report: WriteReport,
     /// Errors by path; the first in path order is reported, so the message does not depend
     /// on which thread got there first.
@@ -222,6 +228,7 @@ impl Staging {
             dir,
             options,
             keep,
+            reused,
             previous,
             device,
             state: Default::default(),
@@ -287,6 +294,7 @@ impl Staging {
         if let Some(e) = written.not_minified {
             report.not_minified.push((path.clone(), e));
         }
+        state.linked += usize::from(written.linked);
         state.originals.insert(path.clone());
         for (p, entry) in written.entries {
             state.entries.insert(p, Some(entry));
@@ -412,7 +420,8 @@ impl Staging {
         let manifest_path = self.dir.join(MANIFEST);
         self.clear(MANIFEST)?;
         create_new(&manifest_path, manifest::Manifest::new(entries).to_json().as_bytes()).map_err(io_err(&manifest_path))?;
-        swap_in(&self.dir, &self.output, self.keep.as_deref())?;
+        let keep = if state.linked > 0 { self.keep.as_deref() } else { None };
+        swap_in(&self.dir, &self.output, keep)?;
         self.finished = true;
         Ok(report)
     }
@@ -421,9 +430,9 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         if !self.finished {
-            // A failed build's folder is as good a start for the next build as any: every
-            // file but a kept one is written again.
-            keep_or_remove(&self.dir, self.keep.as_deref());
+            // A folder taken from `keep` goes back: a failed build's folder is as good a start
+            // for the next build as any (every file but a kept one is written again).
+            keep_or_remove(&self.dir, self.keep.as_deref().filter(|_| self.reused));
         }
     }
 }
@@ -538,6 +547,8 @@ fn process_alive(pid: u32) -> bool {
 /// what happened on the way.
 struct Written {
     entries: Vec<(String, manifest::Entry)>,
+    /// A kept file, linked (or left in place), not written.
+    linked: bool,
     bytes_before_minify: u64,
     not_minified: Option<minify::MinifyError>,
 }
@@ -558,7 +569,7 @@ impl Staging {
                     link_or_copy(file, &self.dir.join(path), *bytes)?;
                 }
                 let entry = manifest::Entry { sha256: sha256.clone(), bytes: *bytes };
-                return Ok(Written { entries: vec![(path.to_string(), entry)], bytes_before_minify: *bytes, not_minified: None });
+                return Ok(Written { entries: vec![(path.to_string(), entry)], linked: true, bytes_before_minify: *bytes, not_minified: None });
             }
         }
         let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
@@ -594,7 +605,7 @@ impl Staging {
                 put(sibling, &bytes)?;
             }
         }
-        Ok(Written { entries, bytes_before_minify, not_minified })
+        Ok(Written { entries, linked: false, bytes_before_minify, not_minified })
     }
 }
 
@@ -953,6 +964,22 @@ mod tests {
         reuse_build(&out, &root, &keep, &kept, "v3", false);
         assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "v3");
         assert!(!out.join("gone").exists());
+    }
+
+    #[test]
+    fn a_site_without_kept_files_keeps_no_previous_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("site/.cache/prev"));
+        for page in ["1", "2", "3"] {
+            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+            staging.add(OutputFile::bytes("index.html", page));
+            staging.finish().unwrap();
+        }
+        let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+        staging.add(OutputFile::bytes("index.html", "broken"));
+        drop(staging);
+        assert!(!root.exists(), "nothing kept in the site folder, even after a failed build");
+        assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "3");
     }
 
     #[test]
