@@ -153,6 +153,9 @@ fn template_images_are_byte_identical_across_builds_and_come_from_the_cache() {
     let first = tree(&site.join("public"));
     let entries = cache_files(&site);
     assert!(entries.len() > 10, "{entries:?}");
+    // A photo only a template uses is remembered too: the next build does not read it again.
+    let sources = std::fs::read_to_string(site.join(".kepu-cache/images/sources.tsv")).unwrap();
+    assert!(sources.contains("static/images/poster.png\n"), "{sources}");
     build_ok(&site, &[]);
     assert_eq!(tree(&site.join("public")), first, "a warm build differs");
     let again = cache_files(&site);

@@ -200,9 +200,69 @@ pub struct Pipeline {
     pub cache: Cache,
     /// Largest width × height decoded (see [`ImageError::TooManyPixels`]).
     pub max_pixels: u64,
-    /// Sources already read, by path, with the file's identity then (see [`Identity`]): a
-    /// warm build reads no unchanged photo at all. Loaded from and saved to the cache.
+    /// What is known of sources; shared with the template functions of a build, so a warm
+    /// build reads no unchanged photo at all, whoever asks for it.
+    memo: std::sync::Arc<SourceMemo>,
+}
+
+/// Sources already read, by path, with the file's identity then (see [`Identity`]), loaded
+/// from and saved to the cache; and the sources asked for since it was opened (what a save
+/// keeps).
+#[derive(Debug, Default)]
+pub struct SourceMemo {
     known: std::sync::Mutex<std::collections::HashMap<PathBuf, (Identity, Source)>>,
+    asked: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+}
+
+impl SourceMemo {
+    /// Read `path`: hash and header (no pixels decoded). A file whose identity is what it was
+    /// when last read is not read again; the pixel limit applies either way.
+    pub fn source(&self, path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
+        if let Ok(mut asked) = self.asked.lock() {
+            asked.insert(path.to_path_buf());
+        }
+        let identity = Identity::of(path);
+        if let Some(id) = identity {
+            let known = self.known.lock().ok().and_then(|k| k.get(path).filter(|(i, _)| *i == id).map(|(_, s)| s.clone()));
+            if let Some(source) = known {
+                // The pixel limit may have been lowered since.
+                let h = source.header;
+                if u64::from(h.width) * u64::from(h.height) > max_pixels {
+                    return Err(ImageError::TooManyPixels { width: h.width, height: h.height, max_pixels });
+                }
+                return Ok(source);
+            }
+        }
+        let source = read_source(path, max_pixels)?;
+        if let (Some(id), Ok(mut known)) = (identity, self.known.lock()) {
+            known.insert(path.to_path_buf(), (id, source.clone()));
+        }
+        Ok(source)
+    }
+
+    /// The lines of [`SOURCES_FILE`] for the sources asked for, sorted.
+    fn lines(&self) -> Vec<String> {
+        let asked = self.asked.lock().map(|a| a.clone()).unwrap_or_default();
+        let Ok(known) = self.known.lock() else { return Vec::new() };
+        let mut lines: Vec<String> = asked
+            .iter()
+            .filter_map(|p| known.get(p).map(|(id, s)| (p, id, s)))
+            .map(|(p, id, s)| {
+                let format = match s.header.format {
+                    codec::SourceFormat::Jpeg => "jpeg",
+                    codec::SourceFormat::Png => "png",
+                };
+                // The order `parse_known` reads: width, height, then the format.
+                format!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\n",
+                    id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
+                    p.to_string_lossy().replace(['\t', '\n'], " ")
+                )
+            })
+            .collect();
+        lines.sort();
+        lines
+    }
 }
 
 /// What tells a file changed without reading it: size, modification and change times (the
@@ -239,60 +299,30 @@ impl Pipeline {
     pub fn open(root: &Path, max_pixels: u64) -> Pipeline {
         let cache = Cache::open(root);
         let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t)).unwrap_or_default();
-        Pipeline { cache, max_pixels, known: std::sync::Mutex::new(known) }
+        let memo = SourceMemo { known: std::sync::Mutex::new(known), asked: Default::default() };
+        Pipeline { cache, max_pixels, memo: std::sync::Arc::new(memo) }
     }
 
     /// Read `path`: hash and header (no pixels decoded). A file whose identity is what it was
     /// when last read is not read again.
     pub fn source(&self, path: &Path) -> Result<Source, ImageError> {
-        let identity = Identity::of(path);
-        if let Some(id) = identity {
-            let known = self.known.lock().ok().and_then(|k| k.get(path).filter(|(i, _)| *i == id).map(|(_, s)| s.clone()));
-            if let Some(source) = known {
-                // The pixel limit may have been lowered since.
-                let h = source.header;
-                if u64::from(h.width) * u64::from(h.height) > self.max_pixels {
-                    return Err(ImageError::TooManyPixels { width: h.width, height: h.height, max_pixels: self.max_pixels });
-                }
-                return Ok(source);
-            }
-        }
-        let bytes = read(path)?;
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        let header = codec::header(&bytes, self.max_pixels)?;
-        let source = Source { path: path.to_path_buf(), hash, header };
-        if let (Some(id), Ok(mut known)) = (identity, self.known.lock()) {
-            known.insert(path.to_path_buf(), (id, source.clone()));
-        }
-        Ok(source)
+        self.memo.source(path, self.max_pixels)
     }
 
-    /// Save what is known of `used` sources, and the records of the cache entries used, for
-    /// the next build (others are forgotten).
-    pub fn save_known(&self, used: &[PathBuf]) -> Result<(), ImageError> {
-        let Ok(known) = self.known.lock() else { return Ok(()) };
-        let mut lines: Vec<String> = used
-            .iter()
-            .filter_map(|p| known.get(p).map(|(id, s)| (p, id, s)))
-            .map(|(p, id, s)| {
-                let format = match s.header.format {
-                    codec::SourceFormat::Jpeg => "jpeg",
-                    codec::SourceFormat::Png => "png",
-                };
-                // The order `parse_known` reads: width, height, then the format.
-                format!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\n",
-                    id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
-                    p.to_string_lossy().replace(['\t', '\n'], " ")
-                )
-            })
-            .collect();
-        drop(known);
+    /// The memo of sources, for the template functions of a build to share.
+    pub fn memo(&self) -> std::sync::Arc<SourceMemo> {
+        self.memo.clone()
+    }
+
+    /// Save what is known of the sources asked for since the pipeline was opened (by the
+    /// images stage and the template functions alike), and the records of the cache entries
+    /// used, for the next build (others are forgotten).
+    pub fn save_known(&self) -> Result<(), ImageError> {
+        let lines = self.memo.lines();
         self.cache.save_records()?;
         if lines.is_empty() && !self.cache.dir().exists() {
             return Ok(());
         }
-        lines.sort();
         self.cache.put_named(SOURCES_FILE, lines.concat().as_bytes())
     }
 
@@ -377,9 +407,8 @@ fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
     std::fs::read(path).map_err(|e| ImageError::Unreadable { why: e.to_string() })
 }
 
-/// Read `path` for planning without a [`Pipeline`]: its content hash and header. What the
-/// template functions use while pages render (they hold no pipeline); the file is read whole
-/// once per build and the pixel limit applies as everywhere.
+/// Read `path` for planning: its content hash and header (the file read whole, the pixel
+/// limit applied). [`SourceMemo::source`] calls it for what it does not know.
 pub fn read_source(path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
     let bytes = read(path)?;
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -399,11 +428,11 @@ mod tests {
         img.save(&photo).unwrap();
         let pipeline = Pipeline::open(dir.path(), 1_000_000);
         let first = pipeline.source(&photo).unwrap();
-        pipeline.save_known(std::slice::from_ref(&photo)).unwrap();
+        pipeline.save_known().unwrap();
 
         // What was saved is read back whole: a warm pipeline answers from it.
         let warm = Pipeline::open(dir.path(), 1_000_000);
-        let known = warm.known.lock().unwrap().get(&photo).cloned();
+        let known = warm.memo.known.lock().unwrap().get(&photo).cloned();
         assert_eq!(known.map(|(_, s)| s), Some(first.clone()));
         assert_eq!(warm.source(&photo).unwrap(), first);
 

@@ -274,10 +274,9 @@ pub fn process_site(
     if diags.has_errors() {
         return Err(diags.sorted());
     }
-    let used: Vec<PathBuf> = jobs.iter().map(|(p, _)| p.clone()).collect();
-    pipeline.save_known(&used).map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
+    pipeline.save_known().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
     set.files = files.into_values().collect();
-    set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files)));
+    set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files).with_memo(pipeline.memo())));
     Ok(set)
 }
 

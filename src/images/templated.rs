@@ -113,6 +113,9 @@ pub struct TemplateImages {
     config: ImagesConfig,
     /// Sources read this build, by path.
     sources: Mutex<HashMap<PathBuf, Result<Source, ImageError>>>,
+    /// The pipeline's memo of sources: a photo unchanged since the last build is not read
+    /// (without one, each source is read and hashed once per build).
+    memo: Option<std::sync::Arc<super::SourceMemo>>,
     /// Output path → what makes it.
     queue: Mutex<BTreeMap<String, Queued>>,
     /// Static photos templates used, by output path: their published copy is replaced by one
@@ -144,10 +147,17 @@ impl TemplateImages {
             statics,
             config: config.clone(),
             sources: Mutex::default(),
+            memo: None,
             queue: Mutex::default(),
             statics_used: Mutex::default(),
             budgeted: Mutex::default(),
         }
+    }
+
+    /// Share `memo` (the build's pipeline's): unchanged photos are not read again.
+    pub fn with_memo(mut self, memo: std::sync::Arc<super::SourceMemo>) -> TemplateImages {
+        self.memo = Some(memo);
+        self
     }
 
     /// The file `path` names, as Zola resolves it: `@/…` under content/; `content/…` or
@@ -232,9 +242,10 @@ impl TemplateImages {
         let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
         let read = match ext.as_str() {
             // Read and sniffed: the content decides (with a conversion hint for HEIC and others).
-            "jpg" | "jpeg" | "png" | "heic" | "heif" | "tif" | "tiff" | "bmp" | "gif" | "webp" | "avif" => {
-                super::read_source(file, self.config.max_pixels)
-            }
+            "jpg" | "jpeg" | "png" | "heic" | "heif" | "tif" | "tiff" | "bmp" | "gif" | "webp" | "avif" => match &self.memo {
+                Some(memo) => memo.source(file, self.config.max_pixels),
+                None => super::read_source(file, self.config.max_pixels),
+            },
             "svg" => Err(ImageError::Unsupported {
                 what: "an SVG drawing (not a JPEG or PNG image; a vector image needs no resizing: link it with get_url)".into(),
             }),
@@ -427,9 +438,9 @@ impl TemplateImages {
         if diags.has_errors() {
             return Err(diags.sorted());
         }
-        // The entries made here are recorded too (the site's were saved before render), so
-        // the next build finds them without encoding or reading them.
-        pipeline.cache.save_records().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(cache::CACHE_DIR).hint(e.hint())))?;
+        // The entries made here and the sources read are recorded too (the site's were saved
+        // before render), so the next build finds them without encoding or reading them.
+        pipeline.save_known().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(cache::CACHE_DIR).hint(e.hint())))?;
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Finished { files, stats, replaced, warnings, asked_by: asked })
     }
