@@ -132,3 +132,49 @@ fn an_output_folder_on_another_file_system_gets_copies_byte_identical_to_links()
     }
     assert_eq!(snapshot(), before);
 }
+
+/// Each published photo's inode and change time: a link made or removed changes the latter.
+fn stamps(public: &Path) -> BTreeMap<String, (u64, i64, i64)> {
+    images(public)
+        .into_iter()
+        .map(|(path, file)| {
+            let m = std::fs::metadata(file).unwrap();
+            (path, (m.ino(), m.ctime(), m.ctime_nsec()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_warm_build_leaves_published_photos_in_place_and_a_failed_one_leaves_public_as_it_was() {
+    let (_d, site) = fixture("photos");
+    let public = site.join("public");
+    build_ok(&site, &[]);
+    build_ok(&site, &[]);
+    assert!(site.join(".kepu-cache/previous-output").is_dir(), "the replaced output is kept for the next build");
+    let first = tree(&public);
+    let before = stamps(&public);
+    build_ok(&site, &[]);
+    assert_eq!(tree(&public), first);
+    assert_eq!(stamps(&public), before, "a warm build linked the published photos again");
+
+    // A template error fails the build after pages began to be written: public/ stays.
+    let template = site.join("templates/page.html");
+    std::fs::create_dir_all(template.parent().unwrap()).unwrap();
+    std::fs::write(&template, "{{ page.title ").unwrap();
+    let failed = common::kepu(&site, &["build", "--root", site.to_str().unwrap()]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert_eq!(tree(&public), first, "a failed build changed public/");
+    std::fs::remove_file(&template).unwrap();
+
+    // A photo taken out of the page: its files are gone, the others stay where they were.
+    let page = site.join("content/venues/example-hall/index.md");
+    let text = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(&page, text.replace("![一只橘色的猫趴着看向镜头](cat.jpg)", "")).unwrap();
+    std::fs::remove_file(site.join("content/venues/example-hall/cat.jpg")).unwrap();
+    build_ok(&site, &[]);
+    let now = stamps(&public);
+    assert!(!now.keys().any(|p| p.contains("/cat")), "{now:?}");
+    let kept: BTreeMap<_, _> = before.into_iter().filter(|(p, _)| !p.contains("/cat")).collect();
+    assert_eq!(now, kept);
+    assert_manifest_true(&public);
+}
