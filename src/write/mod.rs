@@ -396,8 +396,9 @@ impl Staging {
         }
     }
 
-    /// Write the manifest and make the staging folder the output folder (atomically, with
-    /// the previous one removed), or report the first problem and leave the output untouched.
+    /// Sweep what a reused folder has that this build did not write, write the manifest and
+    /// make the staging folder the output folder (atomically; the previous one kept for the
+    /// next build or removed), or report the first problem and leave the output untouched.
     pub fn finish(mut self) -> Result<WriteReport, WriteError> {
         let state = std::mem::take(&mut *self.state.lock().map_err(|_| poisoned(&self.dir))?);
         if let Some((_, e)) = state.errors.into_iter().next() {
