@@ -168,9 +168,13 @@ impl Cache {
         Ok(path)
     }
 
-    /// Store a file of the cache's own (not an entry), kept by [`Cache::prune`].
+    /// Store a file of the cache's own (not an entry), kept by [`Cache::prune`]. Left alone
+    /// when it already holds `bytes` (a warm build: the records did not change).
     pub fn put_named(&self, name: &str, bytes: &[u8]) -> Result<(), ImageError> {
-        self.write_file(name, &format!(".{name}.{}.tmp", std::process::id()), bytes, false)?;
+        let unchanged = std::fs::read(self.dir.join(name)).is_ok_and(|old| old == bytes);
+        if !unchanged {
+            self.write_file(name, &format!(".{name}.{}.tmp", std::process::id()), bytes, false)?;
+        }
         self.mark(name.to_string());
         Ok(())
     }
@@ -255,6 +259,26 @@ mod tests {
         let old_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&stored.file).unwrap());
         again.put(&k, Format::Webp, b"RIFF....WEBP").unwrap();
         assert_ne!(std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&stored.file).unwrap()), old_inode);
+    }
+
+    #[test]
+    fn unchanged_records_are_not_written_again() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path());
+        let k = key("abc", &request());
+        cache.put(&k, Format::Webp, b"RIFF....WEBP").unwrap();
+        cache.save_records().unwrap();
+        let file = cache.dir().join(ENTRIES_FILE);
+        let inode = std::fs::metadata(&file).unwrap().ino();
+        let warm = Cache::open(dir.path());
+        assert!(warm.get(&k, Format::Webp).is_some());
+        warm.save_records().unwrap();
+        assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode, "the same records were written again");
+        warm.put(&key("other", &request()), Format::Webp, b"RIFF..2.WEBP").unwrap();
+        warm.save_records().unwrap();
+        assert_ne!(std::fs::metadata(&file).unwrap().ino(), inode, "new records are written");
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
     }
 
     #[test]
