@@ -374,7 +374,7 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     })
     .map_err(write_failed)?;
     // Only a whole build knows every image in use: drop the cache entries none used.
-    if let Err(e) = pipeline.cache.prune() {
+    if let Err(e) = pipeline.prune() {
         warnings.push(Diagnostic::warning(format!("could not prune the image cache: {e}")).file(images::cache::CACHE_DIR));
     }
     for (path, why) in &report.not_minified {

@@ -299,3 +299,19 @@ fn a_template_image_over_the_budget_is_a_warning_with_its_size() {
     assert!(run.stderr.contains("warning") && run.stderr.contains("static/images/noise.jpg"), "{}", run.stderr);
     assert!(run.stderr.contains("as jpg at 600×400 px") && run.stderr.contains("over the 2 KB budget"), "{}", run.stderr);
 }
+
+#[test]
+fn a_failed_build_does_not_make_the_next_one_encode_template_images_again() {
+    let (_d, site) = site_with(OPS);
+    build_ok(&site, &[]);
+    let entries = cache_files(&site);
+    let sources = std::fs::read_to_string(site.join(".kepu-cache/images/sources.tsv")).unwrap();
+    // A template error stops the build during render, before the template images are made.
+    write(&site, "templates/page.html", "{{ page.title ");
+    let failed = common::kepu(&site, &["build", "--root", site.to_str().unwrap()]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    std::fs::remove_file(site.join("templates/page.html")).unwrap();
+    build_ok(&site, &[]);
+    assert_eq!(cache_files(&site), entries, "an entry was encoded again (or pruned) after the failed build");
+    assert_eq!(std::fs::read_to_string(site.join(".kepu-cache/images/sources.tsv")).unwrap(), sources);
+}

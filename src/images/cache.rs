@@ -179,14 +179,13 @@ impl Cache {
         Ok(())
     }
 
-    /// Save the records of the entries used since the cache was opened (others are forgotten,
-    /// as [`Cache::prune`] removes them).
+    /// Save the records of every entry known: used since the cache was opened or recorded
+    /// before (a build that fails before its images are all asked for must not make the next
+    /// one encode again what it never got to). [`Cache::prune`] forgets the unused ones.
     pub fn save_records(&self) -> Result<(), ImageError> {
-        let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
         let Ok(recorded) = self.recorded.lock() else { return Ok(()) };
         let mut lines: Vec<String> = recorded
             .iter()
-            .filter(|(name, _)| used.contains(*name))
             .map(|(name, r)| format!("{name}\t{}\t{}\t{}\t{}\n", r.identity.len, r.identity.mtime_ns, r.identity.inode, r.sha256))
             .collect();
         drop(recorded);
@@ -197,8 +196,9 @@ impl Cache {
         self.put_named(ENTRIES_FILE, lines.concat().as_bytes())
     }
 
-    /// Delete every entry not used since the cache was opened, and left-over temporary files.
-    /// Returns how many files were removed. Only a whole build should prune (`kepu build`).
+    /// Delete every entry not used since the cache was opened, and left-over temporary files,
+    /// and forget their records. Returns how many files were removed. Only a whole build
+    /// should prune (`kepu build`).
     pub fn prune(&self) -> std::io::Result<usize> {
         let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
         let entries = match std::fs::read_dir(&self.dir) {
@@ -214,6 +214,10 @@ impl Cache {
                 removed += 1;
             }
         }
+        if let Ok(mut recorded) = self.recorded.lock() {
+            recorded.retain(|name, _| used.contains(name));
+        }
+        self.save_records().map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(removed)
     }
 }

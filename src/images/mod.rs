@@ -240,14 +240,13 @@ impl SourceMemo {
         Ok(source)
     }
 
-    /// The lines of [`SOURCES_FILE`] for the sources asked for, sorted.
+    /// The lines of [`SOURCES_FILE`] for every source known (asked for since the memo was
+    /// opened or remembered from before), sorted.
     fn lines(&self) -> Vec<String> {
-        let asked = self.asked.lock().map(|a| a.clone()).unwrap_or_default();
         let Ok(known) = self.known.lock() else { return Vec::new() };
-        let mut lines: Vec<String> = asked
+        let mut lines: Vec<String> = known
             .iter()
-            .filter_map(|p| known.get(p).map(|(id, s)| (p, id, s)))
-            .map(|(p, id, s)| {
+            .map(|(p, (id, s))| {
                 let format = match s.header.format {
                     codec::SourceFormat::Jpeg => "jpeg",
                     codec::SourceFormat::Png => "png",
@@ -314,9 +313,10 @@ impl Pipeline {
         self.memo.clone()
     }
 
-    /// Save what is known of the sources asked for since the pipeline was opened (by the
-    /// images stage and the template functions alike), and the records of the cache entries
-    /// used, for the next build (others are forgotten).
+    /// Save what is known of the sources (read by the images stage and the template functions
+    /// alike) and the records of the cache entries, for the next build. Nothing is forgotten
+    /// here: a build that fails half-way keeps what the last one knew ([`Pipeline::prune`]
+    /// forgets).
     pub fn save_known(&self) -> Result<(), ImageError> {
         let lines = self.memo.lines();
         self.cache.save_records()?;
@@ -324,6 +324,18 @@ impl Pipeline {
             return Ok(());
         }
         self.cache.put_named(SOURCES_FILE, lines.concat().as_bytes())
+    }
+
+    /// After a whole build: delete the cache entries it did not use, forget them and the
+    /// sources it did not ask for, and save what is left. Returns how many entries were
+    /// removed.
+    pub fn prune(&self) -> std::io::Result<usize> {
+        if let (Ok(asked), Ok(mut known)) = (self.memo.asked.lock(), self.memo.known.lock()) {
+            known.retain(|path, _| asked.contains(path));
+        }
+        let removed = self.cache.prune()?;
+        self.save_known().map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(removed)
     }
 
     /// Make every request of `source`, decoding it once if any is not cached. Results are in
