@@ -144,7 +144,8 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
     let bytes = body.as_bytes();
     // Without a backtick, a tilde, a tab or four spaces in a row there is no code span, fence
     // or indented code block, and the Markdown pass is left for the headings (if needed).
-    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || memchr::memmem::find(bytes, b"    ").is_some();
+    static FOUR_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> = std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"    "));
+    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || FOUR_SPACES.find(bytes).is_some();
     let (code, headings) = if may_have_code { let (c, h) = code_and_headings(body); (c, Some(h)) } else { (Vec::new(), None) };
     let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let mut scan = Scan { headings, ..Scan::default() };
@@ -707,6 +708,11 @@ pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> V
 /// through the image pipeline, which checks it itself).
 const MEDIA_ARGS: [(&str, &[&str]); 2] = [("video", &["src", "poster", "captions"]), ("figure", &["src"])];
 
+/// Whether calls of component `name` may name media files ([`missing_media`] looks at them).
+pub fn names_media(name: &str) -> bool {
+    MEDIA_ARGS.iter().any(|(n, _)| *n == name)
+}
+
 /// The files a body's media arguments may name.
 pub struct MediaFiles<'a> {
     /// The page's bundle files (beside its `index.md`); `None` for a body that has no folder
@@ -854,13 +860,12 @@ impl Placeholders {
     /// else (private-use characters of the text) stays as it is.
     pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
         let mark = self.mark.as_bytes();
-        let finder = memchr::memmem::Finder::new(mark);
-        if finder.find(html.as_bytes()).is_none() {
+        if find_mark(html.as_bytes(), mark).is_none() {
             return html.to_string();
         }
         let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
         let mut rest = html;
-        while let Some(pos) = finder.find(rest.as_bytes()) {
+        while let Some(pos) = find_mark(rest.as_bytes(), mark) {
             let after = &rest[pos + mark.len()..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
             let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
@@ -883,6 +888,22 @@ impl Placeholders {
         out.push_str(rest);
         out
     }
+}
+
+/// Where `mark` first is in `hay`. A mark starts with U+E000, a private-use character text
+/// hardly has, so looking for its first byte and comparing there is quicker than a general
+/// substring search, which would have to be prepared for every body.
+fn find_mark(hay: &[u8], mark: &[u8]) -> Option<usize> {
+    let first = *mark.first()?;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(first, &hay[from..]) {
+        let at = from + p;
+        if hay[at..].starts_with(mark) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The context a content component renders in: `page` (the page's listing value).
