@@ -37,6 +37,17 @@ const BOTTOM: f64 = 40.0;
 const LINE_CHARS: usize = 18;
 const ROW: f64 = 30.0;
 
+/// The drawing's fixed numbers as written into it (`{:.0}` and `{:.1}` of the constants
+/// above; a test checks each), rather than formatted again for every chart.
+const W_TEXT: &str = "400";
+const LEFT_TEXT: &str = "52";
+/// `W - RIGHT`
+const PLOT_RIGHT_TEXT: &str = "388";
+/// `LEFT - 6`: where the axis values end.
+const AXIS_X_TEXT: &str = "46";
+/// `H - BOTTOM + 24`, to one decimal: the line of the labels under the bars.
+const LABEL_Y_TEXT: &str = "234.0";
+
 /// `v` rounded to `decimals` places as the standard library rounds it (the exact binary
 /// value, ties to even): (sign, the rounded value times 10^decimals, decimals). `None` where
 /// this shortcut does not apply (not finite, or too large).
@@ -167,7 +178,7 @@ pub fn render_with_id(chart: &Chart, id: String) -> RenderedChart {
     let height = if horizontal { horizontal_bars(&mut body, chart, max) } else { vertical(&mut body, chart, max) };
     let mut svg = Markup(String::with_capacity(body.0.len() + 2 * desc.len() + 400));
     svg.s(r#"<svg class="chart"#).s(if horizontal { " chart-h" } else { "" });
-    svg.s(r#"" viewBox="0 0 "#).d0(W).s(" ").d0(height);
+    svg.s(r#"" viewBox="0 0 "#).s(W_TEXT).s(" ").d0(height);
     svg.s(r#"" role="img" aria-labelledby=""#).s(&html_id).s("-title ").s(&html_id).s(r#"-desc" xmlns="http://www.w3.org/2000/svg">"#);
     svg.s(r#"<title id=""#).s(&html_id).s(r#"-title">"#).esc(&chart.title).s("</title>");
     svg.s(r#"<desc id=""#).s(&html_id).s(r#"-desc">"#).esc(&desc).s("</desc>");
@@ -284,8 +295,8 @@ fn vertical(svg: &mut Markup, chart: &Chart, max: f64) -> f64 {
     for step in 0..=4 {
         let v = max * step as f64 / 4.0;
         let yy = y(v);
-        svg.s(r#"<line class="grid" x1=""#).d0(LEFT).s(r#"" x2=""#).d0(W - RIGHT).s(r#"" y1=""#).d1(yy).s(r#"" y2=""#).d1(yy).s(r#""/>"#);
-        svg.s(r#"<text class="axis" x=""#).d0(LEFT - 6.0).s(r#"" y=""#).d1(yy + 5.0).s(r#"" text-anchor="end">"#).compact(v).s("</text>");
+        svg.s(r#"<line class="grid" x1=""#).s(LEFT_TEXT).s(r#"" x2=""#).s(PLOT_RIGHT_TEXT).s(r#"" y1=""#).d1(yy).s(r#"" y2=""#).d1(yy).s(r#""/>"#);
+        svg.s(r#"<text class="axis" x=""#).s(AXIS_X_TEXT).s(r#"" y=""#).d1(yy + 5.0).s(r#"" text-anchor="end">"#).compact(v).s("</text>");
     }
     match chart.kind {
         ChartKind::Bar => {
@@ -318,12 +329,12 @@ fn vertical(svg: &mut Markup, chart: &Chart, max: f64) -> f64 {
         let yy = y(t);
         let label = chart.target_label.as_deref().unwrap_or("目标");
         // The target's label sits above the plot, left-aligned, clear of the values.
-        svg.s(r#"<line class="target" x1=""#).d0(LEFT).s(r#"" x2=""#).d0(W - RIGHT).s(r#"" y1=""#).d1(yy).s(r#"" y2=""#).d1(yy).s(r#""/>"#);
-        svg.s(r#"<text class="target-label" x=""#).d0(LEFT).s(r#"" y=""#).d1((yy - 8.0).max(16.0)).s(r#"">"#);
+        svg.s(r#"<line class="target" x1=""#).s(LEFT_TEXT).s(r#"" x2=""#).s(PLOT_RIGHT_TEXT).s(r#"" y1=""#).d1(yy).s(r#"" y2=""#).d1(yy).s(r#""/>"#);
+        svg.s(r#"<text class="target-label" x=""#).s(LEFT_TEXT).s(r#"" y=""#).d1((yy - 8.0).max(16.0)).s(r#"">"#);
         svg.esc(label).s(" ").number(t).esc(&chart.unit).s("</text>");
     }
     for (i, p) in chart.points.iter().enumerate() {
-        svg.s(r#"<text class="label" x=""#).d1(x(i)).s(r#"" y=""#).d1(H - BOTTOM + 24.0).s(r#"" text-anchor="middle">"#);
+        svg.s(r#"<text class="label" x=""#).d1(x(i)).s(r#"" y=""#).s(LABEL_Y_TEXT).s(r#"" text-anchor="middle">"#);
         svg.esc(&p.label).s("</text>");
     }
     H
@@ -366,6 +377,20 @@ mod tests {
         assert_eq!(r.rows.len(), 2);
         assert_eq!(nice_max(13.21), 20.0);
         assert_eq!(number(15.0), "15");
+    }
+
+    #[test]
+    fn the_fixed_numbers_are_the_constants_written_out() {
+        let text = |v: f64, decimals: u32| {
+            let mut s = String::new();
+            push_fixed(&mut s, v, decimals);
+            s
+        };
+        assert_eq!(W_TEXT, text(W, 0));
+        assert_eq!(LEFT_TEXT, text(LEFT, 0));
+        assert_eq!(PLOT_RIGHT_TEXT, text(W - RIGHT, 0));
+        assert_eq!(AXIS_X_TEXT, text(LEFT - 6.0, 0));
+        assert_eq!(LABEL_Y_TEXT, text(H - BOTTOM + 24.0, 1));
     }
 
     #[test]

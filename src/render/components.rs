@@ -285,6 +285,7 @@ fn heading_may_start_in(text: &str, from: usize) -> bool {
 /// The offset after `closer`, skipping quoted strings and `{…}` values.
 fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
     let bytes = text.as_bytes();
+    let first = *closer.as_bytes().first()?;
     let mut quote: Option<u8> = None;
     let mut depth = 0usize;
     let mut i = from;
@@ -299,7 +300,7 @@ fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
                 b'"' | b'\'' | b'`' => quote = Some(b),
                 b'{' => depth += 1,
                 b'}' if depth > 0 => depth -= 1,
-                _ if depth == 0 && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
+                _ if depth == 0 && b == first && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
                 _ => {}
             },
         }
@@ -408,9 +409,9 @@ fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
 /// The inside of a string literal as Tera 2 reads it: `\"`, `\'`, `\/`, `\\`, `\n`, `\t`,
 /// `\r` stand for their characters; `None` for any other escape (Tera's syntax error, which
 /// Tera then reports).
-fn unescape(s: &str) -> Option<String> {
+fn unescape(s: &str) -> Option<std::borrow::Cow<'_, str>> {
     if !s.contains('\\') {
-        return Some(s.to_string());
+        return Some(std::borrow::Cow::Borrowed(s));
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -427,7 +428,7 @@ fn unescape(s: &str) -> Option<String> {
             _ => return None,
         });
     }
-    Some(out)
+    Some(std::borrow::Cow::Owned(out))
 }
 
 /// Recursive descent over [`literal_value`]'s grammar.
@@ -438,7 +439,7 @@ struct LiteralParser<'t> {
     depth: usize,
 }
 
-impl LiteralParser<'_> {
+impl<'t> LiteralParser<'t> {
     fn skip_space(&mut self) {
         while self.bytes.get(self.i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
@@ -455,7 +456,7 @@ impl LiteralParser<'_> {
         }
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn string(&mut self) -> Option<std::borrow::Cow<'t, str>> {
         self.skip_space();
         let q = *self.bytes.get(self.i)?;
         if !matches!(q, b'"' | b'\'' | b'`') {
@@ -470,7 +471,7 @@ impl LiteralParser<'_> {
     fn value(&mut self) -> Option<Value> {
         self.skip_space();
         match *self.bytes.get(self.i)? {
-            b'"' | b'\'' | b'`' => self.string().map(Value::from),
+            b'"' | b'\'' | b'`' => self.string().map(|s| Value::from(&*s)),
             b'[' => {
                 self.depth += 1;
                 if self.depth > 16 {
@@ -506,7 +507,7 @@ impl LiteralParser<'_> {
                             return None;
                         }
                         let value = self.value()?;
-                        if map.insert(tera::value::Key::from(key), value).is_some() {
+                        if map.insert(tera::value::Key::String(std::sync::Arc::from(&*key)), value).is_some() {
                             return None;
                         }
                         if self.eat(b'}') {
@@ -852,7 +853,16 @@ impl Placeholders {
 
     /// Placeholder for call `k`.
     pub fn placeholder(&self, k: usize) -> String {
-        format!("{}{k}\u{E001}", self.mark)
+        let mut out = String::new();
+        self.push_placeholder(&mut out, k);
+        out
+    }
+
+    /// [`Placeholders::placeholder`], appended to `out`.
+    pub fn push_placeholder(&self, out: &mut String, k: usize) {
+        out.push_str(&self.mark);
+        out.push_str(itoa::Buffer::new().format(k));
+        out.push('\u{E001}');
     }
 
     /// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes

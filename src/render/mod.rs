@@ -602,11 +602,11 @@ impl Renderer<'_> {
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let headings: Vec<crate::model::text::Heading> = match &scan.headings {
+        let headings: std::borrow::Cow<'_, [crate::model::text::Heading]> = match &scan.headings {
             Some(offsets) if offsets.len() == body.headings.len() => {
                 body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
             }
-            _ => body.headings.to_vec(),
+            _ => std::borrow::Cow::Borrowed(body.headings),
         };
         let mut rendered = Vec::new();
         let marks = components::Placeholders::for_body(body.text);
@@ -651,7 +651,7 @@ impl Renderer<'_> {
                 }
                 Some(call) => {
                     let html = self.render_call(body, page, call, scan, marks, rendered)?;
-                    out.push_str(&marks.placeholder(rendered.len()));
+                    marks.push_placeholder(&mut out, rendered.len());
                     rendered.push(html);
                 }
             }
