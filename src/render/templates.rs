@@ -1117,8 +1117,8 @@ impl Charts {
                 let rows = data.as_array().ok_or_else(|| tera::Error::message("chart: `data` must be a list of {\"label\": …, \"value\": …}"))?;
                 let mut points = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let label = r.get_from_path("label").and_then(Value::as_str);
-                    let value = r.get_from_path("value").filter(|v| v.is_number()).and_then(Value::as_f64);
+                    let label = entry(r, "label").and_then(Value::as_str);
+                    let value = entry(r, "value").filter(|v| v.is_number()).and_then(Value::as_f64);
                     match (label, value) {
                         (Some(l), Some(v)) => points.push((l.to_string(), v)),
                         _ => return Err(tera::Error::message(format!("chart: each item of `data` needs a text `label` and a number `value`, got `{r}`"))),
@@ -1152,6 +1152,12 @@ impl Charts {
         let id = (spec.text)("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
         Ok(super::charts::render_with_id(&chart, id))
     }
+}
+
+/// Entry `key` of `r` when `r` is a map: a point of a chart's data has two, looked through
+/// rather than looked up by hash.
+fn entry<'v>(r: &'v Value, key: &str) -> Option<&'v Value> {
+    r.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
 }
 
 /// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
