@@ -70,9 +70,9 @@ impl Builtins {
         let [title, text] = strings(args.iter(), [("title", None), ("text", Some(""))])?;
         let (title, text) = (title?, text?);
         let page = self.titles.get(title)?;
-        let path = page.get_from_path("path")?.as_str()?;
+        let path = plain_text(page.get_from_path("path")?)?;
         // {{ text or p.title }}
-        let words = if text.is_empty() { page.get_from_path("title")?.as_str()? } else { text };
+        let words = if text.is_empty() { plain_text(page.get_from_path("title")?)? } else { text };
         out.push_str("<a href=\"");
         escape(out, path);
         out.push_str("\">");
@@ -173,6 +173,12 @@ fn strings<'a, const N: usize>(args: impl Iterator<Item = &'a Arg>, wanted: [(&s
         out[k] = Some(a.value.as_ref()?.as_str()?);
     }
     Some(out)
+}
+
+/// A value that `{{ … }}` prints escaped: text, not marked safe (Tera prints safe text as it
+/// is; such a value is left to Tera).
+fn plain_text(v: &Value) -> Option<&str> {
+    v.as_str().filter(|_| !v.is_safe())
 }
 
 /// Text as the templates print it (kepu's escape function).
