@@ -334,3 +334,69 @@ fn a_chinese_component_name_is_an_error_not_a_crash() {
     let text = prose(&site, "public/notes/components/index.html");
     assert!(text.contains("{{ ‹小贴士 /&gt; }}"), "{text}");
 }
+
+/// Calls of the theme's `notice`, `ref` and `chart` in every shape: their escaping, defaults,
+/// bodies with Markdown and calls inside, charts of every kind, of data and of a page.
+const BUILT_IN_VARIANTS: &str = r#"{% <notice> %}
+默认的提示，**粗体**与[链接](@/venues/郑州科技馆.md)。
+{% </notice> %}
+
+{% <notice kind="注意" title="开放 <时间> & “票价” 'x'"> %}
+正文里有{{ <ref title="郑州科技馆" /> }}，还有 `代码`。
+
+- 一
+- 二
+{% </notice> %}
+
+{% <notice kind="温馨提示" title=""> %}
+带好身份证。
+{% </notice> %}
+
+去{{ <ref title="郑州科技馆" text="科技馆 <&> \"引号\" 'x'" /> }}看看，或{{ <ref title="有数字的页" text="" /> }}。
+
+{{ <chart title="各市 <数量> & \"x\"" unit="个" data={[{"label": "郑州", "value": 12}, {"label": "洛<阳>", "value": 7.25}, {"label": "开封&", "value": 0}]} /> }}
+
+{{ <chart title="比例" unit="%" kind="line" data={[{"label": "2022", "value": 12.5}, {"label": "2023", "value": 13.21}, {"label": "2024", "value": 14}]} /> }}
+
+{{ <chart title="很长的标签" kind="bar" data={[{"label": "加入掌上科技馆矩阵的科技馆加入掌上科技馆矩阵", "value": 125000000}, {"label": "农村中学科技馆", "value": 11000}]} /> }}
+
+{{ <chart title="负数" data={[{"label": "甲", "value": -2.5}, {"label": "乙", "value": 3}]} /> }}
+
+{{ <chart page="有数字的页" /> }}
+
+{{ <chart page="有数字的页" title="改了标题" unit="家" kind="line" /> }}
+"#;
+
+const PAGE_WITH_FIGURES: &str = "+++\ntitle = \"有数字的页\"\ndate = 2024-03-01\n\n[[figures]]\nlabel = \"科技馆\"\nvalue = 32\nunit = \"家\"\n\n[[figures]]\nlabel = \"流动科技馆\"\nvalue = 120.5\n+++\n\n正文。\n";
+
+/// The theme's `notice`, `ref` and `chart` are rendered without Tera where that gives the
+/// same bytes (`render::builtin`): the same calls with the very same templates as the site's
+/// own (so rendered by Tera) give the very same pages.
+#[test]
+fn built_in_components_give_the_same_bytes_as_their_templates() {
+    let build = |own_copies: bool| {
+        let (t, site) = site_with(BUILT_IN_VARIANTS);
+        write(&site, "content/notes/figures.md", PAGE_WITH_FIGURES);
+        if own_copies {
+            let theme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("themes/default/templates/components");
+            for name in ["notice.html", "card.html", "chart.html"] {
+                write(&site, &format!("templates/components/{name}"), &std::fs::read_to_string(theme.join(name)).unwrap());
+            }
+        }
+        build_ok(&site, &[]);
+        (t, read(&site, "public/notes/components/index.html"))
+    };
+    let (_a, built_in) = build(false);
+    let (_b, by_tera) = build(true);
+    assert_eq!(built_in, by_tera);
+    // And the page has what the calls ask for (the comparison is not between two empty pages).
+    let prose = Html::parse_fragment(&built_in);
+    let count = |css: &str| prose.select(&Selector::parse(css).unwrap()).count();
+    assert_eq!(count("div.notice[role=note]"), 3, "{built_in}");
+    assert_eq!(count("figure.chart-figure"), 6, "{built_in}");
+    assert!(built_in.contains("<strong>注意：开放 &lt;时间&gt; &amp; “票价” &#39;x&#39;</strong>"), "{built_in}");
+    assert!(built_in.contains(">科技馆 &lt;&amp;&gt; &quot;引号&quot; &#39;x&#39;</a>"), "{built_in}");
+    assert!(built_in.contains(">有数字的页</a>"), "an empty text is the page's title: {built_in}");
+    assert!(built_in.contains("<th scope=\"row\">流动科技馆</th><td class=\"num\">120.5</td>"), "{built_in}");
+    assert!(built_in.contains("<figcaption id=\"chart-gai-le-biao-ti-caption\">改了标题<span class=\"unit\">（单位：家）</span></figcaption>"), "{built_in}");
+}

@@ -144,7 +144,8 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
     let bytes = body.as_bytes();
     // Without a backtick, a tilde, a tab or four spaces in a row there is no code span, fence
     // or indented code block, and the Markdown pass is left for the headings (if needed).
-    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || memchr::memmem::find(bytes, b"    ").is_some();
+    static FOUR_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> = std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"    "));
+    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || FOUR_SPACES.find(bytes).is_some();
     let (code, headings) = if may_have_code { let (c, h) = code_and_headings(body); (c, Some(h)) } else { (Vec::new(), None) };
     let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let mut scan = Scan { headings, ..Scan::default() };
@@ -284,6 +285,7 @@ fn heading_may_start_in(text: &str, from: usize) -> bool {
 /// The offset after `closer`, skipping quoted strings and `{…}` values.
 fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
     let bytes = text.as_bytes();
+    let first = *closer.as_bytes().first()?;
     let mut quote: Option<u8> = None;
     let mut depth = 0usize;
     let mut i = from;
@@ -298,7 +300,7 @@ fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
                 b'"' | b'\'' | b'`' => quote = Some(b),
                 b'{' => depth += 1,
                 b'}' if depth > 0 => depth -= 1,
-                _ if depth == 0 && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
+                _ if depth == 0 && b == first && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
                 _ => {}
             },
         }
@@ -407,9 +409,9 @@ fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
 /// The inside of a string literal as Tera 2 reads it: `\"`, `\'`, `\/`, `\\`, `\n`, `\t`,
 /// `\r` stand for their characters; `None` for any other escape (Tera's syntax error, which
 /// Tera then reports).
-fn unescape(s: &str) -> Option<String> {
+fn unescape(s: &str) -> Option<std::borrow::Cow<'_, str>> {
     if !s.contains('\\') {
-        return Some(s.to_string());
+        return Some(std::borrow::Cow::Borrowed(s));
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -426,7 +428,7 @@ fn unescape(s: &str) -> Option<String> {
             _ => return None,
         });
     }
-    Some(out)
+    Some(std::borrow::Cow::Owned(out))
 }
 
 /// Recursive descent over [`literal_value`]'s grammar.
@@ -437,7 +439,7 @@ struct LiteralParser<'t> {
     depth: usize,
 }
 
-impl LiteralParser<'_> {
+impl<'t> LiteralParser<'t> {
     fn skip_space(&mut self) {
         while self.bytes.get(self.i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
@@ -454,7 +456,7 @@ impl LiteralParser<'_> {
         }
     }
 
-    fn string(&mut self) -> Option<String> {
+    fn string(&mut self) -> Option<std::borrow::Cow<'t, str>> {
         self.skip_space();
         let q = *self.bytes.get(self.i)?;
         if !matches!(q, b'"' | b'\'' | b'`') {
@@ -469,7 +471,7 @@ impl LiteralParser<'_> {
     fn value(&mut self) -> Option<Value> {
         self.skip_space();
         match *self.bytes.get(self.i)? {
-            b'"' | b'\'' | b'`' => self.string().map(Value::from),
+            b'"' | b'\'' | b'`' => self.string().map(|s| Value::from(&*s)),
             b'[' => {
                 self.depth += 1;
                 if self.depth > 16 {
@@ -505,7 +507,7 @@ impl LiteralParser<'_> {
                             return None;
                         }
                         let value = self.value()?;
-                        if map.insert(tera::value::Key::from(key), value).is_some() {
+                        if map.insert(tera::value::Key::String(std::sync::Arc::from(&*key)), value).is_some() {
                             return None;
                         }
                         if self.eat(b'}') {
@@ -707,6 +709,11 @@ pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> V
 /// through the image pipeline, which checks it itself).
 const MEDIA_ARGS: [(&str, &[&str]); 2] = [("video", &["src", "poster", "captions"]), ("figure", &["src"])];
 
+/// Whether calls of component `name` may name media files ([`missing_media`] looks at them).
+pub fn names_media(name: &str) -> bool {
+    MEDIA_ARGS.iter().any(|(n, _)| *n == name)
+}
+
 /// The files a body's media arguments may name.
 pub struct MediaFiles<'a> {
     /// The page's bundle files (beside its `index.md`); `None` for a body that has no folder
@@ -846,7 +853,16 @@ impl Placeholders {
 
     /// Placeholder for call `k`.
     pub fn placeholder(&self, k: usize) -> String {
-        format!("{}{k}\u{E001}", self.mark)
+        let mut out = String::new();
+        self.push_placeholder(&mut out, k);
+        out
+    }
+
+    /// [`Placeholders::placeholder`], appended to `out`.
+    pub fn push_placeholder(&self, out: &mut String, k: usize) {
+        out.push_str(&self.mark);
+        out.push_str(itoa::Buffer::new().format(k));
+        out.push('\u{E001}');
     }
 
     /// Put each call's HTML where its placeholder is: a placeholder alone in a paragraph takes
@@ -854,13 +870,12 @@ impl Placeholders {
     /// else (private-use characters of the text) stays as it is.
     pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
         let mark = self.mark.as_bytes();
-        let finder = memchr::memmem::Finder::new(mark);
-        if finder.find(html.as_bytes()).is_none() {
+        if find_mark(html.as_bytes(), mark).is_none() {
             return html.to_string();
         }
         let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
         let mut rest = html;
-        while let Some(pos) = finder.find(rest.as_bytes()) {
+        while let Some(pos) = find_mark(rest.as_bytes(), mark) {
             let after = &rest[pos + mark.len()..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
             let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
@@ -883,6 +898,22 @@ impl Placeholders {
         out.push_str(rest);
         out
     }
+}
+
+/// Where `mark` first is in `hay`. A mark starts with U+E000, a private-use character text
+/// hardly has, so looking for its first byte and comparing there is quicker than a general
+/// substring search, which would have to be prepared for every body.
+fn find_mark(hay: &[u8], mark: &[u8]) -> Option<usize> {
+    let first = *mark.first()?;
+    let mut from = 0;
+    while let Some(p) = memchr::memchr(first, &hay[from..]) {
+        let at = from + p;
+        if hay[at..].starts_with(mark) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The context a content component renders in: `page` (the page's listing value).

@@ -270,14 +270,38 @@ pub fn syntax_css() -> &'static str {
 /// bytes ≥ 0x80) can hold none of the five, which are ASCII, so every cut is at a character
 /// boundary.
 pub fn escape_html(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    escape_html_to(s, &mut out).expect("writing to a Vec cannot fail");
-    String::from_utf8(out).expect("cut only at ASCII bytes")
+    let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
 }
 
 /// [`escape_html`] into `out`: the escape function of kepu's templates (Tera's own also
 /// escapes nothing else, but with its `fast` feature it leaves `'` alone).
 pub fn escape_html_to(s: &str, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    escape_pieces(s, |piece| out.write_all(piece.as_bytes()))
+}
+
+/// [`escape_html`] appended to `out` (markup written in Rust, byte for byte what a template's
+/// `{{ … }}` writes).
+pub fn push_escaped(out: &mut String, s: &str) {
+    let _ = escape_pieces(s, |piece| {
+        out.push_str(piece);
+        Ok::<(), std::convert::Infallible>(())
+    });
+}
+
+/// `s` escaped as a `Display` (written straight into a `write!`, without a `String` of its own).
+pub struct Escaped<'a>(pub &'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        escape_pieces(self.0, |piece| f.write_str(piece))
+    }
+}
+
+/// The escaping itself: `s`'s runs without special characters and the entities for those, in
+/// order, each given to `emit`.
+fn escape_pieces<E>(s: &str, mut emit: impl FnMut(&str) -> Result<(), E>) -> Result<(), E> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let bytes = s.as_bytes();
     let mut last = 0;
@@ -292,26 +316,27 @@ pub fn escape_html_to(s: &str, out: &mut dyn std::io::Write) -> std::io::Result<
             None => bytes.len(),
         };
         for (j, &b) in bytes.iter().enumerate().take(end).skip(i) {
-            let entity: &[u8] = match b {
-                b'&' => b"&amp;",
-                b'<' => b"&lt;",
-                b'>' => b"&gt;",
-                b'"' => b"&quot;",
-                b'\'' => b"&#39;",
+            let entity = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
                 _ => continue,
             };
-            out.write_all(&bytes[last..j])?;
-            out.write_all(entity)?;
+            // `j` is at an ASCII byte, so at a character boundary.
+            emit(&s[last..j])?;
+            emit(entity)?;
             last = j + 1;
         }
         i = end;
     }
-    out.write_all(&bytes[last..])
+    emit(&s[last..])
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape_html;
+    use super::{escape_html, escape_html_to, Escaped};
 
     #[test]
     fn escapes_the_five_special_characters_and_keeps_the_rest() {
@@ -348,6 +373,11 @@ mod tests {
                 for cut in 0..s.len() {
                     if let Some(tail) = s.get(cut..) {
                         assert_eq!(escape_html(tail), naive(tail), "{tail:?}");
+                        // The templates' escape function and the `Display` one write the same.
+                        let mut bytes = Vec::new();
+                        escape_html_to(tail, &mut bytes).unwrap();
+                        assert_eq!(String::from_utf8(bytes).unwrap(), naive(tail), "{tail:?}");
+                        assert_eq!(Escaped(tail).to_string(), naive(tail), "{tail:?}");
                     }
                 }
             }

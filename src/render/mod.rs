@@ -6,6 +6,7 @@
 //! Knows nothing of the disk (the write stage puts files there).
 
 pub mod az;
+pub mod builtin;
 pub mod calendar;
 pub mod charts;
 pub mod components;
@@ -275,6 +276,8 @@ pub struct Renderer<'a> {
     components: components::Definitions,
     /// The components the site defines itself (not the theme's): their media is not checked.
     site_components: Vec<String>,
+    /// The theme's components rendered without Tera where that gives the same bytes.
+    builtins: builtin::Builtins,
 }
 
 impl<'a> Renderer<'a> {
@@ -303,7 +306,7 @@ impl<'a> Renderer<'a> {
             Some(c) => c,
             None => templates::Compiled::new(assets)?,
         };
-        let cards = templates::bind(&mut tera, site, &deps, &hashes, &refs);
+        let bound = templates::bind(&mut tera, site, &deps, &hashes, &refs);
         image_functions::install(&mut tera, site, images.templated.clone());
         let has = |name: &str| assets.templates.contains_key(name);
         let has_calendar = has("calendar.html") && site.pages_of(PageType::Campaign).next().is_some();
@@ -315,13 +318,29 @@ impl<'a> Renderer<'a> {
         base.insert("current_path", "");
         *tera.global_context() = base;
         let tera = std::sync::Arc::new(tera);
-        cards.fill(&tera);
+        bound.cards.fill(&tera);
         let taxonomy_values = site.taxonomies.iter().map(|_| std::sync::OnceLock::new()).collect();
         let warnings = Default::default();
         let components = components::Definitions::new(&tera);
         let site_components =
             assets.templates.values().filter(|t| !t.from_theme).flat_map(|t| components::defined_in(&t.text)).collect();
-        Ok(Renderer { site, tera, assets, globals, refs, taxonomy_values, asset_hashes: hashes, deps, sources, warnings, images, components, site_components })
+        let builtins = builtin::Builtins::new(&assets.templates, bound.titles, bound.charts);
+        Ok(Renderer {
+            site,
+            tera,
+            assets,
+            globals,
+            refs,
+            taxonomy_values,
+            asset_hashes: hashes,
+            deps,
+            sources,
+            warnings,
+            images,
+            components,
+            site_components,
+            builtins,
+        })
     }
 
     /// The compiled templates, to bind to the next site ([`Renderer::with_parts`]).
@@ -558,17 +577,20 @@ impl Renderer<'_> {
             return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
         }
         let mut problems = components::check(&self.components, &scan.calls);
-        let bundle_dir = body.file.parent().map(|d| format!("{}/", d.display())).unwrap_or_default();
-        let in_static = |path: &str| self.assets.static_files.contains_key(path);
-        let shown = body.file.display().to_string();
-        let no_folder_hint = match shown.strip_suffix(".md") {
-            Some(stem) if !shown.ends_with("_index.md") => format!(
-                "move the page {shown} to {stem}/index.md and put the file beside it, or put the file under static/ and write its path starting with /"
-            ),
-            _ => "a section's own files are not published: put the file under static/ and write its path starting with /".to_string(),
-        };
-        let files = components::MediaFiles { bundle: body.bundle, bundle_dir, no_folder_hint, in_static: &in_static, site_own: &self.site_components };
-        problems.extend(components::missing_media(&scan.calls, &files));
+        if scan.calls.iter().any(|c| components::names_media(&c.name)) {
+            let bundle_dir = body.file.parent().map(|d| format!("{}/", d.display())).unwrap_or_default();
+            let in_static = |path: &str| self.assets.static_files.contains_key(path);
+            let shown = body.file.display().to_string();
+            let no_folder_hint = match shown.strip_suffix(".md") {
+                Some(stem) if !shown.ends_with("_index.md") => format!(
+                    "move the page {shown} to {stem}/index.md and put the file beside it, or put the file under static/ and write its path starting with /"
+                ),
+                _ => "a section's own files are not published: put the file under static/ and write its path starting with /".to_string(),
+            };
+            let files =
+                components::MediaFiles { bundle: body.bundle, bundle_dir, no_folder_hint, in_static: &in_static, site_own: &self.site_components };
+            problems.extend(components::missing_media(&scan.calls, &files));
+        }
         problems.sort_by_key(|p| p.offset);
         if !problems.is_empty() {
             return Err(problems.into_iter().map(|p| body.problem(p)).collect());
@@ -580,11 +602,11 @@ impl Renderer<'_> {
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
         let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let headings: Vec<crate::model::text::Heading> = match &scan.headings {
+        let headings: std::borrow::Cow<'_, [crate::model::text::Heading]> = match &scan.headings {
             Some(offsets) if offsets.len() == body.headings.len() => {
                 body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
             }
-            _ => body.headings.to_vec(),
+            _ => std::borrow::Cow::Borrowed(body.headings),
         };
         let mut rendered = Vec::new();
         let marks = components::Placeholders::for_body(body.text);
@@ -629,7 +651,7 @@ impl Renderer<'_> {
                 }
                 Some(call) => {
                     let html = self.render_call(body, page, call, scan, marks, rendered)?;
-                    out.push_str(&marks.placeholder(rendered.len()));
+                    marks.push_placeholder(&mut out, rendered.len());
                     rendered.push(html);
                 }
             }
@@ -650,7 +672,6 @@ impl Renderer<'_> {
         rendered: &mut Vec<String>,
     ) -> Result<String, Vec<Diagnostic>> {
         let text = body.text;
-        let mut ctx = components::context(page);
         let body_html = match &call.body {
             None => None,
             Some(b) => {
@@ -662,8 +683,13 @@ impl Renderer<'_> {
         };
         let _ = rendered;
         if call.literal {
+            // The theme's own `notice`, `ref` and `chart`, as their templates render them.
+            if let Some(html) = self.builtins.render(&call.name, &call.args, body_html.as_deref()) {
+                return Ok(html);
+            }
             // The component straight from its arguments, with `page` for its implicit `@page`:
             // what Tera does for the call compiled as a template, without compiling it.
+            let ctx = components::context(page);
             let mut args = Context::new();
             for a in &call.args {
                 args.insert_value(a.name.clone(), a.value.clone().unwrap_or_else(Value::undefined));
@@ -673,6 +699,7 @@ impl Renderer<'_> {
             }
             // An error: compiled below, so that it is reported exactly as for any call.
         }
+        let mut ctx = components::context(page);
         let template = match body_html {
             None => text[call.range.clone()].to_string(),
             Some(html) => {

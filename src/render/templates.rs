@@ -165,8 +165,17 @@ pub fn bind(
     deps: &TemplateDependencies,
     asset_hashes: &HashMap<String, String>,
     refs: &PageRefs,
-) -> CardSlot {
+) -> Bound {
     register_functions(tera, site, deps, asset_hashes.clone(), refs)
+}
+
+/// What [`bind`] made that the renderer uses too: the `card` function's slot, and the page
+/// lookup and chart drawing behind `page_by_title` and `chart` (the built-in `ref` and `chart`
+/// components rendered without Tera use the very same, see [`super::builtin`]).
+pub struct Bound {
+    pub cards: CardSlot,
+    pub titles: PageByTitle,
+    pub charts: Arc<Charts>,
 }
 
 /// What the templates read from the site besides their own context, found by reading their
@@ -646,7 +655,7 @@ fn register_functions(
     used: &TemplateDependencies,
     asset_hashes: HashMap<String, String>,
     refs: &PageRefs,
-) -> CardSlot {
+) -> Bound {
     let mut lookup = Lookup {
         refs: refs.clone(),
         pages: HashMap::new(),
@@ -717,8 +726,10 @@ fn register_functions(
     });
     tera.register_function("city_link", CityLink::new(site));
     tera.register_function("get_taxonomy_url", TaxonomyUrl::new(site));
-    tera.register_function("page_by_title", PageByTitle::new(site, refs));
-    tera.register_function("chart", ChartFunction { by_title: PageByTitle::new(site, refs), figures: site.pages.iter().map(|p| p.meta.figures.clone()).collect() });
+    let titles = PageByTitle::new(site, refs);
+    tera.register_function("page_by_title", titles.clone());
+    let charts = Arc::new(Charts { by_title: titles.clone(), figures: site.pages.iter().map(|p| p.meta.figures.clone()).collect() });
+    tera.register_function("chart", ChartFunction(charts.clone()));
     let prefix = site.config.path_prefix();
     let links: HashMap<String, String> = if used.content_links {
         site.pages
@@ -734,7 +745,7 @@ fn register_functions(
     if tera.contains_template(CARD_TEMPLATE) {
         tera.register_function("card", CardRenderer { templates: slot.clone(), cache: refs.cards().clone() });
     }
-    slot
+    Bound { cards: slot, titles, charts }
 }
 
 /// A taxonomy as `get_taxonomy` gives it (its terms' pages added on first use).
@@ -1013,7 +1024,7 @@ impl tera::Function<TeraResult<Value>> for TaxonomyUrl {
 /// `page_by_title(title="郑州科技馆")`: the listing value of the page with that title (for the
 /// `card` and `ref` components). An unknown title is an error naming the close ones.
 #[derive(Clone)]
-struct PageByTitle {
+pub struct PageByTitle {
     refs: PageRefs,
     /// Title → page position (the first page of a title; titles of typed pages are unique).
     by_title: Arc<HashMap<String, usize>>,
@@ -1038,6 +1049,12 @@ impl PageByTitle {
             tera::Error::message(message)
         })
     }
+
+    /// The listing value of the page titled `title`, if there is one (what the function gives,
+    /// without its copy).
+    pub fn get(&self, title: &str) -> Option<&Value> {
+        self.by_title.get(title).map(|&i| self.refs.get(i))
+    }
 }
 
 impl tera::Function<TeraResult<Value>> for PageByTitle {
@@ -1050,30 +1067,58 @@ impl tera::Function<TeraResult<Value>> for PageByTitle {
 /// `chart(title=, page=, data=, kind="bar", unit=, id=)`: a chart drawn at build time, as the
 /// overview pages' (`render::charts`): the figures of the page titled `page`, or `data`
 /// (`[{"label": "郑州", "value": 3}, …]`). Gives `id`, `title`, `unit`, `svg`, `rows`.
-struct ChartFunction {
+struct ChartFunction(Arc<Charts>);
+
+impl tera::Function<TeraResult<Value>> for ChartFunction {
+    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
+        let text = |name: &'static str| args.get::<&str>(name);
+        let spec = ChartSpec {
+            kind: args.get::<&str>("kind")?.unwrap_or("bar"),
+            unit: args.get::<&str>("unit")?.unwrap_or(""),
+            page: args.get::<&str>("page")?,
+            data: args.get::<&Value>("data")?,
+            text: &text,
+        };
+        Ok(Value::from_serializable(&self.0.draw(&spec)?))
+    }
+}
+
+/// What the `chart` function is asked for, by argument.
+pub struct ChartSpec<'a> {
+    pub kind: &'a str,
+    pub unit: &'a str,
+    pub page: Option<&'a str>,
+    pub data: Option<&'a Value>,
+    /// `title` and `id`, read when they are needed (so a mistake is reported in the order it
+    /// always was).
+    pub text: &'a dyn Fn(&'static str) -> TeraResult<Option<&'a str>>,
+}
+
+/// The charts the `chart` function draws: the figures of every page, found by its title.
+pub struct Charts {
     by_title: PageByTitle,
     figures: Vec<Vec<crate::model::portal::Figure>>,
 }
 
-impl tera::Function<TeraResult<Value>> for ChartFunction {
-    fn call(&self, args: Kwargs, _: &State) -> TeraResult<Value> {
-        let kind = args.get::<&str>("kind")?.unwrap_or("bar");
-        let unit = args.get::<&str>("unit")?.unwrap_or("").to_string();
-        let (title, points): (String, Vec<(String, f64)>) = match (args.get::<&str>("page")?, args.get::<&Value>("data")?) {
+impl Charts {
+    /// The chart `spec` asks for, or the error the `chart` function reports.
+    pub fn draw(&self, spec: &ChartSpec<'_>) -> TeraResult<super::charts::RenderedChart> {
+        let (kind, unit) = (spec.kind, spec.unit.to_string());
+        let (title, points): (String, Vec<(String, f64)>) = match (spec.page, spec.data) {
             (Some(title), None) => {
                 let i = self.by_title.find(title)?;
                 let points = self.figures[i].iter().map(|f| (f.label.clone(), f.value)).collect::<Vec<_>>();
                 if points.is_empty() {
                     return Err(tera::Error::message(format!("chart: “{title}” has no [[figures]] to draw")));
                 }
-                (args.get::<&str>("title")?.unwrap_or(title).to_string(), points)
+                ((spec.text)("title")?.unwrap_or(title).to_string(), points)
             }
             (None, Some(data)) => {
                 let rows = data.as_array().ok_or_else(|| tera::Error::message("chart: `data` must be a list of {\"label\": …, \"value\": …}"))?;
-                let mut points = Vec::new();
+                let mut points = Vec::with_capacity(rows.len());
                 for r in rows {
-                    let label = r.get_from_path("label").and_then(Value::as_str);
-                    let value = r.get_from_path("value").filter(|v| v.is_number()).and_then(Value::as_f64);
+                    let label = entry(r, "label").and_then(Value::as_str);
+                    let value = entry(r, "value").filter(|v| v.is_number()).and_then(Value::as_f64);
                     match (label, value) {
                         (Some(l), Some(v)) => points.push((l.to_string(), v)),
                         _ => return Err(tera::Error::message(format!("chart: each item of `data` needs a text `label` and a number `value`, got `{r}`"))),
@@ -1082,7 +1127,7 @@ impl tera::Function<TeraResult<Value>> for ChartFunction {
                 if points.is_empty() {
                     return Err(tera::Error::message("chart: `data` is empty"));
                 }
-                let title = args.get::<&str>("title")?.ok_or_else(|| tera::Error::message("chart: a chart of `data` needs a `title`"))?;
+                let title = (spec.text)("title")?.ok_or_else(|| tera::Error::message("chart: a chart of `data` needs a `title`"))?;
                 (title.to_string(), points)
             }
             _ => return Err(tera::Error::message("chart: give either page=\"a page's title\" (its [[figures]]) or data={[…]}")),
@@ -1104,9 +1149,15 @@ impl tera::Function<TeraResult<Value>> for ChartFunction {
             serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
         };
         let title = &chart.title;
-        let id = args.get::<&str>("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
-        Ok(Value::from_serializable(&super::charts::render_with_id(&chart, id)))
+        let id = (spec.text)("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
+        Ok(super::charts::render_with_id(&chart, id))
     }
+}
+
+/// Entry `key` of `r` when `r` is a map: a point of a chart's data has two, looked through
+/// rather than looked up by hash.
+fn entry<'v>(r: &'v Value, key: &str) -> Option<&'v Value> {
+    r.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
 }
 
 /// `cn_number`: 300000 → `30万`, 125000000 → `1.25亿`, 4400 → `4400`; how Chinese readers
