@@ -352,7 +352,8 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
     // The output this build replaces is kept in the cache folder, and the next build starts
-    // from it: the photos linked into it stay where they are (nothing linked, nothing removed).
+    // from it: the photos linked into it stay where they are (nothing linked, nothing
+    // removed), and no folder of the site is created and removed again.
     let keep = options.root.join(images::cache::CACHE_DIR).join(PREVIOUS_OUTPUT);
     let staging = write::Staging::begin_reusing(&options.output, &options.root, write_options, &keep).map_err(write_failed)?;
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;

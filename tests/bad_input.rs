@@ -177,14 +177,16 @@ fn expect_failure(case: &str, setup: impl FnOnce(&Sandbox), as_nobody: bool) {
     insta::assert_snapshot!(case, text);
 }
 
-/// The case must build; `check` looks at the output. Nothing outside `public/` may change.
+/// The case must build; `check` looks at the output. Nothing outside `public/` may change,
+/// but for kepu's own cache folder (where the replaced output is kept for the next build).
 fn expect_success(case: &str, setup: impl FnOnce(&Sandbox), check: impl FnOnce(&Path)) {
     let sandbox = Sandbox::new(case);
     setup(&sandbox);
     let outside_public = |s: &Sandbox| {
         let mut snap = snapshot(s.root());
-        let public = s.site.join("public").strip_prefix(s.root()).unwrap().to_string_lossy().into_owned();
-        snap.retain(|k, _| !k.starts_with(&public));
+        let rel = |name: &str| s.site.join(name).strip_prefix(s.root()).unwrap().to_string_lossy().into_owned();
+        let (public, cache) = (rel("public"), rel(".kepu-cache"));
+        snap.retain(|k, _| !k.starts_with(&public) && !k.starts_with(&cache));
         snap
     };
     let before = outside_public(&sandbox);
@@ -607,4 +609,28 @@ fn all_errors_of_a_stage_come_in_one_run() {
     // The same input gives the same report, whatever the thread timing.
     let second = run_kepu(&sandbox, false);
     assert_eq!(first.stderr, second.stderr);
+}
+
+/// A checked-out site whose `.kepu-cache` is a link to a folder elsewhere (a site should
+/// never bring one): kepu's image cache deletes what no build used and the output a build
+/// replaces is kept there for the next one, so through the link a build would delete or move
+/// another folder's files. Every build stops with a clear error instead, public/ and the
+/// link's target untouched.
+#[test]
+fn a_cache_folder_linking_elsewhere_is_never_followed() {
+    let sandbox = Sandbox::new("cache_link");
+    let target = sandbox.root().join("outside/cache-target");
+    common::write(&target, "previous-output/mine.txt", "not kepu's\n");
+    common::write(&target, "images/photo.webp", "someone's file\n");
+    std::os::unix::fs::symlink(&target, sandbox.site.join(".kepu-cache")).unwrap();
+    let before = (snapshot(&target), snapshot(&sandbox.site.join("public")));
+    for round in 0..2 {
+        let out = run_kepu(&sandbox, false);
+        assert_calm(&out.stderr);
+        assert_eq!(out.code, Some(1), "round {round}:\n{}", out.stderr);
+        let text = sandbox.normalize(&out.stderr);
+        assert!(text.contains("the image cache folder SITE/.kepu-cache is a symbolic link"), "{text}");
+        assert!(text.contains("remove the link"), "{text}");
+        assert_eq!((snapshot(&target), snapshot(&sandbox.site.join("public"))), before, "round {round}");
+    }
 }

@@ -155,6 +155,7 @@ impl Cache {
     /// which the output may share); read-only if `read_only`.
     fn write_file(&self, name: &str, tmp: &str, bytes: &[u8], read_only: bool) -> Result<PathBuf, ImageError> {
         let failed = |e: std::io::Error| ImageError::Cache { why: format!("{}: {e}", self.dir.display()) };
+        self.refuse_links()?;
         std::fs::create_dir_all(&self.dir).map_err(failed)?;
         let path = self.dir.join(name);
         let tmp = self.dir.join(tmp);
@@ -166,6 +167,18 @@ impl Cache {
         }
         std::fs::rename(&tmp, &path).map_err(failed)?;
         Ok(path)
+    }
+
+    /// The cache writes and deletes files in its folder: a symbolic link there (a site
+    /// checked out with `.kepu-cache` linking elsewhere) would have it delete files of the
+    /// link's target. Refused, never followed.
+    fn refuse_links(&self) -> Result<(), ImageError> {
+        for dir in [Some(self.dir.as_path()), self.dir.parent()].into_iter().flatten() {
+            if dir.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(ImageError::CacheLink { path: dir.to_path_buf() });
+            }
+        }
+        Ok(())
     }
 
     /// Store a file of the cache's own (not an entry), kept by [`Cache::prune`]. Left alone
@@ -200,6 +213,7 @@ impl Cache {
     /// and forget their records. Returns how many files were removed. Only a whole build
     /// should prune (`kepu build`).
     pub fn prune(&self) -> std::io::Result<usize> {
+        self.refuse_links().map_err(|e| std::io::Error::other(e.to_string()))?;
         let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,

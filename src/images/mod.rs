@@ -134,6 +134,8 @@ pub enum ImageError {
     OutsideSite { why: String },
     #[error("the image cache failed: {why}")]
     Cache { why: String },
+    #[error("the image cache folder {} is a symbolic link; kepu writes and deletes files in its cache and follows no link there", path.display())]
+    CacheLink { path: PathBuf },
     #[error("internal error: {why}")]
     Internal { why: String },
 }
@@ -151,6 +153,7 @@ impl ImageError {
             ImageError::TooManyPixels { .. } => "scale the image down (a photo needs no more than about 4000 pixels on its long side), or raise `max_pixels` under [images] in config.toml if the image is genuine".into(),
             ImageError::OutsideSite { .. } => "give a path inside the site: a page bundle's image as `page.colocated_path ~ \"hall.jpg\"` (or `@/venues/x/hall.jpg`), a static file as `/images/hall.jpg`".into(),
             ImageError::Cache { .. } => "check that .kepu-cache/ in the site folder is writable and the disk is not full (the folder is safe to delete)".into(),
+            ImageError::CacheLink { .. } => "remove the link (a site should not bring its own .kepu-cache; the folder is made again by the next build)".into(),
             ImageError::Internal { .. } => "this is a bug in kepu; please report it with the image".into(),
         }
     }

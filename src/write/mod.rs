@@ -11,8 +11,9 @@
 //! kept file as before (a photo, hard-linked from the image cache) stays where it is, every
 //! other file is removed and written anew (never written through: it may be a link), and
 //! what the new site no longer has is removed. A warm build of a site with many photos then
-//! makes and removes no links at all. The previous output folder is still only replaced by
-//! the one atomic swap.
+//! makes and removes no links at all, and no build creates and removes every folder of the
+//! site again (on the 180-page portal that halved a warm build). The previous output folder
+//! is still only replaced by the one atomic swap.
 //!
 //! `kepu build` streams into a [`Staging`]: each page is written as soon as it is rendered,
 //! so the rendered site is never held in memory whole; [`write_site`] takes a finished list.
@@ -130,9 +131,7 @@ pub struct Staging {
     output: PathBuf,
     dir: PathBuf,
     options: WriteOptions,
-    /// Where the replaced output goes for the next build to reuse (only when this build has
-    /// kept files to leave in place: a site without photos gains nothing from it); `None`:
-    /// it is removed.
+    /// Where the replaced output goes for the next build to reuse; `None`: it is removed.
     keep: Option<PathBuf>,
     /// Whether the staging folder was taken from `keep` (a failed build puts it back).
     reused: bool,
@@ -156,8 +155,6 @@ struct StagingState {
     originals: std::collections::BTreeSet<String>,
     /// Folders already created.
     dirs: std::collections::HashSet<PathBuf>,
-    /// Kept files (photos linked from the image cache) among the files.
-    linked: usize,
     report: WriteReport,
     /// Errors by path; the first in path order is reported, so the message does not depend
     /// on which thread got there first.
@@ -209,8 +206,13 @@ impl Staging {
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        // Never a folder inside the output or holding it: taking it would change the output.
-        let keep = keep.map(absolute).filter(|k| !k.starts_with(&output) && !output.starts_with(k) && !root.starts_with(k));
+        // Never a folder reached through a link below the site folder (a `.kepu-cache` linking
+        // elsewhere would have the build move and sweep a folder there), nor one inside the
+        // output or holding it: taking it would change the output.
+        let keep = keep
+            .filter(|k| !through_link(k, site_root))
+            .map(absolute)
+            .filter(|k| !k.starts_with(&output) && !output.starts_with(k) && !root.starts_with(k));
         // Only a real folder (a link would make the staging folder point elsewhere), taken by
         // one rename: a build running beside this one gets it or does not.
         let reused = keep.as_ref().is_some_and(|k| {
@@ -294,7 +296,6 @@ impl Staging {
         if let Some(e) = written.not_minified {
             report.not_minified.push((path.clone(), e));
         }
-        state.linked += usize::from(written.linked);
         state.originals.insert(path.clone());
         for (p, entry) in written.entries {
             state.entries.insert(p, Some(entry));
@@ -421,8 +422,7 @@ impl Staging {
         let manifest_path = self.dir.join(MANIFEST);
         self.clear(MANIFEST)?;
         create_new(&manifest_path, manifest::Manifest::new(entries).to_json().as_bytes()).map_err(io_err(&manifest_path))?;
-        let keep = if state.linked > 0 { self.keep.as_deref() } else { None };
-        swap_in(&self.dir, &self.output, keep)?;
+        swap_in(&self.dir, &self.output, self.keep.as_deref())?;
         self.finished = true;
         Ok(report)
     }
@@ -488,6 +488,13 @@ fn survey(dir: &Path, rel: &str) -> Vec<(String, Found)> {
         .collect()
 }
 
+/// Whether `path` or a folder on its way, below `root`, is a symbolic link.
+fn through_link(path: &Path, root: &Path) -> bool {
+    path.ancestors()
+        .take_while(|a| *a != root && a.starts_with(root))
+        .any(|a| a.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()))
+}
+
 fn device_of(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     fs::metadata(dir).map(|m| m.dev()).unwrap_or(u64::MAX)
@@ -548,8 +555,6 @@ fn process_alive(pid: u32) -> bool {
 /// what happened on the way.
 struct Written {
     entries: Vec<(String, manifest::Entry)>,
-    /// A kept file, linked (or left in place), not written.
-    linked: bool,
     bytes_before_minify: u64,
     not_minified: Option<minify::MinifyError>,
 }
@@ -570,7 +575,7 @@ impl Staging {
                     link_or_copy(file, &self.dir.join(path), *bytes)?;
                 }
                 let entry = manifest::Entry { sha256: sha256.clone(), bytes: *bytes };
-                return Ok(Written { entries: vec![(path.to_string(), entry)], linked: true, bytes_before_minify: *bytes, not_minified: None });
+                return Ok(Written { entries: vec![(path.to_string(), entry)], bytes_before_minify: *bytes, not_minified: None });
             }
         }
         let original: std::borrow::Cow<'_, [u8]> = match &f.contents {
@@ -606,7 +611,7 @@ impl Staging {
                 put(sibling, &bytes)?;
             }
         }
-        Ok(Written { entries, linked: false, bytes_before_minify, not_minified })
+        Ok(Written { entries, bytes_before_minify, not_minified })
     }
 }
 
@@ -968,19 +973,41 @@ mod tests {
     }
 
     #[test]
-    fn a_site_without_kept_files_keeps_no_previous_output() {
+    fn a_failed_first_build_leaves_nothing_and_a_site_without_kept_files_reuses_too() {
         let tmp = tempfile::tempdir().unwrap();
         let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("site/.cache/prev"));
-        for page in ["1", "2", "3"] {
-            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
-            staging.add(OutputFile::bytes("index.html", page));
-            staging.finish().unwrap();
-        }
         let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
         staging.add(OutputFile::bytes("index.html", "broken"));
         drop(staging);
-        assert!(!root.exists(), "nothing kept in the site folder, even after a failed build");
+        assert!(!root.exists() && !out.exists(), "a failed build with nothing to reuse leaves nothing");
+        for page in ["1", "2", "3"] {
+            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+            staging.add(OutputFile::bytes(format!("p{page}/index.html"), page));
+            staging.finish().unwrap();
+        }
+        assert_eq!(fs::read_to_string(keep.join("p2/index.html")).unwrap(), "2");
+        assert!(!out.join("p1").exists() && !out.join("p2").exists(), "stale pages swept");
+        assert_eq!(fs::read_to_string(out.join("p3/index.html")).unwrap(), "3");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_keep_folder_reached_through_a_link_is_not_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, elsewhere) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("elsewhere"));
+        fs::create_dir_all(elsewhere.join("prev")).unwrap();
+        fs::write(elsewhere.join("prev/mine.txt"), "not kepu's").unwrap();
+        fs::create_dir_all(&root).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join(".cache")).unwrap();
+        for page in ["1", "2", "3"] {
+            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &root.join(".cache/prev")).unwrap();
+            staging.add(OutputFile::bytes("index.html", page));
+            staging.finish().unwrap();
+        }
+        let names: Vec<_> = fs::read_dir(elsewhere.join("prev")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, ["mine.txt"]);
         assert_eq!(fs::read_to_string(out.join("index.html")).unwrap(), "3");
+        assert!(!out.join("mine.txt").exists());
     }
 
     #[test]
