@@ -19,8 +19,24 @@ pub enum Contents {
     Copy(PathBuf),
     /// A finished file the build keeps and never rewrites in place (an image cache entry),
     /// with its digest known: the write stage hard-links it into the output (copying where a
-    /// link cannot be made) and lists it in the manifest without reading it.
-    Linked { file: PathBuf, sha256: String, bytes: u64 },
+    /// link cannot be made) and lists it in the manifest without reading it. `id`, when
+    /// known, is the file the path named when its digest was checked: the write stage tells
+    /// by it that a reused output already holds this very file, without looking again.
+    Linked { file: PathBuf, sha256: String, bytes: u64, id: Option<FileId> },
+}
+
+/// Which file a path named when it was looked at (device and inode), for [`Contents::Linked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub device: u64,
+    pub inode: u64,
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId { device: meta.dev(), inode: meta.ino() }
+    }
 }
 
 impl OutputFile {
@@ -30,7 +46,7 @@ impl OutputFile {
     pub fn copy(path: impl Into<String>, from: PathBuf) -> Self {
         OutputFile { path: path.into(), contents: Contents::Copy(from) }
     }
-    pub fn linked(path: impl Into<String>, file: PathBuf, sha256: String, bytes: u64) -> Self {
-        OutputFile { path: path.into(), contents: Contents::Linked { file, sha256, bytes } }
+    pub fn linked(path: impl Into<String>, file: PathBuf, sha256: String, bytes: u64, id: Option<FileId>) -> Self {
+        OutputFile { path: path.into(), contents: Contents::Linked { file, sha256, bytes, id } }
     }
 }

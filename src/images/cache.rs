@@ -45,6 +45,8 @@ pub struct Stored {
     /// SHA-256 of the file's bytes, hex.
     pub sha256: String,
     pub bytes: u64,
+    /// The file `file` named when it was checked.
+    pub id: crate::output::FileId,
 }
 
 /// What was recorded of an entry when it was written.
@@ -65,14 +67,20 @@ struct Identity {
 
 impl Identity {
     fn of(path: &Path) -> Option<Identity> {
+        Identity::with_id(path).map(|(identity, _)| identity)
+    }
+
+    /// The identity and the file's device and inode, from one look at it.
+    fn with_id(path: &Path) -> Option<(Identity, crate::output::FileId)> {
         use std::os::unix::fs::MetadataExt;
         // Not following links: an entry is a regular file the cache wrote.
         let m = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
-        Some(Identity {
+        let identity = Identity {
             len: m.len(),
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
             inode: m.ino(),
-        })
+        };
+        Some((identity, crate::output::FileId::of(&m)))
     }
 }
 
@@ -117,7 +125,7 @@ impl Cache {
     pub fn get(&self, key: &str, format: Format) -> Option<Stored> {
         let name = Self::name(key, format);
         let path = self.dir.join(&name);
-        let identity = Identity::of(&path)?;
+        let (identity, id) = Identity::with_id(&path)?;
         let (sha256, same) = {
             let recorded = self.recorded.lock().ok()?;
             let r = recorded.get(&name)?;
@@ -133,7 +141,7 @@ impl Cache {
             }
         }
         self.mark(name);
-        Some(Stored { file: path, sha256, bytes: identity.len })
+        Some(Stored { file: path, sha256, bytes: identity.len, id })
     }
 
     /// Store an entry (read-only); returns it.
@@ -142,13 +150,14 @@ impl Cache {
         // Unique per thread and process, so parallel builds of one site never share a file.
         let tmp = format!(".{name}.{}.{:?}.tmp", std::process::id(), std::thread::current().id());
         let path = self.write_file(&name, &tmp, bytes, true)?;
-        let identity = Identity::of(&path).ok_or_else(|| ImageError::Cache { why: format!("{}: vanished after writing", path.display()) })?;
+        let (identity, id) =
+            Identity::with_id(&path).ok_or_else(|| ImageError::Cache { why: format!("{}: vanished after writing", path.display()) })?;
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         if let Ok(mut recorded) = self.recorded.lock() {
             recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
         }
         self.mark(name);
-        Ok(Stored { file: path, sha256, bytes: bytes.len() as u64 })
+        Ok(Stored { file: path, sha256, bytes: bytes.len() as u64, id })
     }
 
     /// Write `bytes` to `tmp` and rename it to `name` (never writing into an existing file,

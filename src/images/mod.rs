@@ -186,6 +186,8 @@ pub struct Processed {
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
+    /// The cache file's device and inode when it was checked.
+    pub id: crate::output::FileId,
 }
 
 /// A source read for planning: its content hash and header.
@@ -367,8 +369,8 @@ impl Pipeline {
                     self.cache.put(&key, request.encoding.format, &encoded)?
                 }
             };
-            let cache::Stored { file, sha256, bytes } = stored;
-            out.push(Processed { file, sha256, key, width: planned.width, height: planned.height, bytes });
+            let cache::Stored { file, sha256, bytes, id } = stored;
+            out.push(Processed { file, sha256, key, width: planned.width, height: planned.height, bytes, id });
         }
         Ok((out, stats))
     }

@@ -343,7 +343,7 @@ fn make_set(
         height: p.height,
         bytes: p.bytes,
     };
-    let output = |path: &str, p: &Processed| OutputFile::linked(path, p.file.clone(), p.sha256.clone(), p.bytes);
+    let output = |path: &str, p: &Processed| OutputFile::linked(path, p.file.clone(), p.sha256.clone(), p.bytes, Some(p.id));
     let mut webp_variants = Vec::new();
     let mut fallback_variants = Vec::new();
     let mut files = Vec::new();

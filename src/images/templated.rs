@@ -416,7 +416,7 @@ impl TemplateImages {
                             .hint("ask the template function for a smaller size or a lower quality, or crop the photo to what matters; visitors on slow connections wait for every KB"),
                         );
                     }
-                    files.extend(outputs.iter().zip(made).map(|((path, _), p)| OutputFile::linked(path.clone(), p.file, p.sha256, p.bytes)));
+                    files.extend(outputs.iter().zip(made).map(|((path, _), p)| OutputFile::linked(path.clone(), p.file, p.sha256, p.bytes, Some(p.id))));
                 }
                 Err(e) => {
                     let display = source.path.strip_prefix(&self.root).unwrap_or(&source.path);

@@ -363,11 +363,12 @@ impl Staging {
     }
 
     /// Whether the reused folder already holds `file` itself at `rel` (the same inode on
-    /// the same device: a hard link made by an earlier build), so nothing needs doing.
-    fn holds_already(&self, rel: &str, file: &Path) -> bool {
-        use std::os::unix::fs::MetadataExt;
+    /// the same device: a hard link made by an earlier build), so nothing needs doing. `id`
+    /// is the file `file` named when its owner checked it, if known (else it is looked at).
+    fn holds_already(&self, rel: &str, file: &Path, id: Option<crate::output::FileId>) -> bool {
         let Some(Found::File { inode }) = self.previous.get(rel) else { return false };
-        fs::metadata(file).is_ok_and(|m| m.ino() == *inode && m.dev() == self.device)
+        let id = id.or_else(|| fs::metadata(file).ok().map(|m| crate::output::FileId::of(&m)));
+        id.is_some_and(|id| id.inode == *inode && id.device == self.device)
     }
 
     /// Remove what the reused folder had that this build did not write: files first, then
@@ -565,12 +566,12 @@ impl Staging {
     /// at its path is left as it is.
     fn write_one(&self, path: &str, f: &OutputFile) -> Result<Written, WriteError> {
         let options = self.options;
-        if let Contents::Linked { file, sha256, bytes } = &f.contents {
+        if let Contents::Linked { file, sha256, bytes, id } = &f.contents {
             // A kept file nothing transforms (an image): linked, not read. Else read as a copy.
             let transformed = (options.minify && minify::Kind::of(path).is_some())
                 || (options.precompress && compress::eligible(path, *bytes as usize));
             if !transformed {
-                if !self.holds_already(path, file) {
+                if !self.holds_already(path, file, *id) {
                     self.clear(path)?;
                     link_or_copy(file, &self.dir.join(path), *bytes)?;
                 }
@@ -880,7 +881,7 @@ mod tests {
     fn reuse_build(out: &Path, root: &Path, keep: &Path, kept: &Path, page: &str, with_stale: bool) -> WriteReport {
         let staging = Staging::begin_reusing(out, root, WriteOptions::default(), keep).unwrap();
         staging.add(OutputFile::bytes("index.html", page));
-        staging.add(OutputFile::linked("a/img.webp", kept.to_path_buf(), "ab".repeat(32), 5));
+        staging.add(OutputFile::linked("a/img.webp", kept.to_path_buf(), "ab".repeat(32), 5, None));
         if with_stale {
             staging.add(OutputFile::bytes("gone/old.html", "old"));
         }
@@ -914,6 +915,33 @@ mod tests {
         let mut beside: Vec<String> = fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         beside.sort();
         assert_eq!(beside, ["kept.webp", "public", "site"], "nothing left next to the output");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_kept_file_is_recognised_by_the_id_its_owner_gives_device_and_inode_alike() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, root, keep) = (tmp.path().join("public"), tmp.path().join("site"), tmp.path().join("prev"));
+        let kept = tmp.path().join("kept.webp");
+        fs::write(&kept, b"photo").unwrap();
+        let id = crate::output::FileId::of(&fs::metadata(&kept).unwrap());
+        let build = |id: crate::output::FileId| {
+            let staging = Staging::begin_reusing(&out, &root, WriteOptions::default(), &keep).unwrap();
+            staging.add(OutputFile::linked("img.webp", kept.clone(), "ab".repeat(32), 5, Some(id)));
+            staging.finish().unwrap();
+            fs::metadata(out.join("img.webp")).unwrap().ino()
+        };
+        build(id);
+        build(id);
+        let changed = || fs::metadata(&kept).map(|m| (m.ctime(), m.ctime_nsec(), m.nlink())).unwrap();
+        let before = changed();
+        assert_eq!(build(id), id.inode);
+        assert_eq!(changed(), before, "held already: nothing linked");
+        // The same inode number on another device is another file: linked again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(build(crate::output::FileId { device: id.device + 1, ..id }), id.inode);
+        assert_ne!(changed(), before, "a file of another device was taken for the kept one");
     }
 
     #[cfg(unix)]
