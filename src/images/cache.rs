@@ -92,6 +92,9 @@ pub struct Cache {
     used: Mutex<HashSet<String>>,
     /// Entries by file name, as recorded when written (loaded from [`ENTRIES_FILE`]).
     recorded: Mutex<HashMap<String, Recorded>>,
+    /// Whether `recorded` changed since it was loaded or last saved (a warm build changes
+    /// nothing, and saves nothing).
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Cache {
@@ -99,7 +102,7 @@ impl Cache {
     pub fn open(root: &Path) -> Cache {
         let dir = root.join(CACHE_DIR).join("images");
         let recorded = std::fs::read_to_string(dir.join(ENTRIES_FILE)).map(|t| parse_recorded(&t)).unwrap_or_default();
-        Cache { dir, used: Mutex::default(), recorded: Mutex::new(recorded) }
+        Cache { dir, used: Mutex::default(), recorded: Mutex::new(recorded), dirty: Default::default() }
     }
 
     /// The folder entries live in.
@@ -138,6 +141,7 @@ impl Cache {
             }
             if let Ok(mut recorded) = self.recorded.lock() {
                 recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
+                self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         self.mark(name);
@@ -155,6 +159,7 @@ impl Cache {
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         if let Ok(mut recorded) = self.recorded.lock() {
             recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
+            self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         self.mark(name);
         Ok(Stored { file: path, sha256, bytes: bytes.len() as u64, id })
@@ -201,10 +206,20 @@ impl Cache {
         Ok(())
     }
 
+    /// Keep the cache's own file `name` through [`Cache::prune`] without writing it.
+    pub fn keep_named(&self, name: &str) {
+        self.mark(name.to_string());
+    }
+
     /// Save the records of every entry known: used since the cache was opened or recorded
     /// before (a build that fails before its images are all asked for must not make the next
     /// one encode again what it never got to). [`Cache::prune`] forgets the unused ones.
     pub fn save_records(&self) -> Result<(), ImageError> {
+        if !self.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // Unchanged since loaded or saved: the file on disk says it already (kept by prune).
+            self.mark(ENTRIES_FILE.to_string());
+            return Ok(());
+        }
         let Ok(recorded) = self.recorded.lock() else { return Ok(()) };
         let mut lines: Vec<String> = recorded
             .iter()
@@ -238,7 +253,11 @@ impl Cache {
             }
         }
         if let Ok(mut recorded) = self.recorded.lock() {
+            let before = recorded.len();
             recorded.retain(|name, _| used.contains(name));
+            if recorded.len() != before {
+                self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         self.save_records().map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(removed)

@@ -217,6 +217,8 @@ pub struct Pipeline {
 pub struct SourceMemo {
     known: std::sync::Mutex<std::collections::HashMap<PathBuf, (Identity, Source)>>,
     asked: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// Whether `known` changed since it was loaded or last saved.
+    dirty: std::sync::atomic::AtomicBool,
 }
 
 impl SourceMemo {
@@ -241,6 +243,7 @@ impl SourceMemo {
         let source = read_source(path, max_pixels)?;
         if let (Some(id), Ok(mut known)) = (identity, self.known.lock()) {
             known.insert(path.to_path_buf(), (id, source.clone()));
+            self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(source)
     }
@@ -303,7 +306,7 @@ impl Pipeline {
     pub fn open(root: &Path, max_pixels: u64) -> Pipeline {
         let cache = Cache::open(root);
         let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t)).unwrap_or_default();
-        let memo = SourceMemo { known: std::sync::Mutex::new(known), asked: Default::default() };
+        let memo = SourceMemo { known: std::sync::Mutex::new(known), asked: Default::default(), dirty: Default::default() };
         Pipeline { cache, max_pixels, memo: std::sync::Arc::new(memo) }
     }
 
@@ -323,8 +326,13 @@ impl Pipeline {
     /// here: a build that fails half-way keeps what the last one knew ([`Pipeline::prune`]
     /// forgets).
     pub fn save_known(&self) -> Result<(), ImageError> {
-        let lines = self.memo.lines();
         self.cache.save_records()?;
+        if !self.memo.dirty.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            // Unchanged since loaded or saved: the file on disk says it already.
+            self.cache.keep_named(SOURCES_FILE);
+            return Ok(());
+        }
+        let lines = self.memo.lines();
         if lines.is_empty() && !self.cache.dir().exists() {
             return Ok(());
         }
@@ -336,7 +344,11 @@ impl Pipeline {
     /// removed.
     pub fn prune(&self) -> std::io::Result<usize> {
         if let (Ok(asked), Ok(mut known)) = (self.memo.asked.lock(), self.memo.known.lock()) {
+            let before = known.len();
             known.retain(|path, _| asked.contains(path));
+            if known.len() != before {
+                self.memo.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         let removed = self.cache.prune()?;
         self.save_known().map_err(|e| std::io::Error::other(e.to_string()))?;
