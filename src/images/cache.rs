@@ -234,8 +234,9 @@ impl Cache {
     }
 
     /// Delete every entry not used since the cache was opened, and left-over temporary files,
-    /// and forget their records. Returns how many files were removed. Only a whole build
-    /// should prune (`kepu build`).
+    /// and forget their records (saved by the caller, [`super::Pipeline::prune`], with the
+    /// sources). Returns how many files were removed. Only a whole build should prune
+    /// (`kepu build`).
     pub fn prune(&self) -> std::io::Result<usize> {
         self.refuse_links().map_err(|e| std::io::Error::other(e.to_string()))?;
         let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
@@ -259,7 +260,6 @@ impl Cache {
                 self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
-        self.save_records().map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(removed)
     }
 }
