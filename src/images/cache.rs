@@ -15,7 +15,7 @@
 //! rewritten in place by some tool, as root ignores the read-only bit) no longer matches and
 //! is encoded again instead of being published.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -31,10 +31,26 @@ pub const CACHE_DIR: &str = ".kepu-cache";
 /// The file in the images folder recording each entry's digest and identity (one line each).
 pub const ENTRIES_FILE: &str = "entries.tsv";
 
-/// The key of `request` on a source with content hash `source_hash`.
+/// The key of `request` on a source with content hash `source_hash`. (A warm build asks
+/// for one per image file it publishes: written without the formatting machinery.)
 pub fn key(source_hash: &str, request: &Request) -> String {
-    let text = format!("{KEY_VERSION}\n{source_hash}\n{}\n{}", request.op.key(), request.encoding.key());
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()))
+    let mut text = String::with_capacity(KEY_VERSION.len() + source_hash.len() + 40);
+    text.push_str(KEY_VERSION);
+    text.push('\n');
+    text.push_str(source_hash);
+    text.push('\n');
+    request.op.push_key(&mut text);
+    text.push('\n');
+    request.encoding.push_key(&mut text);
+    sha256_hex(text.as_bytes())
+}
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(digest, &mut hex).expect("64 hex digits for 32 bytes");
+    String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
 }
 
 /// One entry found or written: its file and what the write stage needs to know of it
@@ -89,9 +105,9 @@ impl Identity {
 pub struct Cache {
     dir: PathBuf,
     /// File names used since [`Cache::open`] (found or written).
-    used: Mutex<HashSet<String>>,
+    used: Mutex<FxHashSet<String>>,
     /// Entries by file name, as recorded when written (loaded from [`ENTRIES_FILE`]).
-    recorded: Mutex<HashMap<String, Recorded>>,
+    recorded: Mutex<FxHashMap<String, Recorded>>,
     /// Whether `recorded` changed since it was loaded or last saved (a warm build changes
     /// nothing, and saves nothing).
     dirty: std::sync::atomic::AtomicBool,
@@ -111,7 +127,12 @@ impl Cache {
     }
 
     fn name(key: &str, format: Format) -> String {
-        format!("{key}.{}", format.extension())
+        let extension = format.extension();
+        let mut name = String::with_capacity(key.len() + 1 + extension.len());
+        name.push_str(key);
+        name.push('.');
+        name.push_str(extension);
+        name
     }
 
     fn mark(&self, name: String) {
@@ -126,26 +147,65 @@ impl Cache {
     /// record (written by an older kepu, or its record lost) or with other bytes counts as
     /// absent: it is encoded again and replaced.
     pub fn get(&self, key: &str, format: Format) -> Option<Stored> {
-        let name = Self::name(key, format);
-        let path = self.dir.join(&name);
-        let (identity, id) = Identity::with_id(&path)?;
-        let (sha256, same) = {
-            let recorded = self.recorded.lock().ok()?;
-            let r = recorded.get(&name)?;
-            (r.sha256.clone(), identity == r.identity)
+        self.get_all(&[(key, format)]).pop().flatten()
+    }
+
+    /// [`Cache::get`] for each of `wanted` (key and format), in order. A warm build asks for
+    /// every file of a photo's set at once: each entry is looked at on disk without a lock,
+    /// then the records and the used names are each locked once.
+    pub fn get_all(&self, wanted: &[(&str, Format)]) -> Vec<Option<Stored>> {
+        let looks: Vec<Option<(String, PathBuf, Identity, crate::output::FileId)>> = wanted
+            .iter()
+            .map(|&(key, format)| {
+                let name = Self::name(key, format);
+                let path = self.dir.join(&name);
+                let (identity, id) = Identity::with_id(&path)?;
+                Some((name, path, identity, id))
+            })
+            .collect();
+        // (recorded digest, whether the identity is the recorded one)
+        let records: Vec<Option<(String, bool)>> = {
+            let Ok(recorded) = self.recorded.lock() else { return vec![None; wanted.len()] };
+            looks
+                .iter()
+                .map(|look| {
+                    let (name, _, identity, _) = look.as_ref()?;
+                    recorded.get(name).map(|r| (r.sha256.clone(), *identity == r.identity))
+                })
+                .collect()
         };
-        if !same {
-            let bytes = std::fs::read(&path).ok()?;
-            if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)) != sha256 || Identity::of(&path)? != identity {
-                return None;
+        let mut found = Vec::with_capacity(wanted.len());
+        let mut used = Vec::with_capacity(wanted.len());
+        for (look, record) in looks.into_iter().zip(records) {
+            let (Some((name, path, identity, id)), Some((sha256, same))) = (look, record) else {
+                found.push(None);
+                continue;
+            };
+            if !same && !self.still_holds(&name, &path, identity, &sha256) {
+                found.push(None);
+                continue;
             }
-            if let Ok(mut recorded) = self.recorded.lock() {
-                recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
-                self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            used.push(name);
+            found.push(Some(Stored { file: path, sha256, bytes: identity.len, id }));
         }
-        self.mark(name);
-        Some(Stored { file: path, sha256, bytes: identity.len, id })
+        if let Ok(mut names) = self.used.lock() {
+            names.extend(used);
+        }
+        found
+    }
+
+    /// Whether the entry `name` at `path`, whose identity is no longer the recorded one,
+    /// still holds the recorded bytes (read and hashed); if so its new identity is recorded.
+    fn still_holds(&self, name: &str, path: &Path, identity: Identity, sha256: &str) -> bool {
+        let Ok(bytes) = std::fs::read(path) else { return false };
+        if sha256_hex(&bytes) != sha256 || Identity::of(path) != Some(identity) {
+            return false;
+        }
+        if let Ok(mut recorded) = self.recorded.lock() {
+            recorded.insert(name.to_string(), Recorded { identity, sha256: sha256.to_string() });
+            self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        true
     }
 
     /// Store an entry (read-only); returns it.
@@ -156,7 +216,7 @@ impl Cache {
         let path = self.write_file(&name, &tmp, bytes, true)?;
         let (identity, id) =
             Identity::with_id(&path).ok_or_else(|| ImageError::Cache { why: format!("{}: vanished after writing", path.display()) })?;
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         if let Ok(mut recorded) = self.recorded.lock() {
             recorded.insert(name.clone(), Recorded { identity, sha256: sha256.clone() });
             self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -239,7 +299,7 @@ impl Cache {
     /// (`kepu build`).
     pub fn prune(&self) -> std::io::Result<usize> {
         self.refuse_links().map_err(|e| std::io::Error::other(e.to_string()))?;
-        let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+        let Ok(used) = self.used.lock() else { return Ok(0) };
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -247,8 +307,9 @@ impl Cache {
         };
         let mut removed = 0;
         for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !used.contains(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let name = entry.file_name();
+            let in_use = name.to_str().is_some_and(|n| used.contains(n));
+            if !in_use && entry.file_type().is_ok_and(|t| t.is_file()) {
                 std::fs::remove_file(entry.path())?;
                 removed += 1;
             }
@@ -266,11 +327,15 @@ impl Cache {
 
 /// Parse [`ENTRIES_FILE`]; lines that do not parse are skipped (their entries are encoded
 /// again).
-fn parse_recorded(text: &str) -> HashMap<String, Recorded> {
-    let mut out = HashMap::new();
+fn parse_recorded(text: &str) -> FxHashMap<String, Recorded> {
+    let mut out = FxHashMap::with_capacity_and_hasher(text.len() / 120, Default::default());
     for line in text.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        let [name, len, mtime, inode, sha256] = f[..] else { continue };
+        let mut f = line.split('\t');
+        let (Some(name), Some(len), Some(mtime), Some(inode), Some(sha256), None) =
+            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
         let (Ok(len), Ok(mtime_ns), Ok(inode)) = (len.parse(), mtime.parse(), inode.parse()) else { continue };
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) || name.contains('/') {
             continue;
@@ -287,6 +352,17 @@ mod tests {
 
     fn request() -> Request {
         Request { op: Operation::FitWidth(400), encoding: Encoding { format: Format::Webp, quality: 75 } }
+    }
+
+    #[test]
+    fn keys_hash_the_same_text_as_ever_so_existing_caches_stay_valid() {
+        let text = |t: &str| sha256_hex(format!("{KEY_VERSION}\nabc\n{t}").as_bytes());
+        assert_eq!(key("abc", &request()), text("fit_width:400\nwebp:q75"));
+        let fill = Request { op: Operation::Fill { width: 1200, height: 630 }, encoding: Encoding { format: Format::Png, quality: 0 } };
+        assert_eq!(key("abc", &fill), text("fill:1200x630\npng"));
+        let scale = Request { op: Operation::Scale { width: 7, height: 9 }, encoding: Encoding { format: Format::Jpeg, quality: 82 } };
+        assert_eq!(key("abc", &scale), text("scale:7x9\njpg:q82"));
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

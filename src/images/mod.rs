@@ -57,14 +57,21 @@ impl Operation {
         })
     }
 
-    /// Stable text for cache keys.
-    pub fn key(self) -> String {
-        match self {
-            Operation::Scale { width, height } => format!("scale:{width}x{height}"),
-            Operation::FitWidth(w) => format!("fit_width:{w}"),
-            Operation::FitHeight(h) => format!("fit_height:{h}"),
-            Operation::Fit { width, height } => format!("fit:{width}x{height}"),
-            Operation::Fill { width, height } => format!("fill:{width}x{height}"),
+    /// Append the operation's stable text for cache keys (`fit_width:400`) to `out`.
+    pub fn push_key(self, out: &mut String) {
+        let mut number = itoa::Buffer::new();
+        let (name, width, height) = match self {
+            Operation::Scale { width, height } => ("scale:", width, Some(height)),
+            Operation::FitWidth(w) => ("fit_width:", w, None),
+            Operation::FitHeight(h) => ("fit_height:", h, None),
+            Operation::Fit { width, height } => ("fit:", width, Some(height)),
+            Operation::Fill { width, height } => ("fill:", width, Some(height)),
+        };
+        out.push_str(name);
+        out.push_str(number.format(width));
+        if let Some(height) = height {
+            out.push('x');
+            out.push_str(number.format(height));
         }
     }
 }
@@ -104,10 +111,12 @@ pub struct Encoding {
 }
 
 impl Encoding {
-    pub fn key(self) -> String {
-        match self.format {
-            Format::Png => "png".into(),
-            f => format!("{}:q{}", f.extension(), self.quality),
+    /// Append the settings' stable text for cache keys (`webp:q75`, `png`) to `out`.
+    pub fn push_key(self, out: &mut String) {
+        out.push_str(self.format.extension());
+        if self.format != Format::Png {
+            out.push_str(":q");
+            out.push_str(itoa::Buffer::new().format(self.quality));
         }
     }
 }
@@ -215,8 +224,8 @@ pub struct Pipeline {
 /// keeps).
 #[derive(Debug, Default)]
 pub struct SourceMemo {
-    known: std::sync::Mutex<std::collections::HashMap<PathBuf, (Identity, Source)>>,
-    asked: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    known: std::sync::Mutex<rustc_hash::FxHashMap<PathBuf, (Identity, Source)>>,
+    asked: std::sync::Mutex<rustc_hash::FxHashSet<PathBuf>>,
     /// Whether `known` changed since it was loaded or last saved.
     dirty: std::sync::atomic::AtomicBool,
 }
@@ -226,7 +235,9 @@ impl SourceMemo {
     /// when last read is not read again; the pixel limit applies either way.
     pub fn source(&self, path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
         if let Ok(mut asked) = self.asked.lock() {
-            asked.insert(path.to_path_buf());
+            if !asked.contains(path) {
+                asked.insert(path.to_path_buf());
+            }
         }
         let identity = Identity::of(path);
         if let Some(id) = identity {
@@ -360,11 +371,13 @@ impl Pipeline {
     pub fn run(&self, source: &Source, requests: &[Request]) -> Result<(Vec<Processed>, RunStats), ImageError> {
         let mut stats = RunStats::default();
         let keys: Vec<String> = requests.iter().map(|r| cache::key(&source.hash, r)).collect();
+        let wanted: Vec<(&str, Format)> = keys.iter().zip(requests).map(|(k, r)| (k.as_str(), r.encoding.format)).collect();
+        let found = self.cache.get_all(&wanted);
         let mut pixels: Option<codec::Pixels> = None;
         let mut out = Vec::with_capacity(requests.len());
-        for (request, key) in requests.iter().zip(keys) {
+        for ((request, key), found) in requests.iter().zip(keys).zip(found) {
             let planned = codec::plan(request.op, source.header.width, source.header.height);
-            let stored = match self.cache.get(&key, request.encoding.format) {
+            let stored = match found {
                 Some(stored) => {
                     stats.cached += 1;
                     stored
@@ -397,8 +410,8 @@ pub struct RunStats {
 }
 
 /// Parse [`SOURCES_FILE`]; lines that do not parse are skipped (the file is only a shortcut).
-fn parse_known(text: &str) -> std::collections::HashMap<PathBuf, (Identity, Source)> {
-    let mut out = std::collections::HashMap::new();
+fn parse_known(text: &str) -> rustc_hash::FxHashMap<PathBuf, (Identity, Source)> {
+    let mut out = rustc_hash::FxHashMap::default();
     for line in text.lines() {
         let f: Vec<&str> = line.splitn(10, '\t').collect();
         let [len, mtime, ctime, inode, hash, width, height, format, path] = f[..] else { continue };
@@ -440,7 +453,7 @@ fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
 /// limit applied). [`SourceMemo::source`] calls it for what it does not know.
 pub fn read_source(path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
     let bytes = read(path)?;
-    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let hash = cache::sha256_hex(&bytes);
     let header = codec::header(&bytes, max_pixels)?;
     Ok(Source { path: path.to_path_buf(), hash, header })
 }

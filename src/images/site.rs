@@ -8,6 +8,8 @@
 //! published, even when only linked to.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -145,9 +147,11 @@ pub fn process_site(
     let config = &site.config.images;
     check_config(config)?;
     let content = root.join("content");
-    let mut jobs: BTreeMap<PathBuf, Job> = BTreeMap::new();
+    // By source file; ordered once, by the path's bytes, when all are known (a map ordered
+    // by path components costs more than the rest of a warm build's planning).
+    let mut jobs: FxHashMap<PathBuf, Job> = FxHashMap::default();
     let mut diags = Diagnostics::new();
-    let add_use = |jobs: &mut BTreeMap<PathBuf, Job>,
+    let add_use = |jobs: &mut FxHashMap<PathBuf, Job>,
                        diags: &mut Diagnostics,
                        src: &str,
                        bundle: Option<(&str, &str)>,
@@ -206,7 +210,8 @@ pub fn process_site(
     let set_requests = responsive_requests(config);
     let total = jobs.len();
     let done = AtomicUsize::new(0);
-    let jobs: Vec<(PathBuf, Job)> = jobs.into_iter().collect();
+    let mut jobs: Vec<(PathBuf, Job)> = jobs.into_iter().collect();
+    jobs.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     type Made = (Responsive, Vec<OutputFile>, super::RunStats);
     let results: Vec<Result<Made, ImageError>> = jobs
         .par_iter()
@@ -219,7 +224,7 @@ pub fn process_site(
         .collect();
 
     let mut set = ImageSet::default();
-    let mut files: BTreeMap<String, OutputFile> = BTreeMap::new();
+    let mut files: Vec<OutputFile> = Vec::new();
     for ((_, job), result) in jobs.iter().zip(results) {
         let (responsive, made, stats) = match result {
             Ok(r) => r,
@@ -269,13 +274,23 @@ pub fn process_site(
             set.covers.insert(c.clone(), responsive.clone());
         }
         set.replaced.insert(responsive.full.path.clone());
-        files.extend(made.into_iter().map(|f| (f.path.clone(), f)));
+        files.extend(made);
     }
     if diags.has_errors() {
         return Err(diags.sorted());
     }
     pipeline.save_known().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
-    set.files = files.into_values().collect();
+    // A path two sources make (a static file and a bundle file at one address) is made once,
+    // from the last of them by source path.
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|later, earlier| {
+        let same = later.path == earlier.path;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    set.files = files;
     set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files).with_memo(pipeline.memo())));
     Ok(set)
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::markdown::escape_html;
+use super::markdown::push_escaped;
 use crate::images::{Responsive, Variant};
 use crate::model::Site;
 
@@ -22,8 +22,35 @@ pub struct Look<'a> {
 /// A `srcset`: each candidate's URL with the two characters that would end it (a space, a
 /// comma) percent-encoded, so a photo named `展厅 1.jpg` keeps its responsive set.
 fn srcset(prefix: &str, variants: &[Variant]) -> String {
-    let url = |path: &str| path.replace(' ', "%20").replace(',', "%2C");
-    variants.iter().map(|v| format!("{}/{} {}w", url(prefix), url(&v.path), v.width)).collect::<Vec<_>>().join(", ")
+    let mut out = String::new();
+    push_srcset(&mut out, prefix, variants, |out, piece| out.push_str(piece));
+    out
+}
+
+/// [`srcset`] appended to `out`, each piece of text through `push` (plain, or escaped for an
+/// attribute). Markup for every photo of a page is written this way, without a string of
+/// its own per piece.
+fn push_srcset(out: &mut String, prefix: &str, variants: &[Variant], push: fn(&mut String, &str)) {
+    let push_url = |out: &mut String, url: &str| {
+        let mut rest = url;
+        while let Some(at) = rest.find([' ', ',']) {
+            push(out, &rest[..at]);
+            out.push_str(if rest.as_bytes()[at] == b' ' { "%20" } else { "%2C" });
+            rest = &rest[at + 1..];
+        }
+        push(out, rest);
+    };
+    for (i, v) in variants.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_url(out, prefix);
+        out.push('/');
+        push_url(out, &v.path);
+        out.push(' ');
+        out.push_str(itoa::Buffer::new().format(v.width));
+        out.push('w');
+    }
 }
 
 /// The `<picture>` for `r`, with `alt` (already plain text; `None` marks it decorative).
@@ -34,39 +61,71 @@ pub fn picture(site: &Site, r: &Responsive, alt: Option<&str>, title: &str, look
 /// [`picture`] for a site whose URLs start with `prefix` (the base URL's path, or nothing):
 /// what the template functions use, which hold no site.
 pub fn picture_at(prefix: &str, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) -> String {
-    let largest = r.fallback.last().expect("a set has a variant");
-    let sizes = escape_html(look.sizes);
-    let loading = if look.eager { r#" fetchpriority="high""# } else { r#" loading="lazy" decoding="async""# };
-    let title_attr = if title.is_empty() { String::new() } else { format!(r#" title="{}""#, escape_html(title)) };
-    let mut html = format!(
-        r#"<picture><source type="image/webp" srcset="{}" sizes="{sizes}"><img src="{}" srcset="{}" sizes="{sizes}" width="{}" height="{}" alt="{}"{title_attr}{loading}></picture>"#,
-        escape_html(&srcset(prefix, &r.webp)),
-        escape_html(&format!("{prefix}/{}", largest.path)),
-        escape_html(&srcset(prefix, &r.fallback)),
-        r.width,
-        r.height,
-        escape_html(alt.unwrap_or("")),
-    );
-    // A link around a decorative image would have no name for screen readers: none then.
-    if look.link_full && alt.is_some() {
-        html = format!(
-            r#"<a class="photo-full" href="{}" title="查看原图（{}×{}）">{html}</a>"#,
-            escape_html(&format!("{prefix}/{}", r.full.path)),
-            r.full.width,
-            r.full.height
-        );
-    }
+    let mut html = String::with_capacity(1024);
+    push_picture(&mut html, prefix, r, alt, title, look);
     html
+}
+
+/// [`picture_at`] appended to `out`.
+fn push_picture(out: &mut String, prefix: &str, r: &Responsive, alt: Option<&str>, title: &str, look: Look<'_>) {
+    let largest = r.fallback.last().expect("a set has a variant");
+    let mut number = itoa::Buffer::new();
+    // A link around a decorative image would have no name for screen readers: none then.
+    let link = look.link_full && alt.is_some();
+    if link {
+        out.push_str(r#"<a class="photo-full" href=""#);
+        push_escaped(out, prefix);
+        out.push('/');
+        push_escaped(out, &r.full.path);
+        out.push_str(r#"" title="查看原图（"#);
+        out.push_str(number.format(r.full.width));
+        out.push('×');
+        out.push_str(number.format(r.full.height));
+        out.push_str(r#"）">"#);
+    }
+    out.push_str(r#"<picture><source type="image/webp" srcset=""#);
+    push_srcset(out, prefix, &r.webp, push_escaped);
+    out.push_str(r#"" sizes=""#);
+    push_escaped(out, look.sizes);
+    out.push_str(r#""><img src=""#);
+    push_escaped(out, prefix);
+    out.push('/');
+    push_escaped(out, &largest.path);
+    out.push_str(r#"" srcset=""#);
+    push_srcset(out, prefix, &r.fallback, push_escaped);
+    out.push_str(r#"" sizes=""#);
+    push_escaped(out, look.sizes);
+    out.push_str(r#"" width=""#);
+    out.push_str(number.format(r.width));
+    out.push_str(r#"" height=""#);
+    out.push_str(number.format(r.height));
+    out.push_str(r#"" alt=""#);
+    push_escaped(out, alt.unwrap_or(""));
+    out.push('"');
+    if !title.is_empty() {
+        out.push_str(r#" title=""#);
+        push_escaped(out, title);
+        out.push('"');
+    }
+    out.push_str(if look.eager { r#" fetchpriority="high""# } else { r#" loading="lazy" decoding="async""# });
+    out.push_str("></picture>");
+    if link {
+        out.push_str("</a>");
+    }
 }
 
 /// A figure: the picture and, when there is one, its caption.
 pub fn figure(site: &Site, r: &Responsive, alt: Option<&str>, caption: &str, look: Look<'_>) -> String {
-    let pic = picture(site, r, alt, "", look);
-    if caption.is_empty() {
-        format!("<figure class=\"photo\">{pic}</figure>\n")
-    } else {
-        format!("<figure class=\"photo\">{pic}<figcaption>{}</figcaption></figure>\n", escape_html(caption))
+    let mut html = String::with_capacity(1200);
+    html.push_str("<figure class=\"photo\">");
+    push_picture(&mut html, &site.config.path_prefix(), r, alt, "", look);
+    if !caption.is_empty() {
+        html.push_str("<figcaption>");
+        push_escaped(&mut html, caption);
+        html.push_str("</figcaption>");
     }
+    html.push_str("</figure>\n");
+    html
 }
 
 /// What templates get for a typed page's cover (`page.cover`): ready-made markup for the

@@ -137,7 +137,7 @@ pub struct Staging {
     reused: bool,
     /// What the reused folder held when this build took it (empty for a new folder), by
     /// path; looked up before each file is written and swept of what is left at the end.
-    previous: std::collections::HashMap<String, Found>,
+    previous: rustc_hash::FxHashMap<String, Found>,
     /// The staging folder's device, to tell a kept file from one with the same inode number
     /// on another file system.
     device: u64,
@@ -148,9 +148,14 @@ pub struct Staging {
 
 #[derive(Default)]
 struct StagingState {
-    /// Every path written so far (site files and compressed siblings) with its manifest entry;
-    /// `None` while it is being written.
-    entries: BTreeMap<String, Option<manifest::Entry>>,
+    /// Every path claimed so far (site files and compressed siblings), written or being
+    /// written.
+    claimed: rustc_hash::FxHashSet<String>,
+    /// Every folder a claimed path is in (`a` and `a/b` for `a/b/c.html`): no file may take
+    /// one of these paths.
+    folders: rustc_hash::FxHashSet<String>,
+    /// Every path written, with its manifest entry (in no order).
+    entries: Vec<(String, manifest::Entry)>,
     /// The paths of the site's own files (not compressed siblings).
     originals: std::collections::BTreeSet<String>,
     /// Folders already created.
@@ -255,9 +260,53 @@ impl Staging {
         }
     }
 
-    /// [`Staging::add`] for many files, in parallel.
+    /// [`Staging::add`] for many files, in parallel. Files the reused folder already holds
+    /// (photos an earlier build linked in) need nothing done on disk: they are recorded all
+    /// at once, under one lock, rather than contending for it file by file.
     pub fn add_all(&self, files: Vec<OutputFile>) {
-        files.into_par_iter().for_each(|f| self.add(f));
+        let (held, rest): (Vec<OutputFile>, Vec<OutputFile>) = files.into_iter().partition(|f| self.holds(f));
+        self.add_held(held);
+        rest.into_par_iter().for_each(|f| self.add(f));
+    }
+
+    /// Whether `f` is a kept file nothing transforms, already at its (safe) path in the reused
+    /// folder.
+    fn holds(&self, f: &OutputFile) -> bool {
+        let Contents::Linked { file, bytes, id, .. } = &f.contents else { return false };
+        !self.transforms(&f.path, *bytes) && is_safe_relative(&f.path) && self.holds_already(&f.path, file, *id)
+    }
+
+    /// Whether the file at `path` is minified or compressed on its way out (so it is written,
+    /// never linked).
+    fn transforms(&self, path: &str, bytes: u64) -> bool {
+        (self.options.minify && minify::Kind::of(path).is_some())
+            || (self.options.precompress && compress::eligible(path, bytes as usize))
+    }
+
+    /// Record files [`Staging::holds`] says are in place: claimed like any other (a second
+    /// output of the same path is still a conflict), listed in the manifest, nothing written.
+    fn add_held(&self, files: Vec<OutputFile>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if files.is_empty() || self.failed.load(Relaxed) {
+            return;
+        }
+        let Ok(mut state) = self.state.lock() else {
+            self.failed.store(true, Relaxed);
+            return;
+        };
+        for f in files {
+            let Contents::Linked { sha256, bytes, .. } = f.contents else { continue };
+            if let Err(e) = claim_in(&mut state, &f.path) {
+                self.failed.store(true, Relaxed);
+                state.errors.entry(f.path).or_insert(e);
+                return;
+            }
+            state.report.files += 1;
+            state.report.bytes += bytes;
+            state.report.bytes_before_minify += bytes;
+            state.originals.insert(f.path.clone());
+            state.entries.push((f.path, manifest::Entry { sha256, bytes }));
+        }
     }
 
     fn try_add(&self, file: OutputFile) -> Result<(), (String, WriteError)> {
@@ -297,9 +346,7 @@ impl Staging {
             report.not_minified.push((path.clone(), e));
         }
         state.originals.insert(path.clone());
-        for (p, entry) in written.entries {
-            state.entries.insert(p, Some(entry));
-        }
+        state.entries.extend(written.entries);
         Ok(())
     }
 
@@ -308,19 +355,7 @@ impl Staging {
     /// so is a file where another output needs a folder (`a` and `a/index.html`).
     fn claim(&self, path: &str) -> Result<(), WriteError> {
         let mut state = self.state.lock().map_err(|_| poisoned(&self.dir))?;
-        let conflict = || WriteError::Conflict(path.to_string());
-        if state.entries.contains_key(path) {
-            return Err(conflict());
-        }
-        if path.match_indices('/').any(|(i, _)| state.entries.contains_key(&path[..i])) {
-            return Err(conflict());
-        }
-        let below = format!("{path}/");
-        if state.entries.range(below.clone()..).next().is_some_and(|(p, _)| p.starts_with(&below)) {
-            return Err(conflict());
-        }
-        state.entries.insert(path.to_string(), None);
-        Ok(())
+        claim_in(&mut state, path)
     }
 
     /// Create the folder `rel` of the staging folder. In a reused folder a file may stand
@@ -418,7 +453,7 @@ impl Staging {
         }
         let mut report = state.report;
         report.not_minified.sort_by(|a, b| a.0.cmp(&b.0));
-        let entries: BTreeMap<String, manifest::Entry> = state.entries.into_iter().filter_map(|(p, e)| Some((p, e?))).collect();
+        let entries: BTreeMap<String, manifest::Entry> = state.entries.into_iter().collect();
         self.sweep(&entries);
         let manifest_path = self.dir.join(MANIFEST);
         self.clear(MANIFEST)?;
@@ -437,6 +472,24 @@ impl Drop for Staging {
             keep_or_remove(&self.dir, self.keep.as_deref().filter(|_| self.reused));
         }
     }
+}
+
+/// [`Staging::claim`] with the state locked.
+fn claim_in(state: &mut StagingState, path: &str) -> Result<(), WriteError> {
+    let conflict = || WriteError::Conflict(path.to_string());
+    let folders = || path.match_indices('/').map(|(i, _)| &path[..i]);
+    if state.claimed.contains(path) || state.folders.contains(path) || folders().any(|f| state.claimed.contains(f)) {
+        return Err(conflict());
+    }
+    state.claimed.insert(path.to_string());
+    // Deepest first: a folder already known has its own folders known too.
+    for folder in folders().rev() {
+        if state.folders.contains(folder) {
+            break;
+        }
+        state.folders.insert(folder.to_string());
+    }
+    Ok(())
 }
 
 /// Move a replaced output (or an unfinished staging folder) to `keep` for the next build to
@@ -568,9 +621,7 @@ impl Staging {
         let options = self.options;
         if let Contents::Linked { file, sha256, bytes, id } = &f.contents {
             // A kept file nothing transforms (an image): linked, not read. Else read as a copy.
-            let transformed = (options.minify && minify::Kind::of(path).is_some())
-                || (options.precompress && compress::eligible(path, *bytes as usize));
-            if !transformed {
+            if !self.transforms(path, *bytes) {
                 if !self.holds_already(path, file, *id) {
                     self.clear(path)?;
                     link_or_copy(file, &self.dir.join(path), *bytes)?;
