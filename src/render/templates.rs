@@ -1132,6 +1132,19 @@ impl Charts {
             }
             _ => return Err(tera::Error::message("chart: give either page=\"a page's title\" (its [[figures]]) or data={[…]}")),
         };
+        Self::draw_points(title, points, kind, unit, || (spec.text)("id"))
+    }
+
+    /// The chart of `points` (label, value), titled `title`, as a `kind` (`bar` or `line`)
+    /// chart; its element id `id()`, else one made from the title. The `chart` function's data
+    /// once read, or a content call's literal data read straight from the call.
+    pub fn draw_points<'i>(
+        title: String,
+        points: Vec<(String, f64)>,
+        kind: &str,
+        unit: String,
+        id: impl FnOnce() -> TeraResult<Option<&'i str>>,
+    ) -> TeraResult<super::charts::RenderedChart> {
         if kind != "bar" && kind != "line" {
             return Err(tera::Error::message(format!("chart: kind must be \"bar\" or \"line\", not \"{kind}\"")));
         }
@@ -1149,7 +1162,7 @@ impl Charts {
             serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
         };
         let title = &chart.title;
-        let id = (spec.text)("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
+        let id = id()?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
         Ok(super::charts::render_with_id(&chart, id))
     }
 }
