@@ -81,20 +81,32 @@ fn fixed(v: f64, decimals: u32) -> Option<(bool, u64, u32)> {
 
 /// `digits` / 10^`decimals` with exactly `decimals` places, `-` first when `negative`: the
 /// text `{:.N}` gives for [`fixed`]'s result, written without the formatting machinery (a
-/// chart writes dozens of numbers).
+/// chart writes dozens of numbers): the digits written once, the point put between them.
 fn write_fixed(out: &mut impl std::fmt::Write, negative: bool, digits: u64, decimals: u32) -> std::fmt::Result {
-    let scale = [1, 10, 100, 1000][decimals as usize];
     if negative {
         out.write_char('-')?;
     }
     let mut text = itoa::Buffer::new();
-    out.write_str(text.format(digits / scale))?;
-    if decimals > 0 {
-        out.write_char('.')?;
-        // The fraction with its leading zeros: 10^decimals + fraction, its leading 1 dropped.
-        out.write_str(&text.format(scale + digits % scale)[1..])?;
+    let all = text.format(digits);
+    let places = decimals as usize;
+    if places == 0 {
+        return out.write_str(all);
     }
-    Ok(())
+    match all.len().checked_sub(places).filter(|&whole| whole > 0) {
+        Some(whole) => {
+            out.write_str(&all[..whole])?;
+            out.write_char('.')?;
+            out.write_str(&all[whole..])
+        }
+        // Below one: `0.`, then the zeros the digits leave out (0.05 is `5` at two places).
+        None => {
+            out.write_str("0.")?;
+            for _ in all.len()..places {
+                out.write_char('0')?;
+            }
+            out.write_str(all)
+        }
+    }
 }
 
 /// Format a number without trailing zeros (13.21, 100, 0.5).
