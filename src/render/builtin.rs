@@ -23,6 +23,7 @@ use tera::Value;
 
 use super::components::{Arg, Literal};
 use super::markdown::push_escaped;
+use super::charts;
 use super::templates::{ChartSpec, Charts, PageByTitle};
 use crate::load::theme::TemplateSource;
 
@@ -97,18 +98,18 @@ impl Builtins {
         let (page, title, kind, unit) = (page?, title?, kind?, unit?);
         // {% if page %}{% set c = chart(page=page, title=title or page, …) %}
         // {% else %}{% set c = chart(title=title, data=data, …) %}{% endif %}
-        let c = if !page.is_empty() {
+        let (c, id) = if !page.is_empty() {
             let title = if title.is_empty() { page } else { title };
             let text = |name: &'static str| Ok(if name == "title" { Some(title) } else { None });
-            self.charts.draw(&ChartSpec { kind, unit, page: Some(page), data: None, text: &text }).ok()?
+            self.charts.chart(&ChartSpec { kind, unit, page: Some(page), data: None, text: &text }).ok()?
         } else {
-            Charts::draw_points(title.to_string(), points(data)?, kind, unit.to_string(), || Ok(None)).ok()?
+            Charts::chart_of_points(title.to_string(), points(data)?, kind, unit.to_string(), || Ok(None)).ok()?
         };
-        out.reserve(c.svg.len() + 1024);
+        out.reserve(3072);
         out.push_str("<figure class=\"chart-figure\" aria-labelledby=\"");
-        escape(out, &c.id);
+        escape(out, &id);
         out.push_str("-caption\">\n  <figcaption id=\"");
-        escape(out, &c.id);
+        escape(out, &id);
         out.push_str("-caption\">");
         escape(out, &c.title);
         if !c.unit.is_empty() {
@@ -117,7 +118,7 @@ impl Builtins {
             out.push_str("）</span>");
         }
         out.push_str("</figcaption>\n  <div class=\"chart-box\">");
-        out.push_str(&c.svg);
+        charts::push_svg(out, &c, &id);
         out.push_str("</div>\n  <table class=\"chart-table\">\n    <caption class=\"visually-hidden\">");
         escape(out, &c.title);
         out.push_str("：数据表</caption>\n    <thead><tr><th scope=\"col\">项目</th><th scope=\"col\" class=\"num\">数值");
@@ -127,11 +128,12 @@ impl Builtins {
             out.push('）');
         }
         out.push_str("</th></tr></thead>\n    <tbody>");
-        for r in &c.rows {
+        for p in &c.points {
             out.push_str("<tr><th scope=\"row\">");
-            escape(out, &r.label);
+            escape(out, &p.label);
             out.push_str("</th><td class=\"num\">");
-            escape(out, &r.value);
+            // (A number has nothing to escape.)
+            charts::push_number(out, p.value);
             out.push_str("</td></tr>");
         }
         out.push_str("\n    </tbody>\n  </table>\n</figure>");
