@@ -322,7 +322,8 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg<'_>>, bool), Problem> 
         let (kind, value) = match bytes.get(i) {
             Some(b'"') | Some(b'\'') => {
                 let end = closing_quote(bytes, i).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
-                let value = Literal::parse(&text[i..=end]);
+                // (What `Literal::parse` makes of the quoted text, without finding its end again.)
+                let value = unescape(&text[i + 1..end]).map(Literal::Text);
                 i = end + 1;
                 (ArgKind::String, value)
             }
@@ -912,30 +913,36 @@ impl Placeholders {
     /// else (private-use characters of the text) stays as it is.
     pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
         let mark = self.mark.as_bytes();
-        if find_mark(html.as_bytes(), mark).is_none() {
+        // (Each placeholder is looked for once: the text before the first is most of a page.)
+        let mut found = find_mark(html.as_bytes(), mark);
+        if found.is_none() {
             return html.to_string();
         }
         let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
         let mut rest = html;
-        while let Some(pos) = find_mark(rest.as_bytes(), mark) {
+        while let Some(pos) = found {
             let after = &rest[pos + mark.len()..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
-                out.push_str(&rest[..pos + mark.len()]);
-                rest = after;
-                continue;
-            };
-            let before = &rest[..pos];
-            let html_k = rendered.get(k).map_or("", String::as_str);
-            if before.ends_with("<p>") && tail.starts_with("</p>") {
-                out.push_str(&before[..before.len() - 3]);
-                out.push_str(html_k.trim_end());
-                rest = &tail[4..];
-            } else {
-                out.push_str(before);
-                out.push_str(html_k.trim());
-                rest = tail;
+            match (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) {
+                (Ok(k), Some(tail)) => {
+                    let before = &rest[..pos];
+                    let html_k = rendered.get(k).map_or("", String::as_str);
+                    if before.ends_with("<p>") && tail.starts_with("</p>") {
+                        out.push_str(&before[..before.len() - 3]);
+                        out.push_str(html_k.trim_end());
+                        rest = &tail[4..];
+                    } else {
+                        out.push_str(before);
+                        out.push_str(html_k.trim());
+                        rest = tail;
+                    }
+                }
+                _ => {
+                    out.push_str(&rest[..pos + mark.len()]);
+                    rest = after;
+                }
             }
+            found = find_mark(rest.as_bytes(), mark);
         }
         out.push_str(rest);
         out
