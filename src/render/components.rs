@@ -1097,6 +1097,18 @@ mod tests {
         assert_eq!(s.calls.iter().map(|c| c.literal).collect::<Vec<_>>(), [true, false, false, false]);
     }
 
+    /// A literal map's keys are checked for repeats by sorting once it is long: a map of tens
+    /// of thousands of entries (hostile or generated) is not compared pair by pair.
+    #[test]
+    fn a_long_map_with_a_repeated_key_is_left_to_tera_like_a_short_one() {
+        let entries: Vec<String> = (0..20_000).map(|k| format!("\"k{k}\": {k}")).collect();
+        let map = format!("{{{}}}", entries.join(", "));
+        assert!(matches!(Literal::parse(&map), Some(Literal::Map(e)) if e.len() == 20_000));
+        let repeated = format!("{{{}, \"k7\": 0}}", entries.join(", "));
+        assert_eq!(Literal::parse(&repeated), None);
+        assert_eq!(Literal::parse("{\"a\": 1, \"b\": 2, \"a\": 3}"), None);
+    }
+
     #[test]
     fn a_quote_after_a_backslash_does_not_close_the_text() {
         let s = scan(r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }} after"#).unwrap();
