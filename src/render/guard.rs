@@ -178,12 +178,10 @@ fn find_endraw(text: &str, from: usize) -> Option<usize> {
     None
 }
 
-/// Render `name` into bytes with a fresh step counter. `content` is the length of the body
-/// HTML the template will write (0 when none): room is made for it and about 12 kB of page
-/// around it, so that a long page is not written into 16 kB and then copied into 32.
-pub fn render_bytes(tera: &Tera, name: &str, context: &Context, content: usize) -> TeraResult<Vec<u8>> {
+/// Render `name` into bytes with a fresh step counter.
+pub fn render_bytes(tera: &Tera, name: &str, context: &Context) -> TeraResult<Vec<u8>> {
     STEPS.with(|s| s.set(0));
-    let mut out = Vec::with_capacity((content + 12 * 1024).max(16 * 1024));
+    let mut out = Vec::with_capacity(16 * 1024);
     tera.render_to(name, context, &mut out)?;
     // The build holds every rendered page until the write stage: without this a 10 kB page
     // would keep its 16 kB buffer, a 17 kB one 32 kB (a 10,000-page site held about 60 MB of
@@ -194,7 +192,7 @@ pub fn render_bytes(tera: &Tera, name: &str, context: &Context, content: usize) 
 
 /// Render `name` to a string with a fresh step counter.
 pub fn render(tera: &Tera, name: &str, context: &Context) -> TeraResult<String> {
-    let bytes = render_bytes(tera, name, context, 0)?;
+    let bytes = render_bytes(tera, name, context)?;
     String::from_utf8(bytes).map_err(tera::Error::message)
 }
 

@@ -537,8 +537,6 @@ pub fn output_path(url_path: &str) -> String {
 /// One target's template context: its own variables (the globals are Tera's global context).
 struct TargetContext {
     ctx: Context,
-    /// The length of the body HTML the template writes (room is made for it up front).
-    content_len: usize,
 }
 
 impl TargetContext {
@@ -555,11 +553,11 @@ impl TargetContext {
 
 impl Renderer<'_> {
     fn context(&self) -> TargetContext {
-        TargetContext { ctx: Context::new(), content_len: 0 }
+        TargetContext { ctx: Context::new() }
     }
 
     fn render(&self, template: &str, ctx: TargetContext) -> Result<Vec<u8>, Diagnostic> {
-        guard::render_bytes(&self.tera, template, &ctx.ctx, ctx.content_len)
+        guard::render_bytes(&self.tera, template, &ctx.ctx)
             .map_err(|e| templates::error(&e, &self.assets.templates, &self.sources, Some(template)))
     }
 
@@ -781,7 +779,6 @@ impl Renderer<'_> {
                 .hint("create it in templates/ or remove the `template` field")]);
         }
         let mut ctx = self.context();
-        ctx.content_len = html.len();
         ctx.put("page", page_value(self.site, i, html, &self.refs));
         ctx.insert("current_path", &self.site.url(&p.path));
         ctx.insert("current_url", &self.site.permalink(&p.path));
