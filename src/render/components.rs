@@ -873,6 +873,9 @@ fn type_name(t: tera::ComponentArgType) -> &'static str {
 /// gets a mark made from a hash of its whole text, so that writing a placeholder changes the
 /// text and so the mark (the same body always gets the same mark, so the output stays the
 /// same from build to build). Hashing every body instead was a tenth of what components cost.
+/// (Besides the body's text, the HTML has only the addresses its `@/` links and processed
+/// images resolve to: paths of the site's own files, which no editor writes a placeholder
+/// into by accident.)
 pub struct Placeholders {
     mark: Cow<'static, str>,
 }
