@@ -154,6 +154,12 @@ pub fn is_safe_attribute(name: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BodyText {
     pub headings: Vec<Heading>,
+    /// Byte offset of each of `headings` in the body, in the same order: components in content
+    /// tell the page's own headings from those of a component's body by them.
+    pub heading_offsets: Vec<usize>,
+    /// Byte ranges of the code spans and code blocks, in order: never templated. Collected in
+    /// this pass so that rendering components does not parse the Markdown a second time.
+    pub code: Vec<std::ops::Range<usize>>,
     /// Paragraph text, one block per line, no markup.
     pub plain: String,
     pub internal_links: Vec<InternalLink>,
@@ -218,6 +224,7 @@ pub fn analyse(markdown: &str) -> BodyText {
     let mut in_link = 0usize;
     // The image being read: its alt text is the text events up to its end.
     let mut image: Option<ImageRef> = None;
+    let mut code_block_start = 0;
     for (event, range) in parser {
         if let Some(img) = &mut image {
             match &event {
@@ -242,6 +249,7 @@ pub fn analyse(markdown: &str) -> BodyText {
             Event::Text(_) if !in_code && in_link == 0 => find_stray_links(markdown, range.clone(), &mut out.stray_links),
             Event::Start(Tag::Link { .. }) => in_link += 1,
             Event::End(TagEnd::Link) => in_link = in_link.saturating_sub(1),
+            Event::Code(_) => out.code.push(range.clone()),
             _ => {}
         }
         match event {
@@ -260,6 +268,7 @@ pub fn analyse(markdown: &str) -> BodyText {
                     attrs.iter().map(|(k, _)| HeadingAttribute { name: k.to_string(), offset: range.start }),
                 );
                 heading = Some((heading_level(level), id.map(|s| s.to_string()), String::new()));
+                out.heading_offsets.push(range.start);
             }
             Event::End(TagEnd::Heading(_)) => {
                 if let Some((level, explicit, text)) = heading.take() {
@@ -269,9 +278,13 @@ pub fn analyse(markdown: &str) -> BodyText {
                     out.headings.push(Heading { level, text: text.trim().to_string(), id });
                 }
             }
-            Event::Start(Tag::CodeBlock(_)) => in_code = true,
+            Event::Start(Tag::CodeBlock(_)) => {
+                in_code = true;
+                code_block_start = range.start;
+            }
             Event::End(TagEnd::CodeBlock) => {
                 in_code = false;
+                out.code.push(code_block_start..range.end);
                 push_block(&mut out.plain, &block);
                 block.clear();
             }
@@ -435,6 +448,18 @@ mod tests {
         let t = analyse("## 开放时间\n\ntext\n\n## 开放时间\n\n### Hours {#hours}\n");
         let ids: Vec<_> = t.headings.iter().map(|h| h.id.as_str()).collect();
         assert_eq!(ids, ["开放时间", "开放时间-1", "hours"]);
+    }
+
+    #[test]
+    fn headings_and_code_are_located_in_the_text() {
+        let md = "# 标题\n\n正文 `代码` 文字\n\n```\n块\n```\n\n    缩进\n\n小标题\n---\n";
+        let t = analyse(md);
+        let at = |s: &str| md.find(s).unwrap();
+        assert_eq!(t.heading_offsets, [0, at("小标题")]);
+        assert_eq!(t.heading_offsets.len(), t.headings.len());
+        let code: Vec<&str> = t.code.iter().map(|r| &md[r.clone()]).collect();
+        // (An indented block's range starts after the indentation of its first line.)
+        assert_eq!(code, ["`代码`", "```\n块\n```", "缩进\n"]);
     }
 
     #[test]

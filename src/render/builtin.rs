@@ -21,8 +21,9 @@ use std::sync::Arc;
 
 use tera::Value;
 
-use super::components::Arg;
+use super::components::{Arg, Literal};
 use super::markdown::push_escaped;
+use super::charts;
 use super::templates::{ChartSpec, Charts, PageByTitle};
 use crate::load::theme::TemplateSource;
 
@@ -86,27 +87,29 @@ impl Builtins {
     /// figure with its data table.
     fn chart(&self, out: &mut String, args: &[Arg]) -> Option<()> {
         let data = match args.iter().find(|a| a.name == "data") {
-            Some(a) => Some(a.value.as_ref().filter(|v| v.as_array().is_some())?),
-            None => None,
+            Some(a) => match a.value.as_ref()? {
+                Literal::List(items) => items.as_slice(),
+                _ => return None,
+            },
+            None => &[],
         };
         let texts = args.iter().filter(|a| a.name != "data");
         let [page, title, kind, unit] = strings(texts, [("page", Some("")), ("title", Some("")), ("kind", Some("bar")), ("unit", Some(""))])?;
         let (page, title, kind, unit) = (page?, title?, kind?, unit?);
         // {% if page %}{% set c = chart(page=page, title=title or page, …) %}
         // {% else %}{% set c = chart(title=title, data=data, …) %}{% endif %}
-        let empty = Value::from(Vec::<Value>::new());
-        let (page, data, title) = if !page.is_empty() {
-            (Some(page), None, if title.is_empty() { page } else { title })
+        let (c, id) = if !page.is_empty() {
+            let title = if title.is_empty() { page } else { title };
+            let text = |name: &'static str| Ok(if name == "title" { Some(title) } else { None });
+            self.charts.chart(&ChartSpec { kind, unit, page: Some(page), data: None, text: &text }).ok()?
         } else {
-            (None, Some(data.unwrap_or(&empty)), title)
+            Charts::chart_of_points(title.to_string(), points(data)?, kind, unit.to_string(), || Ok(None)).ok()?
         };
-        let text = |name: &'static str| Ok(if name == "title" { Some(title) } else { None });
-        let c = self.charts.draw(&ChartSpec { kind, unit, page, data, text: &text }).ok()?;
-        out.reserve(c.svg.len() + 1024);
+        out.reserve(3072);
         out.push_str("<figure class=\"chart-figure\" aria-labelledby=\"");
-        escape(out, &c.id);
+        escape(out, &id);
         out.push_str("-caption\">\n  <figcaption id=\"");
-        escape(out, &c.id);
+        escape(out, &id);
         out.push_str("-caption\">");
         escape(out, &c.title);
         if !c.unit.is_empty() {
@@ -115,7 +118,7 @@ impl Builtins {
             out.push_str("）</span>");
         }
         out.push_str("</figcaption>\n  <div class=\"chart-box\">");
-        out.push_str(&c.svg);
+        charts::push_svg(out, &c, &id);
         out.push_str("</div>\n  <table class=\"chart-table\">\n    <caption class=\"visually-hidden\">");
         escape(out, &c.title);
         out.push_str("：数据表</caption>\n    <thead><tr><th scope=\"col\">项目</th><th scope=\"col\" class=\"num\">数值");
@@ -125,16 +128,35 @@ impl Builtins {
             out.push('）');
         }
         out.push_str("</th></tr></thead>\n    <tbody>");
-        for r in &c.rows {
+        for p in &c.points {
             out.push_str("<tr><th scope=\"row\">");
-            escape(out, &r.label);
+            escape(out, &p.label);
             out.push_str("</th><td class=\"num\">");
-            escape(out, &r.value);
+            // (A number has nothing to escape.)
+            charts::push_number(out, p.value);
             out.push_str("</td></tr>");
         }
         out.push_str("\n    </tbody>\n  </table>\n</figure>");
         Some(())
     }
+}
+
+/// The points of a chart's literal `data` (`[{"label": "郑州", "value": 3}, …]`), as the
+/// `chart` function reads them; `None` for data it refuses (Tera's to report).
+fn points(data: &[Literal<'_>]) -> Option<Vec<(String, f64)>> {
+    let points = data
+        .iter()
+        .map(|item| {
+            let value = match item.get("value")? {
+                // As Tera's `as_f64`: a whole number beyond 2^53 is not taken.
+                Literal::Integer(n) => (n.unsigned_abs() <= 1 << f64::MANTISSA_DIGITS).then_some(*n as f64)?,
+                Literal::Float(f) => *f,
+                _ => return None,
+            };
+            Some((item.get("label")?.as_str()?.to_string(), value))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (!points.is_empty()).then_some(points)
 }
 
 /// `{% component notice(kind: string = "提示", title: string = "") %}` with a body: the note,
@@ -166,7 +188,7 @@ fn notice(out: &mut String, args: &[Arg], body: &str) -> Option<()> {
 /// The text arguments `wanted` (name, default; `None`: required) from `args`, in that order;
 /// `None` when an argument is not among them or is not text (Tera's to report). A required
 /// one that is missing is `Some(None)` in its place, which the caller's `?` turns into `None`.
-fn strings<'a, const N: usize>(args: impl Iterator<Item = &'a Arg>, wanted: [(&str, Option<&'static str>); N]) -> Option<[Option<&'a str>; N]> {
+fn strings<'a, 'b: 'a, const N: usize>(args: impl Iterator<Item = &'a Arg<'b>>, wanted: [(&str, Option<&'static str>); N]) -> Option<[Option<&'a str>; N]> {
     let mut out: [Option<&'a str>; N] = wanted.map(|(_, default)| default);
     for a in args {
         let k = wanted.iter().position(|(name, _)| *name == a.name)?;

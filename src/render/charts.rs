@@ -81,23 +81,32 @@ fn fixed(v: f64, decimals: u32) -> Option<(bool, u64, u32)> {
 
 /// `digits` / 10^`decimals` with exactly `decimals` places, `-` first when `negative`: the
 /// text `{:.N}` gives for [`fixed`]'s result, written without the formatting machinery (a
-/// chart writes dozens of numbers).
+/// chart writes dozens of numbers): the digits written once, the point put between them.
 fn write_fixed(out: &mut impl std::fmt::Write, negative: bool, digits: u64, decimals: u32) -> std::fmt::Result {
-    let scale = 10u64.pow(decimals);
     if negative {
         out.write_char('-')?;
     }
     let mut text = itoa::Buffer::new();
-    out.write_str(text.format(digits / scale))?;
-    if decimals > 0 {
-        out.write_char('.')?;
-        let fraction = text.format(digits % scale);
-        for _ in fraction.len()..decimals as usize {
-            out.write_char('0')?;
-        }
-        out.write_str(fraction)?;
+    let all = text.format(digits);
+    let places = decimals as usize;
+    if places == 0 {
+        return out.write_str(all);
     }
-    Ok(())
+    match all.len().checked_sub(places).filter(|&whole| whole > 0) {
+        Some(whole) => {
+            out.write_str(&all[..whole])?;
+            out.write_char('.')?;
+            out.write_str(&all[whole..])
+        }
+        // Below one: `0.`, then the zeros the digits leave out (0.05 is `5` at two places).
+        None => {
+            out.write_str("0.")?;
+            for _ in all.len()..places {
+                out.write_char('0')?;
+            }
+            out.write_str(all)
+        }
+    }
 }
 
 /// Format a number without trailing zeros (13.21, 100, 0.5).
@@ -105,6 +114,11 @@ pub fn number(v: f64) -> String {
     let mut s = String::new();
     let _ = write_number(&mut s, v);
     s
+}
+
+/// [`number`] appended to `out` (no HTML-special characters: safe in markup as it is).
+pub fn push_number(out: &mut String, v: f64) {
+    let _ = write_number(out, v);
 }
 
 /// [`number`], written to `out` (no HTML-special characters: safe in markup as it is).
@@ -158,11 +172,29 @@ pub fn render(chart: &Chart, index: usize) -> RenderedChart {
 /// [`render`] with the given element `id` (the `chart` template function's, which names the
 /// chart itself), written into the SVG's ids as it is drawn.
 pub fn render_with_id(chart: &Chart, id: String) -> RenderedChart {
-    let html_id = escape_html(&id);
+    let mut svg = String::new();
+    push_svg(&mut svg, chart, &id);
+    RenderedChart {
+        id,
+        title: chart.title.clone(),
+        unit: chart.unit.clone(),
+        svg,
+        rows: chart.points.iter().map(|p| ChartRow { label: p.label.clone(), value: number(p.value) }).collect(),
+        target: chart.target.map(number),
+        target_label: chart.target_label.clone(),
+    }
+}
+
+/// The SVG of [`render_with_id`], appended to `out`: the theme's `chart` component, written in
+/// Rust (`render::builtin`), puts it straight into its figure, without a [`RenderedChart`]
+/// and its copies of the chart's text.
+pub fn push_svg(out: &mut String, chart: &Chart, id: &str) {
+    let html_id = escape_html(id);
     let n = chart.points.len().max(1);
     let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
     let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
-    let mut desc = String::new();
+    // (Sized for its text and a number each, so that it is not grown piece by piece.)
+    let mut desc = String::with_capacity(chart.points.iter().map(|p| p.label.len() + chart.unit.len() + 16).sum());
     for (i, p) in chart.points.iter().enumerate() {
         if i > 0 {
             desc.push('；');
@@ -174,32 +206,25 @@ pub fn render_with_id(chart: &Chart, id: String) -> RenderedChart {
     }
     let max_data = chart.points.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
-    let mut body = Markup(String::with_capacity(256 + 320 * chart.points.len()));
-    let height = if horizontal { horizontal_bars(&mut body, chart, max) } else { vertical(&mut body, chart, max) };
-    let mut svg = Markup(String::with_capacity(body.0.len() + 2 * desc.len() + 400));
+    // (A vertical chart's axis and grid alone take about 900 bytes.)
+    let mut body = String::with_capacity(1024 + 320 * chart.points.len());
+    let height = if horizontal { horizontal_bars(&mut Markup(&mut body), chart, max) } else { vertical(&mut Markup(&mut body), chart, max) };
+    out.reserve(body.len() + 2 * desc.len() + 400);
+    let mut svg = Markup(out);
     svg.s(r#"<svg class="chart"#).s(if horizontal { " chart-h" } else { "" });
     svg.s(r#"" viewBox="0 0 "#).s(W_TEXT).s(" ").d0(height);
     svg.s(r#"" role="img" aria-labelledby=""#).s(&html_id).s("-title ").s(&html_id).s(r#"-desc" xmlns="http://www.w3.org/2000/svg">"#);
     svg.s(r#"<title id=""#).s(&html_id).s(r#"-title">"#).esc(&chart.title).s("</title>");
     svg.s(r#"<desc id=""#).s(&html_id).s(r#"-desc">"#).esc(&desc).s("</desc>");
-    svg.s(&body.0).s("</svg>");
-    RenderedChart {
-        id,
-        title: chart.title.clone(),
-        unit: chart.unit.clone(),
-        svg: svg.0,
-        rows: chart.points.iter().map(|p| ChartRow { label: p.label.clone(), value: number(p.value) }).collect(),
-        target: chart.target.map(number),
-        target_label: chart.target_label.clone(),
-    }
+    svg.s(&body).s("</svg>");
 }
 
 /// Markup written piece by piece: a chart writes dozens of numbers into its markup, and
 /// `write!`'s formatting machinery was most of the time of drawing one. Numbers are written
 /// byte for byte as `{:.0}` and `{:.1}` write them (the tests compare them).
-struct Markup(String);
+struct Markup<'o>(&'o mut String);
 
-impl Markup {
+impl Markup<'_> {
     /// Markup as it is.
     fn s(&mut self, markup: &str) -> &mut Self {
         self.0.push_str(markup);
@@ -257,7 +282,7 @@ fn wrap(label: &str) -> Vec<String> {
 
 /// One row per point: the label on its own line(s), the bar below with its value. Writes
 /// the markup and returns the drawing's height.
-fn horizontal_bars(svg: &mut Markup, chart: &Chart, max: f64) -> f64 {
+fn horizontal_bars(svg: &mut Markup<'_>, chart: &Chart, max: f64) -> f64 {
     let bar_max = W - 8.0 - 96.0;
     let mut y = 8.0;
     for p in &chart.points {
@@ -285,7 +310,7 @@ fn horizontal_bars(svg: &mut Markup, chart: &Chart, max: f64) -> f64 {
 
 /// Bars or a line over short labels (years), with a value axis and an optional target line.
 /// Writes the markup and returns the drawing's height.
-fn vertical(svg: &mut Markup, chart: &Chart, max: f64) -> f64 {
+fn vertical(svg: &mut Markup<'_>, chart: &Chart, max: f64) -> f64 {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let y = |v: f64| TOP + plot_h - (v / max) * plot_h;

@@ -11,28 +11,28 @@
 //! rendered as Markdown (its own components included) and given to the component as `body`.
 //!
 //! Most calls pass literals only (`kind="注意"`, `data={[…]}`): those are read here
-//! ([`literal_value`]) and the component rendered straight from them, as Tera renders it from
-//! a template; a call with an expression is compiled as a one-off template, and so is any call
+//! ([`Literal`]) and the component rendered straight from them, as Tera renders it from a
+//! template; a call with an expression is compiled as a one-off template, and so is any call
 //! that fails, so that every error is reported the one way.
 //!
 //! Components whose name has a dot (`common.footer`, `cards.card`) are the theme's own
 //! building blocks, not for content.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
-use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 use tera::{Context, Tera, Value};
 
-/// A component call found in a body.
+/// A component call found in a body (borrowing the body's text).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Call {
-    pub name: String,
+pub struct Call<'t> {
+    pub name: &'t str,
     /// The whole call, from `{{`/`{%` of the opening tag to the end of the closing tag.
     pub range: Range<usize>,
     /// The opening tag alone (for self-closing calls, the whole call).
     pub tag: Range<usize>,
     /// The arguments as written, with where each starts.
-    pub args: Vec<Arg>,
+    pub args: Vec<Arg<'t>>,
     /// The Markdown between the tags, for calls with a body.
     pub body: Option<Range<usize>>,
     /// Every argument is a literal with its [`Arg::value`] read, none twice, and no `{...}`
@@ -43,13 +43,13 @@ pub struct Call {
 
 /// One argument of a call.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Arg {
-    pub name: String,
+pub struct Arg<'t> {
+    pub name: &'t str,
     pub offset: usize,
     pub kind: ArgKind,
-    /// The value, when it is a literal read here exactly as Tera reads it (see
-    /// [`literal_value`]); `None` for anything else, which Tera evaluates.
-    pub value: Option<Value>,
+    /// The value, when it is a literal read here exactly as Tera reads it (see [`Literal`]);
+    /// `None` for anything else, which Tera evaluates.
+    pub value: Option<Literal<'t>>,
 }
 
 /// What an argument's value is, as far as can be told without evaluating it.
@@ -101,14 +101,10 @@ impl Problem {
 /// What [`scan`] found: the calls (outermost first, nested calls after their parent) and the
 /// `{% raw %}` tags to drop.
 #[derive(Debug, Default)]
-pub struct Scan {
-    pub calls: Vec<Call>,
+pub struct Scan<'t> {
+    pub calls: Vec<Call<'t>>,
     /// (whole `{% raw %}…{% endraw %}`, its inside).
     pub raws: Vec<(Range<usize>, Range<usize>)>,
-    /// Byte offsets of the body's headings, in order (those inside components' bodies too);
-    /// `None` when no heading can start inside a component's body (then they are not looked
-    /// for: most pages).
-    pub headings: Option<Vec<usize>>,
 }
 
 /// Whether `body` may call components at all: the fast path for the many pages that do not.
@@ -117,38 +113,15 @@ pub fn has_calls(body: &str) -> bool {
     memchr::memchr_iter(b'{', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'{' | b'%')))
 }
 
-/// Byte ranges of code spans and code blocks (never templated), and the offsets of the
-/// headings (to tell the page's own from those in a component's body): one Markdown pass.
-fn code_and_headings(body: &str) -> (Vec<Range<usize>>, Vec<usize>) {
-    let mut code = Vec::new();
-    let mut headings = Vec::new();
-    let mut block_start = None;
-    for (event, range) in Parser::new_ext(body, crate::model::text::markdown_options()).into_offset_iter() {
-        match event {
-            Event::Code(_) => code.push(range),
-            Event::Start(Tag::CodeBlock(_)) => block_start = Some(range.start),
-            Event::End(TagEnd::CodeBlock) => {
-                if let Some(s) = block_start.take() {
-                    code.push(s..range.end);
-                }
-            }
-            Event::Start(Tag::Heading { .. }) => headings.push(range.start),
-            _ => {}
-        }
-    }
-    (code, headings)
-}
-
-/// Find the component calls and raw blocks of `body`.
-pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
+/// Find the component calls and raw blocks of `body`, outside `code` (the byte ranges of its
+/// code spans and blocks, in order: the model's [`crate::model::text::BodyText::code`]).
+pub fn scan<'t>(body: &'t str, code: &[Range<usize>]) -> Result<Scan<'t>, Vec<Problem>> {
     let bytes = body.as_bytes();
-    // Without a backtick, a tilde, a tab or four spaces in a row there is no code span, fence
-    // or indented code block, and the Markdown pass is left for the headings (if needed).
-    static FOUR_SPACES: std::sync::LazyLock<memchr::memmem::Finder<'static>> = std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"    "));
-    let may_have_code = memchr::memchr3(b'`', b'~', b'\t', bytes).is_some() || FOUR_SPACES.find(bytes).is_some();
-    let (code, headings) = if may_have_code { let (c, h) = code_and_headings(body); (c, Some(h)) } else { (Vec::new(), None) };
-    let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
-    let mut scan = Scan { headings, ..Scan::default() };
+    let in_code = |i: usize| {
+        let k = code.partition_point(|r| r.start <= i);
+        k > 0 && code[k - 1].contains(&i)
+    };
+    let mut scan = Scan::default();
     let mut problems = Vec::new();
     // Open calls with a body: (index in scan.calls).
     let mut open: Vec<usize> = Vec::new();
@@ -203,7 +176,7 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
                     call.range = call.range.start..end;
                 }
                 Some(k) => {
-                    let other = scan.calls[k].name.clone();
+                    let other = scan.calls[k].name;
                     problems.push(
                         Problem::new(start, format!("`{{% </{name}> %}}` closes `{other}`, which is still open"))
                             .hint(format!("close `{other}` first with {{% </{other}> %}}")),
@@ -218,7 +191,7 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
         let self_closing = inside.ends_with("/>");
         let head = inside.trim_end_matches("/>").trim_end_matches('>');
         let name_len = head.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).unwrap_or(head.len());
-        let name = head[..name_len].to_string();
+        let name = &head[..name_len];
         if name.is_empty() {
             problems.push(Problem::new(start, "a component call needs a name: {{ <name … /> }}"));
             i = end;
@@ -264,49 +237,39 @@ pub fn scan(body: &str) -> Result<Scan, Vec<Problem>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    if scan.headings.is_none() && scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| heading_may_start_in(body, b.start))) {
-        scan.headings = Some(code_and_headings(body).1);
-    }
     Ok(scan)
 }
 
-/// Whether a heading may start in a component's body that starts at `from`: an ATX heading
-/// needs a `#` (in the body or, conservatively, anywhere after it), a Setext heading an
-/// underline of `=` or `-` after it (its paragraph may run on past the closing tag).
-fn heading_may_start_in(text: &str, from: usize) -> bool {
-    let rest = &text[from..];
-    memchr::memchr(b'#', rest.as_bytes()).is_some()
-        || rest.lines().any(|line| {
-            let l = line.trim();
-            !l.is_empty() && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'))
-        })
-}
+/// The bytes [`find_tag_end`] looks at: quotes, braces, and the first byte of every closer
+/// (`}}`, `%}`, `}`). The rest (most of a call, Chinese text above all) is passed over.
+static TAG_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    while k < 6 {
+        t[b"\"'`{}%"[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
-/// The offset after `closer`, skipping quoted strings and `{…}` values.
+/// The offset after `closer` (`}}`, `%}` or `}`), skipping quoted strings and `{…}` values.
 fn find_tag_end(text: &str, from: usize, closer: &str) -> Option<usize> {
     let bytes = text.as_bytes();
-    let first = *closer.as_bytes().first()?;
-    let mut quote: Option<u8> = None;
+    debug_assert!(closer.bytes().next().is_some_and(|b| TAG_BYTES[usize::from(b)]), "{closer}");
     let mut depth = 0usize;
     let mut i = from;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
+    loop {
+        i += bytes.get(i..)?.iter().position(|&b| TAG_BYTES[usize::from(b)])?;
+        match bytes[i] {
             // A backslash takes the byte after it, as in Tera's strings.
-            Some(_) if b == b'\\' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'"' | b'\'' | b'`' => quote = Some(b),
-                b'{' => depth += 1,
-                b'}' if depth > 0 => depth -= 1,
-                _ if depth == 0 && b == first && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
-                _ => {}
-            },
+            b'"' | b'\'' | b'`' => i = closing_quote(bytes, i)?,
+            b'{' => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            _ if depth == 0 && bytes[i..].starts_with(closer.as_bytes()) => return Some(i + closer.len()),
+            _ => {}
         }
         i += 1;
     }
-    None
 }
 
 /// (start of `{% endraw %}`, offset after it).
@@ -324,7 +287,7 @@ fn find_endraw(text: &str, from: usize) -> Option<(usize, usize)> {
 }
 
 /// `a="x" n={3} flag={true} items={[1, 2]} shorthand`, and whether there was a `{...}` spread.
-fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
+fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg<'_>>, bool), Problem> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut spread = false;
@@ -350,7 +313,7 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
             return Err(Problem::new(base + i, format!("unexpected `{c}` in the arguments"))
                 .hint("write arguments as name=\"text\" or name={value}"));
         }
-        let name = text[start..i].to_string();
+        let name = &text[start..i];
         if bytes.get(i) != Some(&b'=') {
             out.push(Arg { name, offset: base + start, kind: ArgKind::Expression, value: None });
             continue;
@@ -359,15 +322,20 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
         let (kind, value) = match bytes.get(i) {
             Some(b'"') | Some(b'\'') => {
                 let end = closing_quote(bytes, i).ok_or_else(|| Problem::new(base + i, "text without its closing quote"))?;
-                let value = literal_value(&text[i..=end]);
+                // (What `Literal::parse` makes of the quoted text, without finding its end again.)
+                let value = unescape(&text[i + 1..end]).map(Literal::Text);
                 i = end + 1;
                 (ArgKind::String, value)
             }
             Some(b'{') => {
-                let end = find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?;
+                // A literal is read in the pass that finds its end; anything else is Tera's.
+                let (end, literal) = match Literal::parse_prefix(text, i + 1) {
+                    Some((literal, after)) if bytes.get(after) == Some(&b'}') => (after + 1, Some(literal)),
+                    _ => (find_tag_end(text, i + 1, "}").ok_or_else(|| Problem::new(base + i, "`{` without `}`"))?, None),
+                };
                 let value = text[i + 1..end - 1].trim();
                 i = end;
-                (literal_kind(value), literal_value(value))
+                (literal_kind(value), literal)
             }
             _ => {
                 return Err(Problem::new(base + i, format!("the value of `{name}` must be \"text\" or {{value}}"))
@@ -379,16 +347,79 @@ fn parse_args(text: &str, base: usize) -> Result<(Vec<Arg>, bool), Problem> {
     Ok((out, spread))
 }
 
-/// The value of a literal as Tera reads it: text in `"…"`, `'…'` or `` `…` `` (with Tera's
-/// escapes, see [`unescape`]), whole numbers (`3`, `-2`, as `i64`),
-/// decimals (`1.5`, as `f64`), `true`/`false`, and lists and maps of those (maps with text
-/// keys, each once). `None` for anything else — a name, an expression, a trailing comma, an
-/// escape — which then goes to Tera as written, so nothing here decides what is valid.
+/// A literal argument as Tera reads it: text in `"…"`, `'…'` or `` `…` `` (with Tera's
+/// escapes, see [`unescape`]), whole numbers (`3`, `-2`, as `i64`), decimals (`1.5`, as
+/// `f64`), `true`/`false`, and lists and maps of those (maps with text keys, each once).
+///
+/// Read without building a template value: the theme's own components
+/// (`render::builtin`) read the literal itself, and only a call that Tera renders needs
+/// [`Literal::to_value`] (building the values of a chart's data list, maps with hashed keys,
+/// was a tenth of what a page's components cost).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal<'t> {
+    Text(Cow<'t, str>),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+    List(Vec<Literal<'t>>),
+    /// Entries in the order written, keys distinct.
+    Map(Vec<(Cow<'t, str>, Literal<'t>)>),
+}
+
+impl<'t> Literal<'t> {
+    /// The literal `text` is, or `None` for anything else — a name, an expression, a trailing
+    /// comma, an unknown escape — which then goes to Tera as written, so nothing here decides
+    /// what is valid.
+    pub fn parse(text: &'t str) -> Option<Self> {
+        Self::parse_prefix(text, 0).and_then(|(v, end)| (end == text.len()).then_some(v))
+    }
+
+    /// The literal at `from` in `text` and the offset after it and the spaces after it.
+    fn parse_prefix(text: &'t str, from: usize) -> Option<(Self, usize)> {
+        let mut p = LiteralParser { bytes: text.as_bytes(), text, i: from, depth: 0 };
+        let v = p.value()?;
+        p.skip_space();
+        Some((v, p.i))
+    }
+
+    /// The text, when the literal is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Literal::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Entry `key`, when the literal is a map that has one.
+    pub fn get(&self, key: &str) -> Option<&Literal<'t>> {
+        match self {
+            Literal::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value Tera would have made of the literal.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Literal::Text(t) => Value::from(&**t),
+            Literal::Integer(n) => Value::from(*n),
+            Literal::Float(f) => Value::from(*f),
+            Literal::Bool(b) => Value::from(*b),
+            Literal::List(items) => Value::from(items.iter().map(Literal::to_value).collect::<Vec<_>>()),
+            Literal::Map(entries) => {
+                let mut map = tera::Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(tera::value::Key::String(std::sync::Arc::from(&**k)), v.to_value());
+                }
+                Value::from(map)
+            }
+        }
+    }
+}
+
+/// [`Literal::parse`] as Tera's value.
 pub fn literal_value(text: &str) -> Option<Value> {
-    let mut p = LiteralParser { bytes: text.as_bytes(), text, i: 0, depth: 0 };
-    let v = p.value()?;
-    p.skip_space();
-    (p.i == p.bytes.len()).then_some(v)
+    Literal::parse(text).as_ref().map(Literal::to_value)
 }
 
 /// The offset of the quote that closes the string literal opening at `bytes[open]`, as Tera 2's
@@ -396,22 +427,21 @@ pub fn literal_value(text: &str) -> Option<Value> {
 fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
     let q = *bytes.get(open)?;
     let mut i = open + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b if b == q => return Some(i),
-            _ => i += 1,
+    loop {
+        i += memchr::memchr2(q, b'\\', bytes.get(i..)?)?;
+        if bytes[i] == q {
+            return Some(i);
         }
+        i += 2;
     }
-    None
 }
 
 /// The inside of a string literal as Tera 2 reads it: `\"`, `\'`, `\/`, `\\`, `\n`, `\t`,
 /// `\r` stand for their characters; `None` for any other escape (Tera's syntax error, which
 /// Tera then reports).
-fn unescape(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+fn unescape(s: &str) -> Option<Cow<'_, str>> {
     if !s.contains('\\') {
-        return Some(std::borrow::Cow::Borrowed(s));
+        return Some(Cow::Borrowed(s));
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -428,7 +458,7 @@ fn unescape(s: &str) -> Option<std::borrow::Cow<'_, str>> {
             _ => return None,
         });
     }
-    Some(std::borrow::Cow::Owned(out))
+    Some(Cow::Owned(out))
 }
 
 /// Recursive descent over [`literal_value`]'s grammar.
@@ -456,7 +486,7 @@ impl<'t> LiteralParser<'t> {
         }
     }
 
-    fn string(&mut self) -> Option<std::borrow::Cow<'t, str>> {
+    fn string(&mut self) -> Option<Cow<'t, str>> {
         self.skip_space();
         let q = *self.bytes.get(self.i)?;
         if !matches!(q, b'"' | b'\'' | b'`') {
@@ -468,10 +498,10 @@ impl<'t> LiteralParser<'t> {
         Some(s)
     }
 
-    fn value(&mut self) -> Option<Value> {
+    fn value(&mut self) -> Option<Literal<'t>> {
         self.skip_space();
         match *self.bytes.get(self.i)? {
-            b'"' | b'\'' | b'`' => self.string().map(|s| Value::from(&*s)),
+            b'"' | b'\'' | b'`' => self.string().map(Literal::Text),
             b'[' => {
                 self.depth += 1;
                 if self.depth > 16 {
@@ -491,7 +521,7 @@ impl<'t> LiteralParser<'t> {
                     }
                 }
                 self.depth -= 1;
-                Some(Value::from(items))
+                Some(Literal::List(items))
             }
             b'{' => {
                 self.depth += 1;
@@ -499,17 +529,14 @@ impl<'t> LiteralParser<'t> {
                     return None;
                 }
                 self.i += 1;
-                let mut map = tera::Map::new();
+                let mut entries = Vec::new();
                 if !self.eat(b'}') {
                     loop {
                         let key = self.string()?;
                         if !self.eat(b':') {
                             return None;
                         }
-                        let value = self.value()?;
-                        if map.insert(tera::value::Key::String(std::sync::Arc::from(&*key)), value).is_some() {
-                            return None;
-                        }
+                        entries.push((key, self.value()?));
                         if self.eat(b'}') {
                             break;
                         }
@@ -519,15 +546,15 @@ impl<'t> LiteralParser<'t> {
                     }
                 }
                 self.depth -= 1;
-                Some(Value::from(map))
+                distinct_keys(&entries).then_some(Literal::Map(entries))
             }
             b't' | b'f' => {
                 let word_len = self.bytes[self.i..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
                 let word = &self.text[self.i..self.i + word_len];
                 self.i += word_len;
                 match word {
-                    "true" => Some(Value::from(true)),
-                    "false" => Some(Value::from(false)),
+                    "true" => Some(Literal::Bool(true)),
+                    "false" => Some(Literal::Bool(false)),
                     _ => None,
                 }
             }
@@ -537,20 +564,18 @@ impl<'t> LiteralParser<'t> {
                     return None;
                 }
                 match self.number()? {
-                    Number::Integer(n) => Some(Value::from(-n)),
-                    Number::Float(f) => Some(Value::from(-f)),
+                    Literal::Integer(n) => Some(Literal::Integer(-n)),
+                    Literal::Float(f) => Some(Literal::Float(-f)),
+                    _ => None,
                 }
             }
-            b'0'..=b'9' => match self.number()? {
-                Number::Integer(n) => Some(Value::from(n)),
-                Number::Float(f) => Some(Value::from(f)),
-            },
+            b'0'..=b'9' => self.number(),
             _ => None,
         }
     }
 
-    /// Digits, with at most one `.` followed by digits.
-    fn number(&mut self) -> Option<Number> {
+    /// Digits, with at most one `.` followed by digits: an integer or a float.
+    fn number(&mut self) -> Option<Literal<'t>> {
         let start = self.i;
         let digits = |bytes: &[u8], from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
         self.i += digits(self.bytes, self.i);
@@ -567,13 +592,19 @@ impl<'t> LiteralParser<'t> {
             return None;
         }
         let text = &self.text[start..self.i];
-        if is_float { text.parse().ok().map(Number::Float) } else { text.parse().ok().map(Number::Integer) }
+        if is_float { text.parse().ok().map(Literal::Float) } else { text.parse().ok().map(Literal::Integer) }
     }
 }
 
-enum Number {
-    Integer(i64),
-    Float(f64),
+/// Whether no key of a map literal is there twice (Tera refuses such a map). Maps in content
+/// are small; a long one is sorted rather than compared pair by pair.
+fn distinct_keys(entries: &[(Cow<'_, str>, Literal<'_>)]) -> bool {
+    if entries.len() <= 16 {
+        return entries.iter().enumerate().all(|(k, (a, _))| entries[..k].iter().all(|(b, _)| a != b));
+    }
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| &**k).collect();
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w[0] != w[1])
 }
 
 fn literal_kind(value: &str) -> ArgKind {
@@ -617,9 +648,9 @@ impl Definitions {
 pub fn check(defs: &Definitions, calls: &[Call]) -> Vec<Problem> {
     let mut out = Vec::new();
     for call in calls {
-        let Some(def) = defs.get(&call.name) else {
+        let Some(def) = defs.get(call.name) else {
             let names = defs.names();
-            let close: Vec<String> = close_names(&call.name, names.iter().copied());
+            let close: Vec<String> = close_names(call.name, names.iter().copied());
             let mut p = Problem::new(call.tag.start + 3, format!("unknown component `{}`", call.name));
             p = match close.first() {
                 Some(c) => p.hint(format!("did you mean `{c}`? (components: {})", sorted(&names))),
@@ -632,7 +663,7 @@ pub fn check(defs: &Definitions, calls: &[Call]) -> Vec<Problem> {
         for a in &call.args {
             let Some(d) = args.iter().find(|d| d.name() == a.name) else {
                 let possible: Vec<&str> = args.iter().filter(|d| !d.is_implicit()).map(|d| d.name()).collect();
-                let close = close_names(&a.name, possible.iter().copied());
+                let close = close_names(a.name, possible.iter().copied());
                 let mut p = Problem::new(a.offset, format!("`{}` has no argument `{}`", call.name, a.name));
                 p = match close.first() {
                     Some(c) => p.hint(format!("did you mean `{c}`? ({} takes: {})", call.name, possible.join(", "))),
@@ -695,7 +726,7 @@ pub fn warnings(defs: &Definitions, calls: &[Call], require_captions: bool) -> V
         |name: &str| defs.get(name).is_some_and(|def| def.args().iter().any(|a| a.name() == "captions"));
     calls
         .iter()
-        .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(&c.name))
+        .filter(|c| c.name == "video" && !c.args.iter().any(|a| a.name == "captions") && takes_captions(c.name))
         .map(|c| {
             Problem::new(c.tag.start + 3, "`video` has no captions".to_string()).hint(
                 "add captions=\"….vtt\" (a WebVTT file of what is said); `[extra.components] require_captions = true` in config.toml makes this an error",
@@ -739,8 +770,8 @@ pub fn missing_media(calls: &[Call], files: &MediaFiles<'_>) -> Vec<Problem> {
         if files.site_own.iter().any(|n| *n == call.name) {
             continue;
         }
-        for a in call.args.iter().filter(|a| names.contains(&a.name.as_str())) {
-            let Some(src) = a.value.as_ref().and_then(|v| v.as_str()) else { continue };
+        for a in call.args.iter().filter(|a| names.contains(&a.name)) {
+            let Some(src) = a.value.as_ref().and_then(Literal::as_str) else { continue };
             let path = src.split(['?', '#']).next().unwrap_or("");
             if path.is_empty() || src.contains("://") || src.starts_with("//") || src.starts_with("data:") {
                 continue;
@@ -833,22 +864,37 @@ fn type_name(t: tera::ComponentArgType) -> &'static str {
 }
 
 /// Where one body's calls go in its Markdown until their HTML takes their place: a private-use
-/// character, a mark made from the body's whole text, the call's number, another private-use
-/// character — all of which Markdown keeps as text. The mark is a hash of the text, so text in
-/// the body cannot be a placeholder: writing one changes the text and so the mark (the same
-/// body always gets the same mark, so the output stays the same from build to build).
+/// character, a mark, the call's number, another private-use character — all of which
+/// Markdown keeps as text.
+///
+/// Text in the body must not be taken for a placeholder. A body that cannot put U+E000 into
+/// its HTML at all (it has none, and no `&#` that could write one as a character reference)
+/// cannot write a placeholder either, and gets a fixed mark: nearly every body. Any other body
+/// gets a mark made from a hash of its whole text, so that writing a placeholder changes the
+/// text and so the mark (the same body always gets the same mark, so the output stays the
+/// same from build to build). Hashing every body instead was a tenth of what components cost.
+/// (Besides the body's text, the HTML has only the addresses its `@/` links and processed
+/// images resolve to: paths of the site's own files, which no editor writes a placeholder
+/// into by accident.)
 pub struct Placeholders {
-    mark: String,
+    mark: Cow<'static, str>,
 }
+
+/// The mark of a body that cannot write U+E000: the character alone (the shorter a
+/// placeholder, the less Markdown has to read).
+const FIXED_MARK: &str = "\u{E000}";
 
 impl Placeholders {
     pub fn for_body(text: &str) -> Self {
+        if !may_write_mark_start(text) {
+            return Placeholders { mark: Cow::Borrowed(FIXED_MARK) };
+        }
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         text.hash(&mut h);
         let first = h.finish();
         "kepu placeholder".hash(&mut h);
-        Placeholders { mark: format!("\u{E000}{first:016x}{:016x}:", h.finish()) }
+        Placeholders { mark: Cow::Owned(format!("\u{E000}{first:016x}{:016x}:", h.finish())) }
     }
 
     /// Placeholder for call `k`.
@@ -870,34 +916,49 @@ impl Placeholders {
     /// else (private-use characters of the text) stays as it is.
     pub fn substitute(&self, html: &str, rendered: &[String]) -> String {
         let mark = self.mark.as_bytes();
-        if find_mark(html.as_bytes(), mark).is_none() {
+        // (Each placeholder is looked for once: the text before the first is most of a page.)
+        let mut found = find_mark(html.as_bytes(), mark);
+        if found.is_none() {
             return html.to_string();
         }
         let mut out = String::with_capacity(html.len() + rendered.iter().map(String::len).sum::<usize>());
         let mut rest = html;
-        while let Some(pos) = find_mark(rest.as_bytes(), mark) {
+        while let Some(pos) = found {
             let after = &rest[pos + mark.len()..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let (Ok(k), Some(tail)) = (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) else {
-                out.push_str(&rest[..pos + mark.len()]);
-                rest = after;
-                continue;
-            };
-            let before = &rest[..pos];
-            let html_k = rendered.get(k).map_or("", String::as_str);
-            if before.ends_with("<p>") && tail.starts_with("</p>") {
-                out.push_str(&before[..before.len() - 3]);
-                out.push_str(html_k.trim_end());
-                rest = &tail[4..];
-            } else {
-                out.push_str(before);
-                out.push_str(html_k.trim());
-                rest = tail;
+            match (after[..digits].parse::<usize>(), after[digits..].strip_prefix('\u{E001}')) {
+                (Ok(k), Some(tail)) => {
+                    let before = &rest[..pos];
+                    let html_k = rendered.get(k).map_or("", String::as_str);
+                    if before.ends_with("<p>") && tail.starts_with("</p>") {
+                        out.push_str(&before[..before.len() - 3]);
+                        out.push_str(html_k.trim_end());
+                        rest = &tail[4..];
+                    } else {
+                        out.push_str(before);
+                        out.push_str(html_k.trim());
+                        rest = tail;
+                    }
+                }
+                _ => {
+                    out.push_str(&rest[..pos + mark.len()]);
+                    rest = after;
+                }
             }
+            found = find_mark(rest.as_bytes(), mark);
         }
         out.push_str(rest);
         out
     }
+}
+
+/// Whether Markdown of `text` may write U+E000, the first character of a mark: written as it
+/// is, or as a numeric character reference (`&#57344;`, `&#xE000;`; no named one stands for
+/// it).
+fn may_write_mark_start(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let e000 = "\u{E000}".as_bytes();
+    memchr::memchr2_iter(b'&', e000[0], bytes).any(|i| bytes[i..].starts_with(b"&#") || bytes[i..].starts_with(e000))
 }
 
 /// Where `mark` first is in `hay`. A mark starts with U+E000, a private-use character text
@@ -926,6 +987,11 @@ pub fn context(page: &Value) -> Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`scan`] with the code the model finds in `text`.
+    fn scan(text: &str) -> Result<Scan<'_>, Vec<Problem>> {
+        super::scan(text, &crate::model::text::analyse(text).code)
+    }
 
     /// Editors type Chinese everywhere, typos included: no text, however cut, makes the
     /// scanner slice inside a character (it once did after `{{ ` with a Chinese name).
@@ -957,9 +1023,9 @@ mod tests {
     fn finds_calls_skips_code_and_raw() {
         let body = "前\n\n{{ <video src=\"a.mp4\" title=\"演示\" n={3} /> }}\n\n`{{ <x /> }}`\n\n```\n{% <notice> %}\n```\n\n{% raw %}{{ <y /> }}{% endraw %}\n\n{% <notice kind=\"注意\"> %}\n正文 **粗**\n{% </notice> %}\n";
         let s = scan(body).unwrap();
-        let names: Vec<&str> = s.calls.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = s.calls.iter().map(|c| c.name).collect();
         assert_eq!(names, ["video", "notice"]);
-        assert_eq!(s.calls[0].args.iter().map(|a| (a.name.as_str(), a.kind)).collect::<Vec<_>>(), [
+        assert_eq!(s.calls[0].args.iter().map(|a| (a.name, a.kind)).collect::<Vec<_>>(), [
             ("src", ArgKind::String),
             ("title", ArgKind::String),
             ("n", ArgKind::Integer)
@@ -983,32 +1049,40 @@ mod tests {
     }
 
     #[test]
-    fn headings_are_looked_for_only_where_one_may_be_in_a_body() {
-        assert_eq!(scan("# 标题\n\n正文{{ <ref title=\"甲\" /> }}\n").unwrap().headings, None);
-        assert_eq!(scan("# 标题\n\n{% <notice> %}\n正文\n{% </notice> %}\n").unwrap().headings, None);
-        let atx = "# 标题\n\n{% <notice> %}\n## 小标题\n{% </notice> %}\n";
-        assert_eq!(scan(atx).unwrap().headings, Some(vec![0, atx.find("## ").unwrap()]));
-        // A Setext underline after the closing tag makes a heading of the body's paragraph.
-        let setext = "{% <notice> %}\n\n文字\n{% </notice> %}\n---\n";
-        assert_eq!(scan(setext).unwrap().headings, Some(vec![setext.find("文字").unwrap()]));
-        // Code is looked for when there may be some, headings with it.
+    fn code_spans_and_blocks_of_every_kind_are_never_templated() {
         let code = "# 标题\n\n`{{ <x /> }}` {{ <ref title=\"甲\" /> }}\n";
-        let s = scan(code).unwrap();
-        assert_eq!((s.calls.len(), s.headings), (1, Some(vec![0])));
+        assert_eq!(scan(code).unwrap().calls.len(), 1);
         let indented = "正文\n\n    {{ <x /> }}\n\n{{ <ref title=\"甲\" /> }}\n";
         assert_eq!(scan(indented).unwrap().calls.len(), 1);
+        let fenced = "~~~\n{% <notice> %}\n~~~\n\n- 列表\n\n  ```\n  {{ <x /> }}\n  ```\n\n{{ <ref title=\"甲\" /> }}\n";
+        let s = scan(fenced).unwrap();
+        assert_eq!(s.calls.iter().map(|c| c.name).collect::<Vec<_>>(), ["ref"]);
+        // Without the model's code ranges, the same text is all calls.
+        assert_eq!(super::scan("`{{ <x /> }}`", &[]).unwrap().calls.len(), 1);
     }
 
     #[test]
     fn private_use_characters_in_the_text_stay_as_they_are() {
         let marks = Placeholders::for_body("正文");
-        let html = format!("<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} {}</p>\n", marks.placeholder(0));
-        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} \u{E000}0\u{E001} <b>乙</b></p>\n");
-        // The placeholders of another text are text here.
-        let other = Placeholders::for_body("别的正文").placeholder(0);
-        let html = format!("<p>{other}{}</p>\n", marks.placeholder(0));
-        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), format!("<p>{other}<b>乙</b></p>\n"));
+        let html = format!("<p>\u{E000}甲\u{E001} \u{E000}x\u{E001} {}</p>\n", marks.placeholder(0));
+        assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), "<p>\u{E000}甲\u{E001} \u{E000}x\u{E001} <b>乙</b></p>\n");
         assert_eq!(marks.placeholder(3), Placeholders::for_body("正文").placeholder(3), "the same text, the same marks");
+    }
+
+    #[test]
+    fn a_body_that_can_write_a_placeholder_gets_a_mark_of_its_own() {
+        let plain = Placeholders::for_body("正文").placeholder(0);
+        // Written as it is, or as a character reference that Markdown turns into it.
+        for text in [format!("伪造{plain}"), "伪造&#xE000;0&#xE001;".to_string(), "伪造&#57344;0&#57345;".to_string()] {
+            let marks = Placeholders::for_body(&text);
+            let own = marks.placeholder(0);
+            assert_ne!(own, plain, "{text}");
+            let html = format!("<p>{plain}{own}</p>\n");
+            assert_eq!(marks.substitute(&html, &["<b>乙</b>".into()]), format!("<p>{plain}<b>乙</b></p>\n"), "{text}");
+            assert_eq!(own, Placeholders::for_body(&text).placeholder(0), "the same text, the same marks");
+        }
+        // Another `&` is no reason to hash.
+        assert_eq!(Placeholders::for_body("甲 & 乙 &amp; 丙").placeholder(0), plain);
     }
 
     #[test]
@@ -1026,13 +1100,25 @@ mod tests {
         assert_eq!(s.calls.iter().map(|c| c.literal).collect::<Vec<_>>(), [true, false, false, false]);
     }
 
+    /// A literal map's keys are checked for repeats by sorting once it is long: a map of tens
+    /// of thousands of entries (hostile or generated) is not compared pair by pair.
+    #[test]
+    fn a_long_map_with_a_repeated_key_is_left_to_tera_like_a_short_one() {
+        let entries: Vec<String> = (0..20_000).map(|k| format!("\"k{k}\": {k}")).collect();
+        let map = format!("{{{}}}", entries.join(", "));
+        assert!(matches!(Literal::parse(&map), Some(Literal::Map(e)) if e.len() == 20_000));
+        let repeated = format!("{{{}, \"k7\": 0}}", entries.join(", "));
+        assert_eq!(Literal::parse(&repeated), None);
+        assert_eq!(Literal::parse("{\"a\": 1, \"b\": 2, \"a\": 3}"), None);
+    }
+
     #[test]
     fn a_quote_after_a_backslash_does_not_close_the_text() {
         let s = scan(r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }} after"#).unwrap();
         assert_eq!(s.calls.len(), 1);
         let c = &s.calls[0];
         assert_eq!(c.range.end, s.calls[0].range.start + r#"{{ <notice kind="a\"b" title='it\'s }} here' /> }}"#.len());
-        let values: Vec<_> = c.args.iter().map(|a| (a.name.as_str(), a.kind, a.value.clone())).collect();
+        let values: Vec<_> = c.args.iter().map(|a| (a.name, a.kind, a.value.as_ref().map(Literal::to_value))).collect();
         assert_eq!(
             values,
             [("kind", ArgKind::String, Some(Value::from("a\"b"))), ("title", ArgKind::String, Some(Value::from("it's }} here")))]

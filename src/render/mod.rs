@@ -37,7 +37,9 @@ pub use context::Globals;
 /// A body being rendered, with where it is for error messages.
 struct Body<'b> {
     text: &'b str,
-    headings: &'b [crate::model::text::Heading],
+    /// What the model read of `text`: its headings (with their ids, and where they are) and
+    /// its code.
+    analysed: &'b crate::model::text::BodyText,
     file: &'b std::path::Path,
     /// 1-based line of the file where the body starts.
     first_line: usize,
@@ -570,14 +572,14 @@ impl Renderer<'_> {
     fn body_html(&self, body: &Body<'_>, page: &Value) -> Result<String, Vec<Diagnostic>> {
         let options = &self.site.config.markdown;
         if !components::has_calls(body.text) {
-            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
+            return Ok(markdown::to_html_with(self.site, body.text, &body.analysed.headings, options, body.anchors, body.images));
         }
-        let scan = components::scan(body.text).map_err(|ps| ps.into_iter().map(|p| body.problem(p)).collect::<Vec<_>>())?;
+        let scan = components::scan(body.text, &body.analysed.code).map_err(|ps| ps.into_iter().map(|p| body.problem(p)).collect::<Vec<_>>())?;
         if scan.calls.is_empty() && scan.raws.is_empty() {
-            return Ok(markdown::to_html_with(self.site, body.text, body.headings, options, body.anchors, body.images));
+            return Ok(markdown::to_html_with(self.site, body.text, &body.analysed.headings, options, body.anchors, body.images));
         }
         let mut problems = components::check(&self.components, &scan.calls);
-        if scan.calls.iter().any(|c| components::names_media(&c.name)) {
+        if scan.calls.iter().any(|c| components::names_media(c.name)) {
             let bundle_dir = body.file.parent().map(|d| format!("{}/", d.display())).unwrap_or_default();
             let in_static = |path: &str| self.assets.static_files.contains_key(path);
             let shown = body.file.display().to_string();
@@ -601,12 +603,13 @@ impl Renderer<'_> {
             sink.extend(warnings.into_iter().map(|p| body.warning(p)));
         }
         // Headings inside a component's body are that body's; the page's own keep their ids.
-        let inside = |o: usize| scan.calls.iter().any(|c| c.body.as_ref().is_some_and(|b| b.contains(&o)));
-        let headings: std::borrow::Cow<'_, [crate::model::text::Heading]> = match &scan.headings {
-            Some(offsets) if offsets.len() == body.headings.len() => {
-                body.headings.iter().zip(offsets).filter(|(_, o)| !inside(**o)).map(|(h, _)| h.clone()).collect()
-            }
-            _ => std::borrow::Cow::Borrowed(body.headings),
+        let bodies: Vec<&std::ops::Range<usize>> = scan.calls.iter().filter_map(|c| c.body.as_ref()).collect();
+        let inside = |o: &usize| bodies.iter().any(|b| b.contains(o));
+        let offsets = &body.analysed.heading_offsets;
+        let headings: std::borrow::Cow<'_, [crate::model::text::Heading]> = if offsets.iter().any(inside) && offsets.len() == body.analysed.headings.len() {
+            body.analysed.headings.iter().zip(offsets).filter(|(_, o)| !inside(o)).map(|(h, _)| h.clone()).collect()
+        } else {
+            std::borrow::Cow::Borrowed(&body.analysed.headings)
         };
         let mut rendered = Vec::new();
         let marks = components::Placeholders::for_body(body.text);
@@ -684,7 +687,7 @@ impl Renderer<'_> {
         let _ = rendered;
         if call.literal {
             // The theme's own `notice`, `ref` and `chart`, as their templates render them.
-            if let Some(html) = self.builtins.render(&call.name, &call.args, body_html.as_deref()) {
+            if let Some(html) = self.builtins.render(call.name, &call.args, body_html.as_deref()) {
                 return Ok(html);
             }
             // The component straight from its arguments, with `page` for its implicit `@page`:
@@ -692,9 +695,9 @@ impl Renderer<'_> {
             let ctx = components::context(page);
             let mut args = Context::new();
             for a in &call.args {
-                args.insert_value(a.name.clone(), a.value.clone().unwrap_or_else(Value::undefined));
+                args.insert_value(a.name.to_string(), a.value.as_ref().map_or_else(Value::undefined, components::Literal::to_value));
             }
-            if let Ok(html) = self.tera.render_component_with_implicits(&call.name, &args, &ctx, body_html.as_deref(), true) {
+            if let Ok(html) = self.tera.render_component_with_implicits(call.name, &args, &ctx, body_html.as_deref(), true) {
                 return Ok(html);
             }
             // An error: compiled below, so that it is reported exactly as for any call.
@@ -765,7 +768,7 @@ impl Renderer<'_> {
             eager_first: cover.is_none(),
         };
         let anchors = anchors_for(self.site, p.meta.insert_anchor_links, p.section);
-        let body = Body { text: &p.body, headings: &p.text.headings, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images),
+        let body = Body { text: &p.body, analysed: &p.text, file: &p.display_path, first_line: p.body_line, anchors, images: Some(body_images),
             bundle: p.rel_path.ends_with("/index.md").then_some(p.assets.as_slice()) };
         let html = self.body_html(&body, self.refs.get(i))?;
         let template = self.page_template(p);
@@ -826,7 +829,7 @@ impl Renderer<'_> {
             sizes: &self.site.config.images.sizes,
             eager_first: true,
         };
-        let body = Body { text: &s.body, headings: &s.text.headings, file: &s.display_path, first_line: 1, anchors, images: Some(body_images), bundle: None };
+        let body = Body { text: &s.body, analysed: &s.text, file: &s.display_path, first_line: 1, anchors, images: Some(body_images), bundle: None };
         let html = self.body_html(&body, &Value::from_serializable(&context::section_ref(self.site, s)))?;
         let template = section_template(s);
         if !self.exists(&template) {

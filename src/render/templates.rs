@@ -1101,8 +1101,14 @@ pub struct Charts {
 }
 
 impl Charts {
-    /// The chart `spec` asks for, or the error the `chart` function reports.
+    /// The chart `spec` asks for, drawn, or the error the `chart` function reports.
     pub fn draw(&self, spec: &ChartSpec<'_>) -> TeraResult<super::charts::RenderedChart> {
+        let (chart, id) = self.chart(spec)?;
+        Ok(super::charts::render_with_id(&chart, id))
+    }
+
+    /// The chart `spec` asks for and its element id, not yet drawn.
+    pub fn chart(&self, spec: &ChartSpec<'_>) -> TeraResult<(crate::model::portal::Chart, String)> {
         let (kind, unit) = (spec.kind, spec.unit.to_string());
         let (title, points): (String, Vec<(String, f64)>) = match (spec.page, spec.data) {
             (Some(title), None) => {
@@ -1132,6 +1138,19 @@ impl Charts {
             }
             _ => return Err(tera::Error::message("chart: give either page=\"a page's title\" (its [[figures]]) or data={[…]}")),
         };
+        Self::chart_of_points(title, points, kind, unit, || (spec.text)("id"))
+    }
+
+    /// The chart of `points` (label, value), titled `title`, as a `kind` (`bar` or `line`)
+    /// chart, and its element id: `id()`, else one made from the title. The `chart` function's
+    /// data once read, or a content call's literal data read straight from the call.
+    pub fn chart_of_points<'i>(
+        title: String,
+        points: Vec<(String, f64)>,
+        kind: &str,
+        unit: String,
+        id: impl FnOnce() -> TeraResult<Option<&'i str>>,
+    ) -> TeraResult<(crate::model::portal::Chart, String)> {
         if kind != "bar" && kind != "line" {
             return Err(tera::Error::message(format!("chart: kind must be \"bar\" or \"line\", not \"{kind}\"")));
         }
@@ -1149,8 +1168,8 @@ impl Charts {
             serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
         };
         let title = &chart.title;
-        let id = (spec.text)("id")?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
-        Ok(super::charts::render_with_id(&chart, id))
+        let id = id()?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
+        Ok((chart, id))
     }
 }
 
