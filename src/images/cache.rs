@@ -28,6 +28,9 @@ pub const KEY_VERSION: &str = "kepu-images-1";
 /// The cache folder's name under the site root.
 pub const CACHE_DIR: &str = ".kepu-cache";
 
+/// The file beside the images folder with the folder's stamp when it was last pruned.
+pub const LISTED_FILE: &str = "images-listed.tsv";
+
 /// The file in the images folder recording each entry's digest and identity (one line each).
 pub const ENTRIES_FILE: &str = "entries.tsv";
 
@@ -293,6 +296,38 @@ impl Cache {
         self.put_named(ENTRIES_FILE, lines.concat().as_bytes())
     }
 
+    /// Where the folder's stamp is kept when a prune leaves it holding just the recorded
+    /// entries and the cache's own files: beside the folder (a file in it would change it).
+    fn stamp_file(&self) -> PathBuf {
+        self.dir.with_file_name(LISTED_FILE)
+    }
+
+    fn listed_stamp(&self) -> Option<String> {
+        std::fs::read_to_string(self.stamp_file()).ok()
+    }
+
+    /// After [`Cache::prune`] and the saving of the records: remember the folder as it is now,
+    /// holding exactly the recorded entries and the cache's own files, so that the next prune
+    /// that finds it unchanged and every entry used need not list it. (A change made within
+    /// the file system's timestamp tick of the last one may go unseen: an entry no build uses
+    /// then stays until the folder changes again. Nothing is published from it: a build uses
+    /// only entries it has records of.)
+    pub fn remember_listing(&self) -> Result<(), ImageError> {
+        self.refuse_links()?;
+        let Some(stamp) = folder_stamp(&self.dir) else { return Ok(()) };
+        if self.listed_stamp().as_deref() == Some(stamp.as_str()) {
+            return Ok(());
+        }
+        let failed = |e: std::io::Error| ImageError::Cache { why: format!("{}: {e}", self.stamp_file().display()) };
+        // Written whole under a new name and renamed (a link planted there is replaced, never
+        // followed).
+        let tmp = self.dir.with_file_name(format!(".{LISTED_FILE}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(failed)?;
+        std::io::Write::write_all(&mut file, stamp.as_bytes()).map_err(failed)?;
+        std::fs::rename(&tmp, self.stamp_file()).map_err(failed)
+    }
+
     /// Delete every entry not used since the cache was opened, and left-over temporary files,
     /// and forget their records (saved by the caller, [`super::Pipeline::prune`], with the
     /// sources). Returns how many files were removed. Only a whole build should prune
@@ -300,6 +335,13 @@ impl Cache {
     pub fn prune(&self) -> std::io::Result<usize> {
         self.refuse_links().map_err(|e| std::io::Error::other(e.to_string()))?;
         let Ok(used) = self.used.lock() else { return Ok(0) };
+        // The folder unchanged since the last prune listed it (then it held exactly the
+        // recorded entries and the cache's own files), and every recorded entry used again:
+        // nothing to delete, no listing needed.
+        let unchanged = self.listed_stamp().is_some_and(|saved| Some(saved) == folder_stamp(&self.dir));
+        if unchanged && self.recorded.lock().is_ok_and(|r| r.keys().all(|name| used.contains(name))) {
+            return Ok(0);
+        }
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -323,6 +365,14 @@ impl Cache {
         }
         Ok(removed)
     }
+}
+
+/// What tells a folder's list of names changed: its inode and its modification and change
+/// times (any file created, removed or renamed in it sets both).
+fn folder_stamp(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).ok().filter(|m| m.is_dir())?;
+    Some(format!("{}\t{}.{}\t{}.{}\n", m.ino(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec()))
 }
 
 /// Parse [`ENTRIES_FILE`]; lines that do not parse are skipped (their entries are encoded
@@ -363,6 +413,44 @@ mod tests {
         let scale = Request { op: Operation::Scale { width: 7, height: 9 }, encoding: Encoding { format: Format::Jpeg, quality: 82 } };
         assert_eq!(key("abc", &scale), text("scale:7x9\njpg:q82"));
         assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn a_prune_skips_its_listing_only_when_nothing_can_be_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (key("a", &request()), key("b", &request()));
+        let cache = Cache::open(dir.path());
+        cache.put(&a, Format::Webp, b"RIFF..A.WEBP").unwrap();
+        cache.put(&b, Format::Webp, b"RIFF..B.WEBP").unwrap();
+        // As a build does: the records saved after the images stage, then pruned and saved.
+        let prune = |cache: &Cache| {
+            cache.save_records().unwrap();
+            let removed = cache.prune().unwrap();
+            cache.save_records().unwrap();
+            cache.remember_listing().unwrap();
+            removed
+        };
+        assert_eq!(prune(&cache), 0);
+        assert!(cache.stamp_file().is_file());
+        let entry = |k: &str| cache.dir().join(format!("{k}.webp"));
+        // Every entry used again, the folder unchanged: nothing deleted.
+        let warm = Cache::open(dir.path());
+        assert!(warm.get(&a, Format::Webp).is_some() && warm.get(&b, Format::Webp).is_some());
+        assert_eq!(prune(&warm), 0);
+        // An entry not used is deleted, the folder unchanged or not.
+        let warm = Cache::open(dir.path());
+        assert!(warm.get(&a, Format::Webp).is_some());
+        assert_eq!(prune(&warm), 1);
+        assert!(entry(&a).exists() && !entry(&b).exists());
+        // A file put there since (a killed build's entry, say; after the timestamp tick of
+        // the last change): the folder changed, so it is listed and the file deleted.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let stray = cache.dir().join(format!("{b}.webp"));
+        std::fs::write(&stray, b"left behind").unwrap();
+        let warm = Cache::open(dir.path());
+        assert!(warm.get(&a, Format::Webp).is_some());
+        assert_eq!(prune(&warm), 1);
+        assert!(!stray.exists() && entry(&a).exists());
     }
 
     #[test]

@@ -363,6 +363,7 @@ impl Pipeline {
         }
         let removed = self.cache.prune()?;
         self.save_known().map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.cache.remember_listing().map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(removed)
     }
 

@@ -406,27 +406,23 @@ impl Staging {
         id.is_some_and(|id| id.inode == *inode && id.device == self.device)
     }
 
-    /// Remove what the reused folder had that this build did not write: files first, then
-    /// the folders no new file is in, deepest first.
-    fn sweep(&self, written: &BTreeMap<String, manifest::Entry>) {
+    /// Remove what the reused folder had that this build did not write (`written`): files
+    /// first, then the folders no new file is in (not in `folders`), deepest first.
+    fn sweep(&self, written: &rustc_hash::FxHashSet<String>, folders: &rustc_hash::FxHashSet<String>) {
         if self.previous.is_empty() {
             return;
-        }
-        let mut needed: std::collections::HashSet<&str> = std::collections::HashSet::new();
-        for path in written.keys() {
-            needed.extend(path.match_indices('/').map(|(i, _)| &path[..i]));
         }
         let stale: Vec<&String> = self
             .previous
             .iter()
-            .filter(|(p, f)| matches!(f, Found::File { .. }) && !written.contains_key(*p) && p.as_str() != MANIFEST)
+            .filter(|(p, f)| matches!(f, Found::File { .. }) && !written.contains(p.as_str()) && p.as_str() != MANIFEST)
             .map(|(p, _)| p)
             .collect();
         stale.par_iter().for_each(|p| {
             let _ = fs::remove_file(self.dir.join(p));
         });
         let mut dirs: Vec<&String> =
-            self.previous.iter().filter(|(p, f)| **f == Found::Dir && !needed.contains(p.as_str())).map(|(p, _)| p).collect();
+            self.previous.iter().filter(|(p, f)| **f == Found::Dir && !folders.contains(p.as_str())).map(|(p, _)| p).collect();
         dirs.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
         for d in dirs {
             let _ = fs::remove_dir(self.dir.join(d));
@@ -453,8 +449,9 @@ impl Staging {
         }
         let mut report = state.report;
         report.not_minified.sort_by(|a, b| a.0.cmp(&b.0));
+        // With no error, every path claimed was written.
+        self.sweep(&state.claimed, &state.folders);
         let entries: BTreeMap<String, manifest::Entry> = state.entries.into_iter().collect();
-        self.sweep(&entries);
         let manifest_path = self.dir.join(MANIFEST);
         self.clear(MANIFEST)?;
         create_new(&manifest_path, manifest::Manifest::new(entries).to_json().as_bytes()).map_err(io_err(&manifest_path))?;
