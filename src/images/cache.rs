@@ -386,7 +386,8 @@ fn parse_recorded(text: &str) -> FxHashMap<String, Recorded> {
         else {
             continue;
         };
-        let (Ok(len), Ok(mtime_ns), Ok(inode)) = (len.parse(), mtime.parse(), inode.parse()) else { continue };
+        // Nanoseconds fit an i64 until 2262, and parse several times faster than an i128.
+        let (Ok(len), Ok(mtime_ns), Ok(inode)) = (len.parse(), mtime.parse::<i64>().map(i128::from), inode.parse()) else { continue };
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) || name.contains('/') {
             continue;
         }

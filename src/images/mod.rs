@@ -228,6 +228,9 @@ pub struct SourceMemo {
     asked: std::sync::Mutex<rustc_hash::FxHashSet<PathBuf>>,
     /// Whether `known` changed since it was loaded or last saved.
     dirty: std::sync::atomic::AtomicBool,
+    /// The site folder, as this build names it: paths under it are saved relative to it, so
+    /// that a build given the site as `.` knows what one given its absolute path learned.
+    root: PathBuf,
 }
 
 impl SourceMemo {
@@ -274,7 +277,7 @@ impl SourceMemo {
                 format!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{format}\t{}\n",
                     id.len, id.mtime_ns, id.ctime_ns, id.inode, s.hash, s.header.width, s.header.height,
-                    p.to_string_lossy().replace(['\t', '\n'], " ")
+                    p.strip_prefix(&self.root).unwrap_or(p).to_string_lossy().replace(['\t', '\n'], " ")
                 )
             })
             .collect();
@@ -316,8 +319,13 @@ impl Pipeline {
     /// The pipeline of the site at `root`, with what the last build remembered of its sources.
     pub fn open(root: &Path, max_pixels: u64) -> Pipeline {
         let cache = Cache::open(root);
-        let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t)).unwrap_or_default();
-        let memo = SourceMemo { known: std::sync::Mutex::new(known), asked: Default::default(), dirty: Default::default() };
+        let known = std::fs::read_to_string(cache.dir().join(SOURCES_FILE)).map(|t| parse_known(&t, root)).unwrap_or_default();
+        let memo = SourceMemo {
+            known: std::sync::Mutex::new(known),
+            asked: Default::default(),
+            dirty: Default::default(),
+            root: root.to_path_buf(),
+        };
         Pipeline { cache, max_pixels, memo: std::sync::Arc::new(memo) }
     }
 
@@ -411,7 +419,7 @@ pub struct RunStats {
 }
 
 /// Parse [`SOURCES_FILE`]; lines that do not parse are skipped (the file is only a shortcut).
-fn parse_known(text: &str) -> rustc_hash::FxHashMap<PathBuf, (Identity, Source)> {
+fn parse_known(text: &str, root: &Path) -> rustc_hash::FxHashMap<PathBuf, (Identity, Source)> {
     let mut out = rustc_hash::FxHashMap::default();
     for line in text.lines() {
         let f: Vec<&str> = line.splitn(10, '\t').collect();
@@ -426,7 +434,8 @@ fn parse_known(text: &str) -> rustc_hash::FxHashMap<PathBuf, (Identity, Source)>
         else {
             continue;
         };
-        let path = PathBuf::from(path);
+        // Relative to the site folder (absolute for a source outside it).
+        let path = root.join(path);
         let header = codec::Header { format, width, height };
         let source = Source { path: path.clone(), hash: hash.to_string(), header };
         out.insert(path, (Identity { len, mtime_ns, ctime_ns, inode }, source));
@@ -478,6 +487,15 @@ mod tests {
         let known = warm.memo.known.lock().unwrap().get(&photo).cloned();
         assert_eq!(known.map(|(_, s)| s), Some(first.clone()));
         assert_eq!(warm.source(&photo).unwrap(), first);
+
+        // Saved relative to the site folder: a build naming the folder otherwise (here
+        // through a link; `.` against an absolute path alike) knows the photo too.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("site");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        let named_otherwise = Pipeline::open(&link, 1_000_000);
+        let known = named_otherwise.memo.known.lock().unwrap().get(&link.join("hall.png")).cloned();
+        assert_eq!(known.map(|(_, s)| s.hash), Some(first.hash.clone()));
 
         // A changed file is read again.
         std::thread::sleep(std::time::Duration::from_millis(20));
