@@ -204,10 +204,13 @@ pub const COUNTY_NAMES: &[&str] = &[
     "驿城区", "西平县", "上蔡县", "平舆县", "正阳县", "确山县", "泌阳县", "汝南县", "遂平县", "新蔡县",
 ];
 
-/// The table by first character: names starting with it, longest first, each as its
-/// characters and syllables.
-fn by_first_char() -> &'static HashMap<char, Vec<(Vec<char>, Vec<&'static str>)>> {
-    static TABLE: OnceLock<HashMap<char, Vec<(Vec<char>, Vec<&'static str>)>>> = OnceLock::new();
+/// The names by first character, longest first, each as its characters and syllables: a
+/// list sorted by the character, searched by halving (a slug is made for every chart's and
+/// term's name as pages are rendered; hashing each character cost more than the search).
+type ByFirstChar = Vec<(char, Vec<(Vec<char>, Vec<&'static str>)>)>;
+
+fn by_first_char() -> &'static ByFirstChar {
+    static TABLE: OnceLock<ByFirstChar> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut map: HashMap<char, Vec<(Vec<char>, Vec<&'static str>)>> = HashMap::new();
         for (name, reading) in PLACE_READINGS {
@@ -215,11 +218,19 @@ fn by_first_char() -> &'static HashMap<char, Vec<(Vec<char>, Vec<&'static str>)>
             let syllables: Vec<&'static str> = reading.split(' ').collect();
             map.entry(chars[0]).or_default().push((chars, syllables));
         }
-        for names in map.values_mut() {
+        let mut table: ByFirstChar = map.into_iter().collect();
+        for (_, names) in &mut table {
             names.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
         }
-        map
+        table.sort_unstable_by_key(|(c, _)| *c);
+        table
     })
+}
+
+/// The names starting with `c`.
+fn names_starting_with(c: char) -> Option<&'static [(Vec<char>, Vec<&'static str>)]> {
+    let table = by_first_char();
+    table.binary_search_by_key(&c, |(first, _)| *first).ok().map(|i| table[i].1.as_slice())
 }
 
 /// For each character of `text`, the place-name reading it has there, if it is part of a
@@ -227,11 +238,9 @@ fn by_first_char() -> &'static HashMap<char, Vec<(Vec<char>, Vec<&'static str>)>
 pub fn readings_in(text: &str) -> Vec<Option<&'static str>> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = vec![None; chars.len()];
-    let table = by_first_char();
     let mut i = 0;
     while i < chars.len() {
-        let found = table
-            .get(&chars[i])
+        let found = names_starting_with(chars[i])
             .and_then(|names| names.iter().find(|(name, _)| chars[i..].starts_with(name)));
         match found {
             Some((name, syllables)) => {
@@ -263,6 +272,16 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn every_name_is_found_by_its_first_character() {
+        for (name, reading) in PLACE_READINGS {
+            let chars: Vec<char> = name.chars().collect();
+            let names = names_starting_with(chars[0]).unwrap_or_else(|| panic!("{name} not found"));
+            assert!(names.iter().any(|(n, s)| *n == chars && s.join(" ") == *reading), "{name}");
+        }
+        assert!(names_starting_with('a').is_none());
     }
 
     #[test]

@@ -16,25 +16,36 @@ pub fn is_han(c: char) -> bool {
 /// place names where they are one (长垣 → `chang-yuan`, [`super::place_names`]).
 pub fn slugify(text: &str) -> String {
     let places = super::place_names::readings_in(text);
-    let mut words: Vec<String> = Vec::new();
+    // The words joined by `-` as they come (what collecting them and `join("-")` wrote, without
+    // a `String` per word: a slug is made for every chart's name as pages are rendered).
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut words = 0;
     let mut current = String::new();
-    let flush = |current: &mut String, words: &mut Vec<String>| {
-        if !current.is_empty() {
-            words.push(std::mem::take(current));
+    let mut push_word = |out: &mut String, word: &str| {
+        if words > 0 {
+            out.push('-');
         }
+        out.push_str(word);
+        words += 1;
     };
     for (c, place) in text.chars().zip(places) {
         if c.is_ascii_alphanumeric() {
             current.push(c.to_ascii_lowercase());
         } else if is_han(c) {
-            flush(&mut current, &mut words);
+            if !current.is_empty() {
+                push_word(&mut out, &current);
+                current.clear();
+            }
             if let Some(reading) = place {
-                words.push(reading.to_string());
+                push_word(&mut out, reading);
             } else if let Some(p) = c.to_pinyin() {
-                words.push(p.plain().to_string());
+                push_word(&mut out, p.plain());
             }
         } else if c == '_' || c == '-' || c.is_whitespace() || c.is_ascii_punctuation() || !c.is_alphanumeric() {
-            flush(&mut current, &mut words);
+            if !current.is_empty() {
+                push_word(&mut out, &current);
+                current.clear();
+            }
         } else {
             // Other letters (accented Latin, kana …): keep ASCII-folded where trivial, else drop.
             let folded: String = unicode_normalization::UnicodeNormalization::nfkd(c.to_string().as_str())
@@ -43,8 +54,10 @@ pub fn slugify(text: &str) -> String {
             current.push_str(&folded.to_ascii_lowercase());
         }
     }
-    flush(&mut current, &mut words);
-    words.join("-")
+    if !current.is_empty() {
+        push_word(&mut out, &current);
+    }
+    out
 }
 
 /// A heading anchor: the heading's own words (Han kept), lower case, spaces and punctuation as
@@ -77,6 +90,15 @@ mod tests {
         assert_eq!(slugify("“5610”总体安排"), "5610-zong-ti-an-pai");
         assert_eq!(slugify("Hello, World!"), "hello-world");
         assert_eq!(slugify("Café"), "cafe");
+    }
+
+    #[test]
+    fn words_are_joined_by_single_hyphens_with_none_at_the_ends() {
+        assert_eq!(slugify(""), "");
+        assert_eq!(slugify("——"), "");
+        assert_eq!(slugify("--AB科cd--"), "ab-ke-cd");
+        assert_eq!(slugify("（2024）年 报告!"), "2024-nian-bao-gao");
+        assert_eq!(slugify("Café 科普"), "cafe-ke-pu");
     }
 
     #[test]

@@ -87,6 +87,12 @@ fn write_fixed(out: &mut impl std::fmt::Write, negative: bool, digits: u64, deci
         out.write_char('-')?;
     }
     let mut text = itoa::Buffer::new();
+    if decimals == 1 {
+        // Most of a drawing's numbers (`{:.1}`): the whole part, the point, the one digit.
+        out.write_str(text.format(digits / 10))?;
+        out.write_char('.')?;
+        return out.write_char(char::from(b'0' + (digits % 10) as u8));
+    }
     let all = text.format(digits);
     let places = decimals as usize;
     if places == 0 {

@@ -59,6 +59,9 @@ pub fn to_html_with(
     anchors: InsertAnchor,
     images: Option<BodyImages<'_>>,
 ) -> String {
+    if let Some(html) = plain_paragraph(markdown) {
+        return html;
+    }
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     let mut heading_index = 0;
     let mut open_heading: Option<String> = None; // the id of the heading being written
@@ -124,6 +127,31 @@ pub fn to_html_with(
         None => html::push_html(&mut out, events),
     }
     out
+}
+
+/// What the parser writes for a body that is one line of plain text: `<p>` and the text, or
+/// `None` where the text could be more than that. A component's body is often one sentence (a
+/// notice's), and setting up the parser cost more than the sentence: this saves a pass for
+/// them. Plain means: no ASCII byte that Markdown or HTML gives a meaning to (only letters,
+/// digits, spaces and `,.;?%/()` pass, and any non-ASCII character), not starting with a digit
+/// (`1.` opens a list) or a space (indentation), not ending with a space, no line break inside
+/// (only blank lines around it). Such text needs no escaping either.
+fn plain_paragraph(markdown: &str) -> Option<String> {
+    let text = markdown.trim_matches(|c| c == '\n' || c == '\r');
+    let bytes = text.as_bytes();
+    let (&first, &last) = (bytes.first()?, bytes.last()?);
+    if first == b' ' || last == b' ' || first.is_ascii_digit() {
+        return None;
+    }
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || !b.is_ascii() || matches!(b, b' ' | b',' | b'.' | b';' | b'?' | b'%' | b'/' | b'(' | b')');
+    if !bytes.iter().all(plain) {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str("<p>");
+    out.push_str(text);
+    out.push_str("</p>\n");
+    Some(out)
 }
 
 /// Replace each processed image's events with its `<picture>` (or `<figure>`).
@@ -347,7 +375,63 @@ fn has_special(word: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_html, escape_html_to, has_special, Escaped};
+    use super::{escape_html, escape_html_to, has_special, plain_paragraph, Escaped};
+
+    /// What the parser itself writes for `markdown` (none of `to_html_with`'s changes to the
+    /// events apply to a plain paragraph: no heading, link, image, code or HTML in it).
+    fn parsed(markdown: &str) -> String {
+        let mut out = String::new();
+        pulldown_cmark::html::push_html(&mut out, pulldown_cmark::Parser::new_ext(markdown, crate::model::text::markdown_options()));
+        out
+    }
+
+    #[test]
+    fn a_plain_paragraph_is_written_as_the_parser_writes_it() {
+        let plain = [
+            "开展“履行植树义务共建生态文明”春季义务植树志愿服务活动，为践行生态文明理念贡献科协力量。",
+            "\n开展活动。\n",
+            "\r\n\n请带好身份证 (ID) 与 50% 的材料, 谢谢.\n\n",
+            "See a/b; ok? yes",
+            "\u{3000}全角空格开头",
+            "结尾全角空格\u{3000}",
+            "\u{a0}不换行空格\u{a0}",
+            "a.  two spaces inside",
+            "x",
+        ];
+        for text in plain {
+            assert_eq!(plain_paragraph(text).as_deref(), Some(parsed(text).as_str()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn anything_markdown_or_html_could_read_is_left_to_the_parser() {
+        let not_plain = [
+            "", "\n\n", "1. 列表", "2024) 年", "    缩进的代码", " 一个空格开头", "结尾两个空格  ", "第一行\n第二行",
+            "**粗体**", "_斜体_", "`代码`", "[链接](x)", "<b>标签</b>", "A & B", "# 标题", "- 列表", "+ 列表", "> 引用",
+            "~~删除~~", "a | b", "a\\b", "注释[^1]", "!图", "说“a\"b”", "it's", "a\tb", "a:b", "x = y", "{#id}", "$x$",
+            "a\u{0}b",
+        ];
+        for text in not_plain {
+            assert_eq!(plain_paragraph(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn whatever_the_shortcut_takes_the_parser_writes_the_same() {
+        // Every text of up to four pieces from these, taken or not: the shortcut may decline
+        // anything, but what it writes must be the parser's.
+        let pieces = ["a", "7", " ", ".", ")", "(", ",", "科", "\n", "\r", "\u{3000}", "%", "/", ";", "?", "*", "\t", "&"];
+        let mut taken = 0;
+        let n = pieces.len();
+        for i in 0..n.pow(4) {
+            let text: String = (0..4).map(|k| pieces[i / n.pow(k) % n]).collect();
+            if let Some(html) = plain_paragraph(&text) {
+                taken += 1;
+                assert_eq!(html, parsed(&text), "{text:?}");
+            }
+        }
+        assert!(taken > 1000, "the shortcut took only {taken} texts");
+    }
 
     #[test]
     fn a_word_has_a_special_byte_exactly_when_one_of_its_bytes_is_one() {
