@@ -55,7 +55,12 @@ impl Builtins {
     /// The HTML of component `name` called with the literal `args` (and `body`, its body's
     /// HTML), as its template renders it; `None` for anything else, which Tera then renders.
     pub fn render(&self, name: &str, args: &[Arg], body: Option<&str>) -> Option<String> {
-        let mut out = String::new();
+        // Sized for what each writes (a chart about 2–3 kB, a notice its body and a line), so
+        // that the markup is not copied as the string grows.
+        let mut out = String::with_capacity(match name {
+            "chart" => 3072,
+            _ => 192 + body.map_or(0, str::len),
+        });
         match name {
             "notice" if self.notice => notice(&mut out, args, body?)?,
             "ref" if self.reference && body.is_none() => self.reference(&mut out, args)?,
@@ -105,7 +110,6 @@ impl Builtins {
         } else {
             Charts::chart_of_points(title.to_string(), points(data)?, kind, unit.to_string(), || Ok(None)).ok()?
         };
-        out.reserve(3072);
         out.push_str("<figure class=\"chart-figure\" aria-labelledby=\"");
         escape(out, &id);
         out.push_str("-caption\">\n  <figcaption id=\"");

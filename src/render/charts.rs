@@ -199,30 +199,39 @@ pub fn push_svg(out: &mut String, chart: &Chart, id: &str) {
     let n = chart.points.len().max(1);
     let longest = chart.points.iter().map(|p| p.label.chars().count()).max().unwrap_or(0);
     let horizontal = chart.kind == ChartKind::Bar && (longest * 14 > (W - LEFT - RIGHT) as usize / n || n > 6);
-    // (Sized for its text and a number each, so that it is not grown piece by piece.)
-    let mut desc = String::with_capacity(chart.points.iter().map(|p| p.label.len() + chart.unit.len() + 16).sum());
-    for (i, p) in chart.points.iter().enumerate() {
-        if i > 0 {
-            desc.push('；');
-        }
-        desc.push_str(&p.label);
-        desc.push('：');
-        let _ = write_number(&mut desc, p.value);
-        desc.push_str(&chart.unit);
-    }
     let max_data = chart.points.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let max = nice_max(max_data.max(chart.target.unwrap_or(0.0)));
-    // (A vertical chart's axis and grid alone take about 900 bytes.)
-    let mut body = String::with_capacity(1024 + 320 * chart.points.len());
-    let height = if horizontal { horizontal_bars(&mut Markup(&mut body), chart, max) } else { vertical(&mut Markup(&mut body), chart, max) };
-    out.reserve(body.len() + 2 * desc.len() + 400);
+    // A horizontal chart's height is known once its rows are drawn: they are drawn first, into
+    // a buffer of their own. A vertical one's is fixed: drawn straight into `out`.
+    let mut rows = String::new();
+    let height = if horizontal {
+        rows.reserve(1024 + 320 * chart.points.len());
+        horizontal_bars(&mut Markup(&mut rows), chart, max)
+    } else {
+        H
+    };
+    // (The axis and grid alone take about 900 bytes, a point about 320.)
+    out.reserve(1400 + 320 * chart.points.len() + 2 * (chart.title.len() + 2 * html_id.len()));
     let mut svg = Markup(out);
     svg.s(r#"<svg class="chart"#).s(if horizontal { " chart-h" } else { "" });
     svg.s(r#"" viewBox="0 0 "#).s(W_TEXT).s(" ").d0(height);
     svg.s(r#"" role="img" aria-labelledby=""#).s(&html_id).s("-title ").s(&html_id).s(r#"-desc" xmlns="http://www.w3.org/2000/svg">"#);
     svg.s(r#"<title id=""#).s(&html_id).s(r#"-title">"#).esc(&chart.title).s("</title>");
-    svg.s(r#"<desc id=""#).s(&html_id).s(r#"-desc">"#).esc(&desc).s("</desc>");
-    svg.s(&body).s("</svg>");
+    // The text alternative: each point's label, value and unit.
+    svg.s(r#"<desc id=""#).s(&html_id).s(r#"-desc">"#);
+    for (i, p) in chart.points.iter().enumerate() {
+        if i > 0 {
+            svg.s("；");
+        }
+        svg.esc(&p.label).s("：").number(p.value).esc(&chart.unit);
+    }
+    svg.s("</desc>");
+    if horizontal {
+        svg.s(&rows);
+    } else {
+        vertical(&mut svg, chart, max);
+    }
+    svg.s("</svg>");
 }
 
 /// Markup written piece by piece: a chart writes dozens of numbers into its markup, and
@@ -314,9 +323,9 @@ fn horizontal_bars(svg: &mut Markup<'_>, chart: &Chart, max: f64) -> f64 {
     y + 4.0
 }
 
-/// Bars or a line over short labels (years), with a value axis and an optional target line.
-/// Writes the markup and returns the drawing's height.
-fn vertical(svg: &mut Markup<'_>, chart: &Chart, max: f64) -> f64 {
+/// Bars or a line over short labels (years), with a value axis and an optional target line,
+/// [`H`] high. Writes the markup.
+fn vertical(svg: &mut Markup<'_>, chart: &Chart, max: f64) {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let y = |v: f64| TOP + plot_h - (v / max) * plot_h;
@@ -368,7 +377,6 @@ fn vertical(svg: &mut Markup<'_>, chart: &Chart, max: f64) -> f64 {
         svg.s(r#"<text class="label" x=""#).d1(x(i)).s(r#"" y=""#).s(LABEL_Y_TEXT).s(r#"" text-anchor="middle">"#);
         svg.esc(&p.label).s("</text>");
     }
-    H
 }
 
 /// A round upper bound for the axis (1, 2, 2.5, 5 × 10^n).
