@@ -1168,7 +1168,7 @@ impl Charts {
             serde_json::from_value::<Chart>(spec).map_err(|e| tera::Error::message(format!("chart: {e}")))?
         };
         let title = &chart.title;
-        let id = id()?.map(str::to_string).unwrap_or_else(|| format!("chart-{}", crate::model::slug::slugify(title)));
+        let id = id()?.map(str::to_string).unwrap_or_else(|| "chart-".to_string() + &crate::model::slug::slugify(title));
         Ok((chart, id))
     }
 }
