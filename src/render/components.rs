@@ -1003,8 +1003,6 @@ mod tests {
         super::scan(text, &crate::model::text::analyse(text).code)
     }
 
-    /// Editors type Chinese everywhere, typos included: no text, however cut, makes the
-    /// scanner slice inside a character (it once did after `{{ ` with a Chinese name).
     #[test]
     fn a_tags_closers_are_trimmed_as_the_searches_trimmed_them() {
         for inside in ["<chart a=\"1\" /", "<chart a=\"1\" />", "<x/>/>", "<x>>", "<x/>>", "<x>/>", "<x", "", "/>", ">/>", "<a href=\"/>\" />"] {
@@ -1013,6 +1011,8 @@ mod tests {
         assert_eq!(trim_closers("<x />"), "<x ");
     }
 
+    /// Editors type Chinese everywhere, typos included: no text, however cut, makes the
+    /// scanner slice inside a character (it once did after `{{ ` with a Chinese name).
     #[test]
     fn chinese_anywhere_in_a_call_is_an_error_or_text_never_a_panic() {
         let samples = [
