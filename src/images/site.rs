@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -154,7 +154,7 @@ pub fn process_site(
     let add_use = |jobs: &mut FxHashMap<PathBuf, Job>,
                        diags: &mut Diagnostics,
                        src: &str,
-                       bundle: Option<(&str, &str)>,
+                       bundle: Option<(&str, &str, &[PathBuf])>,
                        place: Place,
                        owner: Owner| {
         let resolved = match resolve(src, bundle, &content, static_files) {
@@ -179,7 +179,7 @@ pub fn process_site(
         job.places.push(place);
     };
     for p in &site.pages {
-        let bundle = p.rel_path.strip_suffix("/index.md").map(|dir| (dir, p.path.as_str()));
+        let bundle = p.rel_path.strip_suffix("/index.md").map(|dir| (dir, p.path.as_str(), p.assets.as_slice()));
         for image in &p.text.images {
             let place = Place::Body { file: p.display_path.clone(), body: p.body.clone(), offset: image.offset };
             add_use(&mut jobs, &mut diags, &image.src, bundle, place, Owner::Body(p.rel_path.clone()));
@@ -281,15 +281,21 @@ pub fn process_site(
     }
     pipeline.save_known().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
     // A path two sources make (a static file and a bundle file at one address) is made once,
-    // from the last of them by source path.
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    files.dedup_by(|later, earlier| {
-        let same = later.path == earlier.path;
-        if same {
-            std::mem::swap(later, earlier);
-        }
-        same
-    });
+    // from the last of them by source path. (Rare: the files are ordered only then.)
+    let unique = {
+        let mut paths = FxHashSet::with_capacity_and_hasher(files.len(), Default::default());
+        files.iter().all(|f| paths.insert(f.path.as_str()))
+    };
+    if !unique {
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|later, earlier| {
+            let same = later.path == earlier.path;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+    }
     set.files = files;
     set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files).with_memo(pipeline.memo())));
     Ok(set)
@@ -409,11 +415,12 @@ fn is_raster_source(path: &str) -> bool {
 }
 
 /// Resolve `src` as written in a document: a relative address against the page's bundle
-/// (`bundle` = (folder under content/, page URL path)), an absolute one against the static
-/// files. `Ok(None)`: not a local raster image (a URL elsewhere, an SVG): shown as it is.
+/// (`bundle` = (folder under content/, page URL path, the files loading found in the
+/// folder)), an absolute one against the static files. `Ok(None)`: not a local raster
+/// image (a URL elsewhere, an SVG): shown as it is.
 fn resolve(
     src: &str,
-    bundle: Option<(&str, &str)>,
+    bundle: Option<(&str, &str, &[PathBuf])>,
     content: &Path,
     static_files: &BTreeMap<String, OutputFile>,
 ) -> Result<Option<Resolved>, ImageError> {
@@ -442,11 +449,13 @@ fn resolve(
             None => Err(ImageError::Missing),
         };
     }
-    let Some((dir, url_path)) = bundle else {
+    let Some((dir, url_path, found)) = bundle else {
         return Err(ImageError::NotInBundle);
     };
     let source = content.join(dir).join(parts.join("/"));
-    if !source.is_file() {
+    // A file loading found in the folder needs no second look (one that went since is
+    // reported when it is read); one in a subfolder is looked for.
+    if !found.iter().any(|f| f.as_os_str() == source.as_os_str()) && !source.is_file() {
         return Err(ImageError::Missing);
     }
     Ok(Some(Resolved { source, out_dir: format!("{}{folder}", url_path.trim_start_matches('/')), name }))

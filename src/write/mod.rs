@@ -156,7 +156,8 @@ struct StagingState {
     folders: rustc_hash::FxHashSet<String>,
     /// Every path written, with its manifest entry (in no order).
     entries: Vec<(String, manifest::Entry)>,
-    /// The paths of the site's own files (not compressed siblings).
+    /// The paths of the site's own files (not compressed siblings), kept when precompressing
+    /// (to tell a site's `x.css.gz` from a compressed `x.css`).
     originals: std::collections::BTreeSet<String>,
     /// Folders already created.
     dirs: std::collections::HashSet<PathBuf>,
@@ -304,7 +305,9 @@ impl Staging {
             state.report.files += 1;
             state.report.bytes += bytes;
             state.report.bytes_before_minify += bytes;
-            state.originals.insert(f.path.clone());
+            if self.options.precompress {
+                state.originals.insert(f.path.clone());
+            }
             state.entries.push((f.path, manifest::Entry { sha256, bytes }));
         }
     }
@@ -345,7 +348,9 @@ impl Staging {
         if let Some(e) = written.not_minified {
             report.not_minified.push((path.clone(), e));
         }
-        state.originals.insert(path.clone());
+        if self.options.precompress {
+            state.originals.insert(path.clone());
+        }
         state.entries.extend(written.entries);
         Ok(())
     }
@@ -509,34 +514,39 @@ fn keep_or_remove(dir: &Path, keep: Option<&Path>) {
 fn survey(dir: &Path, rel: &str) -> Vec<(String, Found)> {
     use std::os::unix::fs::DirEntryExt;
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
-    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
-    entries
-        .par_iter()
-        .flat_map_iter(|e| {
-            let kind = e.file_type().ok();
-            let name = e.file_name().to_str().map(str::to_owned);
-            match (name, kind) {
-                (Some(name), Some(t)) if t.is_dir() || t.is_file() => {
-                    let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-                    if t.is_dir() {
-                        let mut found = survey(&e.path(), &rel);
-                        found.push((rel, Found::Dir));
-                        found
-                    } else {
-                        vec![(rel, Found::File { inode: e.ino() })]
-                    }
+    let mut found = Vec::new();
+    let mut folders = Vec::new();
+    // The files of one folder in turn (a name each, nothing to look at); its folders in
+    // parallel, each read with system calls of its own.
+    for e in entries.flatten() {
+        let kind = e.file_type().ok();
+        let name = e.file_name();
+        match (name.to_str(), kind) {
+            (Some(name), Some(t)) if t.is_dir() || t.is_file() => {
+                let mut path = String::with_capacity(rel.len() + 1 + name.len());
+                if !rel.is_empty() {
+                    path.push_str(rel);
+                    path.push('/');
                 }
-                (_, Some(t)) if t.is_dir() => {
-                    remove_tree(&e.path());
-                    Vec::new()
-                }
-                _ => {
-                    let _ = fs::remove_file(e.path());
-                    Vec::new()
+                path.push_str(name);
+                if t.is_dir() {
+                    folders.push((e.path(), path));
+                } else {
+                    found.push((path, Found::File { inode: e.ino() }));
                 }
             }
-        })
-        .collect()
+            (_, Some(t)) if t.is_dir() => remove_tree(&e.path()),
+            _ => {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    let below: Vec<Vec<(String, Found)>> = folders.par_iter().map(|(dir, rel)| survey(dir, rel)).collect();
+    for ((_, rel), mut inner) in folders.into_iter().zip(below) {
+        found.append(&mut inner);
+        found.push((rel, Found::Dir));
+    }
+    found
 }
 
 /// Whether `path` or a folder on its way, below `root`, is a symbolic link.
