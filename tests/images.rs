@@ -281,3 +281,17 @@ fn static_images_are_processed_and_their_originals_not_published() {
     let html = std::fs::read_to_string(site.join("public/venues/hall/index.html")).unwrap();
     assert!(html.contains("/photos/s-400w."), "{html}");
 }
+
+#[test]
+fn a_static_image_and_a_bundle_image_at_one_address_publish_one_file_from_the_last_source() {
+    // `venues/hall/wall.jpg` is both the bundle's photo and a static file's address.
+    let body = "![包内的一张示例照片](wall.jpg)\n\n![static 里同一地址的示例照片](/venues/hall/wall.jpg)";
+    let (_d, site) = site_with(body, &[("wall.jpg", jpeg(600, 300, |_, _| [200, 30, 30]))]);
+    std::fs::create_dir_all(site.join("static/venues/hall")).unwrap();
+    std::fs::write(site.join("static/venues/hall/wall.jpg"), jpeg(500, 500, |_, _| [30, 30, 200])).unwrap();
+    build_ok(&site, &[]);
+    // Made once (not a conflict), from the last source by path: static/ after content/.
+    assert_eq!(size_of(&site.join("public/venues/hall/wall.jpg")), (500, 500));
+    let html = std::fs::read_to_string(site.join("public/venues/hall/index.html")).unwrap();
+    assert!(html.contains("wall-500w.") && html.contains("wall-600w."), "both sets are shown: {html}");
+}
