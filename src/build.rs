@@ -284,13 +284,12 @@ fn static_and_image_files(assets: load::theme::Assets, images: &mut ImageSet) ->
 /// Run load → model → index → render, without touching the disk's output (`kepu check` and
 /// `kepu serve` keep the files in memory).
 pub fn generate(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<Generated, Diagnostics> {
-    let opening = images::Pipeline::open_ahead(&options.root);
     let Modelled { site, assets, mut timings } = load_and_model(options, on_stage)?;
     // The index reads the model, not the rendered pages, so it runs first: its working memory
     // (millions of postings) is freed before the rendered site is held in memory, which keeps
     // peak memory near the larger of the two rather than their sum.
     let index_files = timed(Stage::Index, on_stage, &mut timings, || search_index(&site))?;
-    let pipeline = opening.finish(site.config.images.max_pixels);
+    let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
     // The render timing includes the images templates asked for, made once render is done.
     let (mut files, render_warnings) = timed(Stage::Render, on_stage, &mut timings, || {
@@ -337,8 +336,6 @@ pub const PREVIOUS_OUTPUT: &str = "previous-output";
 /// in memory whole; the `render` timing therefore includes writing the pages, and `write`
 /// is what is left: static files, the manifest and the swap.
 pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<BuildReport, Diagnostics> {
-    // The image cache is opened, and what it recorded looked at, while the content loads.
-    let opening = images::Pipeline::open_ahead(&options.root);
     let Modelled { site, assets, mut timings } = load_and_model(options, on_stage)?;
     let out = &site.config.output;
     let write_options =
@@ -352,7 +349,7 @@ pub fn build(options: &BuildOptions, on_stage: &mut dyn FnMut(Stage)) -> Result<
     };
     // Dropped unfinished on any error below: the staging folder goes, the output stays.
     // Images first: a broken photo fails the build before anything is staged.
-    let pipeline = opening.finish(site.config.images.max_pixels);
+    let pipeline = image_pipeline(options, &site);
     let mut images = timed(Stage::Images, on_stage, &mut timings, || process_images(options, &site, &assets, &pipeline))?;
     // The output this build replaces is kept in the cache folder, and the next build starts
     // from it: the photos linked into it stay where they are (nothing linked, nothing

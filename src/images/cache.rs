@@ -114,43 +114,14 @@ pub struct Cache {
     /// Whether `recorded` changed since it was loaded or last saved (a warm build changes
     /// nothing, and saves nothing).
     dirty: std::sync::atomic::AtomicBool,
-    /// What [`Cache::look_ahead`] found of the recorded entries, by file name; each look is
-    /// taken by the first look-up of its entry (any later one looks again).
-    looked: Mutex<FxHashMap<String, Option<Look>>>,
 }
-
-/// An entry's identity and its file's device and inode, from one look at it.
-type Look = (Identity, crate::output::FileId);
 
 impl Cache {
     /// The cache under `root` (created on first write).
     pub fn open(root: &Path) -> Cache {
         let dir = root.join(CACHE_DIR).join("images");
         let recorded = std::fs::read_to_string(dir.join(ENTRIES_FILE)).map(|t| parse_recorded(&t)).unwrap_or_default();
-        Cache { dir, used: Mutex::default(), recorded: Mutex::new(recorded), dirty: Default::default(), looked: Mutex::default() }
-    }
-
-    /// Look at every recorded entry now, for this build's look-ups to take. A build opens
-    /// its cache on a thread of its own while the content loads
-    /// ([`super::Pipeline::open_ahead`]), so that the images stage finds its entries
-    /// already looked at. (An entry changed after this look and before its publication is
-    /// published as recorded this once, as one changed just after an immediate look would
-    /// be; the next build sees the change.)
-    pub fn look_ahead(&self) {
-        let names: Vec<String> = match self.recorded.lock() {
-            Ok(recorded) => recorded.keys().cloned().collect(),
-            Err(_) => return,
-        };
-        let looks: FxHashMap<String, Option<Look>> = names
-            .into_iter()
-            .map(|name| {
-                let look = Identity::with_id(&self.dir.join(&name));
-                (name, look)
-            })
-            .collect();
-        if let Ok(mut looked) = self.looked.lock() {
-            *looked = looks;
-        }
+        Cache { dir, used: Mutex::default(), recorded: Mutex::new(recorded), dirty: Default::default() }
     }
 
     /// The folder entries live in.
@@ -186,22 +157,12 @@ impl Cache {
     /// every file of a photo's set at once: each entry is looked at on disk without a lock,
     /// then the records and the used names are each locked once.
     pub fn get_all(&self, wanted: &[(&str, Format)]) -> Vec<Option<Stored>> {
-        let names: Vec<String> = wanted.iter().map(|&(key, format)| Self::name(key, format)).collect();
-        // Looks taken from [`Cache::look_ahead`] (none outside a build's first look-ups).
-        let mut ahead: Vec<Option<Option<Look>>> = vec![None; names.len()];
-        if let Ok(mut looked) = self.looked.lock() {
-            if !looked.is_empty() {
-                for (name, ahead) in names.iter().zip(&mut ahead) {
-                    *ahead = looked.remove(name);
-                }
-            }
-        }
-        let looks: Vec<Option<(String, PathBuf, Identity, crate::output::FileId)>> = names
-            .into_iter()
-            .zip(ahead)
-            .map(|(name, ahead)| {
+        let looks: Vec<Option<(String, PathBuf, Identity, crate::output::FileId)>> = wanted
+            .iter()
+            .map(|&(key, format)| {
+                let name = Self::name(key, format);
                 let path = self.dir.join(&name);
-                let (identity, id) = ahead.unwrap_or_else(|| Identity::with_id(&path))?;
+                let (identity, id) = Identity::with_id(&path)?;
                 Some((name, path, identity, id))
             })
             .collect();
@@ -491,34 +452,6 @@ mod tests {
         assert!(warm.get(&a, Format::Webp).is_some());
         assert_eq!(prune(&warm), 1);
         assert!(!stray.exists() && entry(&a).exists());
-    }
-
-    #[test]
-    fn a_look_ahead_is_taken_once_and_sees_what_was_there_when_it_looked() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::open(dir.path());
-        let (a, b) = (key("a", &request()), key("b", &request()));
-        let stored = cache.put(&a, Format::Webp, b"RIFF..A.WEBP").unwrap();
-        cache.put(&b, Format::Webp, b"RIFF..B.WEBP").unwrap();
-        cache.save_records().unwrap();
-        let edit = |k: &str| {
-            let file = cache.dir().join(format!("{k}.webp"));
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(20));
-            std::fs::write(&file, b"edited in place").unwrap();
-        };
-        // An entry edited before the look is refused, as without looking ahead.
-        edit(&b);
-        let warm = Cache::open(dir.path());
-        warm.look_ahead();
-        assert_eq!(warm.looked.lock().unwrap().len(), 2);
-        assert_eq!(warm.get(&a, Format::Webp), Some(stored.clone()));
-        assert_eq!(warm.get(&b, Format::Webp), None);
-        assert!(warm.looked.lock().unwrap().is_empty(), "each look is taken by the first look-up");
-        // Taken once: a later look-up looks again and sees an edit made since.
-        edit(&a);
-        assert_eq!(warm.get(&a, Format::Webp), None);
     }
 
     #[test]

@@ -231,9 +231,6 @@ pub struct SourceMemo {
     /// The site folder, as this build names it: paths under it are saved relative to it, so
     /// that a build given the site as `.` knows what one given its absolute path learned.
     root: PathBuf,
-    /// What [`SourceMemo::look_ahead`] found of the known sources; each look is taken by the
-    /// first look-up of its file (any later one looks again).
-    looked: std::sync::Mutex<rustc_hash::FxHashMap<PathBuf, Identity>>,
 }
 
 impl SourceMemo {
@@ -245,8 +242,7 @@ impl SourceMemo {
                 asked.insert(path.to_path_buf());
             }
         }
-        let ahead = self.looked.lock().ok().and_then(|mut looked| if looked.is_empty() { None } else { looked.remove(path) });
-        let identity = ahead.or_else(|| Identity::of(path));
+        let identity = Identity::of(path);
         if let Some(id) = identity {
             let known = self.known.lock().ok().and_then(|k| k.get(path).filter(|(i, _)| *i == id).map(|(_, s)| s.clone()));
             if let Some(source) = known {
@@ -264,21 +260,6 @@ impl SourceMemo {
             self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(source)
-    }
-
-    /// Look at every known source now, for this build's look-ups to take (see
-    /// [`cache::Cache::look_ahead`]; a source changed after this look is read as it was this
-    /// once).
-    pub fn look_ahead(&self) {
-        let paths: Vec<PathBuf> = match self.known.lock() {
-            Ok(known) => known.keys().cloned().collect(),
-            Err(_) => return,
-        };
-        let looks: rustc_hash::FxHashMap<PathBuf, Identity> =
-            paths.into_iter().filter_map(|path| Identity::of(&path).map(|identity| (path, identity))).collect();
-        if let Ok(mut looked) = self.looked.lock() {
-            *looked = looks;
-        }
     }
 
     /// The lines of [`SOURCES_FILE`] for every source known (asked for since the memo was
@@ -344,28 +325,8 @@ impl Pipeline {
             asked: Default::default(),
             dirty: Default::default(),
             root: root.to_path_buf(),
-            looked: Default::default(),
         };
         Pipeline { cache, max_pixels, memo: std::sync::Arc::new(memo) }
-    }
-
-    /// Open the pipeline of the site at `root` on a thread of its own, looking at every
-    /// entry and source the last build recorded ([`Cache::look_ahead`],
-    /// [`SourceMemo::look_ahead`]): a build starts it before loading the content, which
-    /// leaves a core idle part of the time, and takes it when its images stage begins
-    /// ([`Opening::finish`]). Reads only: a build that fails first loses nothing.
-    pub fn open_ahead(root: &Path) -> Opening {
-        let at = root.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("kepu-image-cache".into())
-            .spawn(move || {
-                let pipeline = Pipeline::open(&at, u64::MAX);
-                pipeline.cache.look_ahead();
-                pipeline.memo.look_ahead();
-                pipeline
-            })
-            .ok();
-        Opening { root: root.to_path_buf(), thread }
     }
 
     /// Read `path`: hash and header (no pixels decoded). A file whose identity is what it was
@@ -449,37 +410,6 @@ impl Pipeline {
     }
 }
 
-/// A pipeline being opened by [`Pipeline::open_ahead`].
-#[derive(Debug)]
-pub struct Opening {
-    root: PathBuf,
-    thread: Option<std::thread::JoinHandle<Pipeline>>,
-}
-
-impl Opening {
-    /// The pipeline, with the site's pixel limit (opened here if the thread could not be
-    /// started or failed).
-    pub fn finish(mut self, max_pixels: u64) -> Pipeline {
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Ok(mut pipeline)) => {
-                pipeline.max_pixels = max_pixels;
-                pipeline
-            }
-            _ => Pipeline::open(&self.root, max_pixels),
-        }
-    }
-}
-
-impl Drop for Opening {
-    /// A build that fails before its images stage waits for the thread, so that nothing of
-    /// it outlives the build.
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// What [`Pipeline::run`] did, for progress and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
@@ -541,31 +471,6 @@ pub fn read_source(path: &Path, max_pixels: u64) -> Result<Source, ImageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pipeline_opened_ahead_knows_its_sources_takes_each_look_once_and_keeps_the_pixel_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let photo = dir.path().join("hall.png");
-        image::RgbImage::from_fn(30, 20, |x, y| image::Rgb([x as u8, y as u8, 7])).save(&photo).unwrap();
-        let first = Pipeline::open(dir.path(), 1_000_000);
-        let known = first.source(&photo).unwrap();
-        first.save_known().unwrap();
-
-        let ahead = Pipeline::open_ahead(dir.path()).finish(1_000_000);
-        assert_eq!(ahead.memo.looked.lock().unwrap().len(), 1);
-        assert_eq!(ahead.source(&photo).unwrap(), known);
-        assert!(ahead.memo.looked.lock().unwrap().is_empty(), "the look is taken by the first look-up");
-        // Changed since the look was taken: the next look-up reads the file again.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        image::RgbImage::from_fn(40, 20, |_, _| image::Rgb([1, 2, 3])).save(&photo).unwrap();
-        assert_eq!(ahead.source(&photo).unwrap().header.width, 40);
-
-        // The site's pixel limit applies to what was opened ahead.
-        let strict = Pipeline::open_ahead(dir.path()).finish(100);
-        assert!(matches!(strict.source(&photo), Err(ImageError::TooManyPixels { .. })));
-        // Dropped unfinished (a build failing before its images): the thread is waited for.
-        drop(Pipeline::open_ahead(dir.path()));
-    }
 
     #[test]
     fn a_warm_pipeline_knows_an_unchanged_source_without_reading_it() {
