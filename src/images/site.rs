@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -281,21 +281,15 @@ pub fn process_site(
     }
     pipeline.save_known().map_err(|e| Diagnostics::from(Diagnostic::error(e.to_string()).file(super::cache::CACHE_DIR).hint(e.hint())))?;
     // A path two sources make (a static file and a bundle file at one address) is made once,
-    // from the last of them by source path. (Rare: the files are ordered only then.)
-    let unique = {
-        let mut paths = FxHashSet::with_capacity_and_hasher(files.len(), Default::default());
-        files.iter().all(|f| paths.insert(f.path.as_str()))
-    };
-    if !unique {
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        files.dedup_by(|later, earlier| {
-            let same = later.path == earlier.path;
-            if same {
-                std::mem::swap(later, earlier);
-            }
-            same
-        });
-    }
+    // from the last of them by source path.
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.dedup_by(|later, earlier| {
+        let same = later.path == earlier.path;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
     set.files = files;
     set.templated = Some(Arc::new(super::TemplateImages::new(root, config, static_files).with_memo(pipeline.memo())));
     Ok(set)
