@@ -19,14 +19,13 @@ pub fn slugify(text: &str) -> String {
     // The words joined by `-` as they come (what collecting them and `join("-")` wrote, without
     // a `String` per word: a slug is made for every chart's name as pages are rendered).
     let mut out = String::with_capacity(text.len() * 2);
-    let mut words = 0;
     let mut current = String::new();
-    let mut push_word = |out: &mut String, word: &str| {
-        if words > 0 {
+    // Every word pushed is non-empty, so a non-empty `out` already holds one.
+    let push_word = |out: &mut String, word: &str| {
+        if !out.is_empty() {
             out.push('-');
         }
         out.push_str(word);
-        words += 1;
     };
     for (c, place) in text.chars().zip(places) {
         if c.is_ascii_alphanumeric() {
